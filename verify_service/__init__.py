@@ -1,0 +1,3 @@
+"""verify-service: self-hosted phone verification (OTP / MFA)."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,166 @@
+"""Native API v1 (DESIGN §3): start, check, fetch, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from verify_service.api.auth import bearer_service
+from verify_service.api.schemas import (
+    CheckOut,
+    CheckRequest,
+    Problem,
+    SendAttemptOut,
+    StartRequest,
+    VerificationOut,
+)
+from verify_service.settings import ServiceSettings
+from verify_service.verifications import CheckResult, Verification, Verifications
+
+
+def _problems(*statuses: int) -> dict[int, ResponseSpec]:
+    return {
+        status: ResponseSpec(
+            Problem,
+            description="Problem document",
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in statuses
+    }
+
+
+def verification_out(v: Verification) -> VerificationOut:
+    return VerificationOut(
+        id=v.id,
+        service=v.service,
+        to=v.to,
+        channel=v.channel,
+        status=v.status,  # type: ignore[arg-type]
+        token_type=v.token_type,  # type: ignore[arg-type]
+        token_length=v.token_length,
+        created_at=v.created_at,
+        expires_at=v.expires_at,
+        check_attempts=v.check_attempts,
+        max_check_attempts=v.max_check_attempts,
+        attempts_remaining=v.attempts_remaining,
+        send_attempts=[SendAttemptOut(**a) for a in v.send_attempts],
+        metadata=v.metadata,
+    )
+
+
+def check_out(result: CheckResult) -> CheckOut:
+    return CheckOut(
+        id=result.id,
+        status=result.status,  # type: ignore[arg-type]
+        valid=result.valid,
+        attempts_remaining=result.attempts_remaining,
+    )
+
+
+def _verifications(state: State) -> Verifications:
+    return state.verifications  # type: ignore[no-any-return]
+
+
+VerificationId = Annotated[
+    str, Parameter(min_length=1, max_length=64, description="Verification id (ver_…)")
+]
+
+
+class VerificationsController(Controller):
+    path = "/v1/verifications"
+    tags = ["verifications"]
+    security = [{"bearer": []}]
+    dependencies = {
+        "service": Provide(bearer_service, sync_to_thread=False),
+        "verifications": Provide(_verifications, sync_to_thread=False),
+    }
+
+    @post(
+        "/",
+        status_code=201,
+        summary="Start a verification (or resend the code of a pending one)",
+        operation_id="startVerification",
+        responses=_problems(400, 401, 403, 409, 413, 422, 429, 502, 503),
+    )
+    async def start(
+        self,
+        request: Request[Any, Any, Any],
+        data: StartRequest,
+        service: ServiceSettings,
+        verifications: Verifications,
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(header="Idempotency-Key", min_length=1, max_length=255, required=False),
+        ] = None,
+    ) -> Response[VerificationOut]:
+        params: dict[str, Any] = {
+            "to": data.to,
+            "channel": data.channel,
+            "token_type": data.token_type,
+            "token_length": data.token_length,
+            "expires_in": data.expires_in,
+            "template": data.template,
+            "locale": data.locale,
+            "metadata": data.metadata,
+        }
+        if idempotency_key is not None:
+            verification = await verifications.start_idempotent(
+                service, idempotency_key, await request.body(), **params
+            )
+        else:
+            verification = await verifications.start(service, **params)
+        return Response(
+            verification_out(verification),
+            status_code=201,
+            headers={"Location": f"{self.path}/{verification.id}"},
+        )
+
+    @post(
+        "/check",
+        status_code=200,
+        summary="Check a code, by number or by verification id",
+        operation_id="checkVerification",
+        responses=_problems(400, 401, 404, 503),
+    )
+    async def check(
+        self, data: CheckRequest, service: ServiceSettings, verifications: Verifications
+    ) -> CheckOut:
+        result = await verifications.check(
+            service, code=data.code, to=data.to, verification_id=data.verification_id
+        )
+        return check_out(result)
+
+    @get(
+        "/{verification_id:str}",
+        summary="Fetch a verification",
+        operation_id="fetchVerification",
+        responses=_problems(400, 401, 404, 503),
+    )
+    async def fetch(
+        self,
+        verification_id: VerificationId,
+        service: ServiceSettings,
+        verifications: Verifications,
+    ) -> VerificationOut:
+        return verification_out(await verifications.fetch(service, verification_id))
+
+    @post(
+        "/{verification_id:str}/cancel",
+        status_code=200,
+        summary="Cancel a pending verification",
+        operation_id="cancelVerification",
+        responses=_problems(400, 401, 404, 409, 503),
+    )
+    async def cancel(
+        self,
+        verification_id: VerificationId,
+        service: ServiceSettings,
+        verifications: Verifications,
+    ) -> VerificationOut:
+        return verification_out(await verifications.cancel(service, verification_id))

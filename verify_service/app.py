@@ -1,0 +1,93 @@
+"""create_app(settings) -> Litestar: wiring only."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import YamlRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from verify_service import __version__
+from verify_service.api import health
+from verify_service.api.auth import key_index
+from verify_service.api.problems import EXCEPTION_HANDLERS
+from verify_service.api.v1 import VerificationsController
+from verify_service.core.hashing import CodeHasher
+from verify_service.metrics import Metrics
+from verify_service.providers.base import Provider
+from verify_service.providers.registry import build_provider
+from verify_service.settings import Settings, load_settings
+from verify_service.store import Store
+from verify_service.verifications import Verifications
+
+log = logging.getLogger("verify_service")
+
+MAX_BODY_BYTES = 16 * 1024  # a start request is a few hundred bytes; refuse floods early
+
+
+def build_providers(settings: Settings) -> dict[str, Provider]:
+    return {name: build_provider(name, config) for name, config in settings.providers.items()}
+
+
+def build_verifications(settings: Settings, store: Store | None = None) -> Verifications:
+    if store is None:
+        store = Store.from_url(settings.redis_url) if settings.redis_url else Store.embedded()
+    return Verifications(
+        settings=settings,
+        store=store,
+        hasher=CodeHasher(settings.pepper_bytes(), settings.hashing.params()),
+        providers=build_providers(settings),
+        metrics=Metrics(),
+    )
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="verify-service",
+        version=__version__,
+        description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel.",
+        path="/docs",
+        render_plugins=[YamlRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "bearer": SecurityScheme(
+                    type="http", scheme="bearer", description="An API key of a service."
+                )
+            }
+        ),
+    )
+
+
+def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
+    verifications = build_verifications(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        try:
+            await verifications.store.load_scripts()
+        except Exception:  # readiness reports it; the store may come up after us
+            log.warning("the store is not reachable at start-up; /health/ready says when it is")
+        try:
+            yield
+        finally:
+            await verifications.aclose()
+
+    return Litestar(
+        route_handlers=[VerificationsController, health.live, health.ready, health.metrics],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=[lifespan],
+        state=State({"verifications": verifications, "api_keys": key_index(settings)}),
+        openapi_config=openapi_config(),
+        request_max_body_size=MAX_BODY_BYTES,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for multi-worker serving: each worker process reads the same config file."""
+    return create_app(load_settings(os.environ["VERIFY_CONFIG"]))

@@ -1,0 +1,139 @@
+"""Command line: serve, openapi, check-config, hash-api-key."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from collections.abc import Sequence
+
+import yaml
+
+from verify_service.settings import ConfigError, Settings, dev_settings, hash_api_key, load_settings
+
+
+def _settings(path: str | None) -> Settings | None:
+    path = path or os.environ.get("VERIFY_CONFIG")
+    return load_settings(path) if path else None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from verify_service.app import build_providers, create_app
+
+    settings = _settings(args.config)
+    if settings is None:
+        if args.workers > 1:
+            print(
+                "error: dev mode keeps verifications in this process's memory; "
+                "--workers > 1 needs a config with redis_url",
+                file=sys.stderr,
+            )
+            return 2
+        settings, api_key = dev_settings()
+        print(
+            "verify-service DEV MODE: in-memory store (nothing is kept), SMS printed here.\n"
+            f"  API key of service 'default': {api_key}\n"
+            f"  try: curl -s -X POST http://{args.host}:{args.port}/v1/verifications "
+            f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' "
+            '-d \'{"to": "+41791234567"}\'',
+            file=sys.stderr,
+            flush=True,
+        )
+    elif settings.redis_url is None and args.workers > 1:
+        print(
+            "error: without redis_url the store lives in one process; "
+            "set redis_url to run --workers > 1",
+            file=sys.stderr,
+        )
+        return 2
+    else:
+        build_providers(settings)  # fail here, not in each worker, on a bad provider table
+
+    if args.workers > 1:
+        os.environ["VERIFY_CONFIG"] = os.path.abspath(args.config or os.environ["VERIFY_CONFIG"])
+        uvicorn.run(
+            "verify_service.app:create_app_from_env",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_level="info",
+        )
+    else:
+        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+def openapi_document() -> str:
+    from verify_service.app import create_app
+
+    settings, _ = dev_settings()
+    schema = create_app(settings).openapi_schema.to_schema()
+    return yaml.safe_dump(schema, sort_keys=False, allow_unicode=True)
+
+
+def cmd_openapi(_: argparse.Namespace) -> int:
+    sys.stdout.write(openapi_document())
+    return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    from verify_service.app import build_providers
+
+    settings = _settings(args.config)
+    if settings is None:
+        print("error: give --config or set VERIFY_CONFIG", file=sys.stderr)
+        return 2
+    build_providers(settings)
+    names = ", ".join(s.name for s in settings.services)
+    store = settings.redis_url or "embedded (in-memory)"
+    print(f"config OK: services {names}; providers {', '.join(settings.providers)}; store {store}")
+    return 0
+
+
+def cmd_hash_api_key(args: argparse.Namespace) -> int:
+    key = args.key if args.key is not None else getpass.getpass("API key: ")
+    if not key:
+        print("error: empty key", file=sys.stderr)
+        return 2
+    print(hash_api_key(key))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="verify-service", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP service (no config: dev mode)")
+    serve.add_argument("--config", help="TOML config file (default: $VERIFY_CONFIG)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(fn=cmd_serve)
+
+    openapi = sub.add_parser("openapi", help="print the OpenAPI document (YAML)")
+    openapi.set_defaults(fn=cmd_openapi)
+
+    check = sub.add_parser("check-config", help="validate a config file and exit")
+    check.add_argument("--config", help="TOML config file (default: $VERIFY_CONFIG)")
+    check.set_defaults(fn=cmd_check_config)
+
+    hash_key = sub.add_parser("hash-api-key", help="print the sha256: form of an API key")
+    hash_key.add_argument("key", nargs="?", help="the key (prompted for when absent)")
+    hash_key.set_defaults(fn=cmd_hash_api_key)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # provider tables are validated when providers are built
+        print(f"error: invalid configuration: {exc}", file=sys.stderr)
+        return 2

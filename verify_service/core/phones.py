@@ -1,0 +1,45 @@
+"""Phone numbers: parse what callers send and normalise it to E.164."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+
+
+class PhoneNumberError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneNumber:
+    e164: str
+    region: str | None  # ISO 3166 alpha-2 of the number, None for non-geographic ranges
+    number_type: int  # a phonenumbers.PhoneNumberType value
+
+
+MAX_INPUT_LENGTH = 32
+
+
+def parse_phone(raw: str, default_region: str) -> PhoneNumber:
+    """`079 123 45 67` with region CH -> `+41791234567`; `0041…` and `+41…` likewise."""
+    text = raw.strip()
+    if not text or len(text) > MAX_INPUT_LENGTH:
+        raise PhoneNumberError("the number is empty or too long")
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    try:
+        parsed = phonenumbers.parse(text, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise PhoneNumberError(f"the number cannot be parsed: {exc._msg}") from None
+    if not phonenumbers.is_valid_number(parsed):
+        raise PhoneNumberError("the number is not a valid phone number")
+    return PhoneNumber(
+        e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        region=phonenumbers.region_code_for_number(parsed),
+        number_type=phonenumbers.number_type(parsed),
+    )
+
+
+def is_valid_region(region: str) -> bool:
+    return region.upper() in phonenumbers.SUPPORTED_REGIONS

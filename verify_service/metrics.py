@@ -1,0 +1,38 @@
+"""Prometheus metrics. One registry per app, so that tests and several apps in one process
+do not share counters. Labels never carry a code, a key or a full number."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.verifications = Counter(
+            "verify_verifications_total",
+            "Verification state changes, by service, country and new status.",
+            ["service", "country", "status"],
+            registry=self.registry,
+        )
+        self.checks = Counter(
+            "verify_checks_total",
+            "Check outcomes (valid, invalid, or the status that refused the check).",
+            ["service", "outcome"],
+            registry=self.registry,
+        )
+        self.sends = Counter(
+            "verify_send_attempts_total",
+            "Send attempts by provider and outcome.",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.send_seconds = Histogram(
+            "verify_send_duration_seconds",
+            "Time a provider took to accept or refuse a message.",
+            ["provider"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,37 @@
+"""`capture`: keeps messages instead of sending them, for the test outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import ClassVar
+
+from verify_service.providers.base import OutgoingMessage, Provider, ProviderOptions, SendResult
+
+
+@dataclass(frozen=True, slots=True)
+class CapturedMessage:
+    to: str
+    text: str
+    at: datetime
+    message_id: str
+
+
+class CaptureProvider(Provider):
+    kind = "capture"
+    local: ClassVar[bool] = True
+    MAX_KEPT = 1000  # a test outbox, not a log: old messages fall off
+
+    def __init__(self, name: str, options: ProviderOptions) -> None:
+        super().__init__(name, options)
+        self.messages: list[CapturedMessage] = []
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        self.messages.append(
+            CapturedMessage(message.to, message.text, datetime.now(UTC), message.reference)
+        )
+        del self.messages[: -self.MAX_KEPT]
+        return SendResult(message_id=message.reference)
+
+    def sent_to(self, to: str) -> list[CapturedMessage]:
+        return [m for m in self.messages if m.to == to]

@@ -1,0 +1,275 @@
+"""Typed configuration: one TOML file, `env:NAME` indirection, `VERIFY_*` overrides.
+
+Everything is validated at start-up so that a wrong config fails before the first request,
+with a message that names the key (DESIGN §5)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from verify_service.core.hashing import HashParams
+from verify_service.core.phones import PhoneNumberError, is_valid_region, parse_phone
+from verify_service.core.templates import TemplateError, validate_template
+from verify_service.core.tokens import MAX_LENGTH, MIN_LENGTH, TokenType
+
+ENV_PREFIX = "env:"
+_API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+# Top-level keys that an environment variable VERIFY_<KEY> overrides (12-factor deployments).
+ENV_OVERRIDES = ("redis_url", "default_region", "pepper", "retention", "test_mode")
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run; the message says which key and why."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HashingSettings(_Strict):
+    time_cost: int = Field(default=2, ge=1, le=20)
+    memory_cost_kib: int = Field(default=19456, ge=8, le=4 * 1024 * 1024)
+    parallelism: int = Field(default=1, ge=1, le=16)
+
+    def params(self) -> HashParams:
+        return HashParams(self.time_cost, self.memory_cost_kib, self.parallelism)
+
+
+class ServiceSettings(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    api_keys: list[str] = Field(default_factory=list)
+    providers: list[str] = Field(min_length=1)
+    template: str = "Your verification code is %TOKEN%"
+    templates: dict[str, str] = Field(default_factory=dict)
+    token_type: TokenType = TokenType.NUMERIC
+    token_length: int = Field(default=6, ge=MIN_LENGTH, le=MAX_LENGTH)
+    min_token_length: int = Field(default=MIN_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
+    max_token_length: int = Field(default=MAX_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
+    expires_in: int = Field(default=600, ge=30, le=86400)
+    max_check_attempts: int = Field(default=5, ge=1, le=100)
+    max_send_attempts: int = Field(default=5, ge=1, le=100)
+    resend_cooldown: int = Field(default=30, ge=0, le=86400)
+    allowed_countries: list[str] = Field(default_factory=list)
+    test_numbers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _hashed_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not _API_KEY_HASH.match(key):
+                raise ValueError(
+                    "each API key must be 'sha256:<64 hex digits>' or 'env:NAME' "
+                    "(plaintext keys are not accepted in the file; see hash-api-key)"
+                )
+        return keys
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, template: str) -> str:
+        try:
+            return validate_template(template)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, templates: dict[str, str]) -> dict[str, str]:
+        for locale, template in templates.items():
+            try:
+                validate_template(template)
+            except TemplateError as exc:
+                raise ValueError(f"templates.{locale}: {exc}") from None
+        return templates
+
+    @field_validator("allowed_countries")
+    @classmethod
+    def _countries(cls, countries: list[str]) -> list[str]:
+        bad = [c for c in countries if not is_valid_region(c)]
+        if bad:
+            raise ValueError(f"unknown country codes: {', '.join(bad)}")
+        return [c.upper() for c in countries]
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Self:
+        if not self.min_token_length <= self.token_length <= self.max_token_length:
+            raise ValueError(
+                f"token_length {self.token_length} is outside min_token_length.."
+                f"max_token_length ({self.min_token_length}..{self.max_token_length})"
+            )
+        return self
+
+
+class Settings(_Strict):
+    redis_url: str | None = None
+    default_region: str = "CH"
+    pepper: SecretStr | None = None
+    retention: int = Field(default=86400, ge=60, le=30 * 86400)
+    test_mode: bool = False
+    hashing: HashingSettings = Field(default_factory=HashingSettings)
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    services: list[ServiceSettings] = Field(min_length=1)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        if not is_valid_region(region):
+            raise ValueError(f"unknown region {region!r} (use an ISO 3166 code such as CH)")
+        return region.upper()
+
+    @field_validator("pepper")
+    @classmethod
+    def _pepper(cls, pepper: SecretStr | None) -> SecretStr | None:
+        if pepper is not None and len(pepper.get_secret_value().encode()) < 16:
+            raise ValueError("the pepper must be at least 16 bytes (use 32 random bytes)")
+        return pepper
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        # Without redis_url nothing outlives the process, so a random pepper does no harm.
+        if self.pepper is None and self.redis_url is not None:
+            raise ValueError('pepper is required with redis_url (pepper = "env:VERIFY_PEPPER")')
+        names: set[str] = set()
+        keys: set[str] = set()
+        for service in self.services:
+            if service.name in names:
+                raise ValueError(f"service {service.name!r} is defined twice")
+            names.add(service.name)
+            for provider in service.providers:
+                if provider not in self.providers:
+                    raise ValueError(
+                        f"service {service.name!r} uses provider {provider!r}, "
+                        "which has no [providers.*] table"
+                    )
+            for key in service.api_keys:
+                if key in keys:
+                    raise ValueError(f"service {service.name!r} shares an API key with another")
+                keys.add(key)
+            for number, code in service.test_numbers.items():
+                try:
+                    e164 = parse_phone(number, self.default_region).e164
+                except PhoneNumberError as exc:
+                    raise ValueError(
+                        f"service {service.name!r}: test number {number!r}: {exc}"
+                    ) from None
+                if e164 != number:
+                    raise ValueError(
+                        f"service {service.name!r}: write test number {number!r} as {e164}"
+                    )
+                if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
+                    raise ValueError(f"service {service.name!r}: test code for {number} length")
+        return self
+
+    def service(self, name: str) -> ServiceSettings:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def pepper_bytes(self) -> bytes:
+        """The configured pepper, or a random one for an embedded (in-process) store."""
+        if self.pepper is None:
+            return secrets.token_bytes(32)
+        return self.pepper.get_secret_value().encode()
+
+
+def hash_api_key(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _resolve_env(value: Any, path: str, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_env(v, f"{path}.{k}" if path else k, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(v, f"{path}[{i}]", environ) for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        name = value[len(ENV_PREFIX) :]
+        if name not in environ:
+            raise ConfigError(f"{path}: environment variable {name} is not set")
+        return environ[name]
+    return value
+
+
+def _prepare(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    data = dict(data)
+    services = data.get("services")
+    # API keys read from the environment are plaintext: hash them before anything keeps them.
+    if isinstance(services, list):
+        prepared = []
+        for i, service in enumerate(services):
+            if isinstance(service, dict) and isinstance(service.get("api_keys"), list):
+                service = dict(service)
+                keys = service["api_keys"]
+                service["api_keys"] = [
+                    hash_api_key(_resolve_env(k, f"services[{i}].api_keys", environ))
+                    if isinstance(k, str) and k.startswith(ENV_PREFIX)
+                    else k
+                    for k in keys
+                ]
+            prepared.append(service)
+        data["services"] = prepared
+    data = _resolve_env(data, "", environ)
+    for key in ENV_OVERRIDES:
+        env_name = f"VERIFY_{key.upper()}"
+        if env_name in environ:
+            data[key] = environ[env_name]
+    return data
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    try:
+        return Settings.model_validate(_prepare(dict(data), environ))
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return settings_from_mapping(data, environ)
+
+
+def dev_settings() -> tuple[Settings, str]:
+    """Dev mode (DESIGN §7): embedded store, console provider, one service with a fresh key."""
+    api_key = "dev_" + secrets.token_urlsafe(24)
+    settings = Settings(
+        providers={"console": {"kind": "console"}},
+        services=[
+            ServiceSettings(name="default", api_keys=[hash_api_key(api_key)], providers=["console"])
+        ],
+    )
+    return settings, api_key

@@ -1,0 +1,35 @@
+-- Reserve one check attempt (DESIGN §6, hard rule 1). Rejects verifications that are not
+-- pending, expired or out of attempts (recording that state), else counts the attempt
+-- *before* the hash is verified: parallel checks cannot exceed max_check_attempts.
+-- KEYS[1] = "vs:{tag}" prefix
+-- ARGV: clock_offset_ms, service, id ('' = the number's latest verification), retention_s
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
+local id = ARGV[3]
+if id == '' then
+  id = redis.call('GET', KEYS[1] .. ':last')
+  if not id then return {'not_found'} end
+end
+local vkey = KEYS[1] .. ':v:' .. id
+local f = redis.call('HMGET', vkey, 'service', 'status', 'expires_at', 'check_attempts',
+  'max_check_attempts')
+if not f[1] or f[1] ~= ARGV[2] then
+  return {'not_found'}
+end
+if f[2] == 'pending' then
+  local ended = nil
+  if now >= tonumber(f[3]) then
+    ended = 'expired'
+  elseif tonumber(f[4]) >= tonumber(f[5]) then
+    ended = 'max_attempts_reached'
+  end
+  if ended then
+    redis.call('HSET', vkey, 'status', ended, 'updated_at', now)
+    redis.call('HDEL', vkey, 'codes')
+    redis.call('PEXPIRE', vkey, tonumber(ARGV[4]) * 1000)
+    return {'final', tostring(now), unpack(redis.call('HGETALL', vkey))}
+  end
+  redis.call('HINCRBY', vkey, 'check_attempts', 1)
+  return {'reserved', tostring(now), unpack(redis.call('HGETALL', vkey))}
+end
+return {'final', tostring(now), unpack(redis.call('HGETALL', vkey))}

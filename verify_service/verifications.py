@@ -1,0 +1,394 @@
+"""The use cases: start, check, fetch, cancel. No HTTP and no Redis details here: this is
+where the rules of DESIGN §3 live, on top of `core`, `store` and `providers`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import anyio.to_thread
+
+from verify_service.core import templates
+from verify_service.core.errors import VerifyError
+from verify_service.core.hashing import CodeHasher
+from verify_service.core.phones import PhoneNumber, PhoneNumberError, parse_phone
+from verify_service.core.tokens import TokenType, generate_token, normalize_code
+from verify_service.metrics import Metrics
+from verify_service.providers.base import OutgoingMessage, Provider
+from verify_service.providers.router import SendAttempt, deliver
+from verify_service.settings import ServiceSettings, Settings
+from verify_service.store import Store, StoredVerification, keys
+from verify_service.store.redis_store import IdempotentAnswer
+
+TERMINAL = ("approved", "canceled", "expired", "max_attempts_reached", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    id: str
+    service: str
+    to: str
+    channel: str
+    status: str
+    token_type: str
+    token_length: int
+    created_at: datetime
+    expires_at: datetime
+    check_attempts: int
+    max_check_attempts: int
+    attempts_remaining: int
+    send_attempts: list[dict[str, Any]] = field(default_factory=list)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    id: str
+    status: str
+    valid: bool
+    attempts_remaining: int
+
+
+def _time(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def effective_status(record: StoredVerification) -> str:
+    """The stored status, with expiry and exhaustion judged on Redis's clock."""
+    if record.status == "pending":
+        if record.now_ms >= record.expires_at_ms:
+            return "expired"
+        if record.check_attempts >= record.max_check_attempts:
+            return "max_attempts_reached"
+    return record.status
+
+
+def to_verification(record: StoredVerification) -> Verification:
+    status = effective_status(record)
+    remaining = record.max_check_attempts - record.check_attempts if status == "pending" else 0
+    return Verification(
+        id=record.id,
+        service=record.service,
+        to=record.to,
+        channel=record.channel,
+        status=status,
+        token_type=record.token_type,
+        token_length=record.token_length,
+        created_at=_time(record.created_at_ms),
+        expires_at=_time(record.expires_at_ms),
+        check_attempts=record.check_attempts,
+        max_check_attempts=record.max_check_attempts,
+        attempts_remaining=max(0, remaining),
+        send_attempts=list(record.sends),
+        metadata=record.metadata,
+    )
+
+
+def _attempt_record(attempt: SendAttempt) -> dict[str, Any]:
+    return {
+        "at": attempt.at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "provider": attempt.provider,
+        "message_id": attempt.message_id,
+        "status": attempt.status,
+        "error": attempt.error,
+    }
+
+
+class Verifications:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        hasher: CodeHasher,
+        providers: Mapping[str, Provider],
+        metrics: Metrics | None = None,
+        hash_threads: int | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.hasher = hasher
+        self.providers = providers
+        self.metrics = metrics or Metrics()
+        self._hash_threads = hash_threads or os.cpu_count() or 1
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+        # argon2 is CPU- and memory-bound: run it in worker threads (it releases the GIL),
+        # at most one per core so that a burst of checks queues instead of thrashing.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._hash_threads)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    def _phone(self, raw: str) -> PhoneNumber:
+        try:
+            return parse_phone(raw, self.settings.default_region)
+        except PhoneNumberError as exc:
+            raise VerifyError("invalid_phone_number", str(exc)) from None
+
+    # --- start ---------------------------------------------------------------------------
+
+    async def start(
+        self,
+        service: ServiceSettings,
+        *,
+        to: str,
+        channel: str = "sms",
+        token_type: TokenType | None = None,
+        token_length: int | None = None,
+        expires_in: int | None = None,
+        template: str | None = None,
+        locale: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Verification:
+        phone = self._phone(to)
+        if service.allowed_countries and phone.region not in service.allowed_countries:
+            raise VerifyError(
+                "country_not_allowed",
+                f"this service does not send to {phone.region or 'this number range'}",
+            )
+        token_type = token_type or service.token_type
+        length = token_length or service.token_length
+        if not service.min_token_length <= length <= service.max_token_length:
+            raise VerifyError(
+                "invalid_request",
+                f"token_length must be {service.min_token_length}-{service.max_token_length} "
+                "for this service",
+            )
+        if template is not None:
+            try:
+                templates.validate_template(template)
+            except templates.TemplateError as exc:
+                raise VerifyError("invalid_template", str(exc)) from None
+        else:
+            template = templates.choose_template(service.template, service.templates, locale)
+
+        test_code = service.test_numbers.get(phone.e164)
+        code = test_code or generate_token(token_type, length)
+        tag = keys.tag_for(service.name, phone.e164)
+        code_hash: str = await self._in_thread(self.hasher.hash, code, tag)
+
+        started = await self.store.start(
+            tag=tag,
+            new_id=keys.new_id(tag),
+            service=service.name,
+            to=phone.e164,
+            code_hash=code_hash,
+            expires_in=expires_in or service.expires_in,
+            max_check_attempts=service.max_check_attempts,
+            max_send_attempts=service.max_send_attempts,
+            resend_cooldown=service.resend_cooldown,
+            retention=self.settings.retention,
+            token_type=token_type.value,
+            token_length=len(code),
+            channel=channel,
+            metadata=metadata or {},
+        )
+        if started.record is None:
+            raise VerifyError(
+                started.outcome,
+                "wait before requesting another code"
+                if started.outcome == "resend_too_soon"
+                else "no more codes can be sent for this verification",
+                retry_after=started.retry_after,
+            )
+        record = started.record
+        if started.outcome == "created":
+            self.metrics.verifications.labels(service.name, phone.region or "", "pending").inc()
+        if test_code is not None:
+            # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
+            return to_verification(record)
+
+        message = OutgoingMessage(
+            to=phone.e164,
+            text=templates.render(template, code),
+            reference=f"{record.id}.{record.send_count}",
+        )
+        delivery = await deliver(self._providers_of(service), message)
+        for attempt in delivery.attempts:
+            self.metrics.sends.labels(attempt.provider, attempt.status).inc()
+        outcome = await self.store.record_sends(
+            tag=tag,
+            verification_id=record.id,
+            attempts=[_attempt_record(a) for a in delivery.attempts],
+            sent=delivery.sent,
+            code_hash=code_hash,
+            retention=self.settings.retention,
+        )
+        if not delivery.sent:
+            if outcome.record is not None and outcome.record.status == "failed":
+                self.metrics.verifications.labels(service.name, phone.region or "", "failed").inc()
+            if delivery.recipient_invalid:
+                raise VerifyError("invalid_phone_number", "the SMS provider refused this number")
+            reasons = "; ".join(f"{a.provider}: {a.error}" for a in delivery.attempts)
+            raise VerifyError("provider_unavailable", reasons or "no provider configured")
+        assert outcome.record is not None
+        return to_verification(outcome.record)
+
+    async def start_idempotent(
+        self, service: ServiceSettings, idempotency_key: str, body: bytes, **params: Any
+    ) -> Verification:
+        """The same key within 24 h returns the first answer and sends nothing; the same key
+        with another body is an error rather than a silent replay of something else."""
+        fingerprint = hashlib.sha256(body).hexdigest()
+        claimed = await self.store.idempotency_claim(service.name, idempotency_key, fingerprint)
+        if isinstance(claimed, IdempotentAnswer):
+            if claimed.fingerprint != fingerprint:
+                raise VerifyError(
+                    "idempotency_key_reused", "this Idempotency-Key was used with another body"
+                )
+            return _verification_from_json(claimed.body)
+        if isinstance(claimed, str):
+            code = "idempotency_in_progress" if claimed == fingerprint else "idempotency_key_reused"
+            raise VerifyError(code, "this Idempotency-Key is in use by another request")
+        try:
+            verification = await self.start(service, **params)
+        except BaseException:
+            await self.store.idempotency_release(service.name, idempotency_key)
+            raise
+        await self.store.idempotency_store(
+            service.name,
+            idempotency_key,
+            IdempotentAnswer(fingerprint, 201, _verification_to_json(verification), {}),
+        )
+        return verification
+
+    def _providers_of(self, service: ServiceSettings) -> Sequence[Provider]:
+        return [self.providers[name] for name in service.providers]
+
+    # --- check ---------------------------------------------------------------------------
+
+    def _tag(self, service: ServiceSettings, to: str | None, verification_id: str | None) -> str:
+        if verification_id is not None:
+            tag = keys.tag_of_id(verification_id)
+            if tag is None:
+                raise VerifyError("verification_not_found", "no verification with this id")
+            return tag
+        if to is None:
+            raise VerifyError("invalid_request", "give either `to` or `verification_id`")
+        return keys.tag_for(service.name, self._phone(to).e164)
+
+    async def check(
+        self,
+        service: ServiceSettings,
+        *,
+        code: str,
+        to: str | None = None,
+        verification_id: str | None = None,
+    ) -> CheckResult:
+        tag = self._tag(service, to, verification_id)
+        reserved = await self.store.reserve(
+            tag=tag,
+            service=service.name,
+            verification_id=verification_id,
+            retention=self.settings.retention,
+        )
+        record = reserved.record
+        if record is None:
+            raise VerifyError("verification_not_found", "no verification for this number or id")
+        if reserved.outcome != "reserved":
+            status = effective_status(record)
+            self.metrics.checks.labels(service.name, status).inc()
+            return CheckResult(record.id, status, valid=False, attempts_remaining=0)
+
+        candidate = normalize_code(TokenType(record.token_type), code)
+        valid: bool = await self._in_thread(self.hasher.matches, candidate, tag, record.code_hashes)
+        remaining = record.max_check_attempts - record.check_attempts
+        if valid:
+            finished = await self.store.finish(
+                tag=tag,
+                verification_id=record.id,
+                status="approved",
+                retention=self.settings.retention,
+            )
+            assert finished.record is not None
+            approved = finished.outcome == "changed"
+            self.metrics.checks.labels(service.name, "valid" if approved else "replayed").inc()
+            if approved:
+                region = _region_of(finished.record.to)
+                self.metrics.verifications.labels(service.name, region, "approved").inc()
+            return CheckResult(
+                record.id,
+                effective_status(finished.record),
+                valid=approved,
+                attempts_remaining=0 if approved else max(0, remaining),
+            )
+        self.metrics.checks.labels(service.name, "invalid").inc()
+        if remaining <= 0:
+            finished = await self.store.finish(
+                tag=tag,
+                verification_id=record.id,
+                status="max_attempts_reached",
+                retention=self.settings.retention,
+            )
+            if finished.outcome == "changed":
+                region = _region_of(record.to)
+                self.metrics.verifications.labels(
+                    service.name, region, "max_attempts_reached"
+                ).inc()
+            return CheckResult(record.id, "max_attempts_reached", valid=False, attempts_remaining=0)
+        return CheckResult(record.id, "pending", valid=False, attempts_remaining=remaining)
+
+    # --- fetch / cancel ------------------------------------------------------------------
+
+    async def fetch(self, service: ServiceSettings, verification_id: str) -> Verification:
+        tag = self._tag(service, None, verification_id)
+        found = await self.store.fetch(
+            tag=tag, service=service.name, verification_id=verification_id
+        )
+        if found.record is None:
+            raise VerifyError("verification_not_found", "no verification with this id")
+        return to_verification(found.record)
+
+    async def cancel(self, service: ServiceSettings, verification_id: str) -> Verification:
+        tag = self._tag(service, None, verification_id)
+        result = await self.store.cancel(
+            tag=tag,
+            service=service.name,
+            verification_id=verification_id,
+            retention=self.settings.retention,
+        )
+        if result.record is None:
+            raise VerifyError("verification_not_found", "no verification with this id")
+        verification = to_verification(result.record)
+        if result.outcome != "canceled":
+            raise VerifyError(
+                "verification_not_pending",
+                f"the verification is {verification.status}",
+                extra={"verification_status": verification.status},
+            )
+        self.metrics.verifications.labels(
+            service.name, _region_of(verification.to), "canceled"
+        ).inc()
+        return verification
+
+    async def aclose(self) -> None:
+        for provider in self.providers.values():
+            await provider.aclose()
+        await self.store.aclose()
+
+
+def _verification_to_json(v: Verification) -> dict[str, Any]:
+    data = dataclasses.asdict(v)
+    data["created_at"] = v.created_at.isoformat()
+    data["expires_at"] = v.expires_at.isoformat()
+    return data
+
+
+def _verification_from_json(data: dict[str, Any]) -> Verification:
+    data = dict(data)
+    data["created_at"] = datetime.fromisoformat(data["created_at"])
+    data["expires_at"] = datetime.fromisoformat(data["expires_at"])
+    return Verification(**data)
+
+
+def _region_of(e164: str) -> str:
+    try:
+        return parse_phone(e164, "ZZ").region or ""
+    except PhoneNumberError:
+        return ""
