@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from verify_service.api.auth import bearer_service
 from verify_service.api.schemas import (
@@ -68,7 +68,7 @@ def _verifications(state: State) -> Verifications:
 
 
 VerificationId = Annotated[
-    str, Parameter(min_length=1, max_length=64, description="Verification id (ver_…)")
+    str, PathParameter(min_length=1, max_length=64, description="Verification id (ver_…)")
 ]
 
 
@@ -91,12 +91,12 @@ class VerificationsController(Controller):
     async def start(
         self,
         request: Request[Any, Any, Any],
-        data: StartRequest,
-        service: ServiceSettings,
-        verifications: Verifications,
+        data: JSONBody[StartRequest],
+        service: NamedDependency[ServiceSettings],
+        verifications: NamedDependency[Verifications],
         idempotency_key: Annotated[
             str | None,
-            Parameter(header="Idempotency-Key", min_length=1, max_length=255, required=False),
+            HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
         ] = None,
     ) -> Response[VerificationOut]:
         params: dict[str, Any] = {
@@ -129,7 +129,10 @@ class VerificationsController(Controller):
         responses=_problems(400, 401, 404, 503),
     )
     async def check(
-        self, data: CheckRequest, service: ServiceSettings, verifications: Verifications
+        self,
+        data: JSONBody[CheckRequest],
+        service: NamedDependency[ServiceSettings],
+        verifications: Verifications,
     ) -> CheckOut:
         result = await verifications.check(
             service, code=data.code, to=data.to, verification_id=data.verification_id
@@ -145,8 +148,8 @@ class VerificationsController(Controller):
     async def fetch(
         self,
         verification_id: VerificationId,
-        service: ServiceSettings,
-        verifications: Verifications,
+        service: NamedDependency[ServiceSettings],
+        verifications: NamedDependency[Verifications],
     ) -> VerificationOut:
         return verification_out(await verifications.fetch(service, verification_id))
 
@@ -160,7 +163,7 @@ class VerificationsController(Controller):
     async def cancel(
         self,
         verification_id: VerificationId,
-        service: ServiceSettings,
-        verifications: Verifications,
+        service: NamedDependency[ServiceSettings],
+        verifications: NamedDependency[Verifications],
     ) -> VerificationOut:
         return verification_out(await verifications.cancel(service, verification_id))

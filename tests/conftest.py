@@ -1,0 +1,82 @@
+"""Shared fixtures.
+
+`store` runs each test twice: on the embedded fakeredis and on a real throwaway
+`redis-server` (skipped when the binary is missing, unless VERIFY_TEST_REQUIRE_REDIS=1).
+`make_settings` builds a config with a `capture` provider and a known API key."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis.asyncio as aioredis
+
+from tests.redis_server import RedisServer, start_redis
+from verify_service.settings import Settings, hash_api_key, settings_from_mapping
+from verify_service.store import Store
+
+API_KEY = "test-key-login-0123456789"
+OTHER_KEY = "test-key-other-0123456789"
+PEPPER = "test-pepper-0123456789abcdef"
+# Cheap hashing in tests: the parameters are the config's, the behaviour is the same.
+FAST_HASHING = {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1}
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    server = start_redis()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["fakeredis", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
+    if request.param == "fakeredis":
+        s = Store.embedded()
+    else:
+        server: RedisServer = request.getfixturevalue("redis_server")
+        client = aioredis.Redis.from_url(server.url, decode_responses=True)
+        await client.flushdb()
+        s = Store(client)
+    await s.load_scripts()
+    yield s
+    await s.aclose()
+
+
+def config(**overrides: Any) -> dict[str, Any]:
+    """A config mapping as a TOML file would give it; `service` overrides the first service."""
+    service = {
+        "name": "login",
+        "api_keys": [hash_api_key(API_KEY)],
+        "providers": ["capture"],
+        "template": "Your code is %TOKEN%",
+        "templates": {"de": "Ihr Code: %TOKEN%"},
+        "resend_cooldown": 0,
+        **overrides.pop("service", {}),
+    }
+    data: dict[str, Any] = {
+        "pepper": PEPPER,
+        "hashing": FAST_HASHING,
+        "providers": {"capture": {"kind": "capture"}},
+        "services": [service, *overrides.pop("extra_services", [])],
+        **overrides,
+    }
+    return data
+
+
+@pytest.fixture
+def make_settings() -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        return settings_from_mapping(config(**overrides), environ={})
+
+    return make
+
+
+@pytest.fixture
+async def api(store: Store, make_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
+    """The app with the default test config, on both stores."""
+    from tests.helpers import open_api
+
+    async with open_api(make_settings(), store, API_KEY) as a:
+        yield a

@@ -1,0 +1,71 @@
+"""What every HTTP provider kind shares: one keep-alive `httpx.AsyncClient` per provider
+instance, transport failures as retryable errors, and the common HTTP status classes."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any, ClassVar
+
+import httpx
+
+from verify_service import __version__
+from verify_service.providers.base import Provider, ProviderError, ProviderOptions
+
+
+class HttpProvider(Provider):
+    default_base_url: ClassVar[str] = ""
+
+    def __init__(self, name: str, options: ProviderOptions) -> None:
+        super().__init__(name, options)
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def base_url(self) -> str:
+        return (self.options.base_url or self.default_base_url).rstrip("/")
+
+    def client(self) -> httpx.AsyncClient:
+        # Created on first use, inside the running event loop, then reused (keep-alive).
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.options.timeout),
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                headers={"User-Agent": f"verify-service/{__version__}"},
+            )
+        return self._client
+
+    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.client().request(method, url, **kwargs)
+        except httpx.TimeoutException:
+            raise ProviderError("timeout", retryable=True) from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"network error ({type(exc).__name__})", retryable=True) from None
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """`Retry-After` in seconds, from either of its two forms (delta or HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def status_error(response: httpx.Response, reason: str) -> ProviderError:
+    """Classify by HTTP status alone: 429 and 5xx may pass, anything else will not."""
+    status = response.status_code
+    retryable = status == 429 or status >= 500
+    return ProviderError(
+        f"HTTP {status}: {reason}", retryable=retryable, retry_after=retry_after(response)
+    )
