@@ -23,6 +23,15 @@ class SendResult:
     message_id: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """One delivery report (DLR) from a provider's callback, in our terms."""
+
+    message_id: str  # the provider's id as returned by send(), or our reference it echoes
+    status: str  # delivered | undelivered (intermediate states are not reported)
+    detail: str | None = None  # the provider's own status word, for the record
+
+
 class ProviderError(Exception):
     """A failed send. `retryable` failures may be retried and fail over; permanent ones
     (bad credentials, bad request) fail over but are not retried; `recipient_invalid` means
@@ -70,6 +79,11 @@ class Provider(ABC):
     @abstractmethod
     async def send(self, message: OutgoingMessage) -> SendResult:
         """Send one SMS; raise ProviderError on failure. Must not retry by itself."""
+
+    def parse_reports(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryReport]:
+        """Turn a delivery-report callback into reports. Kinds without callbacks keep this.
+        Raise ValueError for a body that is not of the documented shape."""
+        return []
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most kinds keep no resources
         """Release connections at shutdown."""
