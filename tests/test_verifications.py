@@ -321,3 +321,24 @@ async def test_no_plaintext_code_anywhere_in_the_store(
     assert len(dump) > 6
     for code in codes:
         assert code not in blob
+
+
+async def test_exhaustion_does_not_lock_out_a_right_code_still_in_flight(
+    make_verifs: MakeVerifs, store: Store
+) -> None:
+    v = make_verifs(service={"max_check_attempts": 2})
+    started = await v.start(svc(v), to=TO)
+    code = last_code(v)
+    tag = started.id[4:20]
+    # two checks have reserved their attempts and are still verifying their hashes ...
+    for _ in range(2):
+        reserved = await store.reserve(tag=tag, service="login", verification_id=None, retention=60)
+        assert reserved.outcome == "reserved"
+    # ... when a third arrives: it is refused, and must not end the verification
+    refused = await v.check(svc(v), to=TO, code=code)
+    assert (refused.valid, refused.status) == (False, "max_attempts_reached")
+    finished = await store.finish(
+        tag=tag, verification_id=started.id, status="approved", retention=60
+    )
+    assert finished.outcome == "changed"
+    assert (await v.fetch(svc(v), started.id)).status == "approved"

@@ -1,5 +1,5 @@
 -- Reserve one check attempt (DESIGN §6, hard rule 1). Rejects verifications that are not
--- pending, expired or out of attempts (recording that state), else counts the attempt
+-- pending, expired or out of attempts, else counts the attempt
 -- *before* the hash is verified: parallel checks cannot exceed max_check_attempts.
 -- KEYS[1] = "vs:{tag}" prefix
 -- ARGV: clock_offset_ms, service, id ('' = the number's latest verification), retention_s
@@ -17,16 +17,16 @@ if not f[1] or f[1] ~= ARGV[2] then
   return {'not_found'}
 end
 if f[2] == 'pending' then
-  local ended = nil
   if now >= tonumber(f[3]) then
-    ended = 'expired'
-  elseif tonumber(f[4]) >= tonumber(f[5]) then
-    ended = 'max_attempts_reached'
-  end
-  if ended then
-    redis.call('HSET', vkey, 'status', ended, 'updated_at', now)
+    redis.call('HSET', vkey, 'status', 'expired', 'updated_at', now)
     redis.call('HDEL', vkey, 'codes')
     redis.call('PEXPIRE', vkey, tonumber(ARGV[4]) * 1000)
+    return {'final', tostring(now), unpack(redis.call('HGETALL', vkey))}
+  end
+  if tonumber(f[4]) >= tonumber(f[5]) then
+    -- Refused, but not recorded here: attempts reserved earlier may still be verifying, and
+    -- a right code among them must still approve. The last reserved attempt, if wrong,
+    -- records max_attempts_reached (finish.lua); readers derive it meanwhile.
     return {'final', tostring(now), unpack(redis.call('HGETALL', vkey))}
   end
   redis.call('HINCRBY', vkey, 'check_attempts', 1)
