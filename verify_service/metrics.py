@@ -3,7 +3,16 @@ do not share counters. Labels never carry a code, a key or a full number."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# The `_created` timestamp series double the output and no dashboard of ours uses them.
+disable_created_metrics()
 
 
 class Metrics:

@@ -132,7 +132,7 @@ class VerificationsController(Controller):
         self,
         data: JSONBody[CheckRequest],
         service: NamedDependency[ServiceSettings],
-        verifications: Verifications,
+        verifications: NamedDependency[Verifications],
     ) -> CheckOut:
         result = await verifications.check(
             service, code=data.code, to=data.to, verification_id=data.verification_id
