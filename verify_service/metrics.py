@@ -12,7 +12,7 @@ from prometheus_client import (
 )
 
 # The `_created` timestamp series double the output and no dashboard of ours uses them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 
 class Metrics:
