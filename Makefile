@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check verify_service tests bench
-	$(BIN)/ruff format --check verify_service tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 openapi: $(STAMP)
