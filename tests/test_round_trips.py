@@ -1,0 +1,67 @@
+"""One Redis round trip per state change, counted by the server itself (MONITOR)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from tests.redis_server import RedisServer
+from verify_service.app import build_verifications
+from verify_service.providers.capture import CaptureProvider
+from verify_service.settings import Settings
+from verify_service.store import Store
+
+TO = "+41791234567"
+
+
+async def test_each_state_change_is_one_command(
+    redis_server: RedisServer, make_settings: Callable[..., Settings]
+) -> None:
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    await store.load_scripts()
+    verifs = build_verifications(make_settings(), store)
+    service = verifs.settings.services[0]
+    seen: list[str] = []
+
+    monitor_client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+
+    async def watch(ready: asyncio.Event) -> None:
+        async with monitor_client.monitor() as m:
+            ready.set()
+            async for event in m.listen():
+                if event.get("client_type") != "lua":  # commands run inside our scripts
+                    seen.append(event["command"].split(" ", 1)[0].upper())
+
+    ready = asyncio.Event()
+    watcher = asyncio.create_task(watch(ready))
+    await ready.wait()
+    await asyncio.sleep(0.1)
+
+    async def commands_of(action: object) -> list[str]:
+        seen.clear()
+        await action  # type: ignore[misc]
+        await asyncio.sleep(0.2)  # MONITOR lines arrive asynchronously
+        return [c for c in seen if c not in ("MONITOR",)]
+
+    # start = the creation, then the send outcome: two state changes, two commands
+    assert await commands_of(verifs.start(service, to=TO)) == ["EVALSHA", "EVALSHA"]
+    capture = verifs.providers["capture"]
+    assert isinstance(capture, CaptureProvider)
+    code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
+    wrong = "".join("1" if c != "1" else "2" for c in code)
+    # a wrong check: reserve only
+    assert await commands_of(verifs.check(service, to=TO, code=wrong)) == ["EVALSHA"]
+    # a right check: reserve, then approve
+    assert await commands_of(verifs.check(service, to=TO, code=code)) == ["EVALSHA", "EVALSHA"]
+    started = await verifs.start(service, to="+41791234568")
+    # fetch and cancel: one each
+    assert await commands_of(verifs.fetch(service, started.id)) == ["EVALSHA"]
+    assert await commands_of(verifs.cancel(service, started.id)) == ["EVALSHA"]
+
+    watcher.cancel()
+    await monitor_client.aclose()
+    await store.aclose()
