@@ -1,0 +1,1 @@
+"""Load benchmark and its baselines (`make bench`); not part of the test run."""
