@@ -14,13 +14,13 @@ from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from verify_service import __version__
-from verify_service.api import health
+from verify_service.api import health, swisscom
 from verify_service.api.auth import key_index
 from verify_service.api.problems import EXCEPTION_HANDLERS
 from verify_service.api.v1 import VerificationsController
 from verify_service.core.hashing import CodeHasher
 from verify_service.metrics import Metrics
-from verify_service.providers.base import Provider
+from verify_service.providers.base import Provider, token_validator_of
 from verify_service.providers.registry import build_provider
 from verify_service.settings import Settings, load_settings
 from verify_service.store import Store
@@ -32,7 +32,10 @@ MAX_BODY_BYTES = 16 * 1024  # a start request is a few hundred bytes; refuse flo
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    return {name: build_provider(name, config) for name, config in settings.providers.items()}
+    providers = {name: build_provider(name, config) for name, config in settings.providers.items()}
+    for service in settings.services:  # a delegating provider must be alone (ValueError)
+        token_validator_of(service.name, [providers[name] for name in service.providers])
+    return providers
 
 
 def build_verifications(settings: Settings, store: Store | None = None) -> Verifications:
@@ -79,7 +82,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             await verifications.aclose()
 
     return Litestar(
-        route_handlers=[VerificationsController, health.live, health.ready, health.metrics],
+        route_handlers=[
+            VerificationsController,
+            health.live,
+            health.ready,
+            health.metrics,
+            swisscom.router,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"verifications": verifications, "api_keys": key_index(settings)}),

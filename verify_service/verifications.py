@@ -14,13 +14,20 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from verify_service import delegation
 from verify_service.core import templates
 from verify_service.core.errors import VerifyError
 from verify_service.core.hashing import CodeHasher
 from verify_service.core.phones import PhoneNumber, PhoneNumberError, parse_phone
 from verify_service.core.tokens import TokenType, generate_token, normalize_code
 from verify_service.metrics import Metrics
-from verify_service.providers.base import OutgoingMessage, Provider
+from verify_service.providers.base import (
+    OutgoingMessage,
+    Provider,
+    TokenRequest,
+    TokenValidator,
+    token_validator_of,
+)
 from verify_service.providers.router import SendAttempt, deliver
 from verify_service.settings import ServiceSettings, Settings
 from verify_service.store import Store, StoredVerification, keys
@@ -169,9 +176,13 @@ class Verifications:
             template = templates.choose_template(service.template, service.templates, locale)
 
         test_code = service.test_numbers.get(phone.e164)
-        code = test_code or generate_token(token_type, length)
+        # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
+        validator = None if test_code else self._validator_of(service)
+        code = test_code or ("" if validator else generate_token(token_type, length))
         tag = keys.tag_for(service.name, phone.e164)
-        code_hash: str = await self._in_thread(self.hasher.hash, code, tag)
+        code_hash: str = (
+            delegation.marker() if validator else await self._in_thread(self.hasher.hash, code, tag)
+        )
 
         started = await self.store.start(
             tag=tag,
@@ -185,7 +196,7 @@ class Verifications:
             resend_cooldown=service.resend_cooldown,
             retention=self.settings.retention,
             token_type=token_type.value,
-            token_length=len(code),
+            token_length=len(code) or length,
             channel=channel,
             metadata=metadata or {},
         )
@@ -204,12 +215,16 @@ class Verifications:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
             return to_verification(record)
 
-        message = OutgoingMessage(
-            to=phone.e164,
-            text=templates.render(template, code),
-            reference=f"{record.id}.{record.send_count}",
-        )
-        delivery = await deliver(self._providers_of(service), message)
+        reference = f"{record.id}.{record.send_count}"
+        if validator is not None:
+            expires = expires_in or service.expires_in
+            request = TokenRequest(
+                phone.e164, template, token_type.value, length, expires, reference
+            )
+            delivery = await delegation.start(validator, request)
+        else:
+            message = OutgoingMessage(phone.e164, templates.render(template, code), reference)
+            delivery = await deliver(self._providers_of(service), message)
         for attempt in delivery.attempts:
             self.metrics.sends.labels(attempt.provider, attempt.status).inc()
         outcome = await self.store.record_sends(
@@ -261,6 +276,9 @@ class Verifications:
     def _providers_of(self, service: ServiceSettings) -> Sequence[Provider]:
         return [self.providers[name] for name in service.providers]
 
+    def _validator_of(self, service: ServiceSettings) -> TokenValidator | None:
+        return token_validator_of(service.name, self._providers_of(service))
+
     # --- check ---------------------------------------------------------------------------
 
     def _tag(self, service: ServiceSettings, to: str | None, verification_id: str | None) -> str:
@@ -296,8 +314,11 @@ class Verifications:
             self.metrics.checks.labels(service.name, status).inc()
             return CheckResult(record.id, status, valid=False, attempts_remaining=0)
 
-        candidate = normalize_code(TokenType(record.token_type), code)
-        valid: bool = await self._in_thread(self.hasher.matches, candidate, tag, record.code_hashes)
+        if delegation.is_delegated(record.code_hashes):
+            valid = await delegation.check(self._validator_of(service), record.to, code)
+        else:
+            candidate = normalize_code(TokenType(record.token_type), code)
+            valid = await self._in_thread(self.hasher.matches, candidate, tag, record.code_hashes)
         remaining = record.max_check_attempts - record.check_attempts
         if valid:
             finished = await self.store.finish(

@@ -4,7 +4,7 @@ subclass with its own pydantic `Options` and registers it in `registry.py`."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -87,3 +87,52 @@ class Provider(ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most kinds keep no resources
         """Release connections at shutdown."""
+
+
+# --- delegated mode -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRequest:
+    """Ask a provider to make a token, put it into `template` and send it."""
+
+    to: str  # E.164, with "+"
+    template: str  # still holds %TOKEN%: the provider puts its own token there
+    token_type: str  # numeric | alphanumeric | alphanumeric_mixed
+    token_length: int
+    expires_in: int  # seconds
+    reference: str
+
+
+class TokenValidator(Provider):
+    """A kind that generates, sends and checks the code itself (delegated mode): we never
+    see the code, so we store no hash and ask the provider at each check. Our statuses,
+    attempt limits and resend rules still apply around it."""
+
+    @abstractmethod
+    async def start_token(self, request: TokenRequest) -> SendResult:
+        """Have a token sent; raise ProviderError on failure, like send()."""
+
+    @abstractmethod
+    async def check_token(self, to: str, code: str) -> bool:
+        """True if the provider accepts `code` for `to`; ProviderError if it cannot say."""
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        raise ProviderError(
+            f"{self.kind} sends only its own tokens, not arbitrary messages", retryable=False
+        )
+
+
+def token_validator_of(name: str, providers: Sequence[Provider]) -> TokenValidator | None:
+    """The delegating provider of a service, if it has one. A delegating provider must be
+    the only one: another provider could not send a code that it could check, so failover
+    between them would approve nothing. Raises ValueError for such a mix."""
+    validators = [p for p in providers if isinstance(p, TokenValidator)]
+    if not validators:
+        return None
+    if len(providers) > 1:
+        raise ValueError(
+            f"service {name!r}: provider {validators[0].name!r} (kind {validators[0].kind}) "
+            "generates and checks codes itself and must be the service's only provider"
+        )
+    return validators[0]

@@ -8,12 +8,16 @@ from typing import Any
 from verify_service.providers.base import Provider
 from verify_service.providers.capture import CaptureProvider
 from verify_service.providers.console import ConsoleProvider
+from verify_service.providers.swisscom_sms import SwisscomSmsProvider
+from verify_service.providers.swisscom_token_validation import SwisscomTokenValidationProvider
 
 KINDS: dict[str, type[Provider]] = {
     cls.kind: cls
     for cls in (
         ConsoleProvider,
         CaptureProvider,
+        SwisscomSmsProvider,
+        SwisscomTokenValidationProvider,
     )
 }
 
