@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from litestar import Request, Response, Router, get, post, route
 from litestar.datastructures import ResponseHeader, State
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
@@ -157,8 +157,8 @@ _ECHO = [ResponseHeader(name="SCS-Request-ID", description="As sent.", documenta
 async def start_token_validation(
     request: Request[Any, Any, Any],
     data: JSONBody[TokenValidationRequest],
-    service: ServiceSettings,
-    verifications: Verifications,
+    service: NamedDependency[ServiceSettings],
+    verifications: NamedDependency[Verifications],
     client_id: _ClientId = None,
     scs_version: _Version = None,
     scs_request_id: _RequestId = None,
@@ -190,8 +190,8 @@ async def check_token(
     request: Request[Any, Any, Any],
     msisdn: Annotated[str, PathParameter(min_length=1, max_length=32)],
     token: Annotated[str, PathParameter(min_length=1, max_length=64)],
-    service: ServiceSettings,
-    verifications: Verifications,
+    service: NamedDependency[ServiceSettings],
+    verifications: NamedDependency[Verifications],
     client_id: _ClientId = None,
     scs_version: _Version = None,
     scs_request_id: _RequestId = None,
