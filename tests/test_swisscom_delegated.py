@@ -14,7 +14,7 @@ import pytest
 import redis
 
 from tests.conftest import API_KEY
-from tests.fake_swisscom import ALPHABETS, Fault, FakeSwisscom
+from tests.fake_swisscom import ALPHABETS, FakeSwisscom, Fault
 from tests.helpers import Api, open_api
 from tests.redis_server import RedisServer
 from verify_service.app import create_app

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.fake_swisscom import Fault, FakeSwisscom
+from tests.fake_swisscom import FakeSwisscom, Fault
 from tests.redis_server import free_port
 from verify_service.providers.base import DeliveryReport, OutgoingMessage, ProviderError
 from verify_service.providers.registry import build_provider
