@@ -8,7 +8,7 @@ are `Verifications.start` and `.check`, as for the native API."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 from litestar import Request, Response, Router, get, post, route
@@ -50,7 +50,7 @@ _TOKEN_TYPES: dict[str, TokenType] = {
 }
 
 # Swisscom's number rule: starts with 0, 00 or +, 7 to 15 digits; a single leading 0 is +41.
-_MSISDN = re.compile(r"^(\+|00|0)?(\d+)$")
+_MSISDN = re.compile(r"^(\+|00|0)?([0-9]+)$")  # ASCII digits only: \d takes any script
 
 
 class TokenValidationRequest(msgspec.Struct, kw_only=True):
@@ -75,7 +75,7 @@ class ValidationOut(msgspec.Struct, kw_only=True):
 
 def msisdn_to_e164(raw: str) -> str:
     match = _MSISDN.match(raw.strip())
-    digits = sum(c.isdigit() for c in raw)
+    digits = sum(c in "0123456789" for c in raw)
     if not match or match.group(1) is None or not 7 <= digits <= 15:
         raise VerifyError(
             "invalid_phone_number",
@@ -173,7 +173,9 @@ async def start_token_validation(
         expires_in=data.expireTime or None,
         template=data.text,
     )
-    return Response(None, status_code=201, headers=echo_headers(request))
+    # Swisscom's 201 has no body at all (Response(None) would send `null`); the annotation
+    # keeps the OpenAPI answer body-less.
+    return cast("Response[None]", Response(b"", status_code=201, headers=echo_headers(request)))
 
 
 @get(
