@@ -8,7 +8,7 @@ are `Verifications.start` and `.check`, as for the native API."""
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, get, post, route
@@ -152,7 +152,10 @@ _ECHO = [ResponseHeader(name="SCS-Request-ID", description="As sent.", documenta
     operation_id="swisscomStartTokenValidation",
     before_request=swisscom_headers,
     response_headers=_ECHO,
-    responses=_errors(400, 401, 403, 405, 406, 429, 500, 503),
+    responses={
+        201: ResponseSpec(None, description="Created: the token is on its way (no body)"),
+        **_errors(400, 401, 403, 405, 406, 429, 500, 503),
+    },
 )
 async def start_token_validation(
     request: Request[Any, Any, Any],
@@ -162,7 +165,7 @@ async def start_token_validation(
     client_id: _ClientId = None,
     scs_version: _Version = None,
     scs_request_id: _RequestId = None,
-) -> Response[None]:
+) -> Response[bytes]:
     token_type = _TOKEN_TYPES[data.tokenType]
     length = service.max_token_length if data.tokenType == "LONG_CRYPTIC" else data.tokenLength
     await verifications.start(
@@ -173,9 +176,8 @@ async def start_token_validation(
         expires_in=data.expireTime or None,
         template=data.text,
     )
-    # Swisscom's 201 has no body at all (Response(None) would send `null`); the annotation
-    # keeps the OpenAPI answer body-less.
-    return cast("Response[None]", Response(b"", status_code=201, headers=echo_headers(request)))
+    # Swisscom's 201 has no body at all (Response(None) would send `null`).
+    return Response(b"", status_code=201, headers=echo_headers(request))
 
 
 @get(
