@@ -253,3 +253,27 @@ def test_delegating_provider_must_be_alone(
     )
     with pytest.raises(ValueError, match=re.escape("must be the service's only provider")):
         create_app(settings)
+
+
+async def test_drop_in_api_on_a_delegating_service(api: Api, fake: FakeSwisscom) -> None:
+    """Swisscom's API in front, Swisscom behind: our limits sit in between."""
+    headers = {
+        "SCS-Version": "2",
+        "client_id": API_KEY,
+        "Accept": "application/json",
+        "SCS-Request-ID": "r1",
+    }
+    body = {"to": "0791234567", "text": "Code: %TOKEN%", "tokenType": "SHORT_ALPHANUMERIC"}
+    r = await api.client.post("/messaging/tokenvalidation", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    [start] = fake.calls("POST", "/messaging/tokenvalidation")
+    assert start.body["tokenType"] == "SHORT_ALPHANUMERIC"
+    assert start.body["to"] == TO
+    assert start.body["expireTime"] == 600  # the service's default
+    token = token_of(fake)
+    for _ in range(3):
+        r = await api.client.get(f"/messaging/tokenvalidation/{TO}/WRONG1", headers=headers)
+        assert r.json() == {"validation": "FAILED"}
+    r = await api.client.get(f"/messaging/tokenvalidation/{TO}/{token}", headers=headers)
+    assert r.json() == {"validation": "FAILED"}  # locked by us; the fake would accept it
+    assert len(fake.calls("GET", "/messaging/tokenvalidation")) == 3

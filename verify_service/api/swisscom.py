@@ -22,7 +22,7 @@ from msgspec import Meta
 from verify_service.api.auth import service_for_key
 from verify_service.api.swisscom_errors import (
     EXCEPTION_HANDLERS,
-    SwisscomError,
+    SwisscomApiError,
     SwisscomErrorBody,
     echo_headers,
 )
@@ -48,6 +48,8 @@ _TOKEN_TYPES: dict[str, TokenType] = {
     # token would need its own hashing and schema limits for no gain in safety.
     "LONG_CRYPTIC": TokenType.ALPHANUMERIC_MIXED,
 }
+
+MIN_EXPIRES_IN = 30  # as in the native API: a shorter life is too short to type the code
 
 # Swisscom's number rule: starts with 0, 00 or +, 7 to 15 digits; a single leading 0 is +41.
 _MSISDN = re.compile(r"^(\+|00|0)?([0-9]+)$")  # ASCII digits only: \d takes any script
@@ -94,17 +96,18 @@ def _accepts_json(accept: str | None) -> bool:
 
 async def swisscom_headers(request: Request[Any, Any, Any]) -> None:
     """Swisscom's header rules, before anything else is read: 401, 406, then 400."""
-    request.state.service = service_for_key(
-        request.app.state.api_keys, request.headers.get("client_id", "").strip()
-    )
+    client_id = request.headers.get("client_id", "").strip()
+    if not client_id:
+        raise SwisscomApiError(401, "send an API key of a service in the client_id header")
+    request.state.service = service_for_key(request.app.state.api_keys, client_id)
     if not _accepts_json(request.headers.get("accept")):
-        raise SwisscomError(406, "only application/json is available")
+        raise SwisscomApiError(406, "only application/json is available")
     if request.headers.get("scs-version", "").strip() != "2":
-        raise SwisscomError(400, "the header SCS-Version must be 2")
+        raise SwisscomApiError(400, "the header SCS-Version must be 2")
     if request.method == "POST":
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip()
         if content_type.lower() != "application/json":
-            raise SwisscomError(400, "the header Content-Type must be application/json")
+            raise SwisscomApiError(400, "the header Content-Type must be application/json")
 
 
 def _service(request: Request[Any, Any, Any]) -> ServiceSettings:
@@ -166,6 +169,10 @@ async def start_token_validation(
     scs_version: _Version = None,
     scs_request_id: _RequestId = None,
 ) -> Response[bytes]:
+    if data.expireTime and data.expireTime < MIN_EXPIRES_IN:
+        raise VerifyError(
+            "invalid_request", f"expireTime must be {MIN_EXPIRES_IN}-86400 (0: the default)"
+        )
     token_type = _TOKEN_TYPES[data.tokenType]
     length = service.max_token_length if data.tokenType == "LONG_CRYPTIC" else data.tokenLength
     await verifications.start(
@@ -222,7 +229,7 @@ async def check_token(
     name="swisscom_start_other_methods",
 )
 async def start_other_methods() -> None:
-    raise SwisscomError(405, "use POST", {"Allow": "POST"})
+    raise SwisscomApiError(405, "use POST", {"Allow": "POST"})
 
 
 @route(
@@ -232,7 +239,7 @@ async def start_other_methods() -> None:
     name="swisscom_check_other_methods",
 )
 async def check_other_methods() -> None:
-    raise SwisscomError(405, "use GET", {"Allow": "GET"})
+    raise SwisscomApiError(405, "use GET", {"Allow": "GET"})
 
 
 @route(
@@ -248,7 +255,7 @@ async def check_other_methods() -> None:
     name="swisscom_not_found",
 )
 async def not_found() -> None:
-    raise SwisscomError(404)
+    raise SwisscomApiError(404)
 
 
 router = Router(

@@ -93,7 +93,7 @@ class SwisscomErrorBody(msgspec.Struct, kw_only=True):
     detail: str
 
 
-class SwisscomError(Exception):
+class SwisscomApiError(Exception):
     """Raised by the Swisscom routes for errors that have no VerifyError (headers)."""
 
     def __init__(self, status: int, detail: str = "", headers: dict[str, str] | None = None):
@@ -124,7 +124,7 @@ def swisscom_error(
     )
 
 
-def _own(request: Request[Any, Any, Any], exc: SwisscomError) -> Response[SwisscomErrorBody]:
+def _own(request: Request[Any, Any, Any], exc: SwisscomApiError) -> Response[SwisscomErrorBody]:
     return swisscom_error(request, exc.status, exc.detail, exc.headers)
 
 
@@ -163,7 +163,7 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[Swiss
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
-    SwisscomError: _own,
+    SwisscomApiError: _own,
     VerifyError: _verify,
     ValidationException: _validation,
     HTTPException: _http,
