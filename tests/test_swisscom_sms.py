@@ -202,3 +202,14 @@ def test_any_callback_body_parses_or_is_refused_cleanly(body: bytes) -> None:
     except ValueError:
         return
     assert all(r.status in ("delivered", "undelivered") for r in reports)
+
+
+async def test_an_echoed_code_or_number_stays_out_of_the_error(
+    fake: FakeSwisscom, sms: SwisscomSmsProvider
+) -> None:
+    fake.faults.append(Fault(400, "text 'Your code is 123456' refused for +41791234567"))
+    with pytest.raises(ProviderError) as caught:
+        await sms.send(MESSAGE)
+    assert "123456" not in caught.value.reason
+    assert "791234567" not in caught.value.reason
+    assert "refused" in caught.value.reason

@@ -24,6 +24,9 @@ DEFAULT_BASE_URL = "https://api.swisscom.com"
 # Words in a 400's detail that say the number itself was refused (Swisscom's wording is
 # undocumented; a 400 without such a word is treated as our request being wrong).
 _NUMBER_WORDS = ("msisdn", "number", "recipient", "phone", "destination")
+# The detail ends up in logs and in the verification's send record: a detail that quotes our
+# request could carry the code or the number, so words with a digit and 4+ characters go.
+_SCRUB = re.compile(r"\b(?=\w*\d)\w{4,}\b")
 _TO_FIELD = re.compile(r"""['"`]to['"`]|\bto\s*[:=]""", re.IGNORECASE)
 
 
@@ -138,8 +141,8 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
         return "UNKNOWN", ""
     code = body.get("code")
     # `detail` is the specific part; `message` is the same boilerplate for every error.
-    detail = body.get("detail") or ""
-    return (str(code) if code else "UNKNOWN"), str(detail)[:200]
+    detail = _SCRUB.sub("…", str(body.get("detail") or "")[:200])
+    return (str(code) if code else "UNKNOWN"), detail
 
 
 def _mentions_number(detail: str) -> bool:
