@@ -248,3 +248,14 @@ def test_number_rules_refuse_anything_else_cleanly(raw: str) -> None:
     assert e164.startswith("+")
     assert e164[1:].isascii()
     assert e164[1:].isdigit()
+
+
+async def test_unexpected_failure_is_swisscom_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom 123456")
+
+    monkeypatch.setattr(api.verifications, "start", broken)
+    body = assert_swisscom_error(await start(api), 500, "INTERNAL_SERVER_ERROR")
+    assert "123456" not in body["detail"]

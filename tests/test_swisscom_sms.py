@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.conftest import API_KEY
 from tests.fake_swisscom import FakeSwisscom, Fault
+from tests.helpers import open_api
 from tests.redis_server import free_port
 from verify_service.providers.base import DeliveryReport, OutgoingMessage, ProviderError
 from verify_service.providers.registry import build_provider
 from verify_service.providers.swisscom_sms import SwisscomSmsProvider
+from verify_service.settings import Settings
+from verify_service.store import Store
 
 MESSAGE = OutgoingMessage(to="+41791234567", text="Your code is 123456", reference="ver_x.1")
 
@@ -213,3 +217,42 @@ async def test_an_echoed_code_or_number_stays_out_of_the_error(
     assert "123456" not in caught.value.reason
     assert "791234567" not in caught.value.reason
     assert "refused" in caught.value.reason
+
+
+async def test_through_the_app_with_failover_on_quota(
+    store: Store, make_settings: Callable[..., Settings], fake: FakeSwisscom
+) -> None:
+    settings = make_settings(
+        providers={
+            "swisscom": {
+                "kind": "swisscom_sms",
+                "base_url": fake.url,
+                "client_id": "fake-client-id",
+            },
+            "capture": {"kind": "capture"},
+        },
+        service={"providers": ["swisscom", "capture"]},
+    )
+    async with open_api(settings, store, API_KEY) as api:
+        r = await api.post("/v1/verifications", {"to": "0791234567"})
+        assert r.status_code == 201, r.text
+        [to, text] = fake.outbox[-1]
+        assert to == "+41791234567"
+        sent = r.json()["send_attempts"]
+        assert [(a["provider"], a["status"]) for a in sent] == [("swisscom", "sent")]
+        assert sent[0]["message_id"] is not None
+        assert len(sent[0]["message_id"]) == 32  # the id from Location
+        code = text.rsplit(" ", 1)[-1]
+        check = await api.post("/v1/verifications/check", {"to": to, "code": code})
+        assert check.json()["valid"] is True
+
+        fake.faults.append(Fault(429, headers={"Retry-After": "60"}))
+        r = await api.post("/v1/verifications", {"to": "+41791234568"})
+        assert r.status_code == 201, r.text
+        sent = r.json()["send_attempts"]
+        assert [(a["provider"], a["status"]) for a in sent] == [
+            ("swisscom", "failed"),
+            ("capture", "sent"),
+        ]
+        assert "EXPIRED_QUOTA" in sent[0]["error"]
+        assert api.last_code("+41791234568").isdigit()
