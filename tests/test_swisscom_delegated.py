@@ -5,8 +5,12 @@ records still apply."""
 from __future__ import annotations
 
 import logging
+import os
 import re
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -277,3 +281,25 @@ async def test_drop_in_api_on_a_delegating_service(api: Api, fake: FakeSwisscom)
     r = await api.client.get(f"/messaging/tokenvalidation/{TO}/{token}", headers=headers)
     assert r.json() == {"validation": "FAILED"}  # locked by us; the fake would accept it
     assert len(fake.calls("GET", "/messaging/tokenvalidation")) == 3
+
+
+def test_check_config_refuses_a_delegating_provider_with_others(tmp_path: Path) -> None:
+    config = tmp_path / "verify.toml"
+    config.write_text(
+        'pepper = "env:P"\n'
+        '[providers.swisscom]\nkind = "swisscom_token_validation"\nclient_id = "env:SC"\n'
+        '[providers.c]\nkind = "console"\n'
+        '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["swisscom", "c"]\n'
+    )
+    env = {**os.environ, "P": "p" * 32, "K": "key", "SC": "client"}
+    out = subprocess.run(
+        [sys.executable, "-m", "verify_service", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 2
+    assert "must be the service's only provider" in out.stderr
+    assert "Traceback" not in out.stderr
