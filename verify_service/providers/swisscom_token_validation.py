@@ -36,7 +36,7 @@ class SwisscomTokenValidationProvider(SwisscomHttp, TokenValidator):
             "expireTime": request.expires_in,
             "tokenLength": request.token_length,
         }
-        if self.swisscom.sender:
+        if self.swisscom.sender:  # as on /messaging/sms; its support here is unconfirmed
             body["from"] = self.swisscom.sender
         response = await self.call("POST", "/messaging/tokenvalidation", body)
         return SendResult(message_id=message_id_from(response.headers))
