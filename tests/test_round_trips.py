@@ -34,18 +34,28 @@ async def test_each_state_change_is_one_command(
             ready.set()
             async for event in m.listen():
                 if event.get("client_type") != "lua":  # commands run inside our scripts
-                    seen.append(event["command"].split(" ", 1)[0].upper())
+                    command = event["command"]
+                    seen.append(command if command.startswith("ECHO") else command.upper())
 
     ready = asyncio.Event()
     watcher = asyncio.create_task(watch(ready))
     await ready.wait()
     await asyncio.sleep(0.1)
 
+    markers = iter(range(1_000_000))
+
     async def commands_of(action: object) -> list[str]:
-        seen.clear()
+        """The commands the action sent, between two ECHO markers seen by the server."""
+        n = next(markers)
+        await client.echo(f"begin-{n}")
         await action  # type: ignore[misc]
-        await asyncio.sleep(0.2)  # MONITOR lines arrive asynchronously
-        return [c for c in seen if c not in ("MONITOR",)]
+        await client.echo(f"end-{n}")
+        for _ in range(100):  # MONITOR lines arrive asynchronously
+            if f"ECHO end-{n}" in seen:
+                break
+            await asyncio.sleep(0.02)
+        window = seen[seen.index(f"ECHO begin-{n}") + 1 : seen.index(f"ECHO end-{n}")]
+        return [c.split(" ", 1)[0] for c in window]
 
     # start = the creation, then the send outcome: two state changes, two commands
     assert await commands_of(verifs.start(service, to=TO)) == ["EVALSHA", "EVALSHA"]
