@@ -17,6 +17,8 @@ from verify_service import __version__
 from verify_service.api import health
 from verify_service.api.auth import key_index
 from verify_service.api.problems import EXCEPTION_HANDLERS
+from verify_service.api.twilio import SECURITY_SCHEME as TWILIO_SECURITY
+from verify_service.api.twilio import twilio_router
 from verify_service.api.v1 import VerificationsController
 from verify_service.core.hashing import CodeHasher
 from verify_service.metrics import Metrics
@@ -58,7 +60,13 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "bearer": SecurityScheme(
                     type="http", scheme="bearer", description="An API key of a service."
-                )
+                ),
+                TWILIO_SECURITY: SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="Twilio-compatible routes: AccountSid as user, an API key "
+                    "of the service as password (AuthToken).",
+                ),
             }
         ),
     )
@@ -79,7 +87,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             await verifications.aclose()
 
     return Litestar(
-        route_handlers=[VerificationsController, health.live, health.ready, health.metrics],
+        route_handlers=[
+            VerificationsController,
+            twilio_router,
+            health.live,
+            health.ready,
+            health.metrics,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=[lifespan],
         state=State({"verifications": verifications, "api_keys": key_index(settings)}),
