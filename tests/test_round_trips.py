@@ -42,6 +42,7 @@ async def test_each_state_change_is_one_command(
     await asyncio.sleep(0.1)
 
     async def commands_of(action: object) -> list[str]:
+        await asyncio.sleep(0.2)  # let late lines of unmeasured calls arrive before clearing
         seen.clear()
         await action  # type: ignore[misc]
         await asyncio.sleep(0.2)  # MONITOR lines arrive asynchronously
@@ -61,6 +62,9 @@ async def test_each_state_change_is_one_command(
     # fetch and cancel: one each
     assert await commands_of(verifs.fetch(service, started.id)) == ["EVALSHA"]
     assert await commands_of(verifs.cancel(service, started.id)) == ["EVALSHA"]
+    # approval by the backend (Twilio's Status=approved): one
+    started = await verifs.start(service, to="+41791234569")
+    assert await commands_of(verifs.approve(service, started.id)) == ["EVALSHA"]
 
     watcher.cancel()
     await monitor_client.aclose()

@@ -321,19 +321,51 @@ def test_a_country_outside_the_allowed_list_is_60605(strict: tuple[Client, str])
         )
 
 
-def test_fraud_blocks_are_60410(
-    server: LocalServer, login: tuple[Client, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("ours", "code", "status"),
+    [
+        ("fraud_suspected", 60410, 403),  # raised by the abuse rules
+        ("rate_limited", 20429, 429),
+        ("resend_too_soon", 20429, 429),
+        ("provider_unavailable", 20503, 503),
+        ("store_unavailable", 20503, 503),
+    ],
+)
+def test_failures_of_start_in_twilio_codes(
+    server: LocalServer,
+    login: tuple[Client, str],
+    monkeypatch: pytest.MonkeyPatch,
+    ours: str,
+    code: int,
+    status: int,
 ) -> None:
-    # Fraud rules (abuse limits) raise `fraud_suspected`; this routes one through the SDK.
-    async def blocked(*_: Any, **__: Any) -> Any:
-        raise VerifyError("fraud_suspected", "this number range is blocked for a while")
+    async def refuse(*_: Any, **__: Any) -> Any:
+        raise VerifyError(ours, "refused for this test", retry_after=7)
 
-    monkeypatch.setattr(server.app.state.verifications, "start", blocked)
+    monkeypatch.setattr(server.app.state.verifications, "start", refuse)
     client, service_sid = login
-    with raises(60410, 403):
+    with raises(code, status):
         client.verify.v2.services(service_sid).verifications.create(
             to="+41791110012", channel="sms"
         )
+
+
+def test_locale_picks_the_template_and_a_resend_keeps_the_sid(
+    server: LocalServer, login: tuple[Client, str]
+) -> None:
+    client, service_sid = login
+    verify = client.verify.v2.services(service_sid)
+    first = verify.verifications.create(to="+41791110017", channel="sms", locale="de")
+    text = server.app.state.verifications.providers["capture"].sent_to("+41791110017")[-1].text
+    assert text.startswith("Ihr Code: ")
+    again = verify.verifications.create(to="+41791110017", channel="sms")
+    assert again.sid == first.sid
+    assert len(again.send_code_attempts or []) == 2
+    # the newest code approves
+    check = verify.verification_checks.create(
+        to="+41791110017", code=server.last_code("+41791110017")
+    )
+    assert check.status == "approved"
 
 
 # --- the wire, below the SDK --------------------------------------------------------------
@@ -363,6 +395,14 @@ def test_error_bodies_are_twilio_shaped_and_scoped_to_v2(server: LocalServer) ->
     assert r.status_code == 401
     assert r.json()["code"] == 20003
     assert r.headers["www-authenticate"].startswith("Basic")
+    # routes that do not exist under /v2/Services/ speak Twilio too
+    r = httpx.delete(
+        f"{server.base_url}/v2/Services/{service_sid}/Verifications/VE1",
+        headers=basic(account_sid, API_KEY),
+    )
+    assert (r.status_code, r.json()["code"]) == (405, 20004)
+    r = httpx.get(f"{server.base_url}/v2/Services/{service_sid}/Nothing")
+    assert (r.status_code, r.json()["code"]) == (404, 20404)
     # the native API keeps its problem documents
     r = httpx.get(f"{server.base_url}/v1/verifications/ver_x")
     assert r.headers["content-type"].startswith("application/problem+json")
@@ -402,3 +442,14 @@ def test_dates_are_twilio_formatted(server: LocalServer) -> None:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body[key]), body[key]
     assert body["status"] == "pending"
     assert body["sna"] is None
+
+
+def test_changing_the_sdk_base_url_is_enough(server: LocalServer) -> None:
+    """The README's recipe: the SDK's own client, only `verify.base_url` changed."""
+    account_sid, service_sid = sids(server, "login")
+    client = Client(account_sid, API_KEY)
+    client.verify.base_url = server.base_url
+    verification = client.verify.v2.services(service_sid).verifications.create(
+        to="+41791110016", channel="sms"
+    )
+    assert verification.status == "pending"
