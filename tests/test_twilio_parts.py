@@ -3,17 +3,19 @@ and the backend approval use case (on fakeredis and on a real redis-server)."""
 
 from __future__ import annotations
 
+import base64
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from litestar.testing import TestClient
 
-from tests.conftest import config
+from tests.conftest import API_KEY, config
 from verify_service.api.twilio_schemas import attempt_sid, verification_id, verification_sid
-from verify_service.app import build_verifications
+from verify_service.app import build_verifications, create_app
 from verify_service.core.errors import VerifyError
 from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import ConfigError, Settings, settings_from_mapping
@@ -163,3 +165,40 @@ async def test_approve_refuses_expired_exhausted_and_foreign(
         await v.approve(service, expired.id)
     assert info.value.extra["verification_status"] == "expired"
     assert (await v.fetch(service, expired.id)).status == "expired"
+
+
+# --- any form, any path: a Twilio-shaped answer, never a 500 -----------------------------
+
+FIELDS = ["To", "Channel", "Locale", "CodeLength", "Code", "VerificationSid", "Status", "Amount"]
+
+
+@pytest.fixture(scope="module")
+def wire() -> Iterator[tuple[TestClient[Any], dict[str, str], str]]:
+    conf = settings_from_mapping(config(), environ={})
+    service = conf.services[0]
+    raw = base64.b64encode(f"{service.twilio_account_sid}:{API_KEY}".encode()).decode()
+    with TestClient(create_app(conf)) as client:
+        yield client, {"Authorization": f"Basic {raw}"}, service.twilio_service_sid
+
+
+@given(
+    form=st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=40), max_size=5),
+    tail=st.sampled_from(
+        ["/Verifications", "/VerificationCheck", "/Verifications/VE" + "0" * 32, ""]
+    ),
+    method=st.sampled_from(["GET", "POST"]),
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_any_form_gets_a_twilio_answer(
+    wire: tuple[TestClient[Any], dict[str, str], str],
+    form: dict[str, str],
+    tail: str,
+    method: str,
+) -> None:
+    client, headers, service_sid = wire
+    r = client.request(method, f"/v2/Services/{service_sid}{tail}", data=form, headers=headers)
+    assert r.status_code < 500, r.text
+    if r.status_code >= 400:
+        body = r.json()
+        assert set(body) == {"code", "message", "more_info", "status"}
+        assert body["status"] == r.status_code
