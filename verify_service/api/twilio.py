@@ -132,8 +132,8 @@ async def create_verification(
             service, to=data.to, token_length=data.code_length, locale=data.locale
         )
     except VerifyError as exc:
-        # The only request value start() can find out of range here is the code length.
-        if exc.code == "invalid_request":
+        # Of this form, only the code length can be out of the service's range in start().
+        if exc.code == "invalid_request" and data.code_length is not None:
             raise invalid_parameter("CodeLength") from None
         raise
     return verification_resource(verification, service, _base_url(request))
