@@ -71,6 +71,9 @@ async def test_each_state_change_is_one_command(
     # fetch and cancel: one each
     assert await commands_of(verifs.fetch(service, started.id)) == ["EVALSHA"]
     assert await commands_of(verifs.cancel(service, started.id)) == ["EVALSHA"]
+    # approval by the backend (Twilio's Status=approved): one
+    started = await verifs.start(service, to="+41791234569")
+    assert await commands_of(verifs.approve(service, started.id)) == ["EVALSHA"]
 
     watcher.cancel()
     await monitor_client.aclose()

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 from litestar.datastructures import State
+from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -17,6 +18,9 @@ from verify_service import __version__
 from verify_service.api import health, swisscom
 from verify_service.api.auth import key_index
 from verify_service.api.problems import EXCEPTION_HANDLERS
+from verify_service.api.twilio import SECURITY_SCHEME as TWILIO_SECURITY
+from verify_service.api.twilio import twilio_router
+from verify_service.api.twilio_errors import on_twilio_paths
 from verify_service.api.v1 import VerificationsController
 from verify_service.core.hashing import CodeHasher
 from verify_service.metrics import Metrics
@@ -61,7 +65,13 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "bearer": SecurityScheme(
                     type="http", scheme="bearer", description="An API key of a service."
-                )
+                ),
+                TWILIO_SECURITY: SecurityScheme(
+                    type="http",
+                    scheme="basic",
+                    description="Twilio-compatible routes: AccountSid as user, an API key "
+                    "of the service as password (AuthToken).",
+                ),
             }
         ),
     )
@@ -84,12 +94,16 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             VerificationsController,
+            twilio_router,
             health.live,
             health.ready,
             health.metrics,
             swisscom.router,
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            HTTPException: on_twilio_paths(EXCEPTION_HANDLERS[HTTPException]),
+        },
         lifespan=[lifespan],
         state=State({"verifications": verifications, "api_keys": key_index(settings)}),
         openapi_config=openapi_config(),

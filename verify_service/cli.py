@@ -36,6 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(
             "verify-service DEV MODE: in-memory store (nothing is kept), SMS printed here.\n"
             f"  API key of service 'default': {api_key}\n"
+            f"  Twilio Verify v2: AccountSid {settings.services[0].twilio_account_sid}, "
+            f"ServiceSid {settings.services[0].twilio_service_sid}, AuthToken = the API key\n"
             f"  try: curl -s -X POST http://{args.host}:{args.port}/v1/verifications "
             f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' "
             '-d \'{"to": "+41791234567"}\'',

@@ -69,6 +69,20 @@ class ServiceSettings(_Strict):
     resend_cooldown: int = Field(default=30, ge=0, le=86400)
     allowed_countries: list[str] = Field(default_factory=list)
     test_numbers: dict[str, str] = Field(default_factory=dict)
+    # Twilio Verify compatibility (api/twilio.py): set them to the SIDs the service's clients
+    # already use, so that only their base URL changes. Defaults derive from the name (the
+    # "" below is never kept: _twilio_defaults fills both before validation).
+    twilio_account_sid: str = Field(default="", pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_service_sid: str = Field(default="", pattern=r"^VA[0-9a-fA-F]{32}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _twilio_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            data = dict(data)
+            data.setdefault("twilio_account_sid", derived_sid("AC", data["name"]))
+            data.setdefault("twilio_service_sid", derived_sid("VA", data["name"]))
+        return data
 
     @field_validator("api_keys")
     @classmethod
@@ -177,6 +191,18 @@ class Settings(_Strict):
                     raise ValueError(f"service {service.name!r}: test code for {number} length")
         return self
 
+    @model_validator(mode="after")
+    def _unique_twilio_service_sids(self) -> Self:
+        seen: dict[str, str] = {}
+        for service in self.services:
+            sid = service.twilio_service_sid.lower()
+            if sid in seen:
+                raise ValueError(
+                    f"services {seen[sid]!r} and {service.name!r} have the same twilio_service_sid"
+                )
+            seen[sid] = service.name
+        return self
+
     def service(self, name: str) -> ServiceSettings:
         for service in self.services:
             if service.name == name:
@@ -188,6 +214,12 @@ class Settings(_Strict):
         if self.pepper is None:
             return secrets.token_bytes(32)
         return self.pepper.get_secret_value().encode()
+
+
+def derived_sid(prefix: str, service_name: str) -> str:
+    """A stable Twilio-style SID (`AC…`, `VA…`) for a service that configures none."""
+    digest = hashlib.sha256(f"verify-service\x00{prefix}\x00{service_name}".encode()).hexdigest()
+    return prefix + digest[:32]
 
 
 def hash_api_key(key: str) -> str:

@@ -52,6 +52,7 @@ class Verification:
     attempts_remaining: int
     send_attempts: list[dict[str, Any]] = field(default_factory=list)
     metadata: dict[str, str] = field(default_factory=dict)
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ def to_verification(record: StoredVerification) -> Verification:
         attempts_remaining=max(0, remaining),
         send_attempts=list(record.sends),
         metadata=record.metadata,
+        updated_at=_time(record.updated_at_ms),
     )
 
 
@@ -388,6 +390,31 @@ class Verifications:
         ).inc()
         return verification
 
+    async def approve(self, service: ServiceSettings, verification_id: str) -> Verification:
+        """Approve without a code: the backend has verified the person some other way
+        (Twilio's `Status=approved`). Only a pending, unexpired verification with attempts
+        left can be approved; its code hashes are dropped so no later check approves."""
+        tag = self._tag(service, None, verification_id)
+        result = await self.store.approve(
+            tag=tag,
+            service=service.name,
+            verification_id=verification_id,
+            retention=self.settings.retention,
+        )
+        if result.record is None:
+            raise VerifyError("verification_not_found", "no verification with this id")
+        verification = to_verification(result.record)
+        if result.outcome != "approved":
+            raise VerifyError(
+                "verification_not_pending",
+                f"the verification is {verification.status}",
+                extra={"verification_status": verification.status},
+            )
+        self.metrics.verifications.labels(
+            service.name, _region_of(verification.to), "approved"
+        ).inc()
+        return verification
+
     async def aclose(self) -> None:
         for provider in self.providers.values():
             await provider.aclose()
@@ -398,6 +425,7 @@ def _verification_to_json(v: Verification) -> dict[str, Any]:
     data = dataclasses.asdict(v)
     data["created_at"] = v.created_at.isoformat()
     data["expires_at"] = v.expires_at.isoformat()
+    data["updated_at"] = v.updated_at.isoformat() if v.updated_at else None
     return data
 
 
@@ -405,6 +433,8 @@ def _verification_from_json(data: dict[str, Any]) -> Verification:
     data = dict(data)
     data["created_at"] = datetime.fromisoformat(data["created_at"])
     data["expires_at"] = datetime.fromisoformat(data["expires_at"])
+    if data.get("updated_at"):
+        data["updated_at"] = datetime.fromisoformat(data["updated_at"])
     return Verification(**data)
 
 

@@ -23,7 +23,7 @@ T = TypeVar("T")
 IDEMPOTENCY_TTL = 24 * 3600
 _IDEM_PENDING = "pending"
 
-SCRIPT_NAMES = ("start", "record_send", "reserve", "finish", "cancel", "fetch")
+SCRIPT_NAMES = ("start", "record_send", "reserve", "finish", "cancel", "fetch", "approve")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +187,12 @@ class Store:
         self, *, tag: str, service: str, verification_id: str, retention: int
     ) -> ScriptOutcome:
         return _outcome(await self._run("cancel", tag, service, verification_id, retention))
+
+    @_unavailable
+    async def approve(
+        self, *, tag: str, service: str, verification_id: str, retention: int
+    ) -> ScriptOutcome:
+        return _outcome(await self._run("approve", tag, service, verification_id, retention))
 
     @_unavailable
     async def fetch(self, *, tag: str, service: str, verification_id: str) -> ScriptOutcome:
