@@ -14,7 +14,7 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from verify_service.core import templates
+from verify_service.core import locales, templates
 from verify_service.core.errors import VerifyError
 from verify_service.core.hashing import CodeHasher
 from verify_service.core.phones import PhoneNumber, PhoneNumberError, parse_phone
@@ -145,6 +145,7 @@ class Verifications:
         template: str | None = None,
         locale: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        accept_language: str | None = None,
     ) -> Verification:
         phone = self._phone(to)
         if service.allowed_countries and phone.region not in service.allowed_countries:
@@ -166,7 +167,9 @@ class Verifications:
             except templates.TemplateError as exc:
                 raise VerifyError("invalid_template", str(exc)) from None
         else:
-            template = templates.choose_template(service.template, service.templates, locale)
+            # An explicit `locale` wins; else the caller's Accept-Language preferences.
+            wanted = locale or locales.parse_accept_language(accept_language)
+            template = templates.choose_template(service.template, service.templates, wanted)
 
         test_code = service.test_numbers.get(phone.e164)
         code = test_code or generate_token(token_type, length)
@@ -206,7 +209,7 @@ class Verifications:
 
         message = OutgoingMessage(
             to=phone.e164,
-            text=templates.render(template, code),
+            text=templates.compose(template, code, service.autofill),
             reference=f"{record.id}.{record.send_count}",
         )
         delivery = await deliver(self._providers_of(service), message)

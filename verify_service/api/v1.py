@@ -108,6 +108,7 @@ class VerificationsController(Controller):
             "template": data.template,
             "locale": data.locale,
             "metadata": data.metadata,
+            "accept_language": request.headers.get("accept-language"),
         }
         if idempotency_key is not None:
             verification = await verifications.start_idempotent(
