@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, get
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import Parameter
+from litestar.params import QueryParameter
 
 from verify_service.api.auth import bearer_service
 from verify_service.outbox import Outbox
@@ -48,7 +48,7 @@ class TestMessagesController(Controller):
     )
     async def messages(
         self,
-        to: Annotated[str, Parameter(query="to", min_length=1, max_length=32)],
+        to: Annotated[str, QueryParameter(min_length=1, max_length=32)],
         service: NamedDependency[ServiceSettings],
         outbox: NamedDependency[Outbox],
     ) -> OutboxOut:
