@@ -28,6 +28,7 @@ from urllib.parse import quote
 import httpx
 
 __all__ = [
+    "ERRORS",
     "AsyncVerifyClient",
     "CheckResult",
     "OutboxMessage",
@@ -36,6 +37,7 @@ __all__ = [
     "VerifyClient",
     "VerifyConnectionError",
     "VerifyServiceError",
+    "error_from_response",
 ]
 
 DEFAULT_TIMEOUT = 10.0  # seconds; a start waits for the SMS provider, which may take a few
