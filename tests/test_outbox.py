@@ -4,7 +4,10 @@ and expiring."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import fakeredis
@@ -107,3 +110,21 @@ async def test_outbox_is_capped_and_expires(store: Store) -> None:
     assert re.fullmatch(r"vs:outbox:\{[0-9a-f]{16}\}", keys[0])  # one hash-tagged key
     assert 0 < await store.client.ttl(keys[0]) <= TTL_SECONDS
     assert await outbox.newest_first("+41790000000") == []
+
+
+def test_serve_refuses_a_capture_provider_without_test_mode(tmp_path: Path) -> None:
+    config_file = tmp_path / "verify.toml"
+    config_file.write_text(
+        '[providers.capture]\nkind = "capture"\n\n'
+        '[[services]]\nname = "app"\nproviders = ["capture"]\n'
+    )
+    run = subprocess.run(
+        [sys.executable, "-m", "verify_service", "serve", "--config", str(config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert run.returncode == 2
+    assert "kind 'capture'" in run.stderr
+    assert "needs test_mode = true" in run.stderr

@@ -76,6 +76,7 @@ def test_last_code_without_a_message_says_so(verify_service: RunningService) -> 
         ("Your code is 123456", ["Your code is %TOKEN%"], "123456"),
         ("ABC123 is your code, ABC123!", ["%TOKEN% is your code, %TOKEN%!"], "ABC123"),
         ("Hi 2024! Code K7P9Q2\n@example.com #K7P9Q2", [], "K7P9Q2"),
+        ("Pay 99.50 with 8812\n@shop.example #8812 @bank.example", [], "8812"),
         ("Code 4321 for 2 minutes", [], "4321"),
     ],
 )
