@@ -11,7 +11,8 @@ Fixtures (no conftest import needed once verify-service is installed):
 - `verify_client`: a `VerifyClient` connected to it, closed after the test.
 - `verify_service_config`: override it (any scope) to shape the service: top-level
   config keys, plus `service` = keys of the one service (template, templates,
-  webotp_domain, token_type, resend_cooldown, test_numbers ...).
+  webotp_domain, token_type, resend_cooldown, test_numbers ...), plus `api_key` = the
+  plaintext key the service accepts (default API_KEY).
 
 Without a port: `asgi_service()` runs the app on an httpx transport inside the test's own
 event loop, for async tests (see README, "For app developers").
