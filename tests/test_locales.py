@@ -89,3 +89,14 @@ def test_explicit_locale_beats_accept_language(verify_service: RunningService) -
 
 def test_default_template_without_any_preference(verify_service: RunningService) -> None:
     assert _start_and_read(verify_service).startswith("Your code is")
+
+
+tags = st.from_regex(r"[a-z]{2,3}(-[A-Z]{2})?", fullmatch=True)
+qvalues = st.sampled_from(["0", "0.1", "0.25", "0.5", "0.75", "0.999", "1", "1.0"])
+
+
+@given(st.lists(st.tuples(tags, qvalues), min_size=1, max_size=MAX_TAGS))
+def test_tags_come_by_descending_q_ties_in_header_order(items: list[tuple[str, str]]) -> None:
+    header = ", ".join(f"{tag};q={q}" for tag, q in items)
+    ranked = sorted((-float(q), i, tag) for i, (tag, q) in enumerate(items) if float(q) > 0)
+    assert parse_accept_language(header) == [tag for _, _, tag in ranked]
