@@ -42,6 +42,7 @@ async def test_each_state_change_is_one_command(
     await asyncio.sleep(0.1)
 
     async def commands_of(action: object) -> list[str]:
+        await asyncio.sleep(0.2)  # let lines of earlier, unwatched calls arrive first
         seen.clear()
         await action  # type: ignore[misc]
         await asyncio.sleep(0.2)  # MONITOR lines arrive asynchronously
