@@ -270,3 +270,21 @@ async def test_async_client_over_an_asgi_transport_needs_no_port() -> None:
 
 def test_async_client_class_is_exported() -> None:
     assert AsyncVerifyClient.__name__ in __import__("verify_service.client").client.__all__
+
+
+@pytest.mark.parametrize(
+    ("model", "schema"),
+    [
+        ("Verification", "VerificationOut"),
+        ("CheckResult", "CheckOut"),
+        ("SendAttempt", "SendAttemptOut"),
+    ],
+)
+def test_client_models_match_the_api_schemas(model: str, schema: str) -> None:
+    import dataclasses
+
+    from verify_service import client
+    from verify_service.api import schemas
+
+    client_fields = {f.name for f in dataclasses.fields(getattr(client, model))}
+    assert client_fields == set(getattr(schemas, schema).__struct_fields__)
