@@ -57,6 +57,7 @@ def config(**overrides: Any) -> dict[str, Any]:
     }
     data: dict[str, Any] = {
         "pepper": PEPPER,
+        "test_mode": True,
         "hashing": FAST_HASHING,
         "providers": {"capture": {"kind": "capture"}},
         "services": [service, *overrides.pop("extra_services", [])],

@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.datastructures import State
@@ -18,16 +19,19 @@ from verify_service import __version__
 from verify_service.api import health, swisscom
 from verify_service.api.auth import key_index
 from verify_service.api.problems import EXCEPTION_HANDLERS
+from verify_service.api.test_outbox import TestMessagesController
 from verify_service.api.twilio import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio import twilio_router
 from verify_service.api.twilio_errors import on_twilio_paths
 from verify_service.api.v1 import VerificationsController
 from verify_service.core.hashing import CodeHasher
 from verify_service.metrics import Metrics
+from verify_service.outbox import Outbox
 from verify_service.providers.base import Provider, token_validator_of
 from verify_service.providers.registry import build_provider
 from verify_service.settings import Settings, load_settings
 from verify_service.store import Store
+from verify_service.store.outbox import OutboxStore
 from verify_service.verifications import Verifications
 
 log = logging.getLogger("verify_service")
@@ -91,21 +95,29 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         finally:
             await verifications.aclose()
 
+    handlers: list[Any] = [
+        VerificationsController,
+        twilio_router,
+        swisscom.router,
+        health.live,
+        health.ready,
+        health.metrics,
+    ]
+    state: dict[str, Any] = {"verifications": verifications, "api_keys": key_index(settings)}
+    if settings.test_mode:  # the test outbox exists only here (404 otherwise)
+        outbox = Outbox(OutboxStore(verifications.store.client), settings.default_region)
+        outbox.attach(verifications.providers)
+        handlers.append(TestMessagesController)
+        state["outbox"] = outbox
+
     return Litestar(
-        route_handlers=[
-            VerificationsController,
-            twilio_router,
-            health.live,
-            health.ready,
-            health.metrics,
-            swisscom.router,
-        ],
+        route_handlers=handlers,
         exception_handlers={
             **EXCEPTION_HANDLERS,
             HTTPException: on_twilio_paths(EXCEPTION_HANDLERS[HTTPException]),
         },
         lifespan=[lifespan],
-        state=State({"verifications": verifications, "api_keys": key_index(settings)}),
+        state=State(state),
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
     )

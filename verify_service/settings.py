@@ -26,7 +26,13 @@ from pydantic import (
 
 from verify_service.core.hashing import HashParams
 from verify_service.core.phones import PhoneNumberError, is_valid_region, parse_phone
-from verify_service.core.templates import TemplateError, validate_template
+from verify_service.core.templates import (
+    Autofill,
+    TemplateError,
+    validate_app_hash,
+    validate_domain,
+    validate_template,
+)
 from verify_service.core.tokens import MAX_LENGTH, MIN_LENGTH, TokenType
 
 ENV_PREFIX = "env:"
@@ -84,6 +90,11 @@ class ServiceSettings(_Strict):
             data.setdefault("twilio_service_sid", derived_sid("VA", data["name"]))
         return data
 
+    # Phone autofill (README "For app developers"): appended to every message of the service.
+    android_app_hash: str | None = None
+    webotp_domain: str | None = None
+    webotp_iframe_domain: str | None = None
+
     @field_validator("api_keys")
     @classmethod
     def _hashed_keys(cls, keys: list[str]) -> list[str]:
@@ -121,6 +132,32 @@ class ServiceSettings(_Strict):
             raise ValueError(f"unknown country codes: {', '.join(bad)}")
         return [c.upper() for c in countries]
 
+    @field_validator("android_app_hash")
+    @classmethod
+    def _app_hash(cls, app_hash: str | None) -> str | None:
+        try:
+            return None if app_hash is None else validate_app_hash(app_hash)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("webotp_domain", "webotp_iframe_domain")
+    @classmethod
+    def _domain(cls, domain: str | None) -> str | None:
+        try:
+            return None if domain is None else validate_domain(domain)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def autofill(self) -> Autofill:
+        return Autofill(self.android_app_hash, self.webotp_domain, self.webotp_iframe_domain)
+
+    @model_validator(mode="after")
+    def _webotp(self) -> Self:
+        if self.webotp_iframe_domain is not None and self.webotp_domain is None:
+            raise ValueError("webotp_iframe_domain needs webotp_domain (the top-level site)")
+        return self
+
     @model_validator(mode="after")
     def _lengths(self) -> Self:
         if not self.min_token_length <= self.token_length <= self.max_token_length:
@@ -154,6 +191,19 @@ class Settings(_Strict):
         if pepper is not None and len(pepper.get_secret_value().encode()) < 16:
             raise ValueError("the pepper must be at least 16 bytes (use 32 random bytes)")
         return pepper
+
+    @model_validator(mode="after")
+    def _capture_needs_test_mode(self) -> Self:
+        # A capture provider swallows real users' codes and shows them on /v1/test/messages:
+        # it must never be switched on by accident in production.
+        for name, provider in self.providers.items():
+            if provider.get("kind") == "capture" and not self.test_mode:
+                raise ValueError(
+                    f"provider {name!r} is of kind 'capture' (keeps messages for the test "
+                    "outbox instead of sending them); it needs test_mode = true, which must "
+                    "never be set in production"
+                )
+        return self
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

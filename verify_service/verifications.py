@@ -15,7 +15,7 @@ import anyio
 import anyio.to_thread
 
 from verify_service import delegation
-from verify_service.core import templates
+from verify_service.core import locales, templates
 from verify_service.core.errors import VerifyError
 from verify_service.core.hashing import CodeHasher
 from verify_service.core.phones import PhoneNumber, PhoneNumberError, parse_phone
@@ -154,6 +154,7 @@ class Verifications:
         template: str | None = None,
         locale: str | None = None,
         metadata: Mapping[str, str] | None = None,
+        accept_language: str | None = None,
     ) -> Verification:
         phone = self._phone(to)
         if service.allowed_countries and phone.region not in service.allowed_countries:
@@ -175,7 +176,9 @@ class Verifications:
             except templates.TemplateError as exc:
                 raise VerifyError("invalid_template", str(exc)) from None
         else:
-            template = templates.choose_template(service.template, service.templates, locale)
+            # An explicit `locale` wins; else the caller's Accept-Language preferences.
+            wanted = locale or locales.parse_accept_language(accept_language)
+            template = templates.choose_template(service.template, service.templates, wanted)
 
         test_code = service.test_numbers.get(phone.e164)
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
@@ -225,7 +228,8 @@ class Verifications:
             )
             delivery = await delegation.start(validator, request)
         else:
-            message = OutgoingMessage(phone.e164, templates.render(template, code), reference)
+            text = templates.compose(template, code, service.autofill)
+            message = OutgoingMessage(phone.e164, text, reference)
             delivery = await deliver(self._providers_of(service), message)
         for attempt in delivery.attempts:
             self.metrics.sends.labels(attempt.provider, attempt.status).inc()

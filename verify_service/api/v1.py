@@ -98,6 +98,14 @@ class VerificationsController(Controller):
             str | None,
             HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
         ] = None,
+        accept_language: Annotated[
+            str | None,
+            HeaderParameter(
+                name="Accept-Language",
+                required=False,
+                description="Picks the service's template when the body has no `locale`.",
+            ),
+        ] = None,
     ) -> Response[VerificationOut]:
         params: dict[str, Any] = {
             "to": data.to,
@@ -108,6 +116,7 @@ class VerificationsController(Controller):
             "template": data.template,
             "locale": data.locale,
             "metadata": data.metadata,
+            "accept_language": accept_language,
         }
         if idempotency_key is not None:
             verification = await verifications.start_idempotent(

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from verify_service.providers.base import OutgoingMessage, Provider, ProviderOptions, SendResult
+from verify_service.providers.base import (
+    OutgoingMessage,
+    Provider,
+    ProviderError,
+    ProviderOptions,
+    SendResult,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +32,19 @@ class CaptureProvider(Provider):
     def __init__(self, name: str, options: ProviderOptions) -> None:
         super().__init__(name, options)
         self.messages: list[CapturedMessage] = []
+        # Where messages go besides this process's memory (the shared test outbox); the
+        # app wires it in test_mode, so this module needs to know nothing of the store.
+        self.sink: Callable[[CapturedMessage], Awaitable[None]] | None = None
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        self.messages.append(
-            CapturedMessage(message.to, message.text, datetime.now(UTC), message.reference)
-        )
+        captured = CapturedMessage(message.to, message.text, datetime.now(UTC), message.reference)
+        self.messages.append(captured)
         del self.messages[: -self.MAX_KEPT]
+        if self.sink is not None:
+            try:
+                await self.sink(captured)
+            except Exception as exc:
+                raise ProviderError(f"test outbox: {exc}", retryable=False) from exc
         return SendResult(message_id=message.reference)
 
     def sent_to(self, to: str) -> list[CapturedMessage]:

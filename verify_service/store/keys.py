@@ -8,6 +8,7 @@ key index to read first), and keeps phone numbers and service names out of key n
     vs:{<tag>}:last        id of the number's latest verification
     vs:{<tag>}:v:<id>      hash: the verification (code hashes only while pending)
     vs:idem:{<digest>}     idempotency record of one (service, Idempotency-Key)
+    vs:outbox:{<digest>}   test outbox of one number (test_mode only)
 """
 
 from __future__ import annotations
@@ -42,3 +43,8 @@ def tag_of_id(verification_id: str) -> str | None:
 def idempotency_key(service: str, key: str) -> str:
     digest = hashlib.sha256(f"{service}\x00{key}".encode()).hexdigest()[:32]
     return f"vs:idem:{{{digest}}}"
+
+
+def outbox_key(to: str) -> str:
+    digest = hashlib.sha256(f"outbox\x00{to}".encode()).hexdigest()[:TAG_HEX]
+    return f"vs:outbox:{{{digest}}}"
