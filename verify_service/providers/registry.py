@@ -8,8 +8,13 @@ from typing import Any
 from verify_service.providers.base import Provider
 from verify_service.providers.capture import CaptureProvider
 from verify_service.providers.console import ConsoleProvider
+from verify_service.providers.http_generic import HttpGenericProvider
+from verify_service.providers.smsfactor import SmsFactorProvider
+from verify_service.providers.swift import SwiftProvider
 from verify_service.providers.swisscom_sms import SwisscomSmsProvider
 from verify_service.providers.swisscom_token_validation import SwisscomTokenValidationProvider
+from verify_service.providers.webex_connect import WebexConnectProvider
+from verify_service.providers.websms import WebsmsProvider
 
 KINDS: dict[str, type[Provider]] = {
     cls.kind: cls
@@ -18,6 +23,11 @@ KINDS: dict[str, type[Provider]] = {
         CaptureProvider,
         SwisscomSmsProvider,
         SwisscomTokenValidationProvider,
+        WebsmsProvider,
+        SwiftProvider,
+        WebexConnectProvider,
+        SmsFactorProvider,
+        HttpGenericProvider,
     )
 }
 
