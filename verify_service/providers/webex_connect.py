@@ -7,9 +7,9 @@ region, so `base_url` (e.g. https://api.us.webexconnect.io) is required."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Self
 
-from pydantic import SecretStr, field_validator
+from pydantic import SecretStr, model_validator
 
 from verify_service.core.sms import is_gsm7
 from verify_service.providers.base import (
@@ -42,12 +42,11 @@ class WebexConnectOptions(ProviderOptions):
     service_key: SecretStr
     sender_id: str
 
-    @field_validator("base_url")
-    @classmethod
-    def _required(cls, base_url: str | None) -> str:
-        if not base_url:
+    @model_validator(mode="after")
+    def _region_host(self) -> Self:
+        if not self.base_url:
             raise ValueError("base_url is required (https://api.<region>.webexconnect.io)")
-        return base_url
+        return self
 
 
 class WebexConnectProvider(HttpProvider):
