@@ -24,6 +24,7 @@ class Recorded:
     query: dict[str, str]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    client_port: int = 0  # tells connections apart: keep-alive reuses one
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -108,6 +109,7 @@ class FakeServer:
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
+                    client_port=self.client_address[1],
                 )
                 reply = server._answer(recorded)
                 if reply.delay and server._stopping.wait(reply.delay):
