@@ -5,7 +5,10 @@ error answers on top."""
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import re
+import time
 from typing import Any
 
 from tests.providers.fake_server import Recorded, Reply
@@ -196,6 +199,24 @@ def http_config(url: str, **extra: Any) -> dict[str, Any]:
         "message_id_field": "data.id",
         **extra,
     }
+
+
+SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
+
+
+def verify_standard_webhook(req: Recorded, secret: str) -> bool:
+    """What a receiver does, per the Standard Webhooks spec."""
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    msg_id, ts = req.headers["webhook-id"], req.headers["webhook-timestamp"]
+    if abs(time.time() - int(ts)) > 300:
+        return False
+    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + req.body, hashlib.sha256).digest()
+    expected = base64.b64encode(mac).decode()
+    return any(
+        hmac.compare_digest(sig.removeprefix("v1,"), expected)
+        for sig in req.headers["webhook-signature"].split()
+        if sig.startswith("v1,")
+    )
 
 
 # Every kind with its documented fake and a config pointing at it: for shared behaviour.

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
-import hmac
 import json
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
@@ -18,14 +15,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.providers.conftest import MESSAGE, TEXT
-from tests.providers.fake_server import FakeServer, Handler, Recorded, Reply
-from tests.providers.fakes import endpoint_api, http_config
+from tests.providers.fake_server import FakeServer, Handler, Reply
+from tests.providers.fakes import SECRET, endpoint_api, http_config, verify_standard_webhook
 from verify_service.providers.base import Provider, ProviderError
 from verify_service.providers.http_generic import encode, render
 from verify_service.providers.registry import build_provider
 
 MakeProvider = Callable[[Mapping[str, Any]], Provider]
-SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
 
 
 @pytest.fixture
@@ -166,21 +162,6 @@ async def test_a_field_that_echoes_the_text_keeps_the_code_out(
 
 
 # -- signing --------------------------------------------------------------------------
-def verify_standard_webhook(req: Recorded, secret: str) -> bool:
-    """What a receiver does, per the Standard Webhooks spec."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    msg_id, ts = req.headers["webhook-id"], req.headers["webhook-timestamp"]
-    if abs(time.time() - int(ts)) > 300:
-        return False
-    mac = hmac.new(key, f"{msg_id}.{ts}.".encode() + req.body, hashlib.sha256).digest()
-    expected = base64.b64encode(mac).decode()
-    return any(
-        hmac.compare_digest(sig.removeprefix("v1,"), expected)
-        for sig in req.headers["webhook-signature"].split()
-        if sig.startswith("v1,")
-    )
-
-
 @pytest.mark.parametrize("body_format", ["json", "form"])
 async def test_signed_requests_verify_on_the_receiving_end(
     fake: FakeServer, make_provider: MakeProvider, body_format: str
