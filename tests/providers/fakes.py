@@ -160,7 +160,7 @@ def smsfactor_answer(status: int, **counters: int) -> Reply:
 
 
 def smsfactor_api(req: Recorded) -> Reply:
-    if (req.method, req.path) != ("POST", "/send"):
+    if req.method != "POST" or req.path not in ("/send", "/send/simulate"):
         return Reply(404)
     if req.headers.get("accept") != "application/json":
         # documented: XML unless JSON is asked for

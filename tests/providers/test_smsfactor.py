@@ -56,6 +56,13 @@ async def test_sender(fake: FakeServer, make_provider: MakeProvider) -> None:
     assert fake.last.json()["sms"]["message"]["sender"] == "Verify"
 
 
+async def test_simulation_uses_the_documented_path(
+    fake: FakeServer, make_provider: MakeProvider
+) -> None:
+    await make_provider(smsfactor_config(fake.url, simulate=True)).send(MESSAGE)
+    assert fake.last.path == "/send/simulate"
+
+
 async def test_moderation_counts_as_sent_and_is_never_retried(
     fake: FakeServer, smsfactor: Provider
 ) -> None:

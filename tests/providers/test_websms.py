@@ -78,6 +78,13 @@ async def test_a_numeric_sender_goes_as_international_digits(
     assert (body["senderAddress"], body["senderAddressType"]) == ("41791110000", "international")
 
 
+async def test_test_mode_sets_the_documented_flag(
+    fake: FakeServer, make_provider: MakeProvider
+) -> None:
+    await make_provider(websms_config(fake.url, test=True)).send(MESSAGE)
+    assert fake.last.json()["test"] is True
+
+
 async def test_queued_is_success_too(fake: FakeServer, websms: Provider) -> None:
     fake.script(Reply(200, json={"statusCode": 2001, "transferId": "t-2001", "smsCount": 1}))
     assert (await websms.send(MESSAGE)).message_id == "t-2001"

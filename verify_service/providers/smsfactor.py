@@ -43,6 +43,8 @@ DLR_UNDELIVERED = frozenset({2, 4, 5, 12})
 class SmsFactorOptions(ProviderOptions):
     token: SecretStr
     sender: str | None = None
+    # Documented `/send/simulate`: validates and answers like /send, sends nothing.
+    simulate: bool = False
 
 
 class SmsFactorProvider(HttpProvider):
@@ -66,7 +68,7 @@ class SmsFactorProvider(HttpProvider):
     async def send(self, message: OutgoingMessage) -> SendResult:
         response = await self.request(
             "POST",
-            f"{self.base_url}/send",
+            f"{self.base_url}/send/simulate" if self.opts.simulate else f"{self.base_url}/send",
             json=self._body(message),
             headers={
                 "Authorization": f"Bearer {self.opts.token.get_secret_value()}",

@@ -17,7 +17,7 @@ from verify_service.providers.base import (
     ProviderOptions,
     SendResult,
 )
-from verify_service.providers.common import json_answer
+from verify_service.providers.common import json_answer, safe_detail
 from verify_service.providers.http_base import HttpProvider, retry_after, status_error
 
 RESULT_STATUSES = frozenset({200, 207, 422})
@@ -80,7 +80,7 @@ class SwiftProvider(HttpProvider):
         if code.lower() == "ok" and response.status_code != 422:
             message_id = result.get("id")
             return SendResult(message_id=str(message_id) if message_id else None)
-        shown = code if _CODE.match(code) else "unknown"
+        shown = safe_detail(code, message.text) if _CODE.match(code) else "unknown"
         raise ProviderError(
             f"HTTP {response.status_code}: swift error_code {shown}",
             retryable=code.lower() in RETRYABLE,

@@ -91,7 +91,7 @@ class WebexConnectProvider(HttpProvider):
                 return SendResult(message_id=str(transid) if transid else None)
         if not isinstance(outcome, dict):
             raise ProviderError("webex connect answer without a response", retryable=False)
-        code = str(outcome.get("code"))
+        code = safe_detail(outcome.get("code"), message.text)
         name = CODE_NAMES.get(code) or safe_detail(outcome.get("description") or "", message.text)
         raise ProviderError(
             f"webex connect {code}: {name}",

@@ -51,6 +51,8 @@ class WebsmsOptions(ProviderOptions):
     username: str | None = None
     password: SecretStr | None = None
     sender: str | None = None
+    # websms's own `test` flag: the request is validated and answered, nothing is sent.
+    test: bool = False
 
     @model_validator(mode="after")
     def _one_credential(self) -> Self:
@@ -88,6 +90,8 @@ class WebsmsProvider(HttpProvider):
             "messageContent": message.text,
             "clientMessageId": message.reference,
         }
+        if self.opts.test:
+            body["test"] = True
         sender = self.opts.sender
         if sender:
             if any(c.isalpha() for c in sender):
