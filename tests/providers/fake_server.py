@@ -25,6 +25,7 @@ class Recorded:
     headers: dict[str, str]  # lower-case names
     body: bytes
     client_port: int = 0  # tells connections apart: keep-alive reuses one
+    header_names: tuple[str, ...] = ()  # lower-case, repeats kept
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -110,6 +111,7 @@ class FakeServer:
                     headers={k.lower(): v for k, v in self.headers.items()},
                     body=body,
                     client_port=self.client_address[1],
+                    header_names=tuple(k.lower() for k in self.headers),
                 )
                 reply = server._answer(recorded)
                 if reply.delay and server._stopping.wait(reply.delay):

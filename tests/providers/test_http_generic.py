@@ -86,6 +86,19 @@ async def test_form_body_with_basic_auth(fake: FakeServer, make_provider: MakePr
     assert req.form() == {"To": "+41791234567", "Body": TRICKY, "Flag": "true"}
 
 
+async def test_configured_headers_replace_ours_whatever_their_case(
+    fake: FakeServer, make_provider: MakeProvider
+) -> None:
+    headers = {"content-type": "application/vnd.sms+json", "authorization": "Token old"}
+    config = http_config(fake.url, headers=headers, auth={"type": "bearer", "token": "new"})
+    await make_provider(config).send(MESSAGE)
+    assert fake.last.headers["content-type"] == "application/vnd.sms+json"
+    assert fake.last.headers["authorization"] == "Bearer new"
+    names = fake.last.header_names
+    assert names.count("content-type") == names.count("authorization") == 1
+    assert fake.last.json()["to"] == "+41791234567"
+
+
 async def test_get_with_query_and_bearer(fake: FakeServer, make_provider: MakeProvider) -> None:
     config = http_config(fake.url, method="get", auth={"type": "bearer", "token": "tok"})
     await make_provider(config).send(MESSAGE)
@@ -192,6 +205,8 @@ async def test_signed_requests_verify_on_the_receiving_end(
         ({"signing_secret": "whsec_" + base64.b64encode(b"short").decode()}, "24-64 bytes"),
         ({"signing_secret": "whsec_***"}, "base64"),
         ({"auth": {"type": "digest"}}, "auth"),
+        ({"method": "GET", "signing_secret": SECRET}, "needs a request body"),
+        ({"success_status": [2000]}, "100-599"),
         ({"url": "ftp://x"}, "url"),
         ({"methd": "POST"}, "providers.h.methd: Extra inputs"),
     ],

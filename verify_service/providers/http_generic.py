@@ -140,6 +140,11 @@ class HttpOptions(ProviderOptions):
             not isinstance(v, Scalar) for v in self.body.values()
         ):
             raise ValueError("a form or query body takes plain values only, no tables or lists")
+        if self.signing_secret is not None and self.method == "GET":
+            # A GET carries the message in the query, which the signature does not cover.
+            raise ValueError("signing_secret needs a request body: use POST, PUT or PATCH")
+        if any(not 100 <= s <= 599 for s in self.success_status + self.recipient_invalid_status):
+            raise ValueError("HTTP statuses are 100-599")
         if (self.success_field is None) != (self.success_value is None):
             raise ValueError("success_field and success_value go together")
         if self.message_id_field and self.message_id_header:
@@ -162,15 +167,21 @@ class HttpGenericProvider(HttpProvider):
         return self.options
 
     def _headers(self, content_type: str | None) -> dict[str, str]:
-        headers = {"Accept": "application/json", **self.opts.headers}
+        # Header names are case-insensitive: a configured "content-type" must replace ours,
+        # not travel next to it.
+        configured = {k.lower() for k in self.opts.headers}
+        headers = {"Accept": "application/json"} if "accept" not in configured else {}
+        if content_type and "content-type" not in configured:
+            headers["Content-Type"] = content_type
+        headers.update(self.opts.headers)
         auth = self.opts.auth
+        if auth is not None:  # the auth block wins over a configured Authorization header
+            headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
         if isinstance(auth, BearerAuth):
             headers["Authorization"] = f"Bearer {auth.token.get_secret_value()}"
         elif isinstance(auth, BasicAuth):
             pair = f"{auth.username}:{auth.password.get_secret_value()}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        if content_type:
-            headers["Content-Type"] = content_type
         return headers
 
     async def send(self, message: OutgoingMessage) -> SendResult:
