@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 _WORD = re.compile(r"\w{4,}")
+_DIGITS = re.compile(r"\d{4,}")  # a numeric code glued to letters ("G482913") still counts
 MAX_DETAIL = 100
 
 
@@ -33,10 +34,12 @@ def safe_detail(detail: object, text: str) -> str:
     Providers may echo the request in their messages. A code has at least four characters,
     so dropping any detail that contains a 4+ character word of the message text keeps the
     code out, at the price of losing a harmless detail now and then."""
-    value = " ".join(str(detail).split())[:MAX_DETAIL]
-    if any(word in value for word in _WORD.findall(text)):
+    raw = str(detail)
+    words = set(_WORD.findall(text)) | set(_DIGITS.findall(text))
+    # Judged before shortening: a cut could leave part of a code that no longer matches.
+    if any(word in raw for word in words):
         return "(detail withheld: it repeats the message)"
-    return value
+    return " ".join(raw.split())[:MAX_DETAIL]
 
 
 def dotted(data: Any, path: str) -> Any:

@@ -95,7 +95,7 @@ class SmsFactorProvider(HttpProvider):
                 retryable=status == UNKNOWN_ERROR,
                 retry_after=retry_after(response),
             )
-        if answer.get("sent") == 0:
+        if _count(answer.get("sent"), default=1) == 0:
             # The counters say why; "invalid" is the number itself, which no provider fixes.
             invalid = _count(answer.get("invalid")) > 0
             raise ProviderError(
