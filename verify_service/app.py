@@ -16,7 +16,7 @@ from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from verify_service import __version__
-from verify_service.api import health, swisscom
+from verify_service.api import health, reports, swisscom
 from verify_service.api.auth import key_index
 from verify_service.api.problems import EXCEPTION_HANDLERS
 from verify_service.api.test_outbox import TestMessagesController
@@ -99,6 +99,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         VerificationsController,
         twilio_router,
         swisscom.router,
+        reports.delivery_reports,
         health.live,
         health.ready,
         health.metrics,

@@ -32,8 +32,15 @@ class Metrics:
         )
         self.sends = Counter(
             "verify_send_attempts_total",
-            "Send attempts by provider and outcome.",
+            "Send attempts by provider and outcome (sent, failed, skipped).",
             ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.delivery_reports = Counter(
+            "verify_delivery_reports_total",
+            "Delivery reports received, by provider, status and effect (changed, unchanged, "
+            "unknown).",
+            ["provider", "status", "effect"],
             registry=self.registry,
         )
         self.send_seconds = Histogram(

@@ -26,9 +26,11 @@ from pydantic import (
 
 from verify_service.core.hashing import HashParams
 from verify_service.core.phones import PhoneNumberError, is_valid_region, parse_phone
+from verify_service.core.sms import segments
 from verify_service.core.templates import (
     Autofill,
     TemplateError,
+    compose,
     validate_app_hash,
     validate_domain,
     validate_template,
@@ -94,6 +96,10 @@ class ServiceSettings(_Strict):
     android_app_hash: str | None = None
     webotp_domain: str | None = None
     webotp_iframe_domain: str | None = None
+    # Delivery: seconds one send may take across retries and failover (router.py), and the
+    # most SMS segments a message may cost (templates are checked at start-up).
+    send_budget: float = Field(default=10.0, gt=0, le=120)
+    max_segments: int | None = Field(default=None, ge=1, le=20)
 
     @field_validator("api_keys")
     @classmethod
@@ -166,6 +172,30 @@ class ServiceSettings(_Strict):
                 f"max_token_length ({self.min_token_length}..{self.max_token_length})"
             )
         return self
+
+    @model_validator(mode="after")
+    def _segments(self) -> Self:
+        named = [("template", self.template)]
+        named += [(f"templates.{locale}", t) for locale, t in self.templates.items()]
+        for where, template in named:
+            problem = self.segments_problem(template, self.max_token_length)
+            if problem is not None:
+                raise ValueError(f"{where}: {problem}")
+        return self
+
+    def segments_problem(self, template: str, token_length: int) -> str | None:
+        """Why `template` with a code of `token_length` characters (and the autofill lines)
+        costs more than `max_segments` SMS, or None. Every token alphabet is plain GSM-7,
+        so any code of that length gives the same count."""
+        if self.max_segments is None:
+            return None
+        encoding, count = segments(compose(template, "0" * token_length, self.autofill))
+        if count <= self.max_segments:
+            return None
+        return (
+            f"with a {token_length}-character code the message takes {count} SMS "
+            f"({encoding}), more than max_segments = {self.max_segments}"
+        )
 
 
 class Settings(_Strict):
@@ -291,6 +321,15 @@ def _resolve_env(value: Any, path: str, environ: Mapping[str, str]) -> Any:
 
 def _prepare(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
     data = dict(data)
+    providers = data.get("providers")
+    if isinstance(providers, dict):
+        for name, table in providers.items():
+            secret = table.get("report_secret") if isinstance(table, dict) else None
+            # It authenticates a provider's callbacks: keep it out of the file like a key.
+            if secret is not None and not (
+                isinstance(secret, str) and secret.startswith(ENV_PREFIX)
+            ):
+                raise ConfigError(f'providers.{name}.report_secret: write it as "env:NAME"')
     services = data.get("services")
     # API keys read from the environment are plaintext: hash them before anything keeps them.
     if isinstance(services, list):

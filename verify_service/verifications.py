@@ -22,13 +22,14 @@ from verify_service.core.phones import PhoneNumber, PhoneNumberError, parse_phon
 from verify_service.core.tokens import TokenType, generate_token, normalize_code
 from verify_service.metrics import Metrics
 from verify_service.providers.base import (
+    DeliveryReport,
     OutgoingMessage,
     Provider,
     TokenRequest,
     TokenValidator,
     token_validator_of,
 )
-from verify_service.providers.router import SendAttempt, deliver
+from verify_service.providers.router import Router, SendAttempt
 from verify_service.settings import ServiceSettings, Settings
 from verify_service.store import Store, StoredVerification, keys
 from verify_service.store.redis_store import IdempotentAnswer
@@ -118,12 +119,14 @@ class Verifications:
         providers: Mapping[str, Provider],
         metrics: Metrics | None = None,
         hash_threads: int | None = None,
+        router: Router | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.hasher = hasher
         self.providers = providers
         self.metrics = metrics or Metrics()
+        self.router = router or Router()
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -175,6 +178,10 @@ class Verifications:
                 templates.validate_template(template)
             except templates.TemplateError as exc:
                 raise VerifyError("invalid_template", str(exc)) from None
+            # The service's own templates were checked at start-up for the longest code.
+            too_long = service.segments_problem(template, length)
+            if too_long is not None:
+                raise VerifyError("invalid_template", too_long)
         else:
             # An explicit `locale` wins; else the caller's Accept-Language preferences.
             wanted = locale or locales.parse_accept_language(accept_language)
@@ -230,9 +237,15 @@ class Verifications:
         else:
             text = templates.compose(template, code, service.autofill)
             message = OutgoingMessage(phone.e164, text, reference)
-            delivery = await deliver(self._providers_of(service), message)
+            delivery = await self.router.deliver(
+                self._providers_of(service), message, budget=service.send_budget
+            )
         for attempt in delivery.attempts:
+            if attempt.seconds is None:  # not tried: breaker open or no time left
+                self.metrics.sends.labels(attempt.provider, "skipped").inc()
+                continue
             self.metrics.sends.labels(attempt.provider, attempt.status).inc()
+            self.metrics.send_seconds.labels(attempt.provider).observe(attempt.seconds)
         outcome = await self.store.record_sends(
             tag=tag,
             verification_id=record.id,
@@ -240,12 +253,22 @@ class Verifications:
             sent=delivery.sent,
             code_hash=code_hash,
             retention=self.settings.retention,
+            message_ids=[
+                (a.provider, a.message_id)
+                for a in delivery.attempts
+                if a.status == "sent" and a.message_id
+            ],
+            # Reports can come while the verification is readable: its lifetime + retention.
+            index_ttl_ms=record.expires_at_ms - record.now_ms + self.settings.retention * 1000,
         )
         if not delivery.sent:
             if outcome.record is not None and outcome.record.status == "failed":
                 self.metrics.verifications.labels(service.name, phone.region or "", "failed").inc()
             if delivery.recipient_invalid:
-                raise VerifyError("invalid_phone_number", "the SMS provider refused this number")
+                raise VerifyError(
+                    "invalid_phone_number",
+                    f"the SMS provider refused this number ({delivery.reason})",
+                )
             reasons = "; ".join(f"{a.provider}: {a.error}" for a in delivery.attempts)
             raise VerifyError("provider_unavailable", reasons or "no provider configured")
         assert outcome.record is not None
@@ -284,6 +307,20 @@ class Verifications:
 
     def _validator_of(self, service: ServiceSettings) -> TokenValidator | None:
         return token_validator_of(service.name, self._providers_of(service))
+
+    # --- delivery reports ----------------------------------------------------------------
+
+    async def apply_reports(self, provider: str, reports: Sequence[DeliveryReport]) -> int:
+        """Mark the send attempts the reports are about; returns how many changed. Reports
+        of messages we do not know (not ours, or long gone) are ignored on purpose: an error
+        would only make the provider send them again and again."""
+        wanted = [r for r in reports if r.status in ("delivered", "undelivered")]
+        outcomes = await self.store.apply_reports(
+            provider, [(r.message_id, r.status, r.detail) for r in wanted]
+        )
+        for report, outcome in zip(wanted, outcomes, strict=True):
+            self.metrics.delivery_reports.labels(provider, report.status, outcome).inc()
+        return outcomes.count("changed")
 
     # --- check ---------------------------------------------------------------------------
 

@@ -3,12 +3,15 @@ subclass with its own pydantic `Options` and registers it in `registry.py`."""
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+_URL_SECRET = re.compile(r"^[A-Za-z0-9._~-]{16,256}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,21 @@ class ProviderOptions(BaseModel):
 
     kind: str
     base_url: str | None = None
-    timeout: float = Field(default=5.0, gt=0, le=120)
+    timeout: float = Field(default=5.0, gt=0, le=120)  # seconds one attempt may take in all
+    # Delivery (router.py): extra tries on a retryable failure, and the circuit breaker.
+    retries: int = Field(default=1, ge=0, le=10)
+    breaker_threshold: int = Field(default=5, ge=1, le=1000)  # consecutive failures to open
+    breaker_cooldown: float = Field(default=30.0, gt=0, le=3600)  # seconds before a probe
+    # Path secret of the delivery-report webhook (api/reports.py); none = reports refused.
+    report_secret: SecretStr | None = None
+
+    @field_validator("report_secret")
+    @classmethod
+    def _report_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        # It is a URL path segment that a provider stores: long, and nothing to escape.
+        if secret is not None and not _URL_SECRET.match(secret.get_secret_value()):
+            raise ValueError("report_secret must be 16-256 characters of A-Z a-z 0-9 . _ ~ -")
+        return secret
 
 
 class Provider(ABC):
@@ -84,6 +101,11 @@ class Provider(ABC):
         """Turn a delivery-report callback into reports. Kinds without callbacks keep this.
         Raise ValueError for a body that is not of the documented shape."""
         return []
+
+    def report_answer(self) -> dict[str, Any]:
+        """The JSON body that acknowledges a delivery-report callback (some providers
+        expect their own shape, e.g. websms `{"statusCode": 2000, ...}`)."""
+        return {}
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook, most kinds keep no resources
         """Release connections at shutdown."""

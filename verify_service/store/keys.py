@@ -9,6 +9,8 @@ key index to read first), and keeps phone numbers and service names out of key n
     vs:{<tag>}:v:<id>      hash: the verification (code hashes only while pending)
     vs:idem:{<digest>}     idempotency record of one (service, Idempotency-Key)
     vs:outbox:{<digest>}   test outbox of one number (test_mode only)
+    vs:msg:{<digest>}      id of the verification a (provider, message id) was sent for,
+                           so that a delivery report finds its verification
 """
 
 from __future__ import annotations
@@ -48,3 +50,9 @@ def idempotency_key(service: str, key: str) -> str:
 def outbox_key(to: str) -> str:
     digest = hashlib.sha256(f"outbox\x00{to}".encode()).hexdigest()[:TAG_HEX]
     return f"vs:outbox:{{{digest}}}"
+
+
+def message_key(provider: str, message_id: str) -> str:
+    # Its own slot: a report knows the provider's message id, not the (service, number).
+    digest = hashlib.sha256(f"{provider}\x00{message_id}".encode()).hexdigest()[:32]
+    return f"vs:msg:{{{digest}}}"

@@ -4,18 +4,21 @@ EVALSHA of a script in `scripts/`; expiry is judged by Redis `TIME` inside the s
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
 import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from verify_service.core.errors import VerifyError
 from verify_service.store import keys
 from verify_service.store.records import StoredVerification
+
+log = logging.getLogger("verify_service.store")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -23,7 +26,16 @@ T = TypeVar("T")
 IDEMPOTENCY_TTL = 24 * 3600
 _IDEM_PENDING = "pending"
 
-SCRIPT_NAMES = ("start", "record_send", "reserve", "finish", "cancel", "fetch", "approve")
+SCRIPT_NAMES = (
+    "start",
+    "record_send",
+    "reserve",
+    "finish",
+    "cancel",
+    "fetch",
+    "approve",
+    "report",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,12 +175,71 @@ class Store:
         sent: bool,
         code_hash: str,
         retention: int,
+        message_ids: Sequence[tuple[str, str]] = (),
+        index_ttl_ms: int = 0,
     ) -> ScriptOutcome:
+        """Append the attempts; index each (provider, message id) for delivery reports.
+
+        The index keys live in other slots than the verification, so they cannot be in its
+        script; they go in the same non-transactional pipeline: one round trip on the start
+        path. If an index write fails after the script ran, only the delivery reports of
+        that message are lost, which is why a transaction is not worth a cross-slot MULTI."""
         lines = "\n".join(json.dumps(a, separators=(",", ":")) for a in attempts)
-        reply = await self._run(
-            "record_send", tag, verification_id, lines, "1" if sent else "0", code_hash, retention
-        )
-        return _outcome(reply)
+        args = [verification_id, lines, "1" if sent else "0", code_hash, retention]
+        if not message_ids:
+            return _outcome(await self._run("record_send", tag, *args))
+        script = self._scripts["record_send"]
+        async with self.client.pipeline(transaction=False) as pipe:
+            # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
+            # which would cost a second round trip on every start.
+            pipe.evalsha(script.sha, 1, keys.prefix(tag), self.clock_offset_ms, *args)
+            for provider, message_id in message_ids:
+                pipe.set(keys.message_key(provider, message_id), verification_id, px=index_ttl_ms)
+            replies = await pipe.execute(raise_on_error=False)
+        for failed in (r for r in replies[1:] if isinstance(r, Exception)):
+            log.warning("message id index not written: %s", type(failed).__name__)
+        reply = replies[0]
+        if isinstance(reply, NoScriptError):  # Redis restarted and lost its script cache
+            return _outcome(await self._run("record_send", tag, *args))
+        if isinstance(reply, Exception):
+            raise reply
+        return _outcome(list(reply))
+
+    @_unavailable
+    async def apply_reports(
+        self, provider: str, reports: Sequence[tuple[str, str, str | None]]
+    ) -> list[str]:
+        """Apply (message id, status, detail) reports of one provider, in order. For each:
+        `changed`, `unchanged` (already so, or not a sent attempt) or `unknown` (not our
+        message, or its verification is gone). Two round trips for a whole batch: the index
+        lookups, then the scripts (both pipelines are non-transactional: the keys are in
+        different slots, and each script is a state change on its own)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for message_id, _, _ in reports:
+                pipe.get(keys.message_key(provider, message_id))
+            found: list[Any] = await pipe.execute()
+        outcomes = ["unknown"] * len(reports)
+        calls: list[tuple[int, str, list[Any]]] = []
+        for index, (verification_id, report) in enumerate(zip(found, reports, strict=True)):
+            tag = keys.tag_of_id(verification_id) if isinstance(verification_id, str) else None
+            if tag is not None:
+                message_id, status, detail = report
+                args = [verification_id, provider, message_id, status, detail or ""]
+                calls.append((index, tag, args))
+        if not calls:
+            return outcomes
+        sha = self._scripts["report"].sha
+        async with self.client.pipeline(transaction=False) as pipe:
+            for _, tag, args in calls:
+                pipe.evalsha(sha, 1, keys.prefix(tag), self.clock_offset_ms, *args)
+            replies = await pipe.execute(raise_on_error=False)
+        for (index, tag, args), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):  # Redis lost its script cache meanwhile
+                reply = await self._run("report", tag, *args)
+            elif isinstance(reply, Exception):
+                raise reply
+            outcomes[index] = "unknown" if reply[0] == "not_found" else str(reply[0])
+        return outcomes
 
     @_unavailable
     async def reserve(
