@@ -142,3 +142,7 @@ class WebsmsProvider(HttpProvider):
         if status in UNDELIVERED:
             return [DeliveryReport(str(transfer_id), "undelivered", status)]
         return []
+
+    def report_answer(self) -> dict[str, Any]:
+        # websms expects its own success shape in the answer to a notification.
+        return {"statusCode": 2000, "statusMessage": "OK"}
