@@ -94,6 +94,9 @@ class ServiceSettings(_Strict):
     android_app_hash: str | None = None
     webotp_domain: str | None = None
     webotp_iframe_domain: str | None = None
+    # Status events (README "Operations"): a signed POST on every status change.
+    status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    status_callback_secret: SecretStr | None = None
 
     @field_validator("api_keys")
     @classmethod
@@ -105,6 +108,15 @@ class ServiceSettings(_Strict):
                     "(plaintext keys are not accepted in the file; see hash-api-key)"
                 )
         return keys
+
+    @model_validator(mode="after")
+    def _callback(self) -> Self:
+        if self.status_callback_url and self.status_callback_secret is None:
+            raise ValueError(
+                "status_callback_url needs status_callback_secret "
+                '(status_callback_secret = "env:NAME"): receivers must be able to verify us'
+            )
+        return self
 
     @field_validator("template")
     @classmethod
@@ -174,6 +186,7 @@ class Settings(_Strict):
     pepper: SecretStr | None = None
     retention: int = Field(default=86400, ge=60, le=30 * 86400)
     test_mode: bool = False
+    metrics_token: SecretStr | None = None  # Bearer token for /metrics; None = open
     hashing: HashingSettings = Field(default_factory=HashingSettings)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
-import redis.asyncio as aioredis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from verify_service.core.errors import VerifyError
 from verify_service.store import keys
+from verify_service.store.connect import RedisClient, connect
 from verify_service.store.records import StoredVerification
 
 P = ParamSpec("P")
@@ -68,8 +68,9 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
 
 
 class Store:
-    def __init__(self, client: aioredis.Redis, *, clock_offset_ms: int = 0) -> None:
+    def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
         self.client = client
+        self.scripts_loaded = False
         # Tests move the one clock forward here; production leaves it at 0.
         self.clock_offset_ms = clock_offset_ms
         self._scripts: dict[str, AsyncScript] = {
@@ -81,14 +82,8 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str) -> Store:
-        client = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=30,
-        )
-        return cls(client)
+        """Any `redis_url` form: one server, TLS, Sentinel or Cluster (see store/connect.py)."""
+        return cls(connect(url))
 
     @classmethod
     def embedded(cls) -> Store:
@@ -108,10 +103,18 @@ class Store:
         """Load every script once at start-up so requests go straight to EVALSHA."""
         for script in self._scripts.values():
             script.sha = await self.client.script_load(script.script)
+        self.scripts_loaded = True
 
     @_unavailable
     async def ping(self) -> bool:
         return bool(await self.client.ping())
+
+    async def ready(self) -> None:
+        """Readiness: the store answers and the scripts are loaded (loading them now when
+        Redis was not up at start-up). Raises VerifyError(store_unavailable) otherwise."""
+        if not self.scripts_loaded:
+            await self.load_scripts()
+        await self.ping()
 
     @_unavailable
     async def start(
