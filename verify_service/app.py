@@ -126,6 +126,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         state=State(state),
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
+        # Litestar's default logging config replaces the root logger's handlers, and with
+        # them our JSON handler and its redaction filter: logging is set up by logs.py.
+        logging_config=None,
     )
     # Outside Litestar's own exception handling and routing, like its OpenTelemetry
     # middleware: the request id and the request log line cover 404s and 413s too.

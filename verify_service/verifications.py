@@ -231,7 +231,7 @@ class Verifications:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
             verification = to_verification(record)
             if created:
-                self._status_changed(service, verification, "pending", provider="test_number")
+                self._status_changed(service, verification, "pending")
             return verification
 
         reference = f"{record.id}.{record.send_count}"
@@ -314,9 +314,12 @@ class Verifications:
     ) -> None:
         """One place for everything a status change sets off: the counter (by the provider
         that carried the code, for conversion by provider and country) and the event."""
+        if provider is None:
+            test_number = verification.to in service.test_numbers
+            provider = "test_number" if test_number else _sender(verification.send_attempts)
         self.metrics.verifications.labels(
             service.name,
-            provider or _sender(verification.send_attempts),
+            provider,
             _region_of(verification.to),
             status,
         ).inc()
