@@ -52,7 +52,8 @@ SENSITIVE_FIELDS = frozenset(
 )
 # Fields of a LogRecord that are not user extras.
 _RECORD_FIELDS = frozenset(
-    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "color_message"}  # uvicorn's ANSI-coloured copy of msg
 )
 
 _PHONE = re.compile(r"(?<![\w+])(\+?)(\d{4,12})(\d{3})(?!\d)")
