@@ -70,10 +70,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "proxy_headers": True,
         "forwarded_allow_ips": args.forwarded_allow_ips,
     }
+    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _multiprocess_metrics()
     if args.workers > 1:
         os.environ["VERIFY_CONFIG"] = os.path.abspath(args.config or os.environ["VERIFY_CONFIG"])
         os.environ["VERIFY_LOG_LEVEL"] = args.log_level
-        _multiprocess_metrics()
         uvicorn.run(
             "verify_service.app:create_app_from_env",
             factory=True,

@@ -39,7 +39,14 @@ ENV_PREFIX = "env:"
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 # Top-level keys that an environment variable VERIFY_<KEY> overrides (12-factor deployments).
-ENV_OVERRIDES = ("redis_url", "default_region", "pepper", "retention", "test_mode")
+ENV_OVERRIDES = (
+    "redis_url",
+    "default_region",
+    "pepper",
+    "retention",
+    "test_mode",
+    "metrics_token",
+)
 
 
 class ConfigError(Exception):
@@ -197,6 +204,12 @@ class Settings(_Strict):
         if not is_valid_region(region):
             raise ValueError(f"unknown region {region!r} (use an ISO 3166 code such as CH)")
         return region.upper()
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty VERIFY_METRICS_TOKEN means "no token" (open), not "the empty token".
+        return token if token is not None and token.get_secret_value() else None
 
     @field_validator("pepper")
     @classmethod
