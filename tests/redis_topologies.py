@@ -75,6 +75,9 @@ def redis_cluster(primaries: int = 3) -> Iterator[Cluster]:
                     "nodes.conf",
                     "--cluster-node-timeout",
                     "2000",
+                    # the bus port defaults to port + 10000, which may be taken or > 65535
+                    "--cluster-port",
+                    str(free_port()),
                 )
             )
         out = cli(
