@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import API_KEY
 from tests.helpers import open_api
 from verify_service.app import build_verifications
+from verify_service.core.errors import VerifyError
 from verify_service.events import StatusEvents, sign, verify_signature
 from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import ConfigError, Settings
@@ -145,10 +146,21 @@ async def test_failures_and_expiry_are_reported(
     store.clock_offset_ms = 3600 * 1000
     await v.check(service, to="+41797654321", code="123456")
     await v.check(service, to="+41797654321", code="123456")  # observed again: reported once
+    third = await v.start(service, to="+41797654322")
+    store.clock_offset_ms = 7200 * 1000
+    with pytest.raises(VerifyError, match="expired"):
+        await v.cancel(service, third.id)  # cancel finds it expired: reported, then refused
     store.clock_offset_ms = 0
     assert await v.events.drain(5)
     statuses = sorted(e["data"]["status"] for e in receiver.events())
-    assert statuses == ["expired", "max_attempts_reached", "pending", "pending"]
+    assert statuses == [
+        "expired",
+        "expired",
+        "max_attempts_reached",
+        "pending",
+        "pending",
+        "pending",
+    ]
     await v.aclose()
 
 
