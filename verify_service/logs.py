@@ -186,7 +186,11 @@ class RedactingFilter(logging.Filter):
         if getattr(record, "_redacted", False):
             return True
         r = self.redactor
-        record.msg = r.text(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not turn a log call into a crash
+            message = f"{record.msg!s} (unformattable arguments)"
+        record.msg = r.text(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
