@@ -31,7 +31,7 @@ def pending_started(text: str) -> float:
 def test_two_workers_share_redis_and_metrics(tmp_path: Path, redis_server: RedisServer) -> None:
     config = tmp_path / "verify.toml"
     config.write_text(
-        f'redis_url = "{redis_server.url}"\npepper = "env:P"\n'
+        f'redis_url = "{redis_server.url}"\npepper = "env:P"\ntest_mode = true\n'
         "[hashing]\ntime_cost = 1\nmemory_cost_kib = 1024\n"
         '[providers.capture]\nkind = "capture"\n'
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["capture"]\n'
@@ -67,6 +67,7 @@ def test_two_workers_share_redis_and_metrics(tmp_path: Path, redis_server: Redis
                     break
             except httpx.HTTPError:
                 pass
+            assert process.poll() is None, "serve exited"
             assert time.monotonic() < deadline, "the workers did not come up"
             time.sleep(0.2)
         # New connections each time, so the kernel spreads them over both workers.
