@@ -247,3 +247,8 @@ class Store:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        # A Sentinel-managed client also holds connections to the sentinels themselves.
+        pool = getattr(self.client, "connection_pool", None)
+        manager = getattr(pool, "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()
