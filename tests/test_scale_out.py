@@ -50,6 +50,19 @@ async def test_cluster_start_check_flow(cluster: Cluster, cluster_api: Api) -> N
         assert r.json()["valid"] is True
 
 
+async def test_cluster_fetch_cancel_and_idempotent_start(cluster_api: Api) -> None:
+    to = "+41795550002"
+    headers = {"Idempotency-Key": "cluster-idem-1"}
+    first = await cluster_api.post("/v1/verifications", {"to": to}, headers=headers)
+    again = await cluster_api.post("/v1/verifications", {"to": to}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["id"] == again.json()["id"]
+    vid = first.json()["id"]
+    assert (await cluster_api.get(f"/v1/verifications/{vid}")).json()["status"] == "pending"
+    canceled = await cluster_api.post(f"/v1/verifications/{vid}/cancel")
+    assert canceled.json()["status"] == "canceled"
+
+
 async def test_cluster_parallel_wrong_checks_use_exactly_the_limit(cluster_api: Api) -> None:
     to = "+41795550000"
     r = await cluster_api.post("/v1/verifications", {"to": to})
