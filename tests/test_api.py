@@ -161,7 +161,8 @@ async def test_health_and_metrics(api: Api) -> None:
     await api.post("/v1/verifications/check", {"to": TO, "code": code})
     metrics = (await api.client.get("/metrics")).text
     assert (
-        'verify_verifications_total{country="CH",service="login",status="approved"} 1.0' in metrics
+        'verify_verifications_total{country="CH",provider="capture",service="login",'
+        'status="approved"} 1.0' in metrics
     )
     assert 'verify_checks_total{outcome="valid",service="login"} 1.0' in metrics
     assert code not in metrics.replace("_created", "")

@@ -18,6 +18,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from verify_service import __version__
 from verify_service.api import health, reports, swisscom
 from verify_service.api.auth import key_index
+from verify_service.api.observability import request_log_middleware
 from verify_service.api.problems import EXCEPTION_HANDLERS
 from verify_service.api.test_outbox import TestMessagesController
 from verify_service.api.twilio import SECURITY_SCHEME as TWILIO_SECURITY
@@ -25,6 +26,7 @@ from verify_service.api.twilio import twilio_router
 from verify_service.api.twilio_errors import on_twilio_paths
 from verify_service.api.v1 import VerificationsController
 from verify_service.core.hashing import CodeHasher
+from verify_service.logs import configure_logging, secrets_of
 from verify_service.metrics import Metrics
 from verify_service.outbox import Outbox
 from verify_service.providers.base import Provider, token_validator_of
@@ -104,14 +106,18 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         health.ready,
         health.metrics,
     ]
-    state: dict[str, Any] = {"verifications": verifications, "api_keys": key_index(settings)}
+    state: dict[str, Any] = {
+        "verifications": verifications,
+        "api_keys": key_index(settings),
+        "metrics": verifications.metrics,
+    }
     if settings.test_mode:  # the test outbox exists only here (404 otherwise)
         outbox = Outbox(OutboxStore(verifications.store.client), settings.default_region)
         outbox.attach(verifications.providers)
         handlers.append(TestMessagesController)
         state["outbox"] = outbox
 
-    return Litestar(
+    app = Litestar(
         route_handlers=handlers,
         exception_handlers={
             **EXCEPTION_HANDLERS,
@@ -121,9 +127,19 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         state=State(state),
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
+        # Litestar's default logging config replaces the root logger's handlers, and with
+        # them our JSON handler and its redaction filter: logging is set up by logs.py.
+        logging_config=None,
     )
+    # Outside Litestar's own exception handling and routing, like its OpenTelemetry
+    # middleware: the request id and the request log line cover 404s and 413s too.
+    app.asgi_handler = request_log_middleware(app.asgi_handler)
+    return app
 
 
 def create_app_from_env() -> Litestar:
     """Factory for multi-worker serving: each worker process reads the same config file."""
-    return create_app(load_settings(os.environ["VERIFY_CONFIG"]))
+    settings = load_settings(os.environ["VERIFY_CONFIG"])
+    level = os.environ.get("VERIFY_LOG_LEVEL", "INFO")
+    configure_logging(level=level, secrets=secrets_of(settings))
+    return create_app(settings)

@@ -6,10 +6,13 @@ import argparse
 import getpass
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
+from typing import Any
 
 import yaml
 
+from verify_service.logs import configure_logging, secrets_of, uvicorn_log_config
 from verify_service.settings import ConfigError, Settings, dev_settings, hash_api_key, load_settings
 
 
@@ -54,19 +57,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         build_providers(settings)  # fail here, not in each worker, on a bad provider table
 
+    configure_logging(level=args.log_level, secrets=secrets_of(settings))
+    options: dict[str, Any] = {
+        "host": args.host,
+        "port": args.port,
+        "log_config": uvicorn_log_config(args.log_level),
+        "access_log": False,  # our own request line (JSON, with request id) replaces it
+        # SIGTERM: stop accepting, let in-flight requests finish for up to this long, then
+        # run the lifespan shutdown (provider clients and Redis pools close there).
+        "timeout_graceful_shutdown": args.graceful_timeout,
+        # X-Forwarded-For is believed only from these addresses (the load balancer).
+        "proxy_headers": True,
+        "forwarded_allow_ips": args.forwarded_allow_ips,
+    }
+    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _multiprocess_metrics()
     if args.workers > 1:
         os.environ["VERIFY_CONFIG"] = os.path.abspath(args.config or os.environ["VERIFY_CONFIG"])
+        os.environ["VERIFY_LOG_LEVEL"] = args.log_level
         uvicorn.run(
             "verify_service.app:create_app_from_env",
             factory=True,
-            host=args.host,
-            port=args.port,
             workers=args.workers,
-            log_level="info",
+            **options,
         )
     else:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        uvicorn.run(create_app(settings), **options)
     return 0
+
+
+def _multiprocess_metrics() -> None:
+    """Workers are separate processes: have them count into files that /metrics adds up
+    (prometheus_client's multiprocess mode), in a fresh directory unless one is given."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+        for name in os.listdir(directory):  # counts of an earlier run must not add up
+            if name.endswith(".db"):
+                os.remove(os.path.join(directory, name))
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="verify-metrics-")
 
 
 def openapi_document() -> str:
@@ -91,7 +121,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         return 2
     build_providers(settings)
     names = ", ".join(s.name for s in settings.services)
-    store = settings.redis_url or "embedded (in-memory)"
+    store = "embedded (in-memory)"
+    if settings.redis_url:
+        from verify_service.store.connect import connect, describe
+
+        connect(settings.redis_url)  # validates the URL's form; connects on first use only
+        store = describe(settings.redis_url)
     print(f"config OK: services {names}; providers {', '.join(settings.providers)}; store {store}")
     return 0
 
@@ -114,6 +149,23 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=float(os.environ.get("VERIFY_GRACEFUL_TIMEOUT", "20")),
+        help="seconds in-flight requests get to finish on SIGTERM (default 20)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        help="proxies whose X-Forwarded-For is trusted (comma-separated, '*' = any)",
+    )
+    serve.add_argument(
+        "--log-level",
+        default=os.environ.get("VERIFY_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+    )
     serve.set_defaults(fn=cmd_serve)
 
     openapi = sub.add_parser("openapi", help="print the OpenAPI document (YAML)")

@@ -1,40 +1,67 @@
 """Prometheus metrics. One registry per app, so that tests and several apps in one process
-do not share counters. Labels never carry a code, a key or a full number."""
+do not share counters. Labels never carry a code, a key or a full number.
+
+Conversion per country is `verify_verifications_total{status="approved"}` over
+`verify_verifications_total{status="pending"}` (one `pending` per verification started).
+
+With several worker processes (`serve --workers N`) each worker counts on its own; the
+CLI then sets PROMETHEUS_MULTIPROC_DIR and `render()` adds up every worker's files, so one
+scrape of any worker shows the whole instance."""
 
 from __future__ import annotations
+
+import os
 
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.multiprocess import MultiProcessCollector
 
 # The `_created` timestamp series double the output and no dashboard of ours uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+
+# Provider send latencies: SMS APIs answer in 50 ms to several seconds.
+SEND_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# verify_provider_breaker_state values.
+BREAKER_CLOSED = 0
+BREAKER_HALF_OPEN = 1
+BREAKER_OPEN = 2
+
+
+def _multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
         self.verifications = Counter(
             "verify_verifications_total",
-            "Verification state changes, by service, country and new status.",
-            ["service", "country", "status"],
-            registry=self.registry,
+            "Verification state changes, by service, provider (that sent the code), country "
+            "and new status (pending = started).",
+            ["service", "provider", "country", "status"],
+            registry=r,
         )
         self.checks = Counter(
             "verify_checks_total",
-            "Check outcomes (valid, invalid, or the status that refused the check).",
+            "Check outcomes (valid, invalid, replayed, or the status that refused the check).",
             ["service", "outcome"],
-            registry=self.registry,
+            registry=r,
         )
         self.sends = Counter(
             "verify_send_attempts_total",
-            "Send attempts by provider and outcome (sent, failed, skipped).",
+            "Send attempts by provider and outcome (sent, retryable_error, permanent_error, "
+            "recipient_invalid, internal_error; skipped = not tried: breaker open or no time).",
             ["provider", "outcome"],
-            registry=self.registry,
+            registry=r,
         )
         self.delivery_reports = Counter(
             "verify_delivery_reports_total",
@@ -45,10 +72,58 @@ class Metrics:
         )
         self.send_seconds = Histogram(
             "verify_send_duration_seconds",
-            "Time a provider took to accept or refuse a message.",
+            "Time a provider took to accept or refuse a message, by provider and outcome.",
+            ["provider", "outcome"],
+            buckets=SEND_BUCKETS,
+            registry=r,
+        )
+        # For the abuse limits: reason = rate_limited | fraud_suspected | country_not_allowed
+        # | resend_too_soon | max_send_attempts | anything else that refuses a start.
+        self.blocks = Counter(
+            "verify_blocks_total",
+            "Starts refused by an abuse limit, by service, reason and country.",
+            ["service", "reason", "country"],
+            registry=r,
+        )
+        self.breaker_state = Gauge(
+            "verify_provider_breaker_state",
+            "Circuit breaker of each provider: 0 closed, 1 half-open, 2 open.",
             ["provider"],
-            registry=self.registry,
+            registry=r,
+            multiprocess_mode="max",
+        )
+        self.events = Counter(
+            "verify_status_events_total",
+            "Status callbacks, by service and outcome (delivered, failed, dropped).",
+            ["service", "outcome"],
+            registry=r,
+        )
+        self.requests = Counter(
+            "verify_http_requests_total",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "verify_http_request_duration_seconds",
+            "HTTP request duration by method and route template.",
+            ["method", "route"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
         )
 
+    # Small helpers for the modules that only need to count one thing.
+
+    def blocked(self, service: str, reason: str, country: str = "") -> None:
+        self.blocks.labels(service, reason, country).inc()
+
+    def set_breaker(self, provider: str, state: int) -> None:
+        self.breaker_state.labels(provider).set(state)
+
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        directory = _multiprocess_dir()
+        if directory is None:
+            return generate_latest(self.registry)
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(combined)

@@ -41,7 +41,14 @@ ENV_PREFIX = "env:"
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 # Top-level keys that an environment variable VERIFY_<KEY> overrides (12-factor deployments).
-ENV_OVERRIDES = ("redis_url", "default_region", "pepper", "retention", "test_mode")
+ENV_OVERRIDES = (
+    "redis_url",
+    "default_region",
+    "pepper",
+    "retention",
+    "test_mode",
+    "metrics_token",
+)
 
 
 class ConfigError(Exception):
@@ -101,6 +108,10 @@ class ServiceSettings(_Strict):
     send_budget: float = Field(default=10.0, gt=0, le=120)
     max_segments: int | None = Field(default=None, ge=1, le=20)
 
+    # Status events (README "Operations"): a signed POST on every status change.
+    status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    status_callback_secret: SecretStr | None = None
+
     @field_validator("api_keys")
     @classmethod
     def _hashed_keys(cls, keys: list[str]) -> list[str]:
@@ -111,6 +122,15 @@ class ServiceSettings(_Strict):
                     "(plaintext keys are not accepted in the file; see hash-api-key)"
                 )
         return keys
+
+    @model_validator(mode="after")
+    def _callback(self) -> Self:
+        if self.status_callback_url and self.status_callback_secret is None:
+            raise ValueError(
+                "status_callback_url needs status_callback_secret "
+                '(status_callback_secret = "env:NAME"): receivers must be able to verify us'
+            )
+        return self
 
     @field_validator("template")
     @classmethod
@@ -204,6 +224,7 @@ class Settings(_Strict):
     pepper: SecretStr | None = None
     retention: int = Field(default=86400, ge=60, le=30 * 86400)
     test_mode: bool = False
+    metrics_token: SecretStr | None = None  # Bearer token for /metrics; None = open
     hashing: HashingSettings = Field(default_factory=HashingSettings)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
@@ -214,6 +235,12 @@ class Settings(_Strict):
         if not is_valid_region(region):
             raise ValueError(f"unknown region {region!r} (use an ISO 3166 code such as CH)")
         return region.upper()
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty VERIFY_METRICS_TOKEN means "no token" (open), not "the empty token".
+        return token if token is not None and token.get_secret_value() else None
 
     @field_validator("pepper")
     @classmethod

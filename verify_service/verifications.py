@@ -14,12 +14,13 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
-from verify_service import delegation
+from verify_service import delegation, logs
 from verify_service.core import locales, templates
 from verify_service.core.errors import VerifyError
 from verify_service.core.hashing import CodeHasher
 from verify_service.core.phones import PhoneNumber, PhoneNumberError, parse_phone
 from verify_service.core.tokens import TokenType, generate_token, normalize_code
+from verify_service.events import StatusEvents
 from verify_service.metrics import Metrics
 from verify_service.providers.base import (
     DeliveryReport,
@@ -29,6 +30,7 @@ from verify_service.providers.base import (
     TokenValidator,
     token_validator_of,
 )
+from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.router import Router, SendAttempt
 from verify_service.settings import ServiceSettings, Settings
 from verify_service.store import Store, StoredVerification, keys
@@ -120,6 +122,7 @@ class Verifications:
         metrics: Metrics | None = None,
         hash_threads: int | None = None,
         router: Router | None = None,
+        events: StatusEvents | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -127,6 +130,12 @@ class Verifications:
         self.providers = providers
         self.metrics = metrics or Metrics()
         self.router = router or Router()
+        self.events = events or StatusEvents(self.metrics)
+        # What the router calls: the same providers, each send timed into the metrics.
+        self._metered: dict[str, Provider] = {
+            name: MeteredProvider(provider, self._observe_send)
+            for name, provider in providers.items()
+        }
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -161,6 +170,7 @@ class Verifications:
     ) -> Verification:
         phone = self._phone(to)
         if service.allowed_countries and phone.region not in service.allowed_countries:
+            self.metrics.blocked(service.name, "country_not_allowed", phone.region or "")
             raise VerifyError(
                 "country_not_allowed",
                 f"this service does not send to {phone.region or 'this number range'}",
@@ -191,6 +201,7 @@ class Verifications:
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
         validator = None if test_code else self._validator_of(service)
         code = test_code or ("" if validator else generate_token(token_type, length))
+        logs.sensitive(code)
         tag = keys.tag_for(service.name, phone.e164)
         code_hash: str = (
             delegation.marker() if validator else await self._in_thread(self.hasher.hash, code, tag)
@@ -213,6 +224,7 @@ class Verifications:
             metadata=metadata or {},
         )
         if started.record is None:
+            self.metrics.blocked(service.name, started.outcome, phone.region or "")
             raise VerifyError(
                 started.outcome,
                 "wait before requesting another code"
@@ -221,11 +233,13 @@ class Verifications:
                 retry_after=started.retry_after,
             )
         record = started.record
-        if started.outcome == "created":
-            self.metrics.verifications.labels(service.name, phone.region or "", "pending").inc()
+        created = started.outcome == "created"
         if test_code is not None:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
-            return to_verification(record)
+            verification = to_verification(record)
+            if created:
+                self._status_changed(service, verification, "pending")
+            return verification
 
         reference = f"{record.id}.{record.send_count}"
         if validator is not None:
@@ -234,18 +248,20 @@ class Verifications:
                 phone.e164, template, token_type.value, length, expires, reference
             )
             delivery = await delegation.start(validator, request)
+            # The validator is not wrapped for timing (it is not a plain sender): count here.
+            for attempt in delivery.attempts:
+                outcome_word = "sent" if attempt.status == "sent" else "permanent_error"
+                self.metrics.sends.labels(attempt.provider, outcome_word).inc()
         else:
             text = templates.compose(template, code, service.autofill)
             message = OutgoingMessage(phone.e164, text, reference)
             delivery = await self.router.deliver(
                 self._providers_of(service), message, budget=service.send_budget
             )
-        for attempt in delivery.attempts:
-            if attempt.seconds is None:  # not tried: breaker open or no time left
-                self.metrics.sends.labels(attempt.provider, "skipped").inc()
-                continue
-            self.metrics.sends.labels(attempt.provider, attempt.status).inc()
-            self.metrics.send_seconds.labels(attempt.provider).observe(attempt.seconds)
+            # Tried sends are timed and counted by MeteredProvider; these were never tried.
+            for attempt in delivery.attempts:
+                if attempt.seconds is None:  # breaker open or no time left
+                    self.metrics.sends.labels(attempt.provider, "skipped").inc()
         outcome = await self.store.record_sends(
             tag=tag,
             verification_id=record.id,
@@ -261,9 +277,11 @@ class Verifications:
             # Reports can come while the verification is readable: its lifetime + retention.
             index_ttl_ms=record.expires_at_ms - record.now_ms + self.settings.retention * 1000,
         )
+        if outcome.record is not None and created:
+            self._status_changed(service, to_verification(outcome.record), "pending")
         if not delivery.sent:
             if outcome.record is not None and outcome.record.status == "failed":
-                self.metrics.verifications.labels(service.name, phone.region or "", "failed").inc()
+                self._status_changed(service, to_verification(outcome.record), "failed")
             if delivery.recipient_invalid:
                 raise VerifyError(
                     "invalid_phone_number",
@@ -303,10 +321,44 @@ class Verifications:
         return verification
 
     def _providers_of(self, service: ServiceSettings) -> Sequence[Provider]:
-        return [self.providers[name] for name in service.providers]
+        return [self._metered[name] for name in service.providers]
+
+    def _observe_send(self, provider: str, outcome: str, seconds: float) -> None:
+        self.metrics.sends.labels(provider, outcome).inc()
+        self.metrics.send_seconds.labels(provider, outcome).observe(seconds)
+
+    def _status_changed(
+        self,
+        service: ServiceSettings,
+        verification: Verification,
+        status: str,
+        *,
+        provider: str | None = None,
+    ) -> None:
+        """One place for everything a status change sets off: the counter (by the provider
+        that carried the code, for conversion by provider and country) and the event."""
+        if provider is None:
+            test_number = verification.to in service.test_numbers
+            provider = "test_number" if test_number else _sender(verification.send_attempts)
+        self.metrics.verifications.labels(
+            service.name,
+            provider,
+            _region_of(verification.to),
+            status,
+        ).inc()
+        if service.status_callback_url and service.status_callback_secret is not None:
+            self.events.emit(
+                service=service.name,
+                url=service.status_callback_url,
+                secret=service.status_callback_secret.get_secret_value(),
+                verification=_verification_to_json(verification),
+                status=status,
+            )
 
     def _validator_of(self, service: ServiceSettings) -> TokenValidator | None:
-        return token_validator_of(service.name, self._providers_of(service))
+        # The providers themselves, not their timing wrappers: the check is on their type.
+        providers = [self.providers[name] for name in service.providers]
+        return token_validator_of(service.name, providers)
 
     # --- delivery reports ----------------------------------------------------------------
 
@@ -342,6 +394,7 @@ class Verifications:
         to: str | None = None,
         verification_id: str | None = None,
     ) -> CheckResult:
+        logs.sensitive(code)
         tag = self._tag(service, to, verification_id)
         reserved = await self.store.reserve(
             tag=tag,
@@ -354,6 +407,8 @@ class Verifications:
             raise VerifyError("verification_not_found", "no verification for this number or id")
         if reserved.outcome != "reserved":
             status = effective_status(record)
+            if reserved.outcome == "expired":
+                self._status_changed(service, to_verification(record), "expired")
             self.metrics.checks.labels(service.name, status).inc()
             return CheckResult(record.id, status, valid=False, attempts_remaining=0)
 
@@ -374,8 +429,7 @@ class Verifications:
             approved = finished.outcome == "changed"
             self.metrics.checks.labels(service.name, "valid" if approved else "replayed").inc()
             if approved:
-                region = _region_of(finished.record.to)
-                self.metrics.verifications.labels(service.name, region, "approved").inc()
+                self._status_changed(service, to_verification(finished.record), "approved")
             return CheckResult(
                 record.id,
                 effective_status(finished.record),
@@ -390,11 +444,10 @@ class Verifications:
                 status="max_attempts_reached",
                 retention=self.settings.retention,
             )
-            if finished.outcome == "changed":
-                region = _region_of(record.to)
-                self.metrics.verifications.labels(
-                    service.name, region, "max_attempts_reached"
-                ).inc()
+            if finished.outcome == "changed" and finished.record is not None:
+                self._status_changed(
+                    service, to_verification(finished.record), "max_attempts_reached"
+                )
             return CheckResult(record.id, "max_attempts_reached", valid=False, attempts_remaining=0)
         return CheckResult(record.id, "pending", valid=False, attempts_remaining=remaining)
 
@@ -420,15 +473,15 @@ class Verifications:
         if result.record is None:
             raise VerifyError("verification_not_found", "no verification with this id")
         verification = to_verification(result.record)
+        if result.outcome == "expired":
+            self._status_changed(service, verification, "expired")
         if result.outcome != "canceled":
             raise VerifyError(
                 "verification_not_pending",
                 f"the verification is {verification.status}",
                 extra={"verification_status": verification.status},
             )
-        self.metrics.verifications.labels(
-            service.name, _region_of(verification.to), "canceled"
-        ).inc()
+        self._status_changed(service, verification, "canceled")
         return verification
 
     async def approve(self, service: ServiceSettings, verification_id: str) -> Verification:
@@ -451,12 +504,11 @@ class Verifications:
                 f"the verification is {verification.status}",
                 extra={"verification_status": verification.status},
             )
-        self.metrics.verifications.labels(
-            service.name, _region_of(verification.to), "approved"
-        ).inc()
+        self._status_changed(service, verification, "approved")
         return verification
 
     async def aclose(self) -> None:
+        await self.events.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         await self.store.aclose()
@@ -477,6 +529,14 @@ def _verification_from_json(data: dict[str, Any]) -> Verification:
     if data.get("updated_at"):
         data["updated_at"] = datetime.fromisoformat(data["updated_at"])
     return Verification(**data)
+
+
+def _sender(send_attempts: Sequence[Mapping[str, Any]]) -> str:
+    """The provider that last took the code ("none" when no send succeeded)."""
+    for attempt in reversed(send_attempts):
+        if attempt.get("status") in ("sent", "delivered", "undelivered"):
+            return str(attempt.get("provider") or "none")
+    return "none"
 
 
 def _region_of(e164: str) -> str:

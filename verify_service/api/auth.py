@@ -9,6 +9,7 @@ from typing import Any
 
 from litestar import Request
 
+from verify_service import logs
 from verify_service.core.errors import VerifyError
 from verify_service.settings import ServiceSettings, Settings
 
@@ -27,6 +28,7 @@ def service_for_key(index: Mapping[str, ServiceSettings], key: str | None) -> Se
     service = index.get(hashlib.sha256(key.encode()).hexdigest())
     if service is None:
         raise VerifyError("unauthorized", "the API key is not valid")
+    logs.bind(service=service.name)  # every log line of this request names the tenant
     return service
 
 

@@ -11,18 +11,18 @@ import json
 from importlib import resources
 from typing import Any
 
-import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from verify_service.core.errors import VerifyError
 from verify_service.store import keys
+from verify_service.store.connect import RedisClient
 
 KEEP_PER_NUMBER = 50
 TTL_SECONDS = 3600
 
 
 class OutboxStore:
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: RedisClient) -> None:
         self.client = client
         script = resources.files("verify_service.store").joinpath("scripts/outbox_push.lua")
         self._push = client.register_script(script.read_text())

@@ -3,6 +3,7 @@ EVALSHA of a script in `scripts/`; expiry is judged by Redis `TIME` inside the s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -10,12 +11,13 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
-import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from verify_service.core.errors import VerifyError
 from verify_service.store import keys
+from verify_service.store.connect import RedisClient, connect
 from verify_service.store.records import StoredVerification
 
 log = logging.getLogger("verify_service.store")
@@ -80,8 +82,9 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
 
 
 class Store:
-    def __init__(self, client: aioredis.Redis, *, clock_offset_ms: int = 0) -> None:
+    def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
         self.client = client
+        self.scripts_loaded = False
         # Tests move the one clock forward here; production leaves it at 0.
         self.clock_offset_ms = clock_offset_ms
         self._scripts: dict[str, AsyncScript] = {
@@ -93,14 +96,8 @@ class Store:
 
     @classmethod
     def from_url(cls, url: str) -> Store:
-        client = aioredis.Redis.from_url(
-            url,
-            decode_responses=True,
-            socket_timeout=2.0,
-            socket_connect_timeout=2.0,
-            health_check_interval=30,
-        )
-        return cls(client)
+        """Any `redis_url` form: one server, TLS, Sentinel or Cluster (see store/connect.py)."""
+        return cls(connect(url))
 
     @classmethod
     def embedded(cls) -> Store:
@@ -120,10 +117,18 @@ class Store:
         """Load every script once at start-up so requests go straight to EVALSHA."""
         for script in self._scripts.values():
             script.sha = await self.client.script_load(script.script)
+        self.scripts_loaded = True
 
     @_unavailable
     async def ping(self) -> bool:
         return bool(await self.client.ping())
+
+    async def ready(self) -> None:
+        """Readiness: the store answers and the scripts are loaded (loading them now when
+        Redis was not up at start-up). Raises VerifyError(store_unavailable) otherwise."""
+        if not self.scripts_loaded:
+            await self.load_scripts()
+        await self.ping()
 
     @_unavailable
     async def start(
@@ -165,6 +170,21 @@ class Store:
             return StartOutcome(reply[0], retry_after=int(reply[1]) or None)
         return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
 
+    async def _together(
+        self, commands: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]
+    ) -> list[Any]:
+        """Independent commands (possibly in different slots) in one round trip: a
+        non-transactional pipeline on one server; on a Cluster, where redis-py refuses
+        EVALSHA in pipelines, sent concurrently (one round trip of latency per node).
+        Errors come back in the list, like `execute(raise_on_error=False)`."""
+        if isinstance(self.client, RedisCluster):
+            calls = (getattr(self.client, name)(*args, **kw) for name, args, kw in commands)
+            return list(await asyncio.gather(*calls, return_exceptions=True))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for name, args, kw in commands:
+                getattr(pipe, name)(*args, **kw)
+            return list(await pipe.execute(raise_on_error=False))
+
     @_unavailable
     async def record_sends(
         self,
@@ -189,13 +209,16 @@ class Store:
         if not message_ids:
             return _outcome(await self._run("record_send", tag, *args))
         script = self._scripts["record_send"]
-        async with self.client.pipeline(transaction=False) as pipe:
-            # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
-            # which would cost a second round trip on every start.
-            pipe.evalsha(script.sha, 1, keys.prefix(tag), self.clock_offset_ms, *args)
-            for provider, message_id in message_ids:
-                pipe.set(keys.message_key(provider, message_id), verification_id, px=index_ttl_ms)
-            replies = await pipe.execute(raise_on_error=False)
+        # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
+        # which would cost a second round trip on every start.
+        commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+            ("evalsha", (script.sha, 1, keys.prefix(tag), self.clock_offset_ms, *args), {}),
+            *(
+                ("set", (keys.message_key(p, m), verification_id), {"px": index_ttl_ms})
+                for p, m in message_ids
+            ),
+        ]
+        replies = await self._together(commands)
         for failed in (r for r in replies[1:] if isinstance(r, Exception)):
             log.warning("message id index not written: %s", type(failed).__name__)
         reply = replies[0]
@@ -229,10 +252,12 @@ class Store:
         if not calls:
             return outcomes
         sha = self._scripts["report"].sha
-        async with self.client.pipeline(transaction=False) as pipe:
-            for _, tag, args in calls:
-                pipe.evalsha(sha, 1, keys.prefix(tag), self.clock_offset_ms, *args)
-            replies = await pipe.execute(raise_on_error=False)
+        replies = await self._together(
+            [
+                ("evalsha", (sha, 1, keys.prefix(t), self.clock_offset_ms, *a), {})
+                for _, t, a in calls
+            ]
+        )
         for (index, tag, args), reply in zip(calls, replies, strict=True):
             if isinstance(reply, NoScriptError):  # Redis lost its script cache meanwhile
                 reply = await self._run("report", tag, *args)
@@ -315,3 +340,8 @@ class Store:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        # A Sentinel-managed client also holds connections to the sentinels themselves.
+        pool = getattr(self.client, "connection_pool", None)
+        manager = getattr(pool, "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()

@@ -1,6 +1,7 @@
 -- Cancel a pending verification of this service.
 -- KEYS[1] = "vs:{tag}" prefix
 -- ARGV: clock_offset_ms, service, id, retention_s
+-- Replies 'expired' when this call found and recorded the expiry, 'not_pending' otherwise.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local vkey = KEYS[1] .. ':v:' .. ARGV[3]
@@ -14,7 +15,8 @@ end
 if now >= tonumber(f[3]) then
   redis.call('HSET', vkey, 'status', 'expired', 'updated_at', now)
   redis.call('HDEL', vkey, 'codes')
-  return {'not_pending', tostring(now), unpack(redis.call('HGETALL', vkey))}
+  redis.call('PEXPIRE', vkey, tonumber(ARGV[4]) * 1000)
+  return {'expired', tostring(now), unpack(redis.call('HGETALL', vkey))}
 end
 redis.call('HSET', vkey, 'status', 'canceled', 'updated_at', now)
 redis.call('HDEL', vkey, 'codes')

@@ -3,6 +3,8 @@
 -- *before* the hash is verified: parallel checks cannot exceed max_check_attempts.
 -- KEYS[1] = "vs:{tag}" prefix
 -- ARGV: clock_offset_ms, service, id ('' = the number's latest verification), retention_s
+-- Replies 'expired' when this call is the one that found and recorded the expiry (status
+-- events and metrics report it once), 'final' for any other refusal.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
 local id = ARGV[3]
@@ -21,7 +23,7 @@ if f[2] == 'pending' then
     redis.call('HSET', vkey, 'status', 'expired', 'updated_at', now)
     redis.call('HDEL', vkey, 'codes')
     redis.call('PEXPIRE', vkey, tonumber(ARGV[4]) * 1000)
-    return {'final', tostring(now), unpack(redis.call('HGETALL', vkey))}
+    return {'expired', tostring(now), unpack(redis.call('HGETALL', vkey))}
   end
   if tonumber(f[4]) >= tonumber(f[5]) then
     -- Refused, but not recorded here: attempts reserved earlier may still be verifying, and

@@ -1,0 +1,213 @@
+"""`redis_url` -> a redis-py asyncio client. The forms (README "Operations"):
+
+    redis://[[user]:password@]host[:port][/db]          one server
+    rediss://[[user]:password@]host[:port][/db]         one server over TLS
+    unix:///path/to/redis.sock[?db=N]                   one server, local socket
+    redis+sentinel://[[user]:password@]host[:port][,host[:port]...]/service_name[/db]
+    rediss+sentinel://…                                 the same, TLS to Redis and sentinels
+    redis+cluster://[[user]:password@]host[:port][,host[:port]...]
+    rediss+cluster://…                                  the same over TLS
+
+Sentinel: the hosts are the sentinels (default port 26379), `service_name` is the
+monitored primary's name (`sentinel monitor <service_name> …`); the password is the data
+nodes'. Sentinels with their own password take `?sentinel_password=…` (and
+`sentinel_username=…`). Cluster: the hosts are any nodes (seeds, default port 6379); the
+rest of the topology is discovered; there is only db 0. Query parameters common to all:
+`socket_timeout`, `socket_connect_timeout` (seconds), and for TLS `ssl_cert_reqs`
+(`required` | `optional` | `none`) and `ssl_ca_certs` (a CA file)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import redis.asyncio as aioredis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+RedisClient = aioredis.Redis | RedisCluster
+
+SINGLE_SCHEMES = ("redis", "rediss", "unix")
+SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
+CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
+DEFAULT_SENTINEL_PORT = 26379
+DEFAULT_PORT = 6379
+
+# Short timeouts: a request waits on Redis at most a few seconds and then gets a 503 it
+# can retry, rather than hanging. A few quick retries ride over a failover (a sentinel
+# promotes a replica in about a second) or a cluster slot move.
+SOCKET_TIMEOUT = 2.0
+CONNECT_TIMEOUT = 2.0
+RETRIES = 3
+
+
+class RedisUrlError(ValueError):
+    """A redis_url this module cannot use; the message says which part and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedUrl:
+    scheme: str
+    hosts: list[tuple[str, int]]
+    username: str | None
+    password: str | None
+    service_name: str | None
+    db: int
+    options: dict[str, str]
+
+    @property
+    def tls(self) -> bool:
+        return self.scheme.startswith("rediss")
+
+
+def _host_port(item: str, default_port: int, url_part: str) -> tuple[str, int]:
+    item = item.strip()
+    if not item:
+        raise RedisUrlError(f"redis_url: empty host in {url_part!r}")
+    if item.startswith("["):  # [IPv6]:port
+        host, _, rest = item[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    else:
+        host, _, port_text = item.rpartition(":") if ":" in item else (item, "", "")
+    if not port_text:
+        return host, default_port
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise RedisUrlError(f"redis_url: bad port {port_text!r} in {url_part!r}")
+    return host, int(port_text)
+
+
+def parse_multi_host(url: str) -> ParsedUrl:
+    """Parse the sentinel and cluster forms (several hosts; urllib handles only one)."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    userinfo, _, hostlist = parts.netloc.rpartition("@")
+    username = password = None
+    if userinfo:
+        user, sep, pw = userinfo.partition(":")
+        username = unquote(user) or None
+        password = unquote(pw) if sep else None
+        if not sep:  # "redis+sentinel://secret@host" reads as a password, as redis-py does
+            username, password = None, unquote(user)
+    default_port = DEFAULT_SENTINEL_PORT if scheme in SENTINEL_SCHEMES else DEFAULT_PORT
+    hosts = [_host_port(h, default_port, hostlist) for h in hostlist.split(",")]
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    service_name = None
+    db = 0
+    if scheme in SENTINEL_SCHEMES:
+        if not path:
+            raise RedisUrlError(
+                "redis_url: the sentinel form needs the service name: "
+                "redis+sentinel://host:26379[,host:26379]/<service_name>[/db]"
+            )
+        service_name = path[0]
+        if len(path) > 2 or (len(path) == 2 and not path[1].isdigit()):
+            raise RedisUrlError("redis_url: after the service name only a db number may follow")
+        db = int(path[1]) if len(path) == 2 else 0
+    elif path:
+        raise RedisUrlError("redis_url: the cluster form takes no path (a cluster has only db 0)")
+    options = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    return ParsedUrl(scheme, hosts, username, password, service_name, db, options)
+
+
+def _retry() -> Retry:
+    return Retry(ExponentialWithJitterBackoff(base=0.05, cap=0.5), RETRIES)
+
+
+def _common(options: dict[str, str]) -> dict[str, Any]:
+    try:
+        return {
+            "socket_timeout": float(options.get("socket_timeout", SOCKET_TIMEOUT)),
+            "socket_connect_timeout": float(options.get("socket_connect_timeout", CONNECT_TIMEOUT)),
+        }
+    except ValueError:
+        raise RedisUrlError("redis_url: socket timeouts are numbers of seconds") from None
+
+
+def _tls(parsed: ParsedUrl) -> dict[str, Any]:
+    if not parsed.tls:
+        return {}
+    tls: dict[str, Any] = {"ssl": True}
+    if "ssl_cert_reqs" in parsed.options:
+        tls["ssl_cert_reqs"] = parsed.options["ssl_cert_reqs"]
+    if "ssl_ca_certs" in parsed.options:
+        tls["ssl_ca_certs"] = parsed.options["ssl_ca_certs"]
+    return tls
+
+
+def connect(url: str) -> RedisClient:
+    """Build the client for any supported `redis_url` form; connects lazily."""
+    scheme = urlsplit(url).scheme.lower()
+    retry_on: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
+    if scheme in SINGLE_SCHEMES:
+        return aioredis.Redis.from_url(
+            url,
+            decode_responses=True,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            health_check_interval=30,
+            retry=_retry(),
+            retry_on_error=retry_on,
+        )
+    if scheme in SENTINEL_SCHEMES:
+        return _sentinel(parse_multi_host(url), retry_on)
+    if scheme in CLUSTER_SCHEMES:
+        parsed = parse_multi_host(url)
+        return RedisCluster(
+            startup_nodes=[ClusterNode(host, port) for host, port in parsed.hosts],
+            username=parsed.username,
+            password=parsed.password,
+            decode_responses=True,
+            health_check_interval=30,
+            retry=_retry(),
+            retry_on_error=retry_on,
+            **_common(parsed.options),
+            **_tls(parsed),
+        )
+    known = ", ".join(f"{s}://" for s in (*SINGLE_SCHEMES, *SENTINEL_SCHEMES, *CLUSTER_SCHEMES))
+    raise RedisUrlError(f"redis_url: unknown scheme {scheme!r} (known: {known})")
+
+
+def _sentinel(parsed: ParsedUrl, retry_on: list[type[Exception]]) -> aioredis.Redis:
+    common = _common(parsed.options)
+    tls = _tls(parsed)
+    sentinel_kwargs: dict[str, Any] = {**common, **tls}
+    if "sentinel_password" in parsed.options:
+        sentinel_kwargs["password"] = parsed.options["sentinel_password"]
+    if "sentinel_username" in parsed.options:
+        sentinel_kwargs["username"] = parsed.options["sentinel_username"]
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        parsed.hosts,
+        sentinel_kwargs=sentinel_kwargs,
+        username=parsed.username,
+        password=parsed.password,
+        db=parsed.db,
+        decode_responses=True,
+        health_check_interval=30,
+        **common,
+        **tls,
+    )
+    assert parsed.service_name is not None
+    # The client asks the sentinels for the current primary on each new connection, and a
+    # connection to a demoted primary fails with ReadOnlyError -> reconnect -> retry.
+    client: aioredis.Redis = sentinel.master_for(
+        parsed.service_name,
+        redis_class=aioredis.Redis,
+        retry=_retry(),
+        retry_on_error=retry_on,
+    )
+    return client
+
+
+def describe(url: str) -> str:
+    """The URL without its password, for logs and `check-config`."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0] if ":" in userinfo else ""
+    return parts._replace(netloc=f"{user}:***@{hosts}" if user else f":***@{hosts}").geturl()
