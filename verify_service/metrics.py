@@ -43,5 +43,19 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.abuse_refusals = Counter(
+            "verify_abuse_refusals_total",
+            "Requests refused by abuse protection, by service and reason "
+            "(rate limit layer, country_not_allowed, not_mobile, fraud_suspected).",
+            ["service", "reason"],
+            registry=self.registry,
+        )
+        self.fraud_guard_trips = Counter(
+            "verify_fraud_guard_trips_total",
+            "Times the SMS pumping guard blocked a country for a cool-down.",
+            ["service", "country"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
