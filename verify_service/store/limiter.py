@@ -4,7 +4,11 @@ in process memory next to the embedded store).
 Redis Cluster: every `limits` script touches one key, and the first identifier of each
 key is a `{hash tag}` of its own, so one limiter key lives in one slot and a layer's keys
 spread over the cluster. The sliding-window-counter strategy uses two keys per limit;
-they share the tag, hence the slot."""
+they share the tag, hence the slot.
+
+Clock: `limits` stamps entries with the app server's clock, not Redis `TIME`. That is fine
+for rate limits (NTP keeps servers within milliseconds, and a window off by that much
+changes nothing); expiry of verifications, where it matters, stays on Redis's clock."""
 
 from __future__ import annotations
 
