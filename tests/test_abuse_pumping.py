@@ -3,11 +3,14 @@ a cool-down (403 fraud_suspected), while a country whose codes get used keeps wo
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.abuse_helpers import NO_LIMITS
 from verify_service.app import build_verifications
@@ -15,6 +18,7 @@ from verify_service.core.errors import VerifyError
 from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import Settings
 from verify_service.store import Store
+from verify_service.store.pumping import PumpingCounters
 from verify_service.verifications import Verifications
 
 MakeSettings = Callable[..., Settings]
@@ -128,3 +132,52 @@ async def test_pumping_keys_are_hash_tagged_and_expire(
     assert keys[0].startswith("vs:pump:{")
     assert keys[0].endswith("}")
     assert 0 < await store.client.pttl(keys[0]) <= (3600 + 600) * 1000
+
+
+class GuardModel:
+    """The guard's rule, written out plainly, for one country within one window."""
+
+    def __init__(self, min_starts: int, min_conversion: float) -> None:
+        self.min_starts, self.min_conversion = min_starts, min_conversion
+        self.starts = self.approvals = 0
+        self.blocked = False
+
+    def start(self) -> str:
+        if self.blocked:
+            return "blocked"
+        if self.starts >= self.min_starts and self.approvals < self.starts * self.min_conversion:
+            self.blocked, self.starts, self.approvals = True, 0, 0
+            return "tripped"
+        self.starts += 1
+        return "ok"
+
+    def approve(self) -> None:
+        self.approvals += 1  # also while blocked: codes sent before the block still count
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    events=st.lists(st.sampled_from(["start", "start", "approve"]), max_size=40),
+    min_starts=st.integers(1, 8),
+    min_conversion=st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0]),
+)
+def test_the_guard_follows_its_rule(
+    events: list[str], min_starts: int, min_conversion: float
+) -> None:
+    async def run() -> None:
+        store = Store.embedded()
+        counters = PumpingCounters(store)
+        model = GuardModel(min_starts, min_conversion)
+        knobs = {"window": 3600, "cooldown": 600}
+        for event in events:
+            if event == "start":
+                verdict = await counters.start(
+                    "s", "FR", min_starts=min_starts, min_conversion=min_conversion, **knobs
+                )
+                assert verdict.state == model.start()
+            else:
+                await counters.approved("s", "FR", **knobs)
+                model.approve()
+        await store.aclose()
+
+    asyncio.run(run())
