@@ -95,6 +95,20 @@ async def test_before_valid_until_the_fixed_code_works(
         assert (await check(api, FIXED))["valid"] is True
 
 
+@pytest.mark.parametrize(
+    ("raw", "until"),
+    [
+        (date(2027, 3, 1), datetime(2027, 3, 2, tzinfo=UTC)),
+        ("2027-03-01", datetime(2027, 3, 2, tzinfo=UTC)),  # as `env:NAME` gives it
+        ("2027-03-01T12:00:00", datetime(2027, 3, 1, 12, tzinfo=UTC)),
+        ("2027-03-01T12:00:00+01:00", datetime(2027, 3, 1, 11, tzinfo=UTC)),
+    ],
+)
+def test_valid_until_from_config(make_settings: MakeSettings, raw: Any, until: datetime) -> None:
+    service = make_settings(service={"test_numbers_valid_until": raw}).services[0]
+    assert valid_until(service.test_numbers_valid_until) == until
+
+
 def test_a_date_means_through_that_day_utc() -> None:
     assert valid_until(date(2027, 3, 1)) == datetime(2027, 3, 2, tzinfo=UTC)
     assert valid_until(datetime(2027, 3, 1, 12)) == datetime(2027, 3, 1, 12, tzinfo=UTC)

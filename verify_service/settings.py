@@ -168,6 +168,15 @@ class ServiceSettings(_Strict):
             raise ValueError("webotp_iframe_domain needs webotp_domain (the top-level site)")
         return self
 
+    @field_validator("test_numbers_valid_until", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        # "2027-01-31" from the environment means that day, as a TOML date does; pydantic
+        # would read it as the datetime at its first instant.
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return date.fromisoformat(value.strip())
+        return value
+
     @field_validator("blocked_prefixes")
     @classmethod
     def _prefixes(cls, prefixes: list[str]) -> list[str]:
