@@ -40,19 +40,28 @@ async def test_default_policy_commands_per_start_and_check(
         async with monitor_client.monitor() as m:
             ready.set()
             async for event in m.listen():
-                if event.get("client_type") != "lua":
-                    seen.append(event["command"].split(" ", 1)[0].upper())
+                if event.get("client_type") != "lua":  # commands run inside our scripts
+                    command = event["command"]
+                    seen.append(command if command.startswith("ECHO") else command.upper())
 
     ready = asyncio.Event()
     watcher = asyncio.create_task(watch(ready))
     await ready.wait()
     await asyncio.sleep(0.1)
+    markers = iter(range(1_000_000))
 
     async def commands_of(action: object) -> list[str]:
-        seen.clear()
+        """The commands the action sent, between two ECHO markers seen by the server."""
+        n = next(markers)
+        await client.echo(f"begin-{n}")
         await action  # type: ignore[misc]
-        await asyncio.sleep(0.2)  # MONITOR lines arrive asynchronously
-        return [c for c in seen if c != "MONITOR"]
+        await client.echo(f"end-{n}")
+        for _ in range(100):  # MONITOR lines arrive asynchronously
+            if f"ECHO end-{n}" in seen:
+                break
+            await asyncio.sleep(0.02)
+        window = seen[seen.index(f"ECHO begin-{n}") + 1 : seen.index(f"ECHO end-{n}")]
+        return [c.split(" ", 1)[0] for c in window]
 
     # per_number (2 windows) + per_country + global_sends + pumping guard, then the
     # verification's own two (create, send outcome)
