@@ -160,3 +160,14 @@ async def test_the_limit_frees_up_after_the_window(
             await asyncio.sleep(max(0.0, began + 1.05 - time.monotonic()))
         assert (await start(api, A)).status_code == BODY_OK
         assert (await start(api, B)).status_code == BODY_OK
+
+
+async def test_an_unreachable_redis_is_503_not_500(make_settings: MakeSettings) -> None:
+    store = Store.from_url("redis://127.0.0.1:1/0")  # nothing listens on port 1
+    settings = settings_with(make_settings, only(per_number=["5/10minutes"]))
+    async with open_client(settings, store, API_KEY, peer=PROXY) as api:
+        r = await start(api, A)
+        assert r.status_code == 503
+        assert r.json()["code"] == "store_unavailable"
+        r = await api.post("/v1/verifications/check", {"to": A, "code": "123456"})
+        assert r.status_code == 503
