@@ -52,5 +52,6 @@ def test_whatever_the_client_prepends_the_address_our_proxy_saw_wins(
 def test_ipv6_is_counted_per_64_and_ipv4_per_address() -> None:
     assert client_subject("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
     assert client_subject("203.0.113.5") == "203.0.113.5"
+    assert client_subject("::ffff:203.0.113.5") == "203.0.113.5"
     assert client_subject("testclient") == "testclient"
     assert client_subject(None) is None

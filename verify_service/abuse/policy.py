@@ -46,6 +46,8 @@ def client_subject(client_ip: str | None) -> str | None:
     except ValueError:
         return client_ip
     if address.version == 6:
+        if address.ipv4_mapped is not None:  # dual-stack sockets report IPv4 like this
+            return str(address.ipv4_mapped)
         return str(ip_network(f"{address}/64", strict=False))
     return str(address)
 
