@@ -171,3 +171,18 @@ async def test_an_unreachable_redis_is_503_not_500(make_settings: MakeSettings) 
         assert r.json()["code"] == "store_unavailable"
         r = await api.post("/v1/verifications/check", {"to": A, "code": "123456"})
         assert r.status_code == 503
+
+
+async def test_the_counters_live_in_the_store(store: Store, make_settings: MakeSettings) -> None:
+    # The pytest plugin empties the embedded store before each test: the limits go with it.
+    settings = settings_with(make_settings, only(per_number=["1/10minutes"]))
+    async with open_client(settings, store, API_KEY, peer=PROXY) as api:
+        assert (await start(api, A)).status_code == BODY_OK
+        assert (await start(api, A)).status_code == 429
+        keys = [k async for k in store.client.scan_iter("vs:rl:*")]
+        assert keys
+        assert all("{" in k for k in keys)  # a Cluster hash tag each
+        assert all([await store.client.ttl(k) > 0 for k in keys])
+        assert all(A not in k for k in keys)  # no phone numbers in key names
+        await store.client.flushall()
+        assert (await start(api, A)).status_code == BODY_OK

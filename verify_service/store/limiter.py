@@ -1,5 +1,7 @@
-"""Rate limits on the `limits` library, kept in the same Redis as the verifications (or
-in process memory next to the embedded store).
+"""Rate limits on the `limits` library, kept in the store's own Redis: the real one, or the
+embedded fakeredis. Not `limits`' in-process memory storage for the embedded case: all
+state then lives in one place, so whatever empties the store (the pytest plugin does,
+before each test) also empties the counters, and nothing outlives it.
 
 Redis Cluster: every `limits` script touches one key, and the first identifier of each
 key is a `{hash tag}` of its own, so one limiter key lives in one slot and a layer's keys
@@ -38,10 +40,6 @@ _STRATEGIES: dict[str, type[strategies.RateLimiter]] = {
 
 def limiter_storage(store: Store) -> limits_storage.Storage:
     """Share the store's connection pool: no second set of connections, same server."""
-    import fakeredis
-
-    if isinstance(store.client, fakeredis.FakeAsyncRedis):
-        return limits_storage.MemoryStorage()
     # The URI only picks the redis-py bridge; the pool decides where it connects.
     return limits_storage.RedisStorage(
         "async+redis://",
