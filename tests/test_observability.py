@@ -178,7 +178,13 @@ async def test_metrics_after_flows_count_with_the_right_labels(ops_api: Api, sto
     assert value(m, latency, provider="leaky", outcome="retryable_error") == 3
 
     assert (
-        value(m, "verify_blocks_total", service="login", reason="country_not_allowed", country="DE")
+        value(
+            m,
+            "verify_blocks_total",
+            service="login",
+            reason="country_not_in_allowed_countries",
+            country="DE",
+        )
         == 1
     )
     route = "/v1/verifications/check"

@@ -81,7 +81,8 @@ class Metrics:
         # | resend_too_soon | max_send_attempts | anything else that refuses a start.
         self.blocks = Counter(
             "verify_blocks_total",
-            "Starts refused by an abuse limit, by service, reason and country.",
+            "Requests refused by abuse protection, by service, reason (a rate-limit layer, "
+            "country_blocked, not_mobile, fraud_suspected, resend_too_soon, ...) and country.",
             ["service", "reason", "country"],
             registry=r,
         )
@@ -110,6 +111,12 @@ class Metrics:
             ["method", "route"],
             buckets=REQUEST_BUCKETS,
             registry=r,
+        )
+        self.fraud_guard_trips = Counter(
+            "verify_fraud_guard_trips_total",
+            "Times the SMS pumping guard blocked a country for a cool-down.",
+            ["service", "country"],
+            registry=self.registry,
         )
 
     # Small helpers for the modules that only need to count one thing.

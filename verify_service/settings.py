@@ -11,6 +11,8 @@ import re
 import secrets
 import tomllib
 from collections.abc import Mapping
+from datetime import date, datetime
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from verify_service.abuse.config import FraudGuard, RateLimits
 from verify_service.core.hashing import HashParams
 from verify_service.core.phones import PhoneNumberError, is_valid_region, parse_phone
 from verify_service.core.sms import segments
@@ -84,6 +87,13 @@ class ServiceSettings(_Strict):
     resend_cooldown: int = Field(default=30, ge=0, le=86400)
     allowed_countries: list[str] = Field(default_factory=list)
     test_numbers: dict[str, str] = Field(default_factory=dict)
+    # Abuse protection (verify_service/abuse, README "Abuse protection").
+    blocked_countries: list[str] = Field(default_factory=list)
+    blocked_prefixes: list[str] = Field(default_factory=list)
+    mobile_only: bool = False
+    test_numbers_valid_until: datetime | date | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    fraud_guard: FraudGuard = Field(default_factory=FraudGuard)
     # Twilio Verify compatibility (api/twilio.py): set them to the SIDs the service's clients
     # already use, so that only their base URL changes. Defaults derive from the name (the
     # "" below is never kept: _twilio_defaults fills both before validation).
@@ -150,7 +160,7 @@ class ServiceSettings(_Strict):
                 raise ValueError(f"templates.{locale}: {exc}") from None
         return templates
 
-    @field_validator("allowed_countries")
+    @field_validator("allowed_countries", "blocked_countries")
     @classmethod
     def _countries(cls, countries: list[str]) -> list[str]:
         bad = [c for c in countries if not is_valid_region(c)]
@@ -183,6 +193,23 @@ class ServiceSettings(_Strict):
         if self.webotp_iframe_domain is not None and self.webotp_domain is None:
             raise ValueError("webotp_iframe_domain needs webotp_domain (the top-level site)")
         return self
+
+    @field_validator("test_numbers_valid_until", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        # "2027-01-31" from the environment means that day, as a TOML date does; pydantic
+        # would read it as the datetime at its first instant.
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return date.fromisoformat(value.strip())
+        return value
+
+    @field_validator("blocked_prefixes")
+    @classmethod
+    def _prefixes(cls, prefixes: list[str]) -> list[str]:
+        bad = [p for p in prefixes if not re.fullmatch(r"\+[1-9][0-9]{0,14}", p)]
+        if bad:
+            raise ValueError(f"write prefixes in E.164 form such as '+882': {', '.join(bad)}")
+        return prefixes
 
     @model_validator(mode="after")
     def _lengths(self) -> Self:
@@ -225,6 +252,8 @@ class Settings(_Strict):
     retention: int = Field(default=86400, ge=60, le=30 * 86400)
     test_mode: bool = False
     metrics_token: SecretStr | None = None  # Bearer token for /metrics; None = open
+    # Peers allowed to say who the client is (X-Forwarded-For); anyone else is the client.
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     hashing: HashingSettings = Field(default_factory=HashingSettings)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)

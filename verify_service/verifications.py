@@ -15,6 +15,7 @@ import anyio
 import anyio.to_thread
 
 from verify_service import delegation, logs
+from verify_service.abuse.policy import AbusePolicy
 from verify_service.core import locales, templates
 from verify_service.core.errors import VerifyError
 from verify_service.core.hashing import CodeHasher
@@ -138,6 +139,7 @@ class Verifications:
         }
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
+        self.abuse = AbusePolicy(settings, store, self.metrics)
 
     async def _in_thread(self, fn: Any, *args: Any) -> Any:
         # argon2 is CPU- and memory-bound: run it in worker threads (it releases the GIL),
@@ -167,14 +169,10 @@ class Verifications:
         locale: str | None = None,
         metadata: Mapping[str, str] | None = None,
         accept_language: str | None = None,
+        client_ip: str | None = None,
     ) -> Verification:
         phone = self._phone(to)
-        if service.allowed_countries and phone.region not in service.allowed_countries:
-            self.metrics.blocked(service.name, "country_not_allowed", phone.region or "")
-            raise VerifyError(
-                "country_not_allowed",
-                f"this service does not send to {phone.region or 'this number range'}",
-            )
+        self.abuse.check_destination(service, phone)
         token_type = token_type or service.token_type
         length = token_length or service.token_length
         if not service.min_token_length <= length <= service.max_token_length:
@@ -197,7 +195,9 @@ class Verifications:
             wanted = locale or locales.parse_accept_language(accept_language)
             template = templates.choose_template(service.template, service.templates, wanted)
 
-        test_code = service.test_numbers.get(phone.e164)
+        test_code = self.abuse.test_code(service, phone.e164)
+        if test_code is None:
+            await self.abuse.before_send(service, phone, client_ip)
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
         validator = None if test_code else self._validator_of(service)
         code = test_code or ("" if validator else generate_token(token_type, length))
@@ -393,8 +393,10 @@ class Verifications:
         code: str,
         to: str | None = None,
         verification_id: str | None = None,
+        client_ip: str | None = None,
     ) -> CheckResult:
         logs.sensitive(code)
+        await self.abuse.before_check(service, client_ip)
         tag = self._tag(service, to, verification_id)
         reserved = await self.store.reserve(
             tag=tag,
@@ -430,6 +432,8 @@ class Verifications:
             self.metrics.checks.labels(service.name, "valid" if approved else "replayed").inc()
             if approved:
                 self._status_changed(service, to_verification(finished.record), "approved")
+                region = _region_of(finished.record.to)
+                await self.abuse.approved(service, finished.record.to, region)
             return CheckResult(
                 record.id,
                 effective_status(finished.record),

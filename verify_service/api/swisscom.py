@@ -20,6 +20,7 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter
 from msgspec import Meta
 
 from verify_service.api.auth import service_for_key
+from verify_service.api.client_ip import client_ip as client_ip_of
 from verify_service.api.swisscom_errors import (
     EXCEPTION_HANDLERS,
     SwisscomApiError,
@@ -165,6 +166,7 @@ async def start_token_validation(
     data: JSONBody[TokenValidationRequest],
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
+    client_ip: NamedDependency[str | None],
     client_id: _ClientId = None,
     scs_version: _Version = None,
     scs_request_id: _RequestId = None,
@@ -182,6 +184,7 @@ async def start_token_validation(
         token_length=length,
         expires_in=data.expireTime or None,
         template=data.text,
+        client_ip=client_ip,
     )
     # Swisscom's 201 has no body at all (Response(None) would send `null`).
     return Response(b"", status_code=201, headers=echo_headers(request))
@@ -203,12 +206,15 @@ async def check_token(
     token: Annotated[str, PathParameter(min_length=1, max_length=64)],
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
+    client_ip: NamedDependency[str | None],
     client_id: _ClientId = None,
     scs_version: _Version = None,
     scs_request_id: _RequestId = None,
 ) -> Response[ValidationOut]:
     try:
-        result = await verifications.check(service, code=token, to=msisdn_to_e164(msisdn))
+        result = await verifications.check(
+            service, code=token, to=msisdn_to_e164(msisdn), client_ip=client_ip
+        )
         valid = result.valid
     except VerifyError as exc:
         # Swisscom's answer for an unknown number is unconfirmed; FAILED is what every
@@ -271,6 +277,7 @@ router = Router(
     dependencies={
         "service": Provide(_service, sync_to_thread=False),
         "verifications": Provide(_verifications, sync_to_thread=False),
+        "client_ip": Provide(client_ip_of, sync_to_thread=False),
     },
     exception_handlers=EXCEPTION_HANDLERS,
 )

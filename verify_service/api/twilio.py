@@ -19,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, PathParameter
 
 from verify_service.api.auth import service_for_key
+from verify_service.api.client_ip import client_ip as client_ip_of
 from verify_service.api.twilio_errors import (
     EXCEPTION_HANDLERS,
     MAX_CHECK_ATTEMPTS,
@@ -116,6 +117,7 @@ async def create_verification(
     request: Request[Any, Any, Any],
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
+    client_ip: NamedDependency[str | None],
     data: Annotated[CreateVerificationForm, Body(media_type=Form)],
 ) -> VerificationResource:
     if data.channel != "sms":
@@ -129,7 +131,11 @@ async def create_verification(
     )
     try:
         verification = await verifications.start(
-            service, to=data.to, token_length=data.code_length, locale=data.locale
+            service,
+            to=data.to,
+            token_length=data.code_length,
+            locale=data.locale,
+            client_ip=client_ip,
         )
     except VerifyError as exc:
         # Of this form, only the code length can be out of the service's range in start().
@@ -197,6 +203,7 @@ async def check_verification(
     request: Request[Any, Any, Any],
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
+    client_ip: NamedDependency[str | None],
     data: Annotated[VerificationCheckForm, Body(media_type=Form)],
 ) -> VerificationCheckResource:
     _unsupported(Amount=data.amount, Payee=data.payee)
@@ -208,7 +215,11 @@ async def check_verification(
     elif data.to is None:
         raise invalid_parameter("To")
     result = await verifications.check(
-        service, code=data.code, to=data.to if our_id is None else None, verification_id=our_id
+        service,
+        code=data.code,
+        to=data.to if our_id is None else None,
+        verification_id=our_id,
+        client_ip=client_ip,
     )
     if result.status == "max_attempts_reached":
         raise TwilioError(429, MAX_CHECK_ATTEMPTS, "Max check attempts reached")
@@ -250,6 +261,7 @@ twilio_router = Router(
     dependencies={
         "service": Provide(twilio_service, sync_to_thread=False),
         "verifications": Provide(_verifications, sync_to_thread=False),
+        "client_ip": Provide(client_ip_of, sync_to_thread=False),
     },
     exception_handlers=EXCEPTION_HANDLERS,
 )

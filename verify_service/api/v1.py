@@ -11,6 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from verify_service.api.auth import bearer_service
+from verify_service.api.client_ip import client_ip
 from verify_service.api.schemas import (
     CheckOut,
     CheckRequest,
@@ -79,6 +80,7 @@ class VerificationsController(Controller):
     dependencies = {
         "service": Provide(bearer_service, sync_to_thread=False),
         "verifications": Provide(_verifications, sync_to_thread=False),
+        "client_ip": Provide(client_ip, sync_to_thread=False),
     }
 
     @post(
@@ -94,6 +96,7 @@ class VerificationsController(Controller):
         data: JSONBody[StartRequest],
         service: NamedDependency[ServiceSettings],
         verifications: NamedDependency[Verifications],
+        client_ip: NamedDependency[str | None],
         idempotency_key: Annotated[
             str | None,
             HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
@@ -117,6 +120,7 @@ class VerificationsController(Controller):
             "locale": data.locale,
             "metadata": data.metadata,
             "accept_language": accept_language,
+            "client_ip": client_ip,
         }
         if idempotency_key is not None:
             verification = await verifications.start_idempotent(
@@ -135,16 +139,21 @@ class VerificationsController(Controller):
         status_code=200,
         summary="Check a code, by number or by verification id",
         operation_id="checkVerification",
-        responses=_problems(400, 401, 404, 503),
+        responses=_problems(400, 401, 404, 429, 503),
     )
     async def check(
         self,
         data: JSONBody[CheckRequest],
         service: NamedDependency[ServiceSettings],
         verifications: NamedDependency[Verifications],
+        client_ip: NamedDependency[str | None],
     ) -> CheckOut:
         result = await verifications.check(
-            service, code=data.code, to=data.to, verification_id=data.verification_id
+            service,
+            code=data.code,
+            to=data.to,
+            verification_id=data.verification_id,
+            client_ip=client_ip,
         )
         return check_out(result)
 
