@@ -54,7 +54,9 @@ def build_verifications(settings: Settings, store: Store | None = None) -> Verif
     return Verifications(
         settings=settings,
         store=store,
-        hasher=CodeHasher(settings.pepper_bytes(), settings.hashing.params()),
+        hasher=CodeHasher(
+            settings.pepper_bytes(), settings.hashing.params(), settings.previous_pepper_bytes()
+        ),
         providers=build_providers(settings),
         metrics=Metrics(),
     )
