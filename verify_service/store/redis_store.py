@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
+import anyio
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from verify_service.core.errors import VerifyError
 from verify_service.store import keys
-from verify_service.store.connect import RedisClient, connect
+from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
 from verify_service.store.records import StoredVerification
 
 log = logging.getLogger("verify_service.store")
@@ -26,6 +27,11 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 IDEMPOTENCY_TTL = 24 * 3600
+# Seconds one store call may take in all. The socket timeouts bound each step, but the
+# client retries (a connect, then the command, to ride over a failover), so a hung Redis
+# could otherwise hold a request for several timeouts: this is one timed-out command, one
+# retry and the quick backoffs between. Past it, the caller gets a 503 it can retry.
+STORE_DEADLINE = 2 * SOCKET_TIMEOUT + 1.0
 _IDEM_PENDING = "pending"
 
 SCRIPT_NAMES = (
@@ -66,8 +72,9 @@ def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            return await fn(*args, **kwargs)
-        except RedisError as exc:
+            with anyio.fail_after(STORE_DEADLINE):
+                return await fn(*args, **kwargs)
+        except (RedisError, TimeoutError) as exc:
             raise VerifyError("store_unavailable", "the verification store did not answer") from exc
 
     wrapper.__name__ = fn.__name__
