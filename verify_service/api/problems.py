@@ -58,13 +58,22 @@ def verify_error_handler(_: Request[Any, Any, Any], exc: VerifyError) -> Respons
     return problem(exc.code, exc.detail, retry_after=exc.retry_after, extra=exc.extra)
 
 
+def _message(key: Any, message: Any) -> Any:
+    # The framework reports an absent body as the bare name of the missing argument.
+    if key == "data" and message == "'data'":
+        return "the request body is empty: send a JSON object"
+    return message
+
+
 def validation_handler(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     # Keep only where and why; never echo the submitted values (they could hold a code).
     cleaned = [
-        {"key": e.get("key"), "message": e.get("message")} for e in errors if isinstance(e, dict)
+        {"key": e.get("key"), "message": _message(e.get("key"), e.get("message"))}
+        for e in errors
+        if isinstance(e, dict)
     ]
     detail = str(exc.detail)
     if cleaned and cleaned[0].get("message"):

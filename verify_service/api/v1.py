@@ -107,7 +107,7 @@ class VerificationsController(Controller):
         summary="Start a verification (or resend the code of a pending one)",
         operation_id="startVerification",
         operation_class=StartOperation,
-        responses=_problems(400, 401, 403, 409, 413, 422, 429, 502, 503),
+        responses=_problems(400, 401, 403, 409, 413, 415, 422, 429, 502, 503),
     )
     async def start(
         self,
@@ -156,7 +156,7 @@ class VerificationsController(Controller):
         status_code=200,
         summary="Check a code, by number or by verification id",
         operation_id="checkVerification",
-        responses=_problems(400, 401, 404, 503),
+        responses=_problems(400, 401, 404, 413, 415, 503),
     )
     async def check(
         self,
