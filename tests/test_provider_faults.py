@@ -144,7 +144,14 @@ async def test_each_fault_ends_in_time_with_a_clear_error(
 def settings_with(make_settings: Callable[..., Settings], base: str, *modes: str) -> Settings:
     return make_settings(
         providers={
-            mode: {"kind": "test_loopback", "base_url": f"{base}/{mode}", "timeout": TIMEOUT}
+            # No retries: each fault shows once in send_attempts (retries are the router's
+            # business and tested there); the time bounds below then hold per provider.
+            mode: {
+                "kind": "test_loopback",
+                "base_url": f"{base}/{mode}",
+                "timeout": TIMEOUT,
+                "retries": 0,
+            }
             for mode in modes
         },
         service={"providers": list(modes)},
