@@ -31,7 +31,18 @@ IDEMPOTENCY_TTL = 24 * 3600
 # client retries (a connect, then the command, to ride over a failover), so a hung Redis
 # could otherwise hold a request for several timeouts: this is one timed-out command, one
 # retry and the quick backoffs between. Past it, the caller gets a 503 it can retry.
+# It follows a `socket_timeout` set in redis_url.
 STORE_DEADLINE = 2 * SOCKET_TIMEOUT + 1.0
+
+
+def _deadline(client: Any) -> float:
+    pool = getattr(client, "connection_pool", None)
+    timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+    if isinstance(timeout, int | float) and timeout > 0:
+        return 2 * float(timeout) + 1.0
+    return STORE_DEADLINE
+
+
 _IDEM_PENDING = "pending"
 
 SCRIPT_NAMES = (
@@ -72,7 +83,8 @@ def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
 
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
-            with anyio.fail_after(STORE_DEADLINE):
+            store = args[0]
+            with anyio.fail_after(getattr(store, "deadline", STORE_DEADLINE)):
                 return await fn(*args, **kwargs)
         except (RedisError, TimeoutError) as exc:
             raise VerifyError("store_unavailable", "the verification store did not answer") from exc
@@ -91,6 +103,7 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
 class Store:
     def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
         self.client = client
+        self.deadline = _deadline(client)
         self.scripts_loaded = False
         # Tests move the one clock forward here; production leaves it at 0.
         self.clock_offset_ms = clock_offset_ms
