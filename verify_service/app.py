@@ -18,8 +18,10 @@ from litestar.openapi.spec import Components, SecurityScheme
 from verify_service import __version__
 from verify_service.api import health, reports, swisscom
 from verify_service.api.auth import key_index
+from verify_service.api.limits import header_limit
 from verify_service.api.observability import request_log_middleware
 from verify_service.api.problems import EXCEPTION_HANDLERS
+from verify_service.api.requests import ApiRequest
 from verify_service.api.test_outbox import TestMessagesController
 from verify_service.api.twilio import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio import twilio_router
@@ -54,7 +56,9 @@ def build_verifications(settings: Settings, store: Store | None = None) -> Verif
     return Verifications(
         settings=settings,
         store=store,
-        hasher=CodeHasher(settings.pepper_bytes(), settings.hashing.params()),
+        hasher=CodeHasher(
+            settings.pepper_bytes(), settings.hashing.params(), settings.previous_pepper_bytes()
+        ),
         providers=build_providers(settings),
         metrics=Metrics(),
     )
@@ -130,6 +134,8 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         # Litestar's default logging config replaces the root logger's handlers, and with
         # them our JSON handler and its redaction filter: logging is set up by logs.py.
         logging_config=None,
+        request_class=ApiRequest,
+        middleware=[header_limit],
     )
     # Outside Litestar's own exception handling and routing, like its OpenTelemetry
     # middleware: the request id and the request log line cover 404s and 413s too.

@@ -258,6 +258,10 @@ class UnsupportedMediaTypeError(VerifyServiceError):
     code = "unsupported_media_type"
 
 
+class RequestHeaderFieldsTooLargeError(VerifyServiceError):
+    code = "request_header_fields_too_large"
+
+
 class InternalError(VerifyServiceError):
     code = "internal_error"
 
@@ -285,6 +289,7 @@ ERRORS: dict[str, type[VerifyServiceError]] = {
         MethodNotAllowedError,
         PayloadTooLargeError,
         UnsupportedMediaTypeError,
+        RequestHeaderFieldsTooLargeError,
         InternalError,
     )
 }

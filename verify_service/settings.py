@@ -58,6 +58,11 @@ class ConfigError(Exception):
     """A configuration that cannot run; the message says which key and why."""
 
 
+def _check_pepper(pepper: SecretStr) -> None:
+    if len(pepper.get_secret_value().encode()) < 16:
+        raise ValueError("the pepper must be at least 16 bytes (use 32 random bytes)")
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -249,6 +254,8 @@ class Settings(_Strict):
     redis_url: str | None = None
     default_region: str = "CH"
     pepper: SecretStr | None = None
+    # Peppers still accepted for checking after a rotation (newest first); see docs/security.md.
+    previous_peppers: list[SecretStr] = Field(default_factory=list, max_length=4)
     retention: int = Field(default=86400, ge=60, le=30 * 86400)
     test_mode: bool = False
     metrics_token: SecretStr | None = None  # Bearer token for /metrics; None = open
@@ -274,9 +281,16 @@ class Settings(_Strict):
     @field_validator("pepper")
     @classmethod
     def _pepper(cls, pepper: SecretStr | None) -> SecretStr | None:
-        if pepper is not None and len(pepper.get_secret_value().encode()) < 16:
-            raise ValueError("the pepper must be at least 16 bytes (use 32 random bytes)")
+        if pepper is not None:
+            _check_pepper(pepper)
         return pepper
+
+    @field_validator("previous_peppers")
+    @classmethod
+    def _previous_peppers(cls, peppers: list[SecretStr]) -> list[SecretStr]:
+        for pepper in peppers:
+            _check_pepper(pepper)
+        return peppers
 
     @model_validator(mode="after")
     def _capture_needs_test_mode(self) -> Self:
@@ -350,6 +364,9 @@ class Settings(_Strict):
         if self.pepper is None:
             return secrets.token_bytes(32)
         return self.pepper.get_secret_value().encode()
+
+    def previous_pepper_bytes(self) -> list[bytes]:
+        return [p.get_secret_value().encode() for p in self.previous_peppers]
 
 
 def derived_sid(prefix: str, service_name: str) -> str:

@@ -67,7 +67,7 @@ class AbusePolicy:
     ) -> None:
         self.metrics = metrics
         self.clock = clock
-        self.limiter = RateLimiter(limiter_storage(store))
+        self.limiter = RateLimiter(limiter_storage(store), store.deadline)
         self.pumping = PumpingCounters(store)
         self._limits: dict[str, dict[str, list[limits.RateLimitItem]]] = {
             service.name: {

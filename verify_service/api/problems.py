@@ -35,6 +35,7 @@ def problem(
     status: int | None = None,
     retry_after: int | None = None,
     extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[dict[str, Any]]:
     status = status or ERRORS[code][0]
     body: dict[str, Any] = {
@@ -45,7 +46,9 @@ def problem(
         "code": code,
         **(extra or {}),
     }
-    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    headers = dict(headers or {})
+    if retry_after:
+        headers["Retry-After"] = str(retry_after)
     return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
@@ -55,13 +58,22 @@ def verify_error_handler(_: Request[Any, Any, Any], exc: VerifyError) -> Respons
     return problem(exc.code, exc.detail, retry_after=exc.retry_after, extra=exc.extra)
 
 
+def _message(key: Any, message: Any) -> Any:
+    # The framework reports an absent body as the bare name of the missing argument.
+    if key == "data" and message == "'data'":
+        return "the request body is empty: send a JSON object"
+    return message
+
+
 def validation_handler(
     _: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[dict[str, Any]]:
     errors = exc.extra if isinstance(exc.extra, list) else []
     # Keep only where and why; never echo the submitted values (they could hold a code).
     cleaned = [
-        {"key": e.get("key"), "message": e.get("message")} for e in errors if isinstance(e, dict)
+        {"key": e.get("key"), "message": _message(e.get("key"), e.get("message"))}
+        for e in errors
+        if isinstance(e, dict)
     ]
     detail = str(exc.detail)
     if cleaned and cleaned[0].get("message"):
@@ -73,7 +85,8 @@ def http_error_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Respons
     status = exc.status_code
     code = _BY_STATUS.get(status, "invalid_request" if status < 500 else "internal_error")
     detail = str(exc.detail) if status < 500 else ERRORS["internal_error"][1]
-    return problem(code, detail, status=status)
+    # The framework's own headers carry meaning (`Allow` on 405, RFC 9110 §15.5.6).
+    return problem(code, detail, status=status, headers=dict(exc.headers or {}))
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -138,7 +138,12 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if status == 404:
         return _twilio_error(request, not_found(request))
     if status == 405:
-        return twilio_response(405, METHOD_NOT_ALLOWED, "Method not allowed")
+        response = twilio_response(405, METHOD_NOT_ALLOWED, "Method not allowed")
+        # RFC 9110 §15.5.6: a 405 names the methods that are allowed.
+        response.headers.update(
+            {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
+        )
+        return response
     if status == 401:
         return _twilio_error(request, authenticate())
     if status < 500:

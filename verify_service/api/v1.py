@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Link, Operation, Reference
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from verify_service.api.auth import bearer_service
@@ -34,6 +36,24 @@ def _problems(*statuses: int) -> dict[int, ResponseSpec]:
         )
         for status in statuses
     }
+
+
+_BY_ID = {"verification_id": "$response.body#/id"}
+
+
+@dataclass
+class StartOperation(Operation):
+    """The start operation with OpenAPI links to what a caller does next with the new id:
+    clients and schema-driven tools (the fuzzer's stateful run) follow them."""
+
+    def __post_init__(self) -> None:
+        created = (self.responses or {}).get("201")
+        if created is not None and not isinstance(created, Reference):
+            created.links = {
+                "FetchById": Link(operation_id="fetchVerification", parameters=_BY_ID),
+                "CancelById": Link(operation_id="cancelVerification", parameters=_BY_ID),
+                "CheckById": Link(operation_id="checkVerification", request_body=_BY_ID),
+            }
 
 
 def verification_out(v: Verification) -> VerificationOut:
@@ -88,7 +108,8 @@ class VerificationsController(Controller):
         status_code=201,
         summary="Start a verification (or resend the code of a pending one)",
         operation_id="startVerification",
-        responses=_problems(400, 401, 403, 409, 413, 422, 429, 502, 503),
+        operation_class=StartOperation,
+        responses=_problems(400, 401, 403, 409, 413, 415, 422, 429, 502, 503),
     )
     async def start(
         self,
@@ -139,7 +160,7 @@ class VerificationsController(Controller):
         status_code=200,
         summary="Check a code, by number or by verification id",
         operation_id="checkVerification",
-        responses=_problems(400, 401, 404, 429, 503),
+        responses=_problems(400, 401, 404, 413, 415, 429, 503),
     )
     async def check(
         self,

@@ -27,6 +27,7 @@ ERRORS: dict[str, tuple[int, str]] = {
     "method_not_allowed": (405, "Method not allowed"),
     "payload_too_large": (413, "Request body too large"),
     "unsupported_media_type": (415, "Unsupported media type"),
+    "request_header_fields_too_large": (431, "Request headers too large"),
     "internal_error": (500, "Internal error"),
 }
 

@@ -7,13 +7,21 @@ The salt is derived per (service, number) rather than drawn per hash: every code
 verification then shares it, and a check costs exactly one argon2 computation however many
 resends there were (the candidate's hash is compared with each stored one in constant time).
 Uniqueness per target is what a salt is for; the pepper already rules out precomputation.
+
+Pepper rotation: new hashes use the newest pepper; checks also accept hashes made with the
+previous ones. Because the salt is HMAC(pepper, scope), the salt inside a stored hash names
+the pepper that made it: a check picks that pepper directly instead of trying each, so it
+still costs one argon2 run in the common case (and one per pepper actually present while a
+verification started before the rotation also has resends made after it).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from argon2.low_level import Type, hash_secret
@@ -32,37 +40,47 @@ class HashParams:
 class CodeHasher:
     """Blocking by design (argon2 is CPU- and memory-bound): call it from a worker thread."""
 
-    def __init__(self, pepper: bytes, params: HashParams) -> None:
-        if len(pepper) < 16:
+    def __init__(
+        self, pepper: bytes, params: HashParams, previous_peppers: Sequence[bytes] = ()
+    ) -> None:
+        peppers = (pepper, *previous_peppers)
+        if any(len(p) < 16 for p in peppers):
             raise ValueError("the pepper must be at least 16 bytes")
         self._pepper = pepper
+        self._peppers = peppers
         self.params = params
 
-    def salt_for(self, scope: str) -> bytes:
-        return hmac.new(self._pepper, b"salt\x00" + scope.encode(), hashlib.sha256).digest()[
-            :SALT_LENGTH
-        ]
+    def salt_for(self, scope: str, pepper: bytes | None = None) -> bytes:
+        key = self._pepper if pepper is None else pepper
+        return hmac.new(key, b"salt\x00" + scope.encode(), hashlib.sha256).digest()[:SALT_LENGTH]
 
     def hash(self, code: str, scope: str) -> str:
-        return self._hash(code, self.salt_for(scope), self.params)
+        return self._hash(code, self._pepper, self.salt_for(scope), self.params)
 
     def matches(self, code: str, scope: str, stored: Iterable[str]) -> bool:
-        """True if `code` matches any stored hash. One argon2 run per parameter set found
-        (normally one); every comparison runs, in constant time, whatever matched."""
-        salt = self.salt_for(scope)
-        computed: dict[HashParams, bytes] = {}
+        """True if `code` matches any stored hash. One argon2 run per (pepper, parameters)
+        found (normally one); every comparison runs, in constant time, whatever matched.
+        Hashes made with a pepper that is no longer configured never match."""
+        # Oldest first, so that the newest pepper wins if two ever derived the same salt.
+        by_salt = {self.salt_for(scope, p): p for p in reversed(self._peppers)}
+        computed: dict[tuple[bytes, HashParams], bytes] = {}
         found = False
         for encoded in stored:
-            params = _params_of(encoded)
-            if params is None:
+            parsed = _parse(encoded)
+            if parsed is None:
                 continue
-            if params not in computed:
-                computed[params] = self._hash(code, salt, params).encode()
-            found |= hmac.compare_digest(computed[params], encoded.encode())
+            params, salt = parsed
+            pepper = by_salt.get(salt)
+            if pepper is None:
+                continue
+            if (salt, params) not in computed:
+                computed[salt, params] = self._hash(code, pepper, salt, params).encode()
+            found |= hmac.compare_digest(computed[salt, params], encoded.encode())
         return found
 
-    def _hash(self, code: str, salt: bytes, params: HashParams) -> str:
-        keyed = hmac.new(self._pepper, code.encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _hash(code: str, pepper: bytes, salt: bytes, params: HashParams) -> str:
+        keyed = hmac.new(pepper, code.encode(), hashlib.sha256).digest()
         return hash_secret(
             keyed,
             salt,
@@ -74,17 +92,19 @@ class CodeHasher:
         ).decode()
 
 
-def _params_of(encoded: str) -> HashParams | None:
-    # "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>"
+def _parse(encoded: str) -> tuple[HashParams, bytes] | None:
+    # "$argon2id$v=19$m=19456,t=2,p=1$<salt, base64 without padding>$<hash>"
     parts = encoded.split("$")
     if len(parts) != 6 or parts[1] != "argon2id":
         return None
     try:
         fields = dict(item.split("=", 1) for item in parts[3].split(","))
-        return HashParams(
+        params = HashParams(
             time_cost=int(fields["t"]),
             memory_cost_kib=int(fields["m"]),
             parallelism=int(fields["p"]),
         )
-    except (KeyError, ValueError):
+        salt = base64.b64decode(parts[4] + "=" * (-len(parts[4]) % 4), validate=True)
+    except (KeyError, ValueError, binascii.Error):
         return None
+    return params, salt

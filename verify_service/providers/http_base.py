@@ -9,6 +9,7 @@ import ssl
 import time
 from typing import Any, ClassVar
 
+import anyio
 import httpx
 
 from verify_service import __version__
@@ -39,8 +40,11 @@ class HttpProvider(Provider):
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            return await self.client().request(method, url, **kwargs)
-        except httpx.TimeoutException:
+            # httpx's timeout bounds each read, so a server that dribbles its answer a byte
+            # at a time never trips it: the whole exchange gets the same bound as well.
+            with anyio.fail_after(self.options.timeout):
+                return await self.client().request(method, url, **kwargs)
+        except (httpx.TimeoutException, TimeoutError):
             raise ProviderError("timeout", retryable=True) from None
         except httpx.HTTPError as exc:
             raise ProviderError(f"network error ({type(exc).__name__})", retryable=True) from None

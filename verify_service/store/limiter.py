@@ -25,10 +25,8 @@ from limits.aio import storage as limits_storage
 from limits.aio import strategies
 from limits.errors import StorageError
 from redis.asyncio.cluster import RedisCluster
-from redis.exceptions import RedisError
 
-from verify_service.core.errors import VerifyError
-from verify_service.store.redis_store import Store
+from verify_service.store.redis_store import Store, store_call
 
 KEY_PREFIX = "vs:rl"
 
@@ -82,8 +80,9 @@ class Refusal:
 
 
 class RateLimiter:
-    def __init__(self, storage: limits_storage.Storage) -> None:
+    def __init__(self, storage: limits_storage.Storage, deadline: float) -> None:
         self.storage = storage
+        self.deadline = deadline  # for all windows of one hit together
         self._strategies = {name: cls(storage) for name, cls in _STRATEGIES.items()}
 
     async def hit(
@@ -92,12 +91,10 @@ class RateLimiter:
         """Count one request against each window in turn; the first full window refuses
         it (the later ones are then left untouched) and says when it frees up."""
         limiter = self._strategies[strategy]
-        try:
+        with store_call(self.deadline, StorageError):
             for item in items:
                 if not await limiter.hit(item, *identifiers):
                     stats = await limiter.get_window_stats(item, *identifiers)
                     wait = max(1, math.ceil(stats.reset_time - time.time()))
                     return Refusal(str(item), wait)
-        except (StorageError, RedisError) as exc:
-            raise VerifyError("store_unavailable", "the rate limit store did not answer") from exc
         return None

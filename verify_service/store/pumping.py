@@ -9,10 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-from redis.exceptions import RedisError
-
-from verify_service.core.errors import VerifyError
-from verify_service.store.redis_store import Store
+from verify_service.store.redis_store import Store, store_call
 
 # The window is cut into this many buckets: it slides by 1/12 of its length.
 BUCKETS = 12
@@ -51,7 +48,7 @@ class PumpingCounters:
         min_conversion: float,
         cooldown: int,
     ) -> GuardVerdict:
-        try:
+        with store_call(self.store.deadline):
             reply = await self._start(
                 keys=[pump_key(service, country)],
                 args=[
@@ -63,8 +60,6 @@ class PumpingCounters:
                     cooldown * 1000,
                 ],
             )
-        except RedisError as exc:
-            raise VerifyError("store_unavailable", "the verification store did not answer") from exc
         state = str(reply[0])
         if state == "ok":
             return GuardVerdict(state)
@@ -73,10 +68,8 @@ class PumpingCounters:
         return GuardVerdict(state, int(reply[1]), int(reply[2]), int(reply[3]))
 
     async def approved(self, service: str, country: str, *, window: int, cooldown: int) -> None:
-        try:
+        with store_call(self.store.deadline):
             await self._approve(
                 keys=[pump_key(service, country)],
                 args=[self.store.clock_offset_ms, window * 1000, BUCKETS, cooldown * 1000],
             )
-        except RedisError as exc:
-            raise VerifyError("store_unavailable", "the verification store did not answer") from exc

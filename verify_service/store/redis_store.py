@@ -6,18 +6,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
+import anyio
 from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from verify_service.core.errors import VerifyError
 from verify_service.store import keys
-from verify_service.store.connect import RedisClient, connect
+from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
 from verify_service.store.records import StoredVerification
 
 log = logging.getLogger("verify_service.store")
@@ -26,6 +28,22 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 IDEMPOTENCY_TTL = 24 * 3600
+# Seconds one store call may take in all. The socket timeouts bound each step, but the
+# client retries (a connect, then the command, to ride over a failover), so a hung Redis
+# could otherwise hold a request for several timeouts: this is one timed-out command, one
+# retry and the quick backoffs between. Past it, the caller gets a 503 it can retry.
+# It follows a `socket_timeout` set in redis_url.
+STORE_DEADLINE = 2 * SOCKET_TIMEOUT + 1.0
+
+
+def _deadline(client: Any) -> float:
+    pool = getattr(client, "connection_pool", None)
+    timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+    if isinstance(timeout, int | float) and timeout > 0:
+        return 2 * float(timeout) + 1.0
+    return STORE_DEADLINE
+
+
 _IDEM_PENDING = "pending"
 
 SCRIPT_NAMES = (
@@ -61,14 +79,23 @@ class IdempotentAnswer:
     headers: dict[str, str]
 
 
-def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
-    """Any Redis failure becomes `store_unavailable`: a 503 the caller can retry, never a 500."""
+@contextmanager
+def store_call(deadline: float, *also: type[Exception]) -> Iterator[None]:
+    """One call to Redis, bounded by `deadline`; any Redis failure (or one of `also`, for
+    libraries that wrap it) becomes `store_unavailable`: a 503 the caller can retry, never
+    a 500 and never a hang. Every module that talks to Redis goes through this."""
+    failures: tuple[type[Exception], ...] = (RedisError, TimeoutError, *also)
+    try:
+        with anyio.fail_after(deadline):
+            yield
+    except failures as exc:
+        raise VerifyError("store_unavailable", "the verification store did not answer") from exc
 
+
+def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
+        with store_call(getattr(args[0], "deadline", STORE_DEADLINE)):
             return await fn(*args, **kwargs)
-        except RedisError as exc:
-            raise VerifyError("store_unavailable", "the verification store did not answer") from exc
 
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
@@ -84,6 +111,7 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
 class Store:
     def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
         self.client = client
+        self.deadline = _deadline(client)
         self.scripts_loaded = False
         # Tests move the one clock forward here; production leaves it at 0.
         self.clock_offset_ms = clock_offset_ms
