@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -61,7 +62,17 @@ def build_verifications(settings: Settings, store: Store | None = None) -> Verif
         ),
         providers=build_providers(settings),
         metrics=Metrics(),
+        hash_threads=hash_threads(settings),
     )
+
+
+def hash_threads(settings: Settings) -> int:
+    """Threads for argon2 in this process: the configured number, or this process's share
+    of the cores (`serve --workers N` tells each worker N through VERIFY_WORKERS)."""
+    if settings.hashing.threads:
+        return settings.hashing.threads
+    workers = max(1, int(os.environ.get("VERIFY_WORKERS", "1") or "1"))
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -96,6 +107,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
             await verifications.store.load_scripts()
         except Exception:  # readiness reports it; the store may come up after us
             log.warning("the store is not reachable at start-up; /health/ready says when it is")
+        # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
+        # the process: out of the collector's generations, full GC pauses stay short.
+        gc.freeze()
         try:
             yield
         finally:

@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "proxy_headers": True,
         "forwarded_allow_ips": args.forwarded_allow_ips,
     }
+    os.environ["VERIFY_WORKERS"] = str(args.workers)  # each worker's share of the cores
     if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _multiprocess_metrics()
     if args.workers > 1:

@@ -253,6 +253,10 @@ def configure_logging(
         framework = logging.getLogger(name)
         framework.handlers.clear()
         framework.propagate = True
+    # httpx logs every provider request at INFO with its full URL, which for some providers
+    # carries a credential in the query string; our router logs each send attempt already.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler
 
 

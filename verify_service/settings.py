@@ -71,6 +71,9 @@ class HashingSettings(_Strict):
     time_cost: int = Field(default=2, ge=1, le=20)
     memory_cost_kib: int = Field(default=19456, ge=8, le=4 * 1024 * 1024)
     parallelism: int = Field(default=1, ge=1, le=16)
+    # Hashing threads per worker process; 0 = the cores divided among the workers, so that
+    # argon2 never has more threads than cores (more only thrash caches and memory).
+    threads: int = Field(default=0, ge=0, le=256)
 
     def params(self) -> HashParams:
         return HashParams(self.time_cost, self.memory_cost_kib, self.parallelism)
