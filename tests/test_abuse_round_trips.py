@@ -3,11 +3,11 @@ EVALSHA per rate-limit window and one for the pumping guard, and nothing else.""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from tests.monitor import monitored
 from tests.redis_server import RedisServer
 from verify_service.app import build_verifications
 from verify_service.providers.capture import CaptureProvider
@@ -33,46 +33,16 @@ async def test_default_policy_commands_per_start_and_check(
     assert isinstance(capture, CaptureProvider)
     code = capture.sent_to("+41791234500")[-1].text.rsplit(" ", 1)[-1]
     await verifs.check(service, to="+41791234500", code=code, client_ip="203.0.113.9")
-    seen: list[str] = []
-    monitor_client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    async with monitored(redis_server.url, client) as log:
+        commands_of = log.commands_of
+        # per_number (2 windows) + per_country + global_sends + pumping guard, then the
+        # verification's own two (create; send outcome pipelined with its message-id index)
+        assert await commands_of(verifs.start(service, to=TO, client_ip="203.0.113.1")) == [
+            "EVALSHA"
+        ] * (5 + 2) + ["SET"]
+        code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
+        # checks_per_ip, reserve, approve, and the approval for the pumping guard
+        check = verifs.check(service, to=TO, code=code, client_ip="203.0.113.1")
+        assert await commands_of(check) == ["EVALSHA"] * 4
 
-    async def watch(ready: asyncio.Event) -> None:
-        async with monitor_client.monitor() as m:
-            ready.set()
-            async for event in m.listen():
-                if event.get("client_type") != "lua":  # commands run inside our scripts
-                    command = event["command"]
-                    seen.append(command if command.startswith("ECHO") else command.upper())
-
-    ready = asyncio.Event()
-    watcher = asyncio.create_task(watch(ready))
-    await ready.wait()
-    await asyncio.sleep(0.1)
-    markers = iter(range(1_000_000))
-
-    async def commands_of(action: object) -> list[str]:
-        """The commands the action sent, between two ECHO markers seen by the server."""
-        n = next(markers)
-        await client.echo(f"begin-{n}")
-        await action  # type: ignore[misc]
-        await client.echo(f"end-{n}")
-        for _ in range(100):  # MONITOR lines arrive asynchronously
-            if f"ECHO end-{n}" in seen:
-                break
-            await asyncio.sleep(0.02)
-        window = seen[seen.index(f"ECHO begin-{n}") + 1 : seen.index(f"ECHO end-{n}")]
-        return [c.split(" ", 1)[0] for c in window]
-
-    # per_number (2 windows) + per_country + global_sends + pumping guard, then the
-    # verification's own two (create; send outcome pipelined with its message-id index)
-    assert await commands_of(verifs.start(service, to=TO, client_ip="203.0.113.1")) == [
-        "EVALSHA"
-    ] * (5 + 2) + ["SET"]
-    code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
-    # checks_per_ip, reserve, approve, and the approval for the pumping guard
-    check = verifs.check(service, to=TO, code=code, client_ip="203.0.113.1")
-    assert await commands_of(check) == ["EVALSHA"] * 4
-
-    watcher.cancel()
-    await monitor_client.aclose()
     await store.aclose()

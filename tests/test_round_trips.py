@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
 from tests.abuse_helpers import GUARD_OFF, NO_LIMITS
+from tests.monitor import monitored
 from tests.redis_server import RedisServer
 from verify_service.app import build_verifications
 from verify_service.providers.capture import CaptureProvider
@@ -28,58 +28,26 @@ async def test_each_state_change_is_one_command(
     no_abuse = {"rate_limits": NO_LIMITS, "fraud_guard": GUARD_OFF}
     verifs = build_verifications(make_settings(service=no_abuse), store)
     service = verifs.settings.services[0]
-    seen: list[str] = []
+    async with monitored(redis_server.url, client) as log:
+        commands_of = log.commands_of
+        # start = the creation, then the send outcome: two state changes, two scripts; the SET
+        # is the message-id index for delivery reports, pipelined with the second script (one
+        # round trip: see test_delivery_reports.py)
+        assert await commands_of(verifs.start(service, to=TO)) == ["EVALSHA", "EVALSHA", "SET"]
+        capture = verifs.providers["capture"]
+        assert isinstance(capture, CaptureProvider)
+        code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
+        wrong = "".join("1" if c != "1" else "2" for c in code)
+        # a wrong check: reserve only
+        assert await commands_of(verifs.check(service, to=TO, code=wrong)) == ["EVALSHA"]
+        # a right check: reserve, then approve
+        assert await commands_of(verifs.check(service, to=TO, code=code)) == ["EVALSHA", "EVALSHA"]
+        started = await verifs.start(service, to="+41791234568")
+        # fetch and cancel: one each
+        assert await commands_of(verifs.fetch(service, started.id)) == ["EVALSHA"]
+        assert await commands_of(verifs.cancel(service, started.id)) == ["EVALSHA"]
+        # approval by the backend (Twilio's Status=approved): one
+        started = await verifs.start(service, to="+41791234569")
+        assert await commands_of(verifs.approve(service, started.id)) == ["EVALSHA"]
 
-    monitor_client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
-
-    async def watch(ready: asyncio.Event) -> None:
-        async with monitor_client.monitor() as m:
-            ready.set()
-            async for event in m.listen():
-                if event.get("client_type") != "lua":  # commands run inside our scripts
-                    command = event["command"]
-                    seen.append(command if command.startswith("ECHO") else command.upper())
-
-    ready = asyncio.Event()
-    watcher = asyncio.create_task(watch(ready))
-    await ready.wait()
-    await asyncio.sleep(0.1)
-
-    markers = iter(range(1_000_000))
-
-    async def commands_of(action: object) -> list[str]:
-        """The commands the action sent, between two ECHO markers seen by the server."""
-        n = next(markers)
-        await client.echo(f"begin-{n}")
-        await action  # type: ignore[misc]
-        await client.echo(f"end-{n}")
-        for _ in range(100):  # MONITOR lines arrive asynchronously
-            if f"ECHO end-{n}" in seen:
-                break
-            await asyncio.sleep(0.02)
-        window = seen[seen.index(f"ECHO begin-{n}") + 1 : seen.index(f"ECHO end-{n}")]
-        return [c.split(" ", 1)[0] for c in window]
-
-    # start = the creation, then the send outcome: two state changes, two scripts; the SET
-    # is the message-id index for delivery reports, pipelined with the second script (one
-    # round trip: see test_delivery_reports.py)
-    assert await commands_of(verifs.start(service, to=TO)) == ["EVALSHA", "EVALSHA", "SET"]
-    capture = verifs.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
-    wrong = "".join("1" if c != "1" else "2" for c in code)
-    # a wrong check: reserve only
-    assert await commands_of(verifs.check(service, to=TO, code=wrong)) == ["EVALSHA"]
-    # a right check: reserve, then approve
-    assert await commands_of(verifs.check(service, to=TO, code=code)) == ["EVALSHA", "EVALSHA"]
-    started = await verifs.start(service, to="+41791234568")
-    # fetch and cancel: one each
-    assert await commands_of(verifs.fetch(service, started.id)) == ["EVALSHA"]
-    assert await commands_of(verifs.cancel(service, started.id)) == ["EVALSHA"]
-    # approval by the backend (Twilio's Status=approved): one
-    started = await verifs.start(service, to="+41791234569")
-    assert await commands_of(verifs.approve(service, started.id)) == ["EVALSHA"]
-
-    watcher.cancel()
-    await monitor_client.aclose()
     await store.aclose()
