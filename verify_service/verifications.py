@@ -6,10 +6,10 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -35,7 +35,7 @@ from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.router import Router, SendAttempt
 from verify_service.settings import ServiceSettings, Settings
 from verify_service.store import Store, StoredVerification, keys
-from verify_service.store.redis_store import IdempotentAnswer
+from verify_service.store.redis_store import IdempotentAnswer, ScriptOutcome
 
 TERMINAL = ("approved", "canceled", "expired", "max_attempts_reached", "failed")
 
@@ -65,6 +65,14 @@ class CheckResult:
     status: str
     valid: bool
     attempts_remaining: int
+
+
+class _PendingScript(Protocol):
+    """Store.cancel and Store.approve: end a pending verification in one round trip."""
+
+    def __call__(
+        self, *, tag: str, service: str, verification_id: str, retention: int
+    ) -> Awaitable[ScriptOutcome]: ...
 
 
 def _time(ms: int) -> datetime:
@@ -467,8 +475,25 @@ class Verifications:
         return to_verification(found.record)
 
     async def cancel(self, service: ServiceSettings, verification_id: str) -> Verification:
+        return await self._end_pending(service, verification_id, self.store.cancel, "canceled")
+
+    async def approve(self, service: ServiceSettings, verification_id: str) -> Verification:
+        """Approve without a code: the backend has verified the person some other way
+        (Twilio's `Status=approved`). Only a pending, unexpired verification with attempts
+        left can be approved; its code hashes are dropped so no later check approves."""
+        return await self._end_pending(service, verification_id, self.store.approve, "approved")
+
+    async def _end_pending(
+        self,
+        service: ServiceSettings,
+        verification_id: str,
+        script: _PendingScript,
+        status: str,
+    ) -> Verification:
+        """Move a pending verification to `status` by `script` (one store round trip, which
+        answers `status` when it made the change, `expired` when it recorded the expiry)."""
         tag = self._tag(service, None, verification_id)
-        result = await self.store.cancel(
+        result = await script(
             tag=tag,
             service=service.name,
             verification_id=verification_id,
@@ -479,36 +504,13 @@ class Verifications:
         verification = to_verification(result.record)
         if result.outcome == "expired":
             self._status_changed(service, verification, "expired")
-        if result.outcome != "canceled":
+        if result.outcome != status:
             raise VerifyError(
                 "verification_not_pending",
                 f"the verification is {verification.status}",
                 extra={"verification_status": verification.status},
             )
-        self._status_changed(service, verification, "canceled")
-        return verification
-
-    async def approve(self, service: ServiceSettings, verification_id: str) -> Verification:
-        """Approve without a code: the backend has verified the person some other way
-        (Twilio's `Status=approved`). Only a pending, unexpired verification with attempts
-        left can be approved; its code hashes are dropped so no later check approves."""
-        tag = self._tag(service, None, verification_id)
-        result = await self.store.approve(
-            tag=tag,
-            service=service.name,
-            verification_id=verification_id,
-            retention=self.settings.retention,
-        )
-        if result.record is None:
-            raise VerifyError("verification_not_found", "no verification with this id")
-        verification = to_verification(result.record)
-        if result.outcome != "approved":
-            raise VerifyError(
-                "verification_not_pending",
-                f"the verification is {verification.status}",
-                extra={"verification_status": verification.status},
-            )
-        self._status_changed(service, verification, "approved")
+        self._status_changed(service, verification, status)
         return verification
 
     async def aclose(self) -> None:
