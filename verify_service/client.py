@@ -18,11 +18,12 @@ subclasses of `VerifyServiceError` (which carries `code`, `status`, `detail` and
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Generic, Self, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -328,12 +329,17 @@ def error_from_response(response: httpx.Response) -> VerifyServiceError:
 
 
 # --- requests, shared by both clients --------------------------------------------------------
+# Each call is built and its answer read by pure functions; the two clients only add the I/O,
+# so that the blocking and the async client cannot drift apart.
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class _Request:
+class _Call(Generic[T]):
     method: str
     path: str
+    parse: Callable[[Any], T]  # the JSON of a 2xx answer -> what the method returns
     json: dict[str, Any] | None = None
     params: dict[str, str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -360,7 +366,7 @@ def _start(
     metadata: Mapping[str, str] | None,
     accept_language: str | None,
     idempotency_key: str | None,
-) -> _Request:
+) -> _Call[Verification]:
     body = _drop_none(
         to=to,
         channel=channel,
@@ -372,14 +378,38 @@ def _start(
         metadata=dict(metadata) if metadata is not None else None,
     )
     headers = _drop_none(**{"Idempotency-Key": idempotency_key, "Accept-Language": accept_language})
-    return _Request("POST", "/v1/verifications", json=body, headers=headers)
+    return _Call("POST", "/v1/verifications", Verification.from_json, json=body, headers=headers)
 
 
-def _check(code: str, to: str | None, verification_id: str | None) -> _Request:
+def _check(code: str, to: str | None, verification_id: str | None) -> _Call[CheckResult]:
     if (to is None) == (verification_id is None):
         raise ValueError("give exactly one of `to` and `verification_id`")
     body = _drop_none(code=code, to=to, verification_id=verification_id)
-    return _Request("POST", "/v1/verifications/check", json=body)
+    return _Call("POST", "/v1/verifications/check", CheckResult.from_json, json=body)
+
+
+def _fetch(verification_id: str) -> _Call[Verification]:
+    return _Call("GET", _id_path(verification_id), Verification.from_json)
+
+
+def _cancel(verification_id: str) -> _Call[Verification]:
+    return _Call("POST", _id_path(verification_id, "/cancel"), Verification.from_json)
+
+
+def _outbox(data: Any) -> list[OutboxMessage]:
+    return [OutboxMessage.from_json(m) for m in data["messages"]]
+
+
+def _test_messages(to: str) -> _Call[list[OutboxMessage]]:
+    return _Call("GET", "/v1/test/messages", _outbox, params={"to": to})
+
+
+@contextmanager
+def _connection_errors() -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        raise VerifyConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _settings(base_url: str | None, api_key: str | None, has_client: bool) -> tuple[str, str]:
@@ -403,25 +433,24 @@ class _ClientBase:
             **(headers or {}),
         }
 
-    def _build(self, client: httpx.Client | httpx.AsyncClient, req: _Request) -> httpx.Request:
+    def _build(self, client: httpx.Client | httpx.AsyncClient, call: _Call[Any]) -> httpx.Request:
         return client.build_request(
-            req.method,
-            self.base_url + req.path,
-            json=req.json,
-            params=req.params,
-            headers={**self._headers, **req.headers},
+            call.method,
+            self.base_url + call.path,
+            json=call.json,
+            params=call.params,
+            headers={**self._headers, **call.headers},
         )
 
     @staticmethod
-    def _answer(response: httpx.Response) -> Any:
-        if response.is_success:
-            try:
-                return response.json()
-            except ValueError as exc:
-                raise VerifyServiceError(
-                    "the answer is not JSON", status=response.status_code
-                ) from exc
-        raise error_from_response(response)
+    def _answer(call: _Call[T], response: httpx.Response) -> T:
+        if not response.is_success:
+            raise error_from_response(response)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise VerifyServiceError("the answer is not JSON", status=response.status_code) from exc
+        return call.parse(data)
 
 
 class VerifyClient(_ClientBase):
@@ -442,12 +471,10 @@ class VerifyClient(_ClientBase):
         self._owns_client = http_client is None
         self._client = http_client or httpx.Client(timeout=timeout, transport=transport)
 
-    def _send(self, req: _Request) -> Any:
-        try:
-            response = self._client.send(self._build(self._client, req))
-        except httpx.TransportError as exc:
-            raise VerifyConnectionError(f"{type(exc).__name__}: {exc}") from exc
-        return self._answer(response)
+    def _send(self, call: _Call[T]) -> T:
+        with _connection_errors():
+            response = self._client.send(self._build(self._client, call))
+        return self._answer(call, response)
 
     def start(
         self,
@@ -464,7 +491,7 @@ class VerifyClient(_ClientBase):
         idempotency_key: str | None = None,
     ) -> Verification:
         """Send a code to `to` (or resend: a pending verification for `to` gets a new code)."""
-        req = _start(
+        call = _start(
             to,
             channel=channel,
             token_type=token_type,
@@ -476,25 +503,23 @@ class VerifyClient(_ClientBase):
             accept_language=accept_language,
             idempotency_key=idempotency_key,
         )
-        return Verification.from_json(self._send(req))
+        return self._send(call)
 
     def check(
         self, code: str, *, to: str | None = None, verification_id: str | None = None
     ) -> CheckResult:
         """A wrong code is a result (`valid=False`), not an exception."""
-        return CheckResult.from_json(self._send(_check(code, to, verification_id)))
+        return self._send(_check(code, to, verification_id))
 
     def fetch(self, verification_id: str) -> Verification:
-        return Verification.from_json(self._send(_Request("GET", _id_path(verification_id))))
+        return self._send(_fetch(verification_id))
 
     def cancel(self, verification_id: str) -> Verification:
-        req = _Request("POST", _id_path(verification_id, "/cancel"))
-        return Verification.from_json(self._send(req))
+        return self._send(_cancel(verification_id))
 
     def test_messages(self, to: str) -> list[OutboxMessage]:
         """The test outbox for `to`, newest first (only a service in test_mode has one)."""
-        data = self._send(_Request("GET", "/v1/test/messages", params={"to": to}))
-        return [OutboxMessage.from_json(m) for m in data["messages"]]
+        return self._send(_test_messages(to))
 
     def close(self) -> None:
         if self._owns_client:
@@ -530,12 +555,10 @@ class AsyncVerifyClient(_ClientBase):
         self._owns_client = http_client is None
         self._client = http_client or httpx.AsyncClient(timeout=timeout, transport=transport)
 
-    async def _send(self, req: _Request) -> Any:
-        try:
-            response = await self._client.send(self._build(self._client, req))
-        except httpx.TransportError as exc:
-            raise VerifyConnectionError(f"{type(exc).__name__}: {exc}") from exc
-        return self._answer(response)
+    async def _send(self, call: _Call[T]) -> T:
+        with _connection_errors():
+            response = await self._client.send(self._build(self._client, call))
+        return self._answer(call, response)
 
     async def start(
         self,
@@ -551,7 +574,8 @@ class AsyncVerifyClient(_ClientBase):
         accept_language: str | None = None,
         idempotency_key: str | None = None,
     ) -> Verification:
-        req = _start(
+        """Send a code to `to` (or resend: a pending verification for `to` gets a new code)."""
+        call = _start(
             to,
             channel=channel,
             token_type=token_type,
@@ -563,24 +587,23 @@ class AsyncVerifyClient(_ClientBase):
             accept_language=accept_language,
             idempotency_key=idempotency_key,
         )
-        return Verification.from_json(await self._send(req))
+        return await self._send(call)
 
     async def check(
         self, code: str, *, to: str | None = None, verification_id: str | None = None
     ) -> CheckResult:
-        return CheckResult.from_json(await self._send(_check(code, to, verification_id)))
+        """A wrong code is a result (`valid=False`), not an exception."""
+        return await self._send(_check(code, to, verification_id))
 
     async def fetch(self, verification_id: str) -> Verification:
-        data = await self._send(_Request("GET", _id_path(verification_id)))
-        return Verification.from_json(data)
+        return await self._send(_fetch(verification_id))
 
     async def cancel(self, verification_id: str) -> Verification:
-        data = await self._send(_Request("POST", _id_path(verification_id, "/cancel")))
-        return Verification.from_json(data)
+        return await self._send(_cancel(verification_id))
 
     async def test_messages(self, to: str) -> list[OutboxMessage]:
-        data = await self._send(_Request("GET", "/v1/test/messages", params={"to": to}))
-        return [OutboxMessage.from_json(m) for m in data["messages"]]
+        """The test outbox for `to`, newest first (only a service in test_mode has one)."""
+        return await self._send(_test_messages(to))
 
     async def aclose(self) -> None:
         if self._owns_client:
