@@ -145,6 +145,15 @@ class Verifications:
             name: MeteredProvider(provider, self._observe_send)
             for name, provider in providers.items()
         }
+        # Whether a service's provider makes and checks the codes itself is fixed by the
+        # config: decided once here, not on every start and check. The providers themselves,
+        # not their timing wrappers: the test is on their type.
+        self._validators: dict[str, TokenValidator | None] = {
+            service.name: token_validator_of(
+                service.name, [providers[name] for name in service.providers]
+            )
+            for service in settings.services
+        }
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
         self.abuse = AbusePolicy(settings, store, self.metrics)
@@ -364,9 +373,7 @@ class Verifications:
             )
 
     def _validator_of(self, service: ServiceSettings) -> TokenValidator | None:
-        # The providers themselves, not their timing wrappers: the check is on their type.
-        providers = [self.providers[name] for name in service.providers]
-        return token_validator_of(service.name, providers)
+        return self._validators[service.name]
 
     # --- delivery reports ----------------------------------------------------------------
 
