@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 from litestar import Request, Response, Router, get, post, route
-from litestar.datastructures import ResponseHeader, State
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.enums import HttpMethod
 from litestar.openapi.datastructures import ResponseSpec
@@ -20,7 +20,7 @@ from litestar.params import HeaderParameter, JSONBody, PathParameter
 from msgspec import Meta
 
 from verify_service.api.auth import service_for_key
-from verify_service.api.client_ip import client_ip as client_ip_of
+from verify_service.api.dependencies import use_case_dependencies
 from verify_service.api.swisscom_errors import (
     EXCEPTION_HANDLERS,
     SwisscomApiError,
@@ -113,10 +113,6 @@ async def swisscom_headers(request: Request[Any, Any, Any]) -> None:
 
 def _service(request: Request[Any, Any, Any]) -> ServiceSettings:
     return request.state.service  # type: ignore[no-any-return]
-
-
-def _verifications(state: State) -> Verifications:
-    return state.verifications  # type: ignore[no-any-return]
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -276,8 +272,7 @@ router = Router(
     tags=["swisscom"],
     dependencies={
         "service": Provide(_service, sync_to_thread=False),
-        "verifications": Provide(_verifications, sync_to_thread=False),
-        "client_ip": Provide(client_ip_of, sync_to_thread=False),
+        **use_case_dependencies(),
     },
     exception_handlers=EXCEPTION_HANDLERS,
 )

@@ -12,14 +12,13 @@ import binascii
 from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, PathParameter
 
 from verify_service.api.auth import service_for_key
-from verify_service.api.client_ip import client_ip as client_ip_of
+from verify_service.api.dependencies import use_case_dependencies
 from verify_service.api.twilio_errors import (
     EXCEPTION_HANDLERS,
     MAX_CHECK_ATTEMPTS,
@@ -86,10 +85,6 @@ def twilio_service(request: Request[Any, Any, Any], service_sid: ServiceSid) -> 
     if service_sid != service.twilio_service_sid:
         raise not_found(request)
     return service
-
-
-def _verifications(state: State) -> Verifications:
-    return state.verifications  # type: ignore[no-any-return]
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
@@ -260,8 +255,7 @@ twilio_router = Router(
     security=[{SECURITY_SCHEME: []}],
     dependencies={
         "service": Provide(twilio_service, sync_to_thread=False),
-        "verifications": Provide(_verifications, sync_to_thread=False),
-        "client_ip": Provide(client_ip_of, sync_to_thread=False),
+        **use_case_dependencies(),
     },
     exception_handlers=EXCEPTION_HANDLERS,
 )

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, Operation, Reference
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
 from verify_service.api.auth import bearer_service
-from verify_service.api.client_ip import client_ip
+from verify_service.api.dependencies import use_case_dependencies
 from verify_service.api.schemas import (
     CheckOut,
     CheckRequest,
@@ -84,10 +83,6 @@ def check_out(result: CheckResult) -> CheckOut:
     )
 
 
-def _verifications(state: State) -> Verifications:
-    return state.verifications  # type: ignore[no-any-return]
-
-
 VerificationId = Annotated[
     str, PathParameter(min_length=1, max_length=64, description="Verification id (ver_…)")
 ]
@@ -99,8 +94,7 @@ class VerificationsController(Controller):
     security = [{"bearer": []}]
     dependencies = {
         "service": Provide(bearer_service, sync_to_thread=False),
-        "verifications": Provide(_verifications, sync_to_thread=False),
-        "client_ip": Provide(client_ip, sync_to_thread=False),
+        **use_case_dependencies(),
     }
 
     @post(
