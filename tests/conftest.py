@@ -13,8 +13,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.redis_server import RedisServer, start_redis
+from verify_service.app import build_verifications
+from verify_service.core import hashing
 from verify_service.settings import Settings, hash_api_key, settings_from_mapping
 from verify_service.store import Store
+from verify_service.verifications import Verifications
+
+MakeVerifs = Callable[..., Verifications]
 
 API_KEY = "test-key-login-0123456789"
 OTHER_KEY = "test-key-other-0123456789"
@@ -72,6 +77,30 @@ def make_settings() -> Callable[..., Settings]:
         return settings_from_mapping(config(**overrides), environ={})
 
     return make
+
+
+@pytest.fixture
+def make_verifs(store: Store, make_settings: Callable[..., Settings]) -> MakeVerifs:
+    """The use cases without HTTP, on `store`, with a config as `make_settings` builds it."""
+
+    def make(**overrides: Any) -> Verifications:
+        return build_verifications(make_settings(**overrides), store)
+
+    return make
+
+
+@pytest.fixture
+def argon2_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per argon2 run, by whatever hashes or checks a code."""
+    runs: list[int] = []
+    real = hashing.hash_secret
+
+    def counting(*args: Any, **kwargs: Any) -> bytes:
+        runs.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hashing, "hash_secret", counting)
+    return runs
 
 
 @pytest.fixture

@@ -36,18 +36,32 @@ class Api:
         return await self.client.get(path, headers=headers, **kwargs)
 
     def captured(self, provider: str = "capture") -> CaptureProvider:
-        p = self.verifications.providers[provider]
-        assert isinstance(p, CaptureProvider)
-        return p
+        return captured(self.verifications, provider)
 
     def last_text(self, to: str, provider: str = "capture") -> str:
-        sent = self.captured(provider).sent_to(to)
-        assert sent, f"nothing was sent to {to}"
-        return sent[-1].text
+        return sent_text(self.verifications, to, provider)
 
     def last_code(self, to: str, provider: str = "capture") -> str:
         """The code in the last message to `to` (templates in tests end with the code)."""
-        return self.last_text(to, provider).rsplit(" ", 1)[-1].strip()
+        return sent_code(self.verifications, to, provider)
+
+
+def captured(verifications: Verifications, provider: str = "capture") -> CaptureProvider:
+    p = verifications.providers[provider]
+    assert isinstance(p, CaptureProvider)
+    return p
+
+
+def sent_text(verifications: Verifications, to: str, provider: str = "capture") -> str:
+    """The last message the capture provider took for `to`."""
+    sent = captured(verifications, provider).sent_to(to)
+    assert sent, f"nothing was sent to {to}"
+    return sent[-1].text
+
+
+def sent_code(verifications: Verifications, to: str, provider: str = "capture") -> str:
+    """The code in the last message to `to` (templates in tests end with the code)."""
+    return sent_text(verifications, to, provider).rsplit(" ", 1)[-1].strip()
 
 
 @asynccontextmanager

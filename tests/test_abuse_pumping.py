@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.abuse_helpers import NO_LIMITS
+from tests.helpers import sent_code
 from verify_service.app import build_verifications
 from verify_service.core.errors import VerifyError
 from verify_service.providers.capture import CaptureProvider
@@ -49,9 +50,7 @@ async def start_code(v: Verifications, to: str) -> str:
 
 
 async def approve(v: Verifications, to: str) -> None:
-    capture = v.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    code = capture.sent_to(to)[-1].text.rsplit(" ", 1)[-1]
+    code = sent_code(v, to)
     assert (await v.check(v.settings.services[0], to=to, code=code)).valid
 
 

@@ -7,10 +7,10 @@ from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
+from tests.helpers import sent_code
 from tests.monitor import monitored
 from tests.redis_server import RedisServer
 from verify_service.app import build_verifications
-from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import Settings
 from verify_service.store import Store
 
@@ -29,9 +29,7 @@ async def test_default_policy_commands_per_start_and_check(
     service = verifs.settings.services[0]
     # once through each path first: scripts load on their first use (NOSCRIPT, SCRIPT LOAD)
     await verifs.start(service, to="+41791234500")
-    capture = verifs.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    code = capture.sent_to("+41791234500")[-1].text.rsplit(" ", 1)[-1]
+    code = sent_code(verifs, "+41791234500")
     await verifs.check(service, to="+41791234500", code=code, client_ip="203.0.113.9")
     async with monitored(redis_server.url, client) as log:
         commands_of = log.commands_of
@@ -40,7 +38,7 @@ async def test_default_policy_commands_per_start_and_check(
         assert await commands_of(verifs.start(service, to=TO, client_ip="203.0.113.1")) == [
             "EVALSHA"
         ] * (5 + 2) + ["SET"]
-        code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
+        code = sent_code(verifs, TO)
         # checks_per_ip, reserve, approve, and the approval for the pumping guard
         check = verifs.check(service, to=TO, code=code, client_ip="203.0.113.1")
         assert await commands_of(check) == ["EVALSHA"] * 4

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import redis.asyncio as aioredis
 
+from tests.helpers import sent_code
 from tests.redis_server import RedisServer
 from verify_service.app import build_verifications
 from verify_service.core.errors import VerifyError
@@ -35,16 +36,10 @@ def verifs(real_store: Store, make_settings: Callable[..., Settings]) -> Verific
     return build_verifications(make_settings(service={"max_check_attempts": 5}), real_store)
 
 
-def code_sent(v: Verifications) -> str:
-    capture = v.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    return capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
-
-
 async def test_100_parallel_wrong_checks_use_exactly_the_limit(verifs: Verifications) -> None:
     service = verifs.settings.services[0]
     started = await verifs.start(service, to=TO)
-    code = code_sent(verifs)
+    code = sent_code(verifs, TO)
     bad = "".join("1" if c != "1" else "2" for c in code)
     results = await asyncio.gather(*(verifs.check(service, to=TO, code=bad) for _ in range(100)))
     assert not any(r.valid for r in results)
@@ -61,7 +56,7 @@ async def test_100_parallel_wrong_checks_use_exactly_the_limit(verifs: Verificat
 async def test_10_parallel_right_checks_approve_once(verifs: Verifications) -> None:
     service = verifs.settings.services[0]
     await verifs.start(service, to=TO)
-    code = code_sent(verifs)
+    code = sent_code(verifs, TO)
     results = await asyncio.gather(*(verifs.check(service, to=TO, code=code) for _ in range(10)))
     assert sum(r.valid for r in results) == 1
     assert {r.status for r in results} <= {"approved", "max_attempts_reached"}

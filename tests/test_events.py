@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import API_KEY
-from tests.helpers import open_api
+from tests.helpers import open_api, sent_code
 from verify_service.app import build_verifications
 from verify_service.core.errors import VerifyError
 from verify_service.events import StatusEvents, sign, verify_signature
-from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import ConfigError, Settings
 from verify_service.store import Store
 from verify_service.verifications import Verifications
@@ -86,12 +85,6 @@ def make_verifs(
     return make
 
 
-def code_of(v: Verifications, to: str = TO) -> str:
-    capture = v.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    return capture.sent_to(to)[-1].text.rsplit(" ", 1)[-1]
-
-
 def counted(v: Verifications, outcome: str) -> float:
     value = v.metrics.registry.get_sample_value(
         "verify_status_events_total", {"service": "login", "outcome": outcome}
@@ -105,7 +98,7 @@ async def test_each_status_change_is_posted_signed_and_without_the_code(
     v = make_verifs()
     service = v.settings.services[0]
     started = await v.start(service, to=TO, metadata={"user": "u-1"})
-    code = code_of(v)
+    code = sent_code(v, TO)
     await v.check(service, to=TO, code=code)
     other = await v.start(service, to="+41797654321")
     await v.cancel(service, other.id)

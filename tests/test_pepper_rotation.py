@@ -4,13 +4,11 @@ costs one argon2 run in the common case (the stored salt names the pepper)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from tests.conftest import API_KEY, PEPPER, config
 from tests.helpers import open_api
-from verify_service.core import hashing
 from verify_service.core.hashing import CodeHasher, HashParams
 from verify_service.settings import ConfigError, Settings, settings_from_mapping
 from verify_service.store import Store
@@ -19,19 +17,6 @@ FAST = HashParams(time_cost=1, memory_cost_kib=1024, parallelism=1)
 OLD = b"old-pepper-0123456789abcdef"
 NEW = b"new-pepper-0123456789abcdef"
 SCOPE = "0123456789abcdef"
-
-
-@pytest.fixture
-def argon2_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    runs: list[int] = []
-    real = hashing.hash_secret
-
-    def counting(*args: Any, **kwargs: Any) -> bytes:
-        runs.append(1)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(hashing, "hash_secret", counting)
-    return runs
 
 
 def test_old_hashes_still_check_after_rotation(argon2_runs: list[int]) -> None:

@@ -7,10 +7,10 @@ from collections.abc import Callable
 import redis.asyncio as aioredis
 
 from tests.abuse_helpers import GUARD_OFF, NO_LIMITS
+from tests.helpers import sent_code
 from tests.monitor import monitored
 from tests.redis_server import RedisServer
 from verify_service.app import build_verifications
-from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import Settings
 from verify_service.store import Store
 
@@ -34,9 +34,7 @@ async def test_each_state_change_is_one_command(
         # is the message-id index for delivery reports, pipelined with the second script (one
         # round trip: see test_delivery_reports.py)
         assert await commands_of(verifs.start(service, to=TO)) == ["EVALSHA", "EVALSHA", "SET"]
-        capture = verifs.providers["capture"]
-        assert isinstance(capture, CaptureProvider)
-        code = capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
+        code = sent_code(verifs, TO)
         wrong = "".join("1" if c != "1" else "2" for c in code)
         # a wrong check: reserve only
         assert await commands_of(verifs.check(service, to=TO, code=wrong)) == ["EVALSHA"]

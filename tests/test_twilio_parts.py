@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,14 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from tests.conftest import API_KEY, config
+from tests.conftest import API_KEY, MakeVerifs, config
+from tests.helpers import sent_code
 from verify_service.api.twilio_schemas import attempt_sid, verification_id, verification_sid
-from verify_service.app import build_verifications, create_app
+from verify_service.app import create_app
 from verify_service.core.errors import VerifyError
-from verify_service.providers.capture import CaptureProvider
 from verify_service.settings import ConfigError, Settings, settings_from_mapping
 from verify_service.store import Store, keys
-from verify_service.verifications import Verifications
 
 HEX32 = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
 TO = "+41791234567"
@@ -108,22 +107,6 @@ def test_two_services_cannot_share_a_service_sid() -> None:
 
 # --- backend approval --------------------------------------------------------------------
 
-MakeVerifs = Callable[..., Verifications]
-
-
-@pytest.fixture
-def make_verifs(store: Store, make_settings: Callable[..., Settings]) -> MakeVerifs:
-    def make(**overrides: Any) -> Verifications:
-        return build_verifications(make_settings(**overrides), store)
-
-    return make
-
-
-def _code(v: Verifications) -> str:
-    capture = v.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    return capture.sent_to(TO)[-1].text.rsplit(" ", 1)[-1]
-
 
 async def test_approve_ends_a_pending_verification(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
@@ -134,7 +117,7 @@ async def test_approve_ends_a_pending_verification(make_verifs: MakeVerifs) -> N
     assert approved.updated_at is not None
     assert (await v.fetch(service, started.id)).status == "approved"
     # the code sent earlier approves nothing more
-    result = await v.check(service, to=TO, code=_code(v))
+    result = await v.check(service, to=TO, code=sent_code(v, TO))
     assert (result.valid, result.status) == (False, "approved")
     with pytest.raises(VerifyError) as info:
         await v.approve(service, started.id)
@@ -150,7 +133,7 @@ async def test_approve_refuses_expired_exhausted_and_foreign(
     )
     service, other = v.settings.services
     exhausted = await v.start(service, to=TO)
-    wrong = "000000" if _code(v) != "000000" else "111111"
+    wrong = "000000" if sent_code(v, TO) != "000000" else "111111"
     assert (await v.check(service, to=TO, code=wrong)).status == "max_attempts_reached"
     with pytest.raises(VerifyError) as info:
         await v.approve(service, exhausted.id)

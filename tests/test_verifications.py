@@ -2,44 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import pytest
 
-from verify_service.app import build_verifications
+from tests.conftest import MakeVerifs
+from tests.helpers import sent_code, sent_text
 from verify_service.core.errors import VerifyError
 from verify_service.core.tokens import TokenType
 from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
 from verify_service.providers.capture import CaptureProvider
-from verify_service.settings import ServiceSettings, Settings
+from verify_service.settings import ServiceSettings
 from verify_service.store import Store
 from verify_service.verifications import Verifications
 
 TO = "+41791234567"
-MakeVerifs = Callable[..., Verifications]
-
-
-@pytest.fixture
-def make_verifs(store: Store, make_settings: Callable[..., Settings]) -> MakeVerifs:
-    def make(**overrides: Any) -> Verifications:
-        return build_verifications(make_settings(**overrides), store)
-
-    return make
 
 
 def svc(v: Verifications) -> ServiceSettings:
     return v.settings.services[0]
-
-
-def sent_text(v: Verifications, to: str = TO) -> str:
-    capture = v.providers["capture"]
-    assert isinstance(capture, CaptureProvider)
-    return capture.sent_to(to)[-1].text
-
-
-def last_code(v: Verifications, to: str = TO) -> str:
-    return sent_text(v, to).rsplit(" ", 1)[-1]
 
 
 def wrong(code: str) -> str:
@@ -60,13 +39,13 @@ async def test_start_sends_the_rendered_template_and_returns_pending(
     assert (started.expires_at - started.created_at).total_seconds() == pytest.approx(600, abs=1)
     capture = v.providers["capture"]
     assert isinstance(capture, CaptureProvider)
-    assert capture.sent_to(TO)[-1].text == f"Your code is {last_code(v)}"
+    assert capture.sent_to(TO)[-1].text == f"Your code is {sent_code(v, TO)}"
 
 
 async def test_locale_and_request_template_choose_the_text(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
     await v.start(svc(v), to=TO, locale="de-CH")
-    assert sent_text(v) == f"Ihr Code: {last_code(v)}"
+    assert sent_text(v, TO) == f"Ihr Code: {sent_code(v, TO)}"
     other = "+41791234568"
     await v.start(svc(v), to=other, template="%TOKEN% is your code, %TOKEN%!")
     text = sent_text(v, other)
@@ -77,7 +56,7 @@ async def test_locale_and_request_template_choose_the_text(make_verifs: MakeVeri
 async def test_wrong_then_right_then_replay(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
     started = await v.start(svc(v), to=TO)
-    code = last_code(v)
+    code = sent_code(v, TO)
     bad = await v.check(svc(v), to=TO, code=wrong(code))
     assert (bad.valid, bad.status, bad.attempts_remaining) == (False, "pending", 4)
     good = await v.check(svc(v), verification_id=started.id, code=code)
@@ -92,7 +71,7 @@ async def test_wrong_then_right_then_replay(make_verifs: MakeVerifs) -> None:
 async def test_attempt_limit_locks_even_the_right_code_out(make_verifs: MakeVerifs) -> None:
     v = make_verifs(service={"max_check_attempts": 3})
     await v.start(svc(v), to=TO)
-    code = last_code(v)
+    code = sent_code(v, TO)
     results = [await v.check(svc(v), to=TO, code=wrong(code)) for _ in range(3)]
     assert [r.attempts_remaining for r in results] == [2, 1, 0]
     assert results[-1].status == "max_attempts_reached"
@@ -105,10 +84,10 @@ async def test_resend_issues_a_new_code_and_earlier_ones_stay_valid(
 ) -> None:
     v = make_verifs()
     first = await v.start(svc(v), to=TO)
-    code1 = last_code(v)
+    code1 = sent_code(v, TO)
     await v.check(svc(v), to=TO, code=wrong(code1))
     second = await v.start(svc(v), to=TO)
-    assert last_code(v) != code1  # a new code (equal by chance once in a million)
+    assert sent_code(v, TO) != code1  # a new code (equal by chance once in a million)
     assert second.id == first.id
     assert len(second.send_attempts) == 2
     assert second.attempts_remaining == 4  # attempts are shared across resends
@@ -120,7 +99,7 @@ async def test_the_newest_code_approves_after_a_resend(make_verifs: MakeVerifs) 
     v = make_verifs()
     await v.start(svc(v), to=TO)
     await v.start(svc(v), to=TO)
-    assert (await v.check(svc(v), to=TO, code=last_code(v))).valid is True
+    assert (await v.check(svc(v), to=TO, code=sent_code(v, TO))).valid is True
 
 
 async def test_resend_cooldown_and_send_limit(make_verifs: MakeVerifs) -> None:
@@ -145,7 +124,7 @@ async def test_resend_cooldown_and_send_limit(make_verifs: MakeVerifs) -> None:
 async def test_expiry_is_judged_on_the_store_clock(make_verifs: MakeVerifs, store: Store) -> None:
     v = make_verifs()
     started = await v.start(svc(v), to=TO, expires_in=30)
-    code = last_code(v)
+    code = sent_code(v, TO)
     store.clock_offset_ms = 31_000  # the one clock (Redis TIME) moves; the key is still there
     assert (await v.fetch(svc(v), started.id)).status == "expired"
     result = await v.check(svc(v), to=TO, code=code)
@@ -159,7 +138,7 @@ async def test_expiry_is_judged_on_the_store_clock(make_verifs: MakeVerifs, stor
 async def test_cancel(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
     started = await v.start(svc(v), to=TO)
-    code = last_code(v)
+    code = sent_code(v, TO)
     canceled = await v.cancel(svc(v), started.id)
     assert canceled.status == "canceled"
     assert (await v.check(svc(v), to=TO, code=code)).status == "canceled"
@@ -172,7 +151,7 @@ async def test_cancel(make_verifs: MakeVerifs) -> None:
 async def test_a_new_start_after_approval_is_a_new_verification(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
     first = await v.start(svc(v), to=TO)
-    await v.check(svc(v), to=TO, code=last_code(v))
+    await v.check(svc(v), to=TO, code=sent_code(v, TO))
     second = await v.start(svc(v), to=TO)
     assert second.id != first.id
     assert (await v.fetch(svc(v), first.id)).status == "approved"
@@ -203,7 +182,7 @@ async def test_another_service_cannot_see_it(make_verifs: MakeVerifs) -> None:
         await v.fetch(shop, started.id)
     assert info.value.code == "verification_not_found"
     with pytest.raises(VerifyError):
-        await v.check(shop, to=TO, code=last_code(v))
+        await v.check(shop, to=TO, code=sent_code(v, TO))
     with pytest.raises(VerifyError):
         await v.cancel(shop, started.id)
 
@@ -213,7 +192,7 @@ async def test_alphanumeric_codes_check_case_and_dash_insensitively(
 ) -> None:
     v = make_verifs()
     await v.start(svc(v), to=TO, token_type=TokenType.ALPHANUMERIC, token_length=8)
-    code = last_code(v)
+    code = sent_code(v, TO)
     assert len(code) == 8
     typed = f"{code[:4].lower()}-{code[4:]}"
     assert (await v.check(svc(v), to=TO, code=typed)).valid is True
@@ -286,7 +265,7 @@ async def test_a_refused_number_is_a_client_error(make_verifs: MakeVerifs) -> No
 async def test_a_failed_resend_leaves_the_earlier_code_usable(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
     await v.start(svc(v), to=TO)
-    code = last_code(v)
+    code = sent_code(v, TO)
     broken = with_providers(v, capture=Failing("capture"))
     with pytest.raises(VerifyError):
         await broken.start(svc(v), to=TO)
@@ -302,9 +281,9 @@ async def test_no_plaintext_code_anywhere_in_the_store(
     for i, token_type in enumerate(TokenType):
         to = f"+4179123450{i}"
         await v.start(svc(v), to=to, token_type=token_type, token_length=12, metadata={"k": "v"})
-        codes.append(last_code(v, to))
+        codes.append(sent_code(v, to))
         await v.start(svc(v), to=to, token_type=token_type, token_length=12)  # resend
-        codes.append(last_code(v, to))
+        codes.append(sent_code(v, to))
         await v.check(svc(v), to=to, code=wrong(codes[-1]))
     await v.check(svc(v), to="+41791234500", code=codes[0])
     dump: list[str] = []
@@ -329,7 +308,7 @@ async def test_exhaustion_does_not_lock_out_a_right_code_still_in_flight(
 ) -> None:
     v = make_verifs(service={"max_check_attempts": 2})
     started = await v.start(svc(v), to=TO)
-    code = last_code(v)
+    code = sent_code(v, TO)
     tag = started.id[4:20]
     # two checks have reserved their attempts and are still verifying their hashes ...
     for _ in range(2):
