@@ -17,6 +17,9 @@ TEXT = "Your code is 482913"
 MESSAGE = OutgoingMessage(to=TO, text=TEXT, reference="ver_abc.1")
 
 
+MakeProvider = Callable[[Mapping[str, Any]], Provider]
+
+
 @pytest.fixture
 def start_fake() -> Iterator[Callable[[Handler], FakeServer]]:
     servers: list[FakeServer] = []
@@ -32,7 +35,7 @@ def start_fake() -> Iterator[Callable[[Handler], FakeServer]]:
 
 
 @pytest.fixture
-async def make_provider() -> AsyncIterator[Callable[[Mapping[str, Any]], Provider]]:
+async def make_provider() -> AsyncIterator[MakeProvider]:
     providers: list[Provider] = []
 
     def make(config: Mapping[str, Any]) -> Provider:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -14,14 +14,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.providers.conftest import MESSAGE, TEXT
+from tests.providers.conftest import MESSAGE, TEXT, MakeProvider
 from tests.providers.fake_server import FakeServer, Handler, Reply
 from tests.providers.fakes import SECRET, endpoint_api, http_config, verify_standard_webhook
-from verify_service.providers.base import Provider, ProviderError
+from verify_service.providers.base import ProviderError
 from verify_service.providers.http_generic import encode, render
 from verify_service.providers.registry import build_provider
-
-MakeProvider = Callable[[Mapping[str, Any]], Provider]
 
 
 @pytest.fixture

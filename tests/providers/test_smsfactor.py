@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from tests.providers.conftest import MESSAGE, TEXT
+from tests.providers.conftest import MESSAGE, TEXT, MakeProvider
 from tests.providers.fake_server import FakeServer, Handler, Reply
 from tests.providers.fakes import (
     SMSFACTOR_TICKET,
@@ -18,8 +18,6 @@ from tests.providers.fakes import (
     smsfactor_config,
 )
 from verify_service.providers.base import DeliveryReport, Provider, ProviderError
-
-MakeProvider = Callable[[Mapping[str, Any]], Provider]
 
 
 @pytest.fixture

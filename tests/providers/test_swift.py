@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from tests.providers.conftest import MESSAGE, TEXT
+from tests.providers.conftest import MESSAGE, TEXT, MakeProvider
 from tests.providers.fake_server import FakeServer, Handler, Reply
 from tests.providers.fakes import SWIFT_ID, swift_api, swift_config, swift_result
 from verify_service.providers.base import Provider, ProviderError
-
-MakeProvider = Callable[[Mapping[str, Any]], Provider]
 
 
 @pytest.fixture

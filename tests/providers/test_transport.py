@@ -3,17 +3,16 @@ Retry-After, keep-alive, and never the message text in a reason."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.providers.conftest import MESSAGE
+from tests.providers.conftest import MESSAGE, MakeProvider
 from tests.providers.fake_server import FakeServer, Handler, Reply, refused_url
 from tests.providers.fakes import KINDS
-from verify_service.providers.base import Provider, ProviderError
+from verify_service.providers.base import ProviderError
 
-MakeProvider = Callable[[Mapping[str, Any]], Provider]
 pytestmark = pytest.mark.parametrize("kind", sorted(KINDS))
 
 

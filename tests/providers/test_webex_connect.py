@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
 
 import pytest
 
-from tests.providers.conftest import MESSAGE, TEXT
+from tests.providers.conftest import MESSAGE, TEXT, MakeProvider
 from tests.providers.fake_server import FakeServer, Handler
 from tests.providers.fakes import WEBEX_TRANSID, webex_api, webex_config, webex_error
 from verify_service.providers.base import DeliveryReport, Provider, ProviderError
 from verify_service.providers.registry import build_provider
-
-MakeProvider = Callable[[Mapping[str, Any]], Provider]
 
 
 @pytest.fixture

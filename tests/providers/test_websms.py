@@ -5,12 +5,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.providers.conftest import MESSAGE, TEXT
+from tests.providers.conftest import MESSAGE, TEXT, MakeProvider
 from tests.providers.fake_server import FakeServer, Handler, Reply
 from tests.providers.fakes import (
     UNREACHABLE,
@@ -22,8 +22,6 @@ from tests.providers.fakes import (
     websms_status,
 )
 from verify_service.providers.base import DeliveryReport, Provider, ProviderError
-
-MakeProvider = Callable[[Mapping[str, Any]], Provider]
 
 
 @pytest.fixture
