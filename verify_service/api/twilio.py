@@ -91,6 +91,14 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
     return str(request.base_url).rstrip("/")
 
 
+def _our_id(request: Request[Any, Any, Any], sid: str) -> str:
+    """Our id for a Verification SID; anything else names no resource (20404, as Twilio)."""
+    our_id = verification_id(sid)
+    if our_id is None:
+        raise not_found(request)
+    return our_id
+
+
 def _unsupported(**fields: str | None) -> None:
     for name, value in fields.items():
         if value is not None:
@@ -153,9 +161,7 @@ async def fetch_verification(
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
 ) -> VerificationResource:
-    our_id = verification_id(sid)
-    if our_id is None:
-        raise not_found(request)
+    our_id = _our_id(request, sid)
     verification = await verifications.fetch(service, our_id)
     return verification_resource(verification, service, _base_url(request))
 
@@ -177,9 +183,7 @@ async def update_verification(
 ) -> VerificationResource:
     if data.status not in ("canceled", "approved"):
         raise invalid_parameter("Status")
-    our_id = verification_id(sid)
-    if our_id is None:
-        raise not_found(request)
+    our_id = _our_id(request, sid)
     if data.status == "canceled":
         verification = await verifications.cancel(service, our_id)
     else:
@@ -204,9 +208,7 @@ async def check_verification(
     _unsupported(Amount=data.amount, Payee=data.payee)
     our_id: str | None = None
     if data.verification_sid is not None:
-        our_id = verification_id(data.verification_sid)
-        if our_id is None:
-            raise not_found(request)
+        our_id = _our_id(request, data.verification_sid)
     elif data.to is None:
         raise invalid_parameter("To")
     result = await verifications.check(
