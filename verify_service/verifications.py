@@ -255,7 +255,7 @@ class Verifications:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
             verification = to_verification(record)
             if created:
-                self._status_changed(service, verification, "pending")
+                self._status_changed(service, verification, "pending", region=phone.region or "")
             return verification
 
         reference = f"{record.id}.{record.send_count}"
@@ -295,10 +295,14 @@ class Verifications:
             index_ttl_ms=record.expires_at_ms - record.now_ms + self.settings.retention * 1000,
         )
         if outcome.record is not None and created:
-            self._status_changed(service, to_verification(outcome.record), "pending")
+            self._status_changed(
+                service, to_verification(outcome.record), "pending", region=phone.region or ""
+            )
         if not delivery.sent:
             if outcome.record is not None and outcome.record.status == "failed":
-                self._status_changed(service, to_verification(outcome.record), "failed")
+                self._status_changed(
+                    service, to_verification(outcome.record), "failed", region=phone.region or ""
+                )
             if delivery.recipient_invalid:
                 raise VerifyError(
                     "invalid_phone_number",
@@ -350,17 +354,17 @@ class Verifications:
         verification: Verification,
         status: str,
         *,
-        provider: str | None = None,
+        region: str | None = None,
     ) -> None:
         """One place for everything a status change sets off: the counter (by the provider
         that carried the code, for conversion by provider and country) and the event."""
-        if provider is None:
-            test_number = verification.to in service.test_numbers
-            provider = "test_number" if test_number else _sender(verification.send_attempts)
+        test_number = verification.to in service.test_numbers
+        provider = "test_number" if test_number else _sender(verification.send_attempts)
         self.metrics.verifications.labels(
             service.name,
             provider,
-            _region_of(verification.to),
+            # Callers that have parsed the number pass its region: one parse less.
+            _region_of(verification.to) if region is None else region,
             status,
         ).inc()
         if service.status_callback_url and service.status_callback_secret is not None:
@@ -446,8 +450,10 @@ class Verifications:
             approved = finished.outcome == "changed"
             self.metrics.checks.labels(service.name, "valid" if approved else "replayed").inc()
             if approved:
-                self._status_changed(service, to_verification(finished.record), "approved")
                 region = _region_of(finished.record.to)
+                self._status_changed(
+                    service, to_verification(finished.record), "approved", region=region
+                )
                 await self.abuse.approved(service, finished.record.to, region)
             return CheckResult(
                 record.id,
