@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -272,7 +271,3 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
             "uvicorn.access": {"level": "WARNING", "handlers": [], "propagate": True},
         },
     }
-
-
-def monotonic_ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)

@@ -47,10 +47,3 @@ def normalize_code(token_type: TokenType, typed: str) -> str:
     if token_type is TokenType.ALPHANUMERIC:
         code = code.upper()
     return code
-
-
-def plausible_code(token_type: TokenType, code: str, length: int) -> bool:
-    """True if `code` (normalised) could have been generated; a cheap pre-filter only.
-    The attempt is still counted when this is False: it tells nothing an attacker can use."""
-    alphabet = ALPHABETS[token_type]
-    return len(code) == length and all(c in alphabet for c in code)
