@@ -38,7 +38,13 @@ from verify_service.core.templates import (
     validate_domain,
     validate_template,
 )
-from verify_service.core.tokens import MAX_LENGTH, MIN_LENGTH, TokenType
+from verify_service.core.tokens import (
+    MAX_EXPIRES_IN,
+    MAX_LENGTH,
+    MIN_EXPIRES_IN,
+    MIN_LENGTH,
+    TokenType,
+)
 
 ENV_PREFIX = "env:"
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -89,7 +95,7 @@ class ServiceSettings(_Strict):
     token_length: int = Field(default=6, ge=MIN_LENGTH, le=MAX_LENGTH)
     min_token_length: int = Field(default=MIN_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
     max_token_length: int = Field(default=MAX_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
-    expires_in: int = Field(default=600, ge=30, le=86400)
+    expires_in: int = Field(default=600, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN)
     max_check_attempts: int = Field(default=5, ge=1, le=100)
     max_send_attempts: int = Field(default=5, ge=1, le=100)
     resend_cooldown: int = Field(default=30, ge=0, le=86400)

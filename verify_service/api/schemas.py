@@ -10,7 +10,13 @@ import msgspec
 from msgspec import Meta
 
 from verify_service.core.templates import MAX_TEMPLATE_LENGTH
-from verify_service.core.tokens import MAX_LENGTH, MIN_LENGTH, TokenType
+from verify_service.core.tokens import (
+    MAX_EXPIRES_IN,
+    MAX_LENGTH,
+    MIN_EXPIRES_IN,
+    MIN_LENGTH,
+    TokenType,
+)
 
 MetaKey = Annotated[str, Meta(min_length=1, max_length=64)]
 MetaValue = Annotated[str, Meta(max_length=256)]
@@ -28,7 +34,9 @@ class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     channel: Literal["sms"] = "sms"
     token_type: TokenType | None = None
     token_length: Annotated[int, Meta(ge=MIN_LENGTH, le=MAX_LENGTH)] | None = None
-    expires_in: Annotated[int, Meta(ge=30, le=86400, description="Seconds.")] | None = None
+    expires_in: (
+        Annotated[int, Meta(ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN, description="Seconds.")] | None
+    ) = None
     template: (
         Annotated[
             str,

@@ -29,7 +29,7 @@ from verify_service.api.swisscom_errors import (
 )
 from verify_service.core.errors import VerifyError
 from verify_service.core.templates import MAX_TEMPLATE_LENGTH
-from verify_service.core.tokens import TokenType
+from verify_service.core.tokens import MAX_EXPIRES_IN, MIN_EXPIRES_IN, TokenType
 from verify_service.settings import ServiceSettings
 from verify_service.verifications import Verifications
 
@@ -50,8 +50,6 @@ _TOKEN_TYPES: dict[str, TokenType] = {
     "LONG_CRYPTIC": TokenType.ALPHANUMERIC_MIXED,
 }
 
-MIN_EXPIRES_IN = 30  # as in the native API: a shorter life is too short to type the code
-
 # Swisscom's number rule: starts with 0, 00 or +, 7 to 15 digits; a single leading 0 is +41.
 _MSISDN = re.compile(r"^(\+|00|0)?([0-9]+)$")  # ASCII digits only: \d takes any script
 
@@ -66,7 +64,9 @@ class TokenValidationRequest(msgspec.Struct, kw_only=True):
     ]
     tokenType: SwisscomTokenType = "SHORT_NUMERIC"  # Swisscom's field names, camelCase
     expireTime: (
-        Annotated[int, Meta(ge=0, le=86400, description="Seconds; 0 or absent: the default.")]
+        Annotated[
+            int, Meta(ge=0, le=MAX_EXPIRES_IN, description="Seconds; 0 or absent: the default.")
+        ]
         | None
     ) = None
     tokenLength: Annotated[int, Meta(ge=1, le=12)] | None = None
@@ -169,7 +169,8 @@ async def start_token_validation(
 ) -> Response[bytes]:
     if data.expireTime and data.expireTime < MIN_EXPIRES_IN:
         raise VerifyError(
-            "invalid_request", f"expireTime must be {MIN_EXPIRES_IN}-86400 (0: the default)"
+            "invalid_request",
+            f"expireTime must be {MIN_EXPIRES_IN}-{MAX_EXPIRES_IN} (0: the default)",
         )
     token_type = _TOKEN_TYPES[data.tokenType]
     length = service.max_token_length if data.tokenType == "LONG_CRYPTIC" else data.tokenLength

@@ -16,6 +16,11 @@ class TokenType(StrEnum):
 MIN_LENGTH = 4
 MAX_LENGTH = 12
 
+# A code's life in seconds, in every API and in the config: a shorter one is too short to
+# type the code, a longer one is no longer a one-time code.
+MIN_EXPIRES_IN = 30
+MAX_EXPIRES_IN = 86400
+
 # Upper case without the look-alikes 0/O, 1/I/L: codes are read off a phone and typed again.
 _UNAMBIGUOUS_UPPER = "".join(c for c in string.ascii_uppercase if c not in "OIL")
 _UNAMBIGUOUS_DIGITS = "23456789"
