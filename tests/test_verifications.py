@@ -322,3 +322,32 @@ async def test_exhaustion_does_not_lock_out_a_right_code_still_in_flight(
     )
     assert finished.outcome == "changed"
     assert (await v.fetch(svc(v), started.id)).status == "approved"
+
+
+async def test_backend_approval_of_an_expired_verification_records_the_expiry(
+    make_verifs: MakeVerifs, store: Store
+) -> None:
+    v = make_verifs()
+    started = await v.start(svc(v), to=TO, expires_in=30)
+    store.clock_offset_ms = 31_000
+    with pytest.raises(VerifyError) as info:
+        await v.approve(svc(v), started.id)
+    assert info.value.code == "verification_not_pending"
+    assert (await v.fetch(svc(v), started.id)).status == "expired"
+    metrics = v.metrics.render().decode()
+    expired = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("verify_verifications_total") and 'status="expired"' in line
+    ]
+    assert len(expired) == 1
+    assert expired[0].endswith(" 1.0")
+
+
+async def test_the_breaker_state_is_exported(make_verifs: MakeVerifs) -> None:
+    v = with_providers(make_verifs(), capture=Failing("capture"))
+    for _ in range(3):  # two tries each (one retry): five failures open the breaker
+        with pytest.raises(VerifyError):
+            await v.start(svc(v), to=TO)
+    metrics = v.metrics.render().decode()
+    assert 'verify_provider_breaker_state{provider="capture"} 2.0' in metrics

@@ -37,6 +37,9 @@ from verify_service.settings import ServiceSettings, Settings
 from verify_service.store import Store, StoredVerification, keys
 from verify_service.store.redis_store import IdempotentAnswer, ScriptOutcome
 
+# verify_provider_breaker_state: 0 closed, 1 half-open, 2 open
+BREAKER_GAUGE = {"closed": 0, "half_open": 1, "open": 2}
+
 TERMINAL = ("approved", "canceled", "expired", "max_attempts_reached", "failed")
 
 
@@ -138,7 +141,7 @@ class Verifications:
         self.hasher = hasher
         self.providers = providers
         self.metrics = metrics or Metrics()
-        self.router = router or Router()
+        self.router = router or Router(on_breaker=self._breaker_state)
         self.events = events or StatusEvents(self.metrics)
         # What the router calls: the same providers, each send timed into the metrics.
         self._metered: dict[str, Provider] = {
@@ -343,6 +346,9 @@ class Verifications:
 
     def _providers_of(self, service: ServiceSettings) -> Sequence[Provider]:
         return [self._metered[name] for name in service.providers]
+
+    def _breaker_state(self, provider: str, state: str) -> None:
+        self.metrics.set_breaker(provider, BREAKER_GAUGE[state])
 
     def _observe_send(self, provider: str, outcome: str, seconds: float) -> None:
         self.metrics.sends.labels(provider, outcome).inc()

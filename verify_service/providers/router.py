@@ -89,8 +89,11 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
         jitter: Callable[[float], float] | None = None,
+        on_breaker: Callable[[str, str], None] | None = None,
     ) -> None:
         self.clock = clock
+        # Told (provider name, breaker state) after each provider's turn: metrics, not logic.
+        self.on_breaker = on_breaker
         self.sleep = sleep
         # Jitter spreads retries of many requests apart; it needs no unpredictability.
         self.jitter = jitter or (lambda high: random.uniform(0, high))  # noqa: S311
@@ -116,22 +119,27 @@ class Router:
         tries = _Tries()
         for index, provider in enumerate(providers):
             breaker = self.breaker(provider)
-            if not breaker.acquire():
-                tries.add(provider, datetime.now(UTC), "failed", error=SKIPPED)
-                continue
-            if time.monotonic() >= deadline:
-                breaker.abandoned()
-                tries.add(provider, datetime.now(UTC), "failed", error=OUT_OF_TIME)
-                continue
-            # Retries on this provider stop where its share of the remaining budget ends,
-            # so that one slow provider cannot starve the ones after it of their turn.
-            later = sum(1 for p in providers[index + 1 :] if self.breaker(p).available())
-            share_end = time.monotonic() + (deadline - time.monotonic()) / (later + 1)
-            outcome = await self._try_provider(
-                provider, breaker, message, deadline, share_end, tries
-            )
-            if outcome is not None:
-                return Delivery(tries.attempts, sent=outcome, recipient_invalid=not outcome)
+            try:
+                if not breaker.acquire():
+                    tries.add(provider, datetime.now(UTC), "failed", error=SKIPPED)
+                    continue
+                if time.monotonic() >= deadline:
+                    breaker.abandoned()
+                    tries.add(provider, datetime.now(UTC), "failed", error=OUT_OF_TIME)
+                    continue
+                # Retries on this provider stop where its share of the remaining budget ends,
+                # so that one slow provider cannot starve the ones after it of their turn.
+                later = sum(1 for p in providers[index + 1 :] if self.breaker(p).available())
+                share_end = time.monotonic() + (deadline - time.monotonic()) / (later + 1)
+                outcome = await self._try_provider(
+                    provider, breaker, message, deadline, share_end, tries
+                )
+                if outcome is not None:
+                    return Delivery(tries.attempts, sent=outcome, recipient_invalid=not outcome)
+            finally:
+                if self.on_breaker is not None:
+                    self.on_breaker(provider.name, breaker.state)
+
         return Delivery(tries.attempts, sent=False)
 
     async def _try_provider(

@@ -19,7 +19,8 @@ if now >= tonumber(f[3]) then
   redis.call('HSET', vkey, 'status', 'expired', 'updated_at', now)
   redis.call('HDEL', vkey, 'codes')
   redis.call('PEXPIRE', vkey, tonumber(ARGV[4]) * 1000)
-  return {'not_pending', tostring(now), unpack(redis.call('HGETALL', vkey))}
+  -- 'expired', like cancel.lua: this call recorded the expiry, so it reports the change
+  return {'expired', tostring(now), unpack(redis.call('HGETALL', vkey))}
 end
 if tonumber(f[4]) >= tonumber(f[5]) then
   -- out of attempts: readers derive max_attempts_reached; a check still in flight records it
