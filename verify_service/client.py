@@ -235,10 +235,6 @@ class ProviderUnavailableError(VerifyServiceError):
     code = "provider_unavailable"
 
 
-class ProviderRejectedError(VerifyServiceError):
-    code = "provider_rejected"
-
-
 class StoreUnavailableError(VerifyServiceError):
     code = "store_unavailable"
 
@@ -284,7 +280,6 @@ ERRORS: dict[str, type[VerifyServiceError]] = {
         IdempotencyKeyReusedError,
         IdempotencyInProgressError,
         ProviderUnavailableError,
-        ProviderRejectedError,
         StoreUnavailableError,
         NotFoundError,
         MethodNotAllowedError,

@@ -40,7 +40,6 @@ _FROM_NATIVE: dict[str, tuple[int, int]] = {
     "invalid_request": (400, INVALID_PARAMETER),
     "invalid_phone_number": (400, INVALID_PARAMETER),
     "invalid_template": (400, INVALID_PARAMETER),
-    "provider_rejected": (400, INVALID_PARAMETER),
     "country_not_allowed": (403, GEO_BLOCKED),
     "fraud_suspected": (403, FRAUD_BLOCKED),
     "rate_limited": (429, TOO_MANY_REQUESTS),
@@ -56,7 +55,7 @@ _FROM_NATIVE: dict[str, tuple[int, int]] = {
     "internal_error": (500, INTERNAL),
 }
 
-_PARAMETER_OF = {"invalid_phone_number": "To", "provider_rejected": "To"}
+_PARAMETER_OF = {"invalid_phone_number": "To"}
 _FIELD_IN_MESSAGE = re.compile(r"field `([A-Za-z]+)`")
 
 

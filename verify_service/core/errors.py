@@ -21,7 +21,6 @@ ERRORS: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (422, "Idempotency key reused with another request"),
     "idempotency_in_progress": (409, "A request with this idempotency key is in progress"),
     "provider_unavailable": (502, "No SMS provider could send the message"),
-    "provider_rejected": (400, "The SMS provider rejected the recipient"),
     "store_unavailable": (503, "Verification store unavailable"),
     "not_found": (404, "Not found"),
     "method_not_allowed": (405, "Method not allowed"),
