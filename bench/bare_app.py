@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import msgspec
 from litestar import Litestar, post
 
-from verify_service.api.schemas import CheckOut, CheckRequest, StartRequest, VerificationOut
+from verify_service.api.native.schemas import CheckOut, CheckRequest, StartRequest, VerificationOut
 
 _NOW = datetime.now(UTC)
 

@@ -33,9 +33,9 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.redis_server import RedisServer, free_port, start_redis  # noqa: E402
-from verify_service.core.hashing import CodeHasher, HashParams  # noqa: E402
-from verify_service.settings import hash_api_key  # noqa: E402
+from tests.support.redis_server import RedisServer, free_port, start_redis  # noqa: E402
+from verify_service.config.settings import hash_api_key  # noqa: E402
+from verify_service.domain.hashing import CodeHasher, HashParams  # noqa: E402
 
 API_KEY = "bench-key-0123456789abcdef"
 DEFAULT = HashParams()  # the shipped defaults: t=2, m=19456 KiB, p=1

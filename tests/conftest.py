@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from tests.redis_server import RedisServer, start_redis
-from verify_service.app import build_verifications
-from verify_service.core import hashing
-from verify_service.settings import Settings, hash_api_key, settings_from_mapping
+from tests.support.redis_server import RedisServer, start_redis
+from verify_service.api.app import build_verifications
+from verify_service.config.settings import Settings, hash_api_key, settings_from_mapping
+from verify_service.domain import hashing
 from verify_service.store import Store
-from verify_service.verifications import Verifications
+from verify_service.usecases.verifications import Verifications
 
 MakeVerifs = Callable[..., Verifications]
 
@@ -106,7 +106,7 @@ def argon2_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 async def api(store: Store, make_settings: Callable[..., Settings]) -> AsyncIterator[Any]:
     """The app with the default test config, on both stores."""
-    from tests.helpers import open_api
+    from tests.support.helpers import open_api
 
     async with open_api(make_settings(), store, API_KEY) as a:
         yield a

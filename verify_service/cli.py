@@ -12,8 +12,14 @@ from typing import Any
 
 import yaml
 
-from verify_service.logs import configure_logging, secrets_of, uvicorn_log_config
-from verify_service.settings import ConfigError, Settings, dev_settings, hash_api_key, load_settings
+from verify_service.config.settings import (
+    ConfigError,
+    Settings,
+    dev_settings,
+    hash_api_key,
+    load_settings,
+)
+from verify_service.observability.logs import configure_logging, secrets_of, uvicorn_log_config
 
 
 def _settings(path: str | None) -> Settings | None:
@@ -24,7 +30,7 @@ def _settings(path: str | None) -> Settings | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from verify_service.app import build_providers, create_app
+    from verify_service.api.app import build_providers, create_app
 
     settings = _settings(args.config)
     if settings is None:
@@ -77,7 +83,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         os.environ["VERIFY_CONFIG"] = os.path.abspath(args.config or os.environ["VERIFY_CONFIG"])
         os.environ["VERIFY_LOG_LEVEL"] = args.log_level
         uvicorn.run(
-            "verify_service.app:create_app_from_env",
+            "verify_service.api.app:create_app_from_env",
             factory=True,
             workers=args.workers,
             **options,
@@ -101,7 +107,7 @@ def _multiprocess_metrics() -> None:
 
 
 def openapi_document() -> str:
-    from verify_service.app import create_app
+    from verify_service.api.app import create_app
 
     settings, _ = dev_settings()
     schema = create_app(settings).openapi_schema.to_schema()
@@ -114,7 +120,7 @@ def cmd_openapi(_: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from verify_service.app import build_providers
+    from verify_service.api.app import build_providers
 
     settings = _settings(args.config)
     if settings is None:

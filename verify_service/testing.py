@@ -40,7 +40,7 @@ from verify_service.client import AsyncVerifyClient, OutboxMessage, VerifyClient
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from verify_service.settings import Settings
+    from verify_service.config.settings import Settings
 
 API_KEY = "vs-test-key-do-not-use-in-production"
 PEPPER = "vs-test-pepper-not-a-secret"
@@ -75,7 +75,7 @@ def service_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]
 
 
 def _settings(overrides: Mapping[str, Any] | None) -> tuple[Settings, str]:
-    from verify_service.settings import hash_api_key, settings_from_mapping
+    from verify_service.config.settings import hash_api_key, settings_from_mapping
 
     api_key = str((overrides or {}).get("api_key") or API_KEY)
     data = service_config(overrides)
@@ -152,7 +152,7 @@ def _templates_of(settings: Settings) -> list[str]:
 def _build_app(overrides: Mapping[str, Any] | None) -> tuple[Litestar, Settings, str, Any]:
     import fakeredis
 
-    from verify_service.app import create_app
+    from verify_service.api.app import create_app
     from verify_service.store import Store
 
     settings, api_key = _settings(overrides)
@@ -165,7 +165,7 @@ def _build_app(overrides: Mapping[str, Any] | None) -> tuple[Litestar, Settings,
 def _resetter(app: Litestar, server: Any) -> Callable[[], None]:
     import fakeredis
 
-    from verify_service.providers.capture import CaptureProvider
+    from verify_service.providers.kinds.capture import CaptureProvider
 
     def reset() -> None:
         fakeredis.FakeRedis(server=server).flushall()

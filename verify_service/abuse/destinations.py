@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import phonenumbers
 
-from verify_service.core.errors import VerifyError
-from verify_service.core.phones import PhoneNumber
+from verify_service.domain.errors import VerifyError
+from verify_service.domain.phones import PhoneNumber
 
 # Types that can receive an SMS. FIXED_LINE_OR_MOBILE is where a plan does not tell them
 # apart (US, CA, ...): refusing it would refuse every North American number.

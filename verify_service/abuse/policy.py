@@ -13,14 +13,14 @@ from ipaddress import ip_address, ip_network
 import limits
 
 from verify_service.abuse import destinations, testnumbers
-from verify_service.abuse.config import parse_limits
-from verify_service.core.errors import VerifyError
-from verify_service.core.phones import PhoneNumber
-from verify_service.metrics import Metrics
-from verify_service.settings import ServiceSettings, Settings
+from verify_service.config.abuse import parse_limits
+from verify_service.config.settings import ServiceSettings, Settings
+from verify_service.domain.errors import VerifyError
+from verify_service.domain.phones import PhoneNumber
+from verify_service.observability.metrics import Metrics
 from verify_service.store.limiter import RateLimiter, limiter_storage, tagged
 from verify_service.store.pumping import PumpingCounters
-from verify_service.store.redis_store import Store
+from verify_service.store.verifications import Store
 
 log = logging.getLogger("verify_service.abuse")
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from litestar import Request
 
-from verify_service import logs
-from verify_service.core.errors import VerifyError
-from verify_service.settings import ServiceSettings, Settings
+from verify_service.config.settings import ServiceSettings, Settings
+from verify_service.domain.errors import VerifyError
+from verify_service.observability import logs
 
 
 def key_index(settings: Settings) -> dict[str, ServiceSettings]:

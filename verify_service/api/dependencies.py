@@ -6,7 +6,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from verify_service.api.client_ip import client_ip
-from verify_service.verifications import Verifications
+from verify_service.usecases.verifications import Verifications
 
 
 def verifications_of(state: State) -> Verifications:

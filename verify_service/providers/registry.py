@@ -8,15 +8,15 @@ from typing import Any
 import pydantic
 
 from verify_service.providers.base import Provider
-from verify_service.providers.capture import CaptureProvider
-from verify_service.providers.console import ConsoleProvider
-from verify_service.providers.http_generic import HttpGenericProvider
-from verify_service.providers.smsfactor import SmsFactorProvider
-from verify_service.providers.swift import SwiftProvider
-from verify_service.providers.swisscom_sms import SwisscomSmsProvider
-from verify_service.providers.swisscom_token_validation import SwisscomTokenValidationProvider
-from verify_service.providers.webex_connect import WebexConnectProvider
-from verify_service.providers.websms import WebsmsProvider
+from verify_service.providers.kinds.capture import CaptureProvider
+from verify_service.providers.kinds.console import ConsoleProvider
+from verify_service.providers.kinds.http_generic import HttpGenericProvider
+from verify_service.providers.kinds.smsfactor import SmsFactorProvider
+from verify_service.providers.kinds.swift import SwiftProvider
+from verify_service.providers.kinds.swisscom_sms import SwisscomSmsProvider
+from verify_service.providers.kinds.swisscom_token_validation import SwisscomTokenValidationProvider
+from verify_service.providers.kinds.webex_connect import WebexConnectProvider
+from verify_service.providers.kinds.websms import WebsmsProvider
 
 KINDS: dict[str, type[Provider]] = {
     cls.kind: cls

@@ -26,7 +26,7 @@ from limits.aio import strategies
 from limits.errors import StorageError
 from redis.asyncio.cluster import RedisCluster
 
-from verify_service.store.redis_store import Store, store_call
+from verify_service.store.verifications import Store, store_call
 
 KEY_PREFIX = "vs:rl"
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
-from verify_service.core.errors import VerifyError
+from verify_service.domain.errors import VerifyError
 from verify_service.store import keys
 from verify_service.store.connect import RedisClient
 

@@ -9,7 +9,7 @@ import hashlib
 from dataclasses import dataclass
 from importlib import resources
 
-from verify_service.store.redis_store import Store, store_call
+from verify_service.store.verifications import Store, store_call
 
 # The window is cut into this many buckets: it slides by 1/12 of its length.
 BUCKETS = 12

@@ -1,0 +1,71 @@
+"""Running the app in-process for API tests, and reading what the capture provider got."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from litestar.testing import AsyncTestClient
+
+from verify_service.api.app import create_app
+from verify_service.config.settings import Settings
+from verify_service.providers.kinds.capture import CaptureProvider
+from verify_service.store import Store
+from verify_service.usecases.verifications import Verifications
+
+
+@dataclass
+class Api:
+    client: AsyncTestClient[Any]
+    verifications: Verifications
+    api_key: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def post(self, path: str, json: Any = None, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.post(path, json=json, headers=headers, **kwargs)
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**self.headers, **kwargs.pop("headers", {})}
+        return await self.client.get(path, headers=headers, **kwargs)
+
+    def captured(self, provider: str = "capture") -> CaptureProvider:
+        return captured(self.verifications, provider)
+
+    def last_text(self, to: str, provider: str = "capture") -> str:
+        return sent_text(self.verifications, to, provider)
+
+    def last_code(self, to: str, provider: str = "capture") -> str:
+        """The code in the last message to `to` (templates in tests end with the code)."""
+        return sent_code(self.verifications, to, provider)
+
+
+def captured(verifications: Verifications, provider: str = "capture") -> CaptureProvider:
+    p = verifications.providers[provider]
+    assert isinstance(p, CaptureProvider)
+    return p
+
+
+def sent_text(verifications: Verifications, to: str, provider: str = "capture") -> str:
+    """The last message the capture provider took for `to`."""
+    sent = captured(verifications, provider).sent_to(to)
+    assert sent, f"nothing was sent to {to}"
+    return sent[-1].text
+
+
+def sent_code(verifications: Verifications, to: str, provider: str = "capture") -> str:
+    """The code in the last message to `to` (templates in tests end with the code)."""
+    return sent_text(verifications, to, provider).rsplit(" ", 1)[-1].strip()
+
+
+@asynccontextmanager
+async def open_api(settings: Settings, store: Store, api_key: str) -> AsyncIterator[Api]:
+    app = create_app(settings, store=store)
+    async with AsyncTestClient(app) as client:
+        yield Api(client, app.state.verifications, api_key)

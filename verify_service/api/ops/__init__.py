@@ -1,0 +1,1 @@
+"""Operator routes: health, metrics and provider delivery-report webhooks."""

@@ -1,0 +1,54 @@
+"""Liveness, readiness (the store answers and its scripts are loaded) and Prometheus
+metrics (optionally behind a bearer token)."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar import Request, Response, get
+from litestar.datastructures import State
+
+from verify_service.api.native.problems import problem
+from verify_service.api.native.schemas import HealthOut
+from verify_service.domain.errors import VerifyError
+
+PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+
+
+@get("/health/live", tags=["operations"], summary="The process is up")
+async def live() -> HealthOut:
+    return HealthOut(status="ok")
+
+
+@get(
+    "/health/ready",
+    tags=["operations"],
+    summary="The store answers and its scripts are loaded (503 problem otherwise)",
+    responses=None,
+)
+async def ready(state: State) -> Response[HealthOut]:
+    try:
+        await state.verifications.store.ready()
+    except VerifyError as exc:
+        return problem(exc.code, exc.detail)  # type: ignore[return-value]
+    return Response(HealthOut(status="ok"))
+
+
+def _authorized(request: Request[Any, Any, Any], token: str | None) -> bool:
+    if token is None:  # no token configured: open, as Prometheus expects by default
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    )
+
+
+@get("/metrics", tags=["operations"], summary="Prometheus metrics", media_type=PROMETHEUS_TEXT)
+async def metrics(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    token = state.verifications.settings.metrics_token
+    if not _authorized(request, None if token is None else token.get_secret_value()):
+        return problem(  # type: ignore[return-value]
+            "unauthorized", "send the metrics token as 'Authorization: Bearer <token>'"
+        )
+    return Response(state.verifications.metrics.render(), media_type=PROMETHEUS_TEXT)

@@ -1,0 +1,1 @@
+"""The Swisscom Token Validation dialect (`/messaging/tokenvalidation`) and its error bodies."""

@@ -1,0 +1,247 @@
+"""Twilio Verify v2 shapes: the form bodies Twilio's SDKs send (PascalCase fields) and the
+JSON resources they read back, plus the 1:1 mapping of our ids to Twilio SIDs."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from verify_service.config.settings import ServiceSettings
+from verify_service.domain.tokens import MAX_LENGTH, MIN_LENGTH
+from verify_service.usecases.verifications import Verification
+
+# Twilio's date format: second precision, `Z`. Its SDKs parse exactly this and nothing else.
+DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
+# Our ids are `ver_` + 32 hex (store/keys.py); the API layer does not import the store.
+ID_PREFIX = "ver_"
+_VE_SID = re.compile(r"^VE([0-9a-fA-F]{32})$")
+_OUR_ID = re.compile(rf"^{ID_PREFIX}([0-9a-f]{{32}})$")
+
+# Twilio's statuses are a superset of ours (it adds `deleted`, which we never report).
+TwilioStatus = Literal[
+    "pending", "approved", "canceled", "max_attempts_reached", "deleted", "failed", "expired"
+]
+
+
+def verification_sid(verification_id: str) -> str:
+    """`ver_<hex>` -> `VE<hex>`: the same 32 hex digits, so a fetch by SID is one lookup."""
+    match = _OUR_ID.match(verification_id)
+    if match is None:
+        raise ValueError(f"not a verification id: {verification_id!r}")
+    return "VE" + match.group(1)
+
+
+def verification_id(sid: str) -> str | None:
+    """`VE<hex>` -> `ver_<hex>`; None for anything that is not a Verification SID."""
+    match = _VE_SID.match(sid)
+    return f"{ID_PREFIX}{match.group(1).lower()}" if match else None
+
+
+def attempt_sid(verification_id: str, index: int) -> str:
+    """A stable `VL…` SID per send attempt (Twilio names each attempt; we number them)."""
+    return "VL" + hashlib.sha256(f"{verification_id}\x00{index}".encode()).hexdigest()[:32]
+
+
+def twilio_date(value: datetime | None) -> str | None:
+    return value.strftime(DATE_FORMAT) if value is not None else None
+
+
+# --- form bodies -------------------------------------------------------------------------
+
+Locale = Annotated[
+    str, Meta(min_length=2, max_length=35, pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$")
+]
+
+
+class CreateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
+    """`POST /v2/Services/{ServiceSid}/Verifications`. Fields Twilio knows and we do not are
+    ignored, except those whose silent loss would change what is sent (CustomCode, …)."""
+
+    to: Annotated[str, Meta(min_length=1, max_length=32, description="E.164 phone number.")]
+    channel: Annotated[str, Meta(max_length=16, description="Only `sms` is supported.")]
+    locale: Locale | None = None
+    custom_friendly_name: (
+        Annotated[str, Meta(max_length=30, description="Accepted; see README.")] | None
+    ) = None
+    code_length: (
+        Annotated[
+            int,
+            Meta(
+                ge=MIN_LENGTH,
+                le=MAX_LENGTH,
+                description="Extension: code length within the service's range.",
+            ),
+        ]
+        | None
+    ) = None
+    custom_code: Annotated[str, Meta(description="Not supported (60204).")] | None = None
+    custom_message: Annotated[str, Meta(description="Not supported (60204).")] | None = None
+    amount: Annotated[str, Meta(description="PSD2: not supported (60204).")] | None = None
+    payee: Annotated[str, Meta(description="PSD2: not supported (60204).")] | None = None
+    template_sid: Annotated[str, Meta(description="Not supported (60204).")] | None = None
+
+
+class UpdateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
+    status: Annotated[str, Meta(max_length=32, description="`canceled` or `approved`.")]
+
+
+class VerificationCheckForm(msgspec.Struct, rename="pascal", kw_only=True):
+    code: Annotated[str, Meta(min_length=1, max_length=64)]
+    to: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    verification_sid: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
+    amount: Annotated[str, Meta(description="PSD2: not supported (60204).")] | None = None
+    payee: Annotated[str, Meta(description="PSD2: not supported (60204).")] | None = None
+
+
+# --- resources ---------------------------------------------------------------------------
+
+
+class SendCodeAttempt(msgspec.Struct, kw_only=True):
+    attempt_sid: str
+    channel: str
+    time: str
+
+
+class VerificationResource(msgspec.Struct, kw_only=True):
+    sid: str
+    service_sid: str
+    account_sid: str
+    to: str
+    channel: str
+    status: TwilioStatus
+    valid: bool
+    lookup: dict[str, Any]
+    amount: str | None
+    payee: str | None
+    send_code_attempts: list[SendCodeAttempt]
+    date_created: str
+    date_updated: str | None
+    sna: dict[str, Any] | None
+    url: str
+
+
+class VerificationCheckResource(msgspec.Struct, kw_only=True):
+    sid: str
+    service_sid: str
+    account_sid: str
+    to: str
+    channel: str
+    status: TwilioStatus
+    valid: bool
+    amount: str | None
+    payee: str | None
+    date_created: str
+    date_updated: str | None
+    sna_attempts_error_codes: list[dict[str, Any]]
+
+
+class ServiceResource(msgspec.Struct, kw_only=True):
+    sid: str
+    account_sid: str
+    friendly_name: str
+    code_length: int
+    lookup_enabled: bool
+    psd2_enabled: bool
+    skip_sms_to_landlines: bool
+    dtmf_input_required: bool
+    tts_name: str | None
+    do_not_share_warning_enabled: bool
+    custom_code_enabled: bool
+    push: dict[str, Any]
+    totp: dict[str, Any]
+    default_template_sid: str | None
+    whatsapp: dict[str, Any]
+    verify_event_subscription_enabled: bool
+    date_created: str | None
+    date_updated: str | None
+    url: str
+    links: dict[str, str]
+
+
+class TwilioErrorOut(msgspec.Struct, kw_only=True):
+    code: int
+    message: str
+    more_info: str
+    status: int
+
+
+def verification_resource(
+    v: Verification, service: ServiceSettings, base_url: str
+) -> VerificationResource:
+    sid = verification_sid(v.id)
+    return VerificationResource(
+        sid=sid,
+        service_sid=service.twilio_service_sid,
+        account_sid=service.twilio_account_sid,
+        to=v.to,
+        channel=v.channel,
+        status=v.status,  # type: ignore[arg-type]
+        valid=v.status == "approved",
+        lookup={},
+        amount=None,
+        payee=None,
+        send_code_attempts=[
+            SendCodeAttempt(
+                attempt_sid=attempt_sid(v.id, i), channel=v.channel, time=str(attempt["at"])
+            )
+            for i, attempt in enumerate(v.send_attempts)
+        ],
+        date_created=twilio_date(v.created_at) or "",
+        date_updated=twilio_date(v.updated_at or v.created_at),
+        sna=None,
+        url=f"{base_url}/v2/Services/{service.twilio_service_sid}/Verifications/{sid}",
+    )
+
+
+def check_resource(
+    v: Verification, service: ServiceSettings, *, status: str, valid: bool
+) -> VerificationCheckResource:
+    return VerificationCheckResource(
+        sid=verification_sid(v.id),
+        service_sid=service.twilio_service_sid,
+        account_sid=service.twilio_account_sid,
+        to=v.to,
+        channel=v.channel,
+        status=status,  # type: ignore[arg-type]
+        valid=valid,
+        amount=None,
+        payee=None,
+        date_created=twilio_date(v.created_at) or "",
+        date_updated=twilio_date(v.updated_at or v.created_at),
+        sna_attempts_error_codes=[],
+    )
+
+
+def service_resource(service: ServiceSettings, base_url: str) -> ServiceResource:
+    url = f"{base_url}/v2/Services/{service.twilio_service_sid}"
+    return ServiceResource(
+        sid=service.twilio_service_sid,
+        account_sid=service.twilio_account_sid,
+        friendly_name=service.name,
+        code_length=service.token_length,
+        lookup_enabled=False,
+        psd2_enabled=False,
+        skip_sms_to_landlines=False,
+        dtmf_input_required=False,
+        tts_name=None,
+        do_not_share_warning_enabled=False,
+        custom_code_enabled=False,
+        push={},
+        totp={},
+        default_template_sid=None,
+        whatsapp={},
+        verify_event_subscription_enabled=False,
+        date_created=None,
+        date_updated=None,
+        url=url,
+        links={
+            "verifications": f"{url}/Verifications",
+            "verification_checks": f"{url}/VerificationCheck",
+        },
+    )

@@ -1,0 +1,1 @@
+"""Configuration: the TOML settings tree, `env:` secrets, `VERIFY_*` overrides."""

@@ -1,0 +1,478 @@
+"""Typed configuration: one TOML file, `env:NAME` indirection, `VERIFY_*` overrides.
+
+Everything is validated at start-up so that a wrong config fails before the first request,
+with a message that names the key (DESIGN §5)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+import tomllib
+from collections.abc import Mapping
+from datetime import date, datetime
+from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
+from typing import Any, Self
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from verify_service.config.abuse import FraudGuard, RateLimits
+from verify_service.domain.hashing import HashParams
+from verify_service.domain.phones import PhoneNumberError, is_valid_region, parse_phone
+from verify_service.domain.sms import segments
+from verify_service.domain.templates import (
+    Autofill,
+    TemplateError,
+    compose,
+    validate_app_hash,
+    validate_domain,
+    validate_template,
+)
+from verify_service.domain.tokens import (
+    MAX_EXPIRES_IN,
+    MAX_LENGTH,
+    MIN_EXPIRES_IN,
+    MIN_LENGTH,
+    TokenType,
+)
+
+ENV_PREFIX = "env:"
+_API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+# Top-level keys that an environment variable VERIFY_<KEY> overrides (12-factor deployments).
+ENV_OVERRIDES = (
+    "redis_url",
+    "default_region",
+    "pepper",
+    "retention",
+    "test_mode",
+    "metrics_token",
+)
+
+
+class ConfigError(Exception):
+    """A configuration that cannot run; the message says which key and why."""
+
+
+def _check_pepper(pepper: SecretStr) -> None:
+    if len(pepper.get_secret_value().encode()) < 16:
+        raise ValueError("the pepper must be at least 16 bytes (use 32 random bytes)")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HashingSettings(_Strict):
+    time_cost: int = Field(default=2, ge=1, le=20)
+    memory_cost_kib: int = Field(default=19456, ge=8, le=4 * 1024 * 1024)
+    parallelism: int = Field(default=1, ge=1, le=16)
+    # Hashing threads per worker process; 0 = the cores divided among the workers, so that
+    # argon2 never has more threads than cores (more only thrash caches and memory).
+    threads: int = Field(default=0, ge=0, le=256)
+
+    def params(self) -> HashParams:
+        return HashParams(self.time_cost, self.memory_cost_kib, self.parallelism)
+
+
+class ServiceSettings(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    api_keys: list[str] = Field(default_factory=list)
+    providers: list[str] = Field(min_length=1)
+    template: str = "Your verification code is %TOKEN%"
+    templates: dict[str, str] = Field(default_factory=dict)
+    token_type: TokenType = TokenType.NUMERIC
+    token_length: int = Field(default=6, ge=MIN_LENGTH, le=MAX_LENGTH)
+    min_token_length: int = Field(default=MIN_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
+    max_token_length: int = Field(default=MAX_LENGTH, ge=MIN_LENGTH, le=MAX_LENGTH)
+    expires_in: int = Field(default=600, ge=MIN_EXPIRES_IN, le=MAX_EXPIRES_IN)
+    max_check_attempts: int = Field(default=5, ge=1, le=100)
+    max_send_attempts: int = Field(default=5, ge=1, le=100)
+    resend_cooldown: int = Field(default=30, ge=0, le=86400)
+    allowed_countries: list[str] = Field(default_factory=list)
+    test_numbers: dict[str, str] = Field(default_factory=dict)
+    # Abuse protection (verify_service/abuse, README "Abuse protection").
+    blocked_countries: list[str] = Field(default_factory=list)
+    blocked_prefixes: list[str] = Field(default_factory=list)
+    mobile_only: bool = False
+    test_numbers_valid_until: datetime | date | None = None
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    fraud_guard: FraudGuard = Field(default_factory=FraudGuard)
+    # Twilio Verify compatibility (api/twilio.py): set them to the SIDs the service's clients
+    # already use, so that only their base URL changes. Defaults derive from the name (the
+    # "" below is never kept: _twilio_defaults fills both before validation).
+    twilio_account_sid: str = Field(default="", pattern=r"^AC[0-9a-fA-F]{32}$")
+    twilio_service_sid: str = Field(default="", pattern=r"^VA[0-9a-fA-F]{32}$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _twilio_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("name"), str):
+            data = dict(data)
+            data.setdefault("twilio_account_sid", derived_sid("AC", data["name"]))
+            data.setdefault("twilio_service_sid", derived_sid("VA", data["name"]))
+        return data
+
+    # Phone autofill (README "For app developers"): appended to every message of the service.
+    android_app_hash: str | None = None
+    webotp_domain: str | None = None
+    webotp_iframe_domain: str | None = None
+    # Delivery: seconds one send may take across retries and failover (router.py), and the
+    # most SMS segments a message may cost (templates are checked at start-up).
+    send_budget: float = Field(default=10.0, gt=0, le=120)
+    max_segments: int | None = Field(default=None, ge=1, le=20)
+
+    # Status events (README "Operations"): a signed POST on every status change.
+    status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
+    status_callback_secret: SecretStr | None = None
+
+    @field_validator("api_keys")
+    @classmethod
+    def _hashed_keys(cls, keys: list[str]) -> list[str]:
+        for key in keys:
+            if not _API_KEY_HASH.match(key):
+                raise ValueError(
+                    "each API key must be 'sha256:<64 hex digits>' or 'env:NAME' "
+                    "(plaintext keys are not accepted in the file; see hash-api-key)"
+                )
+        return keys
+
+    @model_validator(mode="after")
+    def _callback(self) -> Self:
+        if self.status_callback_url and self.status_callback_secret is None:
+            raise ValueError(
+                "status_callback_url needs status_callback_secret "
+                '(status_callback_secret = "env:NAME"): receivers must be able to verify us'
+            )
+        return self
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, template: str) -> str:
+        try:
+            return validate_template(template)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("templates")
+    @classmethod
+    def _templates(cls, templates: dict[str, str]) -> dict[str, str]:
+        for locale, template in templates.items():
+            try:
+                validate_template(template)
+            except TemplateError as exc:
+                raise ValueError(f"templates.{locale}: {exc}") from None
+        return templates
+
+    @field_validator("allowed_countries", "blocked_countries")
+    @classmethod
+    def _countries(cls, countries: list[str]) -> list[str]:
+        bad = [c for c in countries if not is_valid_region(c)]
+        if bad:
+            raise ValueError(f"unknown country codes: {', '.join(bad)}")
+        return [c.upper() for c in countries]
+
+    @field_validator("android_app_hash")
+    @classmethod
+    def _app_hash(cls, app_hash: str | None) -> str | None:
+        try:
+            return None if app_hash is None else validate_app_hash(app_hash)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("webotp_domain", "webotp_iframe_domain")
+    @classmethod
+    def _domain(cls, domain: str | None) -> str | None:
+        try:
+            return None if domain is None else validate_domain(domain)
+        except TemplateError as exc:
+            raise ValueError(str(exc)) from None
+
+    @property
+    def autofill(self) -> Autofill:
+        return Autofill(self.android_app_hash, self.webotp_domain, self.webotp_iframe_domain)
+
+    @model_validator(mode="after")
+    def _webotp(self) -> Self:
+        if self.webotp_iframe_domain is not None and self.webotp_domain is None:
+            raise ValueError("webotp_iframe_domain needs webotp_domain (the top-level site)")
+        return self
+
+    @field_validator("test_numbers_valid_until", mode="before")
+    @classmethod
+    def _day(cls, value: Any) -> Any:
+        # "2027-01-31" from the environment means that day, as a TOML date does; pydantic
+        # would read it as the datetime at its first instant.
+        if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+            return date.fromisoformat(value.strip())
+        return value
+
+    @field_validator("blocked_prefixes")
+    @classmethod
+    def _prefixes(cls, prefixes: list[str]) -> list[str]:
+        bad = [p for p in prefixes if not re.fullmatch(r"\+[1-9][0-9]{0,14}", p)]
+        if bad:
+            raise ValueError(f"write prefixes in E.164 form such as '+882': {', '.join(bad)}")
+        return prefixes
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Self:
+        if not self.min_token_length <= self.token_length <= self.max_token_length:
+            raise ValueError(
+                f"token_length {self.token_length} is outside min_token_length.."
+                f"max_token_length ({self.min_token_length}..{self.max_token_length})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _segments(self) -> Self:
+        named = [("template", self.template)]
+        named += [(f"templates.{locale}", t) for locale, t in self.templates.items()]
+        for where, template in named:
+            problem = self.segments_problem(template, self.max_token_length)
+            if problem is not None:
+                raise ValueError(f"{where}: {problem}")
+        return self
+
+    def segments_problem(self, template: str, token_length: int) -> str | None:
+        """Why `template` with a code of `token_length` characters (and the autofill lines)
+        costs more than `max_segments` SMS, or None. Every token alphabet is plain GSM-7,
+        so any code of that length gives the same count."""
+        if self.max_segments is None:
+            return None
+        encoding, count = segments(compose(template, "0" * token_length, self.autofill))
+        if count <= self.max_segments:
+            return None
+        return (
+            f"with a {token_length}-character code the message takes {count} SMS "
+            f"({encoding}), more than max_segments = {self.max_segments}"
+        )
+
+
+class Settings(_Strict):
+    redis_url: str | None = None
+    default_region: str = "CH"
+    pepper: SecretStr | None = None
+    # Peppers still accepted for checking after a rotation (newest first); see docs/security.md.
+    previous_peppers: list[SecretStr] = Field(default_factory=list, max_length=4)
+    retention: int = Field(default=86400, ge=60, le=30 * 86400)
+    test_mode: bool = False
+    metrics_token: SecretStr | None = None  # Bearer token for /metrics; None = open
+    # Peers allowed to say who the client is (X-Forwarded-For); anyone else is the client.
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
+    hashing: HashingSettings = Field(default_factory=HashingSettings)
+    providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    services: list[ServiceSettings] = Field(min_length=1)
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, region: str) -> str:
+        if not is_valid_region(region):
+            raise ValueError(f"unknown region {region!r} (use an ISO 3166 code such as CH)")
+        return region.upper()
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
+        # An empty VERIFY_METRICS_TOKEN means "no token" (open), not "the empty token".
+        return token if token is not None and token.get_secret_value() else None
+
+    @field_validator("pepper")
+    @classmethod
+    def _pepper(cls, pepper: SecretStr | None) -> SecretStr | None:
+        if pepper is not None:
+            _check_pepper(pepper)
+        return pepper
+
+    @field_validator("previous_peppers")
+    @classmethod
+    def _previous_peppers(cls, peppers: list[SecretStr]) -> list[SecretStr]:
+        for pepper in peppers:
+            _check_pepper(pepper)
+        return peppers
+
+    @model_validator(mode="after")
+    def _capture_needs_test_mode(self) -> Self:
+        # A capture provider swallows real users' codes and shows them on /v1/test/messages:
+        # it must never be switched on by accident in production.
+        for name, provider in self.providers.items():
+            if provider.get("kind") == "capture" and not self.test_mode:
+                raise ValueError(
+                    f"provider {name!r} is of kind 'capture' (keeps messages for the test "
+                    "outbox instead of sending them); it needs test_mode = true, which must "
+                    "never be set in production"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        # Without redis_url nothing outlives the process, so a random pepper does no harm.
+        if self.pepper is None and self.redis_url is not None:
+            raise ValueError('pepper is required with redis_url (pepper = "env:VERIFY_PEPPER")')
+        names: set[str] = set()
+        keys: set[str] = set()
+        for service in self.services:
+            if service.name in names:
+                raise ValueError(f"service {service.name!r} is defined twice")
+            names.add(service.name)
+            for provider in service.providers:
+                if provider not in self.providers:
+                    raise ValueError(
+                        f"service {service.name!r} uses provider {provider!r}, "
+                        "which has no [providers.*] table"
+                    )
+            for key in service.api_keys:
+                if key in keys:
+                    raise ValueError(f"service {service.name!r} shares an API key with another")
+                keys.add(key)
+            for number, code in service.test_numbers.items():
+                try:
+                    e164 = parse_phone(number, self.default_region).e164
+                except PhoneNumberError as exc:
+                    raise ValueError(
+                        f"service {service.name!r}: test number {number!r}: {exc}"
+                    ) from None
+                if e164 != number:
+                    raise ValueError(
+                        f"service {service.name!r}: write test number {number!r} as {e164}"
+                    )
+                if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
+                    raise ValueError(f"service {service.name!r}: test code for {number} length")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_twilio_service_sids(self) -> Self:
+        seen: dict[str, str] = {}
+        for service in self.services:
+            sid = service.twilio_service_sid.lower()
+            if sid in seen:
+                raise ValueError(
+                    f"services {seen[sid]!r} and {service.name!r} have the same twilio_service_sid"
+                )
+            seen[sid] = service.name
+        return self
+
+    def service(self, name: str) -> ServiceSettings:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    def pepper_bytes(self) -> bytes:
+        """The configured pepper, or a random one for an embedded (in-process) store."""
+        if self.pepper is None:
+            return secrets.token_bytes(32)
+        return self.pepper.get_secret_value().encode()
+
+    def previous_pepper_bytes(self) -> list[bytes]:
+        return [p.get_secret_value().encode() for p in self.previous_peppers]
+
+
+def derived_sid(prefix: str, service_name: str) -> str:
+    """A stable Twilio-style SID (`AC…`, `VA…`) for a service that configures none."""
+    digest = hashlib.sha256(f"verify-service\x00{prefix}\x00{service_name}".encode()).hexdigest()
+    return prefix + digest[:32]
+
+
+def hash_api_key(key: str) -> str:
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+def _resolve_env(value: Any, path: str, environ: Mapping[str, str]) -> Any:
+    if isinstance(value, dict):
+        return {k: _resolve_env(v, f"{path}.{k}" if path else k, environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve_env(v, f"{path}[{i}]", environ) for i, v in enumerate(value)]
+    if isinstance(value, str) and value.startswith(ENV_PREFIX):
+        name = value[len(ENV_PREFIX) :]
+        if name not in environ:
+            raise ConfigError(f"{path}: environment variable {name} is not set")
+        return environ[name]
+    return value
+
+
+def _prepare(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    data = dict(data)
+    providers = data.get("providers")
+    if isinstance(providers, dict):
+        for name, table in providers.items():
+            secret = table.get("report_secret") if isinstance(table, dict) else None
+            # It authenticates a provider's callbacks: keep it out of the file like a key.
+            if secret is not None and not (
+                isinstance(secret, str) and secret.startswith(ENV_PREFIX)
+            ):
+                raise ConfigError(f'providers.{name}.report_secret: write it as "env:NAME"')
+    services = data.get("services")
+    # API keys read from the environment are plaintext: hash them before anything keeps them.
+    if isinstance(services, list):
+        prepared = []
+        for i, service in enumerate(services):
+            if isinstance(service, dict) and isinstance(service.get("api_keys"), list):
+                service = dict(service)
+                keys = service["api_keys"]
+                service["api_keys"] = [
+                    hash_api_key(_resolve_env(k, f"services[{i}].api_keys", environ))
+                    if isinstance(k, str) and k.startswith(ENV_PREFIX)
+                    else k
+                    for k in keys
+                ]
+            prepared.append(service)
+        data["services"] = prepared
+    data = _resolve_env(data, "", environ)
+    for key in ENV_OVERRIDES:
+        env_name = f"VERIFY_{key.upper()}"
+        if env_name in environ:
+            data[key] = environ[env_name]
+    return data
+
+
+def _format_validation_error(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> Settings:
+    environ = os.environ if environ is None else environ
+    try:
+        return Settings.model_validate(_prepare(dict(data), environ))
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc)) from None
+
+
+def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
+    try:
+        with open(path, "rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return settings_from_mapping(data, environ)
+
+
+def dev_settings() -> tuple[Settings, str]:
+    """Dev mode (DESIGN §7): embedded store, console provider, one service with a fresh key."""
+    api_key = "dev_" + secrets.token_urlsafe(24)
+    settings = Settings(
+        providers={"console": {"kind": "console"}},
+        services=[
+            ServiceSettings(name="default", api_keys=[hash_api_key(api_key)], providers=["console"])
+        ],
+    )
+    return settings, api_key

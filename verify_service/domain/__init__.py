@@ -1,0 +1,1 @@
+"""The pure domain: codes, numbers, templates, hashing, errors. Imports nothing else of the package."""

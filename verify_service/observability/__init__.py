@@ -1,0 +1,1 @@
+"""Logs with redaction, Prometheus metrics and the request-log middleware."""

@@ -1,0 +1,1 @@
+"""What every HTTP provider adapter shares: the base class, status classes, JSON helpers."""

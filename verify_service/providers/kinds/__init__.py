@@ -1,0 +1,1 @@
+"""One module per provider kind (the `kind` key of a `[providers.*]` table)."""

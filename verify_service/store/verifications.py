@@ -1,0 +1,375 @@
+"""The verification store on Redis (or the embedded fakeredis). Each state change is one
+EVALSHA of a script in `scripts/`; expiry is judged by Redis `TIME` inside the scripts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any, ParamSpec, TypeVar
+
+import anyio
+from redis.asyncio.cluster import RedisCluster
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError, RedisError
+
+from verify_service.domain.errors import VerifyError
+from verify_service.store import keys
+from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
+from verify_service.store.records import StoredVerification
+
+log = logging.getLogger("verify_service.store")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+IDEMPOTENCY_TTL = 24 * 3600
+# Seconds one store call may take in all. The socket timeouts bound each step, but the
+# client retries (a connect, then the command, to ride over a failover), so a hung Redis
+# could otherwise hold a request for several timeouts: this is one timed-out command, one
+# retry and the quick backoffs between. Past it, the caller gets a 503 it can retry.
+# It follows a `socket_timeout` set in redis_url.
+STORE_DEADLINE = 2 * SOCKET_TIMEOUT + 1.0
+
+
+def _deadline(client: Any) -> float:
+    pool = getattr(client, "connection_pool", None)
+    timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
+    if isinstance(timeout, int | float) and timeout > 0:
+        return 2 * float(timeout) + 1.0
+    return STORE_DEADLINE
+
+
+_IDEM_PENDING = "pending"
+
+SCRIPT_NAMES = (
+    "start",
+    "record_send",
+    "reserve",
+    "finish",
+    "cancel",
+    "fetch",
+    "approve",
+    "report",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StartOutcome:
+    outcome: str  # created | resent | max_send_attempts | resend_too_soon
+    record: StoredVerification | None = None
+    retry_after: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptOutcome:
+    outcome: str  # script-specific word: reserved | final | changed | unchanged | not_found ...
+    record: StoredVerification | None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentAnswer:
+    fingerprint: str
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@contextmanager
+def store_call(deadline: float, *also: type[Exception]) -> Iterator[None]:
+    """One call to Redis, bounded by `deadline`; any Redis failure (or one of `also`, for
+    libraries that wrap it) becomes `store_unavailable`: a 503 the caller can retry, never
+    a 500 and never a hang. Every module that talks to Redis goes through this."""
+    failures: tuple[type[Exception], ...] = (RedisError, TimeoutError, *also)
+    try:
+        with anyio.fail_after(deadline):
+            yield
+    except failures as exc:
+        raise VerifyError("store_unavailable", "the verification store did not answer") from exc
+
+
+def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        with store_call(getattr(args[0], "deadline", STORE_DEADLINE)):
+            return await fn(*args, **kwargs)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper
+
+
+def _outcome(reply: list[str]) -> ScriptOutcome:
+    if len(reply) < 2:
+        return ScriptOutcome(reply[0], None)
+    return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+
+
+class Store:
+    def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
+        self.client = client
+        self.deadline = _deadline(client)
+        self.scripts_loaded = False
+        # Tests move the one clock forward here; production leaves it at 0.
+        self.clock_offset_ms = clock_offset_ms
+        self._scripts: dict[str, AsyncScript] = {
+            name: client.register_script(
+                resources.files("verify_service.store").joinpath(f"scripts/{name}.lua").read_text()
+            )
+            for name in SCRIPT_NAMES
+        }
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        """Any `redis_url` form: one server, TLS, Sentinel or Cluster (see store/connect.py)."""
+        return cls(connect(url))
+
+    @classmethod
+    def embedded(cls) -> Store:
+        """In-process Redis (fakeredis with Lua): one process, nothing kept."""
+        import fakeredis
+
+        return cls(fakeredis.FakeAsyncRedis(decode_responses=True))
+
+    async def _run(self, name: str, tag: str, *args: Any) -> list[str]:
+        reply = await self._scripts[name](
+            keys=[keys.prefix(tag)], args=[self.clock_offset_ms, *args]
+        )
+        return list(reply)
+
+    @_unavailable
+    async def load_scripts(self) -> None:
+        """Load every script once at start-up so requests go straight to EVALSHA."""
+        for script in self._scripts.values():
+            script.sha = await self.client.script_load(script.script)
+        self.scripts_loaded = True
+
+    @_unavailable
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+    async def ready(self) -> None:
+        """Readiness: the store answers and the scripts are loaded (loading them now when
+        Redis was not up at start-up). Raises VerifyError(store_unavailable) otherwise."""
+        if not self.scripts_loaded:
+            await self.load_scripts()
+        await self.ping()
+
+    @_unavailable
+    async def start(
+        self,
+        *,
+        tag: str,
+        new_id: str,
+        service: str,
+        to: str,
+        code_hash: str,
+        expires_in: int,
+        max_check_attempts: int,
+        max_send_attempts: int,
+        resend_cooldown: int,
+        retention: int,
+        token_type: str,
+        token_length: int,
+        channel: str,
+        metadata: Mapping[str, str],
+    ) -> StartOutcome:
+        reply = await self._run(
+            "start",
+            tag,
+            new_id,
+            service,
+            to,
+            code_hash,
+            expires_in,
+            max_check_attempts,
+            max_send_attempts,
+            resend_cooldown,
+            retention,
+            token_type,
+            token_length,
+            channel,
+            json.dumps(dict(metadata), separators=(",", ":")),
+        )
+        if reply[0] in ("max_send_attempts", "resend_too_soon"):
+            return StartOutcome(reply[0], retry_after=int(reply[1]) or None)
+        return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+
+    async def _together(
+        self, commands: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]
+    ) -> list[Any]:
+        """Independent commands (possibly in different slots) in one round trip: a
+        non-transactional pipeline on one server; on a Cluster, where redis-py refuses
+        EVALSHA in pipelines, sent concurrently (one round trip of latency per node).
+        Errors come back in the list, like `execute(raise_on_error=False)`."""
+        if isinstance(self.client, RedisCluster):
+            calls = (getattr(self.client, name)(*args, **kw) for name, args, kw in commands)
+            return list(await asyncio.gather(*calls, return_exceptions=True))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for name, args, kw in commands:
+                getattr(pipe, name)(*args, **kw)
+            return list(await pipe.execute(raise_on_error=False))
+
+    @_unavailable
+    async def record_sends(
+        self,
+        *,
+        tag: str,
+        verification_id: str,
+        attempts: list[dict[str, Any]],
+        sent: bool,
+        code_hash: str,
+        retention: int,
+        message_ids: Sequence[tuple[str, str]] = (),
+        index_ttl_ms: int = 0,
+    ) -> ScriptOutcome:
+        """Append the attempts; index each (provider, message id) for delivery reports.
+
+        The index keys live in other slots than the verification, so they cannot be in its
+        script; they go in the same non-transactional pipeline: one round trip on the start
+        path. If an index write fails after the script ran, only the delivery reports of
+        that message are lost, which is why a transaction is not worth a cross-slot MULTI."""
+        lines = "\n".join(json.dumps(a, separators=(",", ":")) for a in attempts)
+        args = [verification_id, lines, "1" if sent else "0", code_hash, retention]
+        if not message_ids:
+            return _outcome(await self._run("record_send", tag, *args))
+        script = self._scripts["record_send"]
+        # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
+        # which would cost a second round trip on every start.
+        commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+            ("evalsha", (script.sha, 1, keys.prefix(tag), self.clock_offset_ms, *args), {}),
+            *(
+                ("set", (keys.message_key(p, m), verification_id), {"px": index_ttl_ms})
+                for p, m in message_ids
+            ),
+        ]
+        replies = await self._together(commands)
+        for failed in (r for r in replies[1:] if isinstance(r, Exception)):
+            log.warning("message id index not written: %s", type(failed).__name__)
+        reply = replies[0]
+        if isinstance(reply, NoScriptError):  # Redis restarted and lost its script cache
+            return _outcome(await self._run("record_send", tag, *args))
+        if isinstance(reply, Exception):
+            raise reply
+        return _outcome(list(reply))
+
+    @_unavailable
+    async def apply_reports(
+        self, provider: str, reports: Sequence[tuple[str, str, str | None]]
+    ) -> list[str]:
+        """Apply (message id, status, detail) reports of one provider, in order. For each:
+        `changed`, `unchanged` (already so, or not a sent attempt) or `unknown` (not our
+        message, or its verification is gone). Two round trips for a whole batch: the index
+        lookups, then the scripts (both pipelines are non-transactional: the keys are in
+        different slots, and each script is a state change on its own)."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            for message_id, _, _ in reports:
+                pipe.get(keys.message_key(provider, message_id))
+            found: list[Any] = await pipe.execute()
+        outcomes = ["unknown"] * len(reports)
+        calls: list[tuple[int, str, list[Any]]] = []
+        for index, (verification_id, report) in enumerate(zip(found, reports, strict=True)):
+            tag = keys.tag_of_id(verification_id) if isinstance(verification_id, str) else None
+            if tag is not None:
+                message_id, status, detail = report
+                args = [verification_id, provider, message_id, status, detail or ""]
+                calls.append((index, tag, args))
+        if not calls:
+            return outcomes
+        sha = self._scripts["report"].sha
+        replies = await self._together(
+            [
+                ("evalsha", (sha, 1, keys.prefix(t), self.clock_offset_ms, *a), {})
+                for _, t, a in calls
+            ]
+        )
+        for (index, tag, args), reply in zip(calls, replies, strict=True):
+            if isinstance(reply, NoScriptError):  # Redis lost its script cache meanwhile
+                reply = await self._run("report", tag, *args)
+            elif isinstance(reply, Exception):
+                raise reply
+            outcomes[index] = "unknown" if reply[0] == "not_found" else str(reply[0])
+        return outcomes
+
+    @_unavailable
+    async def reserve(
+        self, *, tag: str, service: str, verification_id: str | None, retention: int
+    ) -> ScriptOutcome:
+        return _outcome(await self._run("reserve", tag, service, verification_id or "", retention))
+
+    @_unavailable
+    async def finish(
+        self, *, tag: str, verification_id: str, status: str, retention: int
+    ) -> ScriptOutcome:
+        return _outcome(await self._run("finish", tag, verification_id, status, retention))
+
+    @_unavailable
+    async def cancel(
+        self, *, tag: str, service: str, verification_id: str, retention: int
+    ) -> ScriptOutcome:
+        return _outcome(await self._run("cancel", tag, service, verification_id, retention))
+
+    @_unavailable
+    async def approve(
+        self, *, tag: str, service: str, verification_id: str, retention: int
+    ) -> ScriptOutcome:
+        return _outcome(await self._run("approve", tag, service, verification_id, retention))
+
+    @_unavailable
+    async def fetch(self, *, tag: str, service: str, verification_id: str) -> ScriptOutcome:
+        return _outcome(await self._run("fetch", tag, service, verification_id))
+
+    # Idempotency-Key records: plain SET NX, one key each, outside the verification slot.
+
+    @_unavailable
+    async def idempotency_claim(
+        self, service: str, key: str, fingerprint: str
+    ) -> IdempotentAnswer | str | None:
+        """None: claimed, go ahead. A string: in progress with that fingerprint.
+        An answer: the stored first answer."""
+        name = keys.idempotency_key(service, key)
+        claimed = await self.client.set(
+            name,
+            json.dumps({"state": _IDEM_PENDING, "fingerprint": fingerprint}),
+            nx=True,
+            ex=IDEMPOTENCY_TTL,
+        )
+        if claimed:
+            return None
+        raw = await self.client.get(name)
+        if raw is None:  # expired between the two calls: claim again
+            return await self.idempotency_claim(service, key, fingerprint)
+        stored = json.loads(raw)
+        if stored["state"] == _IDEM_PENDING:
+            return str(stored["fingerprint"])
+        return IdempotentAnswer(
+            stored["fingerprint"], stored["status"], stored["body"], stored["headers"]
+        )
+
+    @_unavailable
+    async def idempotency_store(self, service: str, key: str, answer: IdempotentAnswer) -> None:
+        record = {
+            "state": "done",
+            "fingerprint": answer.fingerprint,
+            "status": answer.status,
+            "body": answer.body,
+            "headers": answer.headers,
+        }
+        await self.client.set(
+            keys.idempotency_key(service, key), json.dumps(record), ex=IDEMPOTENCY_TTL
+        )
+
+    @_unavailable
+    async def idempotency_release(self, service: str, key: str) -> None:
+        await self.client.delete(keys.idempotency_key(service, key))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        # A Sentinel-managed client also holds connections to the sentinels themselves.
+        pool = getattr(self.client, "connection_pool", None)
+        manager = getattr(pool, "sentinel_manager", None)
+        for sentinel in getattr(manager, "sentinels", ()):
+            await sentinel.aclose()

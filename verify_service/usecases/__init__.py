@@ -1,0 +1,1 @@
+"""The use cases: start, check, fetch, cancel, approve, delegated mode, test outbox."""

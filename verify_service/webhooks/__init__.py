@@ -1,0 +1,1 @@
+"""Outbound webhooks: the Standard Webhooks signer and the status callbacks that use it."""
