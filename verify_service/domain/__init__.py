@@ -1,1 +1,3 @@
-"""The pure domain: codes, numbers, templates, hashing, errors. Imports nothing else of the package."""
+"""The pure domain: codes, numbers, templates, hashing, errors.
+
+Imports nothing else of the package."""
