@@ -13,13 +13,13 @@ import pytest
 import redis.asyncio as aioredis
 
 from tests.support.redis_server import RedisServer, start_redis
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
+from verify_service.api.deps import Components
 from verify_service.config.settings import Settings, hash_api_key, settings_from_mapping
 from verify_service.domain import hashing
 from verify_service.store import Store
-from verify_service.usecases.verifications import Verifications
 
-MakeVerifs = Callable[..., Verifications]
+MakeVerifs = Callable[..., Components]
 
 API_KEY = "test-key-login-0123456789"
 OTHER_KEY = "test-key-other-0123456789"
@@ -83,8 +83,8 @@ def make_settings() -> Callable[..., Settings]:
 def make_verifs(store: Store, make_settings: Callable[..., Settings]) -> MakeVerifs:
     """The use cases without HTTP, on `store`, with a config as `make_settings` builds it."""
 
-    def make(**overrides: Any) -> Verifications:
-        return build_verifications(make_settings(**overrides), store)
+    def make(**overrides: Any) -> Components:
+        return build_components(make_settings(**overrides), store)
 
     return make
 

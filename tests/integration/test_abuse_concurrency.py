@@ -7,9 +7,10 @@ import asyncio
 from collections.abc import Callable
 
 from tests.support.abuse_helpers import only
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
 from verify_service.config.settings import Settings
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
 
@@ -27,12 +28,12 @@ async def test_fifty_parallel_starts_with_a_limit_of_five(
             "max_send_attempts": 100,
         }
     )
-    v = build_verifications(settings, store)
+    v = build_components(settings, store)
     service = v.settings.services[0]
 
     async def start() -> str:
         try:
-            return (await v.start(service, to=TO)).id
+            return (await v.verifications.start(service, StartParams(to=TO))).id
         except VerifyError as exc:
             return f"{exc.code}:{'retry' if exc.retry_after else 'no-retry'}"
 
@@ -45,7 +46,7 @@ async def test_fifty_parallel_starts_with_a_limit_of_five(
     assert len(capture.sent_to(TO)) == 5
     # one verification, one new code per start that got through (1 created + 4 resends)
     assert len(set(ids)) == 1
-    fetched = await v.fetch(service, ids[0])
+    fetched = await v.verifications.fetch(service, ids[0])
     assert len(fetched.send_attempts) == 5
 
 
@@ -55,12 +56,12 @@ async def test_starts_refused_by_the_cooldown_count_against_the_limit(
     settings = make_settings(
         service={"rate_limits": only(per_number=["3/10minutes"]), "resend_cooldown": 30}
     )
-    v = build_verifications(settings, store)
+    v = build_components(settings, store)
     service = v.settings.services[0]
     codes = []
     for _ in range(4):
         try:
-            await v.start(service, to=TO)
+            await v.verifications.start(service, StartParams(to=TO))
             codes.append("sent")
         except VerifyError as exc:
             codes.append(exc.code)

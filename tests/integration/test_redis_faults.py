@@ -54,7 +54,7 @@ async def api_on(aof_redis: RedisServer) -> AsyncIterator[Api]:
     app = create_app(settings)
     with serve(app) as base_url:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            yield Api(client, app.state.verifications, API_KEY)  # type: ignore[arg-type]
+            yield Api(client, app.state.components, API_KEY)  # type: ignore[arg-type]
 
 
 def kill(server: RedisServer) -> None:

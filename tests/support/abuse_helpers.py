@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from verify_service.api.app import create_app
+from verify_service.api.deps import Components
 from verify_service.config.settings import Settings
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
-from verify_service.usecases.verifications import Verifications
 
 NO_LIMITS: dict[str, Any] = {
     "per_number": [],
@@ -34,7 +34,7 @@ def only(**layers: list[str]) -> dict[str, Any]:
 @dataclass
 class Client:
     http: httpx.AsyncClient
-    verifications: Verifications
+    components: Components
     api_key: str
 
     async def post(
@@ -47,7 +47,7 @@ class Client:
         return await self.http.get(path, headers={"Authorization": f"Bearer {key or self.api_key}"})
 
     def sent_to(self, to: str, provider: str = "capture") -> list[str]:
-        capture = self.verifications.providers[provider]
+        capture = self.components.providers[provider]
         assert isinstance(capture, CaptureProvider)
         return [m.text for m in capture.sent_to(to)]
 
@@ -64,4 +64,4 @@ async def open_client(
     async with app.lifespan():  # on this event loop, like the store's connections
         transport = httpx.ASGITransport(app=app, client=(peer, 40000))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-            yield Client(http, app.state.verifications, api_key)
+            yield Client(http, app.state.components, api_key)

@@ -11,6 +11,7 @@ import httpx
 from litestar.testing import AsyncTestClient
 
 from verify_service.api.app import create_app
+from verify_service.api.deps import Components
 from verify_service.config.settings import Settings
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
@@ -20,8 +21,12 @@ from verify_service.usecases.verifications import Verifications
 @dataclass
 class Api:
     client: AsyncTestClient[Any]
-    verifications: Verifications
+    components: Components
     api_key: str
+
+    @property
+    def verifications(self) -> Verifications:
+        return self.components.verifications
 
     @property
     def headers(self) -> dict[str, str]:
@@ -36,36 +41,36 @@ class Api:
         return await self.client.get(path, headers=headers, **kwargs)
 
     def captured(self, provider: str = "capture") -> CaptureProvider:
-        return captured(self.verifications, provider)
+        return captured(self.components, provider)
 
     def last_text(self, to: str, provider: str = "capture") -> str:
-        return sent_text(self.verifications, to, provider)
+        return sent_text(self.components, to, provider)
 
     def last_code(self, to: str, provider: str = "capture") -> str:
         """The code in the last message to `to` (templates in tests end with the code)."""
-        return sent_code(self.verifications, to, provider)
+        return sent_code(self.components, to, provider)
 
 
-def captured(verifications: Verifications, provider: str = "capture") -> CaptureProvider:
-    p = verifications.providers[provider]
+def captured(components: Components, provider: str = "capture") -> CaptureProvider:
+    p = components.providers[provider]
     assert isinstance(p, CaptureProvider)
     return p
 
 
-def sent_text(verifications: Verifications, to: str, provider: str = "capture") -> str:
+def sent_text(components: Components, to: str, provider: str = "capture") -> str:
     """The last message the capture provider took for `to`."""
-    sent = captured(verifications, provider).sent_to(to)
+    sent = captured(components, provider).sent_to(to)
     assert sent, f"nothing was sent to {to}"
     return sent[-1].text
 
 
-def sent_code(verifications: Verifications, to: str, provider: str = "capture") -> str:
+def sent_code(components: Components, to: str, provider: str = "capture") -> str:
     """The code in the last message to `to` (templates in tests end with the code)."""
-    return sent_text(verifications, to, provider).rsplit(" ", 1)[-1].strip()
+    return sent_text(components, to, provider).rsplit(" ", 1)[-1].strip()
 
 
 @asynccontextmanager
 async def open_api(settings: Settings, store: Store, api_key: str) -> AsyncIterator[Api]:
     app = create_app(settings, store=store)
     async with AsyncTestClient(app) as client:
-        yield Api(client, app.state.verifications, api_key)
+        yield Api(client, app.state.components, api_key)

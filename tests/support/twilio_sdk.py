@@ -47,7 +47,7 @@ class LocalServer:
         return Client(account_sid, auth_token, http_client=LocalHttpClient(self.base_url))
 
     def last_code(self, to: str) -> str:
-        capture = self.app.state.verifications.providers["capture"]
+        capture = self.app.state.components.providers["capture"]
         assert isinstance(capture, CaptureProvider)
         sent = capture.sent_to(to)
         assert sent, f"nothing was sent to {to}"

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
+from typing import Protocol
 
 import limits
 
@@ -17,7 +18,6 @@ from verify_service.config.abuse import parse_limits
 from verify_service.config.settings import ServiceSettings, Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
-from verify_service.observability.metrics import Metrics
 from verify_service.store.limiter import RateLimiter, limiter_storage, tagged
 from verify_service.store.pumping import PumpingCounters
 from verify_service.store.verifications import Store
@@ -34,6 +34,18 @@ _DETAIL = {
     "global_sends": "this service has used its send budget",
     "checks_per_ip": "too many checks from this client",
 }
+
+
+class AbuseObserver(Protocol):
+    """Told of every refusal, for metrics (`observability.metrics.MetricsObserver`)."""
+
+    def blocked(self, service: str, reason: str, country: str) -> None:
+        """A start or check was refused: `reason` is a rate-limit layer, a destination rule
+        (country_blocked, not_mobile, ...), fraud_suspected, resend_too_soon or
+        max_send_attempts; `country` the ISO 3166 region ("" when not known)."""
+
+    def fraud_guard_tripped(self, service: str, country: str) -> None:
+        """The pumping guard paused starts to `country` for a cool-down."""
 
 
 def client_subject(client_ip: str | None) -> str | None:
@@ -61,11 +73,11 @@ class AbusePolicy:
         self,
         settings: Settings,
         store: Store,
-        metrics: Metrics,
+        observer: AbuseObserver,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.metrics = metrics
+        self._observer = observer
         self.clock = clock
         self.limiter = RateLimiter(limiter_storage(store), store.deadline)
         self.pumping = PumpingCounters(store)
@@ -95,7 +107,7 @@ class AbusePolicy:
                 mobile_only=service.mobile_only,
             )
         except VerifyError as exc:
-            self.metrics.blocked(service.name, exc.extra["reason"], _country(phone))
+            self._observer.blocked(service.name, exc.extra["reason"], _country(phone))
             raise
 
     def test_code(self, service: ServiceSettings, e164: str) -> str | None:
@@ -146,7 +158,7 @@ class AbusePolicy:
         strategy = service.rate_limits.strategy
         refusal = await self.limiter.hit(strategy, items, tagged(layer, service.name, subject))
         if refusal is not None:
-            self.metrics.blocked(service.name, layer, country)
+            self._observer.blocked(service.name, layer, country)
             raise VerifyError(
                 "rate_limited",
                 f"{_DETAIL[layer]}; try again in {refusal.retry_after} s",
@@ -180,7 +192,7 @@ class AbusePolicy:
             return
         retry_after = verdict.retry_after or guard.cooldown
         if verdict.state == "tripped":
-            self.metrics.fraud_guard_trips.labels(service.name, country).inc()
+            self._observer.fraud_guard_tripped(service.name, country)
             log.warning(
                 "fraud guard: service %r blocks starts to %s for %d s: %d starts, %d approved "
                 "in the last %d s (below %.0f%%)",
@@ -196,7 +208,7 @@ class AbusePolicy:
         self._fraud_suspected(service, country, retry_after)
 
     def _fraud_suspected(self, service: ServiceSettings, country: str, retry_after: int) -> None:
-        self.metrics.blocked(service.name, "fraud_suspected", country)
+        self._observer.blocked(service.name, "fraud_suspected", country)
         raise VerifyError(
             "fraud_suspected",
             f"verifications to {country} are paused after unusual traffic; "

@@ -1,11 +1,13 @@
-"""create_app(settings) -> Litestar: wiring only."""
+"""create_app(settings) -> Litestar: the composition root. Everything with a lifetime
+(store, providers, router, status events, abuse policy, metrics) is built here, once per
+app, and handed to the use cases and, as typed dependencies (`api.deps`), to handlers."""
 
 from __future__ import annotations
 
 import gc
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,10 +16,12 @@ from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import YamlRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components as OpenAPIComponents
+from litestar.openapi.spec import SecurityScheme
 
 from verify_service import __version__
-from verify_service.api.auth import key_index
+from verify_service.abuse.policy import AbusePolicy
+from verify_service.api.deps import Components, app_dependencies, key_index
 from verify_service.api.header_limit import header_limit
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
@@ -31,14 +35,18 @@ from verify_service.api.twilio.routes import twilio_router
 from verify_service.config.settings import Settings, load_settings
 from verify_service.domain.hashing import CodeHasher
 from verify_service.observability.logs import configure_logging, secrets_of
-from verify_service.observability.metrics import Metrics
+from verify_service.observability.metrics import Metrics, MetricsObserver
 from verify_service.observability.middleware import request_log_middleware
 from verify_service.providers.base import Provider, token_validator_of
+from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.registry import build_provider
+from verify_service.providers.router import Router
 from verify_service.store import Store
 from verify_service.store.outbox import OutboxStore
 from verify_service.usecases.outbox import Outbox
+from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
+from verify_service.webhooks.callbacks import StatusEvents
 
 log = logging.getLogger("verify_service")
 
@@ -52,18 +60,59 @@ def build_providers(settings: Settings) -> dict[str, Provider]:
     return providers
 
 
-def build_verifications(settings: Settings, store: Store | None = None) -> Verifications:
+def build_components(
+    settings: Settings,
+    store: Store | None = None,
+    *,
+    providers: Mapping[str, Provider] | None = None,
+    metrics: Metrics | None = None,
+    events: StatusEvents | None = None,
+    outbox: bool = False,
+) -> Components:
+    """Build everything one app uses. `store` defaults to `redis_url` (or the embedded
+    fakeredis without one); `providers`, `metrics` and `events` default to what the config
+    says and may be given instead (tests); `outbox` adds the test outbox (test_mode apps).
+    Raises ValueError on a provider table that cannot be built."""
     if store is None:
         store = Store.from_url(settings.redis_url) if settings.redis_url else Store.embedded()
-    return Verifications(
-        settings=settings,
-        store=store,
-        hasher=CodeHasher(
+    providers = build_providers(settings) if providers is None else providers
+    metrics = metrics or Metrics()
+    observer = MetricsObserver(metrics)
+    router = Router(on_breaker=observer.breaker_state)
+    events = events or StatusEvents(metrics)
+    verifications = Verifications(
+        settings,
+        store,
+        CodeHasher(
             settings.pepper_bytes(), settings.hashing.params(), settings.previous_pepper_bytes()
         ),
-        providers=build_providers(settings),
-        metrics=Metrics(),
+        providers=providers,
+        # What the router calls: the same providers, each send timed for the observer.
+        senders={
+            name: MeteredProvider(provider, observer.send_observed)
+            for name, provider in providers.items()
+        },
+        router=router,
+        events=events,
+        abuse=AbusePolicy(settings, store, observer),
+        observer=observer,
         hash_threads=hash_threads(settings),
+    )
+    test_outbox = None
+    if outbox:
+        test_outbox = Outbox(OutboxStore(store.client), settings.default_region)
+        test_outbox.attach(providers)
+    return Components(
+        settings=settings,
+        store=store,
+        metrics=metrics,
+        providers=providers,
+        router=router,
+        events=events,
+        verifications=verifications,
+        reports=DeliveryReports(store, observer),
+        api_keys=key_index(settings),
+        outbox=test_outbox,
     )
 
 
@@ -83,7 +132,7 @@ def openapi_config() -> OpenAPIConfig:
         description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel.",
         path="/docs",
         render_plugins=[YamlRenderPlugin()],
-        components=Components(
+        components=OpenAPIComponents(
             security_schemes={
                 "bearer": SecurityScheme(
                     type="http", scheme="bearer", description="An API key of a service."
@@ -100,12 +149,13 @@ def openapi_config() -> OpenAPIConfig:
 
 
 def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
-    verifications = build_verifications(settings, store)
+    # The test outbox exists only in test_mode (its routes answer 404 otherwise).
+    components = build_components(settings, store, outbox=settings.test_mode)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
-            await verifications.store.load_scripts()
+            await components.store.load_scripts()
         except Exception:  # readiness reports it; the store may come up after us
             log.warning("the store is not reachable at start-up; /health/ready says when it is")
         # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
@@ -114,7 +164,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         try:
             yield
         finally:
-            await verifications.aclose()
+            await components.aclose()
 
     handlers: list[Any] = [
         VerificationsController,
@@ -125,16 +175,13 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         health.ready,
         health.metrics,
     ]
-    state: dict[str, Any] = {
-        "verifications": verifications,
-        "api_keys": key_index(settings),
-        "metrics": verifications.metrics,
-    }
-    if settings.test_mode:  # the test outbox exists only here (404 otherwise)
-        outbox = Outbox(OutboxStore(verifications.store.client), settings.default_region)
-        outbox.attach(verifications.providers)
+    if components.outbox is not None:
         handlers.append(TestMessagesController)
-        state["outbox"] = outbox
+    state = {
+        "components": components,  # what api.deps hands to handlers
+        "metrics": components.metrics,  # read by the request middleware
+        "verifications": components.verifications,  # read by the pytest plugin (testing.py)
+    }
 
     app = Litestar(
         route_handlers=handlers,
@@ -144,6 +191,7 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
         },
         lifespan=[lifespan],
         state=State(state),
+        dependencies=app_dependencies(),
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         # Litestar's default logging config replaces the root logger's handlers, and with

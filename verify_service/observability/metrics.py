@@ -22,6 +22,8 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from verify_service.domain.model import Status
+
 # The `_created` timestamp series double the output and no dashboard of ours uses them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
 
@@ -29,10 +31,8 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 SEND_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
-# verify_provider_breaker_state values.
-BREAKER_CLOSED = 0
-BREAKER_HALF_OPEN = 1
-BREAKER_OPEN = 2
+# verify_provider_breaker_state values, by the breaker's state (providers/breaker.py).
+BREAKER_GAUGE = {"closed": 0, "half_open": 1, "open": 2}
 
 
 def _multiprocess_dir() -> str | None:
@@ -119,14 +119,6 @@ class Metrics:
             registry=self.registry,
         )
 
-    # Small helpers for the modules that only need to count one thing.
-
-    def blocked(self, service: str, reason: str, country: str = "") -> None:
-        self.blocks.labels(service, reason, country).inc()
-
-    def set_breaker(self, provider: str, state: int) -> None:
-        self.breaker_state.labels(provider).set(state)
-
     def render(self) -> bytes:
         directory = _multiprocess_dir()
         if directory is None:
@@ -134,3 +126,34 @@ class Metrics:
         combined = CollectorRegistry()
         MultiProcessCollector(combined, path=directory)  # type: ignore[no-untyped-call]
         return generate_latest(combined)
+
+
+class MetricsObserver:
+    """The use cases' observer (`usecases.observer.VerificationObserver`, which includes
+    `abuse.policy.AbuseObserver`) writing to `metrics`."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def status_changed(self, service: str, provider: str, country: str, status: Status) -> None:
+        self.metrics.verifications.labels(service, provider, country, status.value).inc()
+
+    def check_outcome(self, service: str, outcome: str) -> None:
+        self.metrics.checks.labels(service, outcome).inc()
+
+    def send_observed(self, provider: str, outcome: str, seconds: float | None) -> None:
+        self.metrics.sends.labels(provider, outcome).inc()
+        if seconds is not None:
+            self.metrics.send_seconds.labels(provider, outcome).observe(seconds)
+
+    def breaker_state(self, provider: str, state: str) -> None:
+        self.metrics.breaker_state.labels(provider).set(BREAKER_GAUGE[state])
+
+    def report_applied(self, provider: str, status: str, effect: str) -> None:
+        self.metrics.delivery_reports.labels(provider, status, effect).inc()
+
+    def blocked(self, service: str, reason: str, country: str) -> None:
+        self.metrics.blocks.labels(service, reason, country).inc()
+
+    def fraud_guard_tripped(self, service: str, country: str) -> None:
+        self.metrics.fraud_guard_trips.labels(service, country).inc()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from typing import Literal
 
 from verify_service.providers.base import (
     DeliveryReport,
@@ -17,12 +18,16 @@ from verify_service.providers.base import (
     SendResult,
 )
 
-# (provider name, outcome, seconds). Outcomes: sent | retryable_error | permanent_error |
-# recipient_invalid | internal_error.
-SendObserver = Callable[[str, str, float], None]
+# How a send attempt ended; `skipped` is the router's: not tried (breaker open, no time).
+SendOutcome = Literal[
+    "sent", "retryable_error", "permanent_error", "recipient_invalid", "internal_error", "skipped"
+]
+
+# Told (provider name, outcome, seconds) after each send.
+SendObserver = Callable[[str, SendOutcome, float], None]
 
 
-def outcome_of(exc: ProviderError) -> str:
+def outcome_of(exc: ProviderError) -> SendOutcome:
     if exc.recipient_invalid:
         return "recipient_invalid"
     return "retryable_error" if exc.retryable else "permanent_error"

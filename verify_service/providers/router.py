@@ -5,7 +5,7 @@ an exponential backoff with full jitter (or the provider's `Retry-After`, whiche
 longer), at most `retries` times; then the next provider is tried (failover). A refused
 recipient ends the delivery: another provider would refuse the number too. A provider
 whose circuit breaker is open is skipped without a request. Every try and every skip is
-returned as a `SendAttempt`, for the verification's `send_attempts`."""
+returned as a `DeliveryAttempt`, recorded as the verification's `send_attempts`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 import anyio
 
+from verify_service.domain.model import SendAttempt
 from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
 from verify_service.providers.breaker import Breaker
 
@@ -30,18 +32,24 @@ OUT_OF_TIME = "timeout (send budget exhausted)"  # or this provider's share of i
 
 
 @dataclass(frozen=True, slots=True)
-class SendAttempt:
+class DeliveryAttempt:
+    """One try (or skip) of one provider: the `SendAttempt` to record, plus how long the
+    provider took in seconds (None for a skip: breaker open or no time left)."""
+
     at: datetime
     provider: str
     message_id: str | None
-    status: str  # sent | failed (delivered / undelivered come later, from reports)
+    status: Literal["sent", "failed"]  # delivered / undelivered come later, from reports
     error: str | None = None
-    seconds: float | None = None  # how long the provider took; None for a skip
+    seconds: float | None = None
+
+    def record(self) -> SendAttempt:
+        return SendAttempt(self.at, self.provider, self.message_id, self.status, self.error)
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    attempts: list[SendAttempt]
+    attempts: list[DeliveryAttempt]
     sent: bool
     recipient_invalid: bool = False
 
@@ -56,20 +64,20 @@ class _Tries:
     """The attempts of one delivery, logged as they are made."""
 
     def __init__(self) -> None:
-        self.attempts: list[SendAttempt] = []
+        self.attempts: list[DeliveryAttempt] = []
 
     def add(
         self,
         provider: Provider,
         at: datetime,
-        status: str,
+        status: Literal["sent", "failed"],
         *,
         message_id: str | None = None,
         error: str | None = None,
         started: float | None = None,
     ) -> None:
         seconds = None if started is None else time.monotonic() - started
-        self.attempts.append(SendAttempt(at, provider.name, message_id, status, error, seconds))
+        self.attempts.append(DeliveryAttempt(at, provider.name, message_id, status, error, seconds))
         extra: dict[str, object] = {"provider": provider.name, "status": status}
         if error is not None:
             extra["error"] = error

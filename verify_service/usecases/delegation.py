@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.tokens import TokenType, normalize_code
 from verify_service.providers.base import ProviderError, TokenRequest, TokenValidator
-from verify_service.providers.router import Delivery, SendAttempt
+from verify_service.providers.router import Delivery, DeliveryAttempt
 
 log = logging.getLogger("verify_service.delivery")
 
@@ -43,7 +43,7 @@ async def start(validator: TokenValidator, request: TokenRequest) -> Delivery:
             "token start failed",
             extra={"provider": validator.name, "error": exc.reason, "retryable": exc.retryable},
         )
-        attempt = SendAttempt(at, validator.name, None, "failed", exc.reason)
+        attempt = DeliveryAttempt(at, validator.name, None, "failed", exc.reason)
         return Delivery([attempt], sent=False, recipient_invalid=exc.recipient_invalid)
     log.info(
         "token start ok",
@@ -52,7 +52,7 @@ async def start(validator: TokenValidator, request: TokenRequest) -> Delivery:
             "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return Delivery([SendAttempt(at, validator.name, result.message_id, "sent")], sent=True)
+    return Delivery([DeliveryAttempt(at, validator.name, result.message_id, "sent")], sent=True)
 
 
 async def check(validator: TokenValidator | None, to: str, typed: str) -> bool:

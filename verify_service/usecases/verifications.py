@@ -1,15 +1,15 @@
-"""The use cases: start, check, fetch, cancel. No HTTP and no Redis details here: this is
-where the rules of DESIGN §3 live, on top of `core`, `store` and `providers`."""
+"""The use cases: start, check, fetch, cancel, approve. No HTTP and no Redis details here:
+this is where the rules live, on top of `domain`, `store` and `providers`.
+
+Everything this needs is built by the composition root (`api.app`) and handed in; what
+happens is told to a `VerificationObserver` (metrics) and to `StatusEvents` (callbacks)."""
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import os
-from collections.abc import Awaitable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -19,56 +19,33 @@ from verify_service.config.settings import ServiceSettings, Settings
 from verify_service.domain import locales, templates
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.hashing import CodeHasher
+from verify_service.domain.model import (
+    CheckResult,
+    SendAttempt,
+    StartParams,
+    Status,
+    TokenType,
+    Verification,
+)
 from verify_service.domain.phones import PhoneNumber, PhoneNumberError, parse_phone
-from verify_service.domain.tokens import TokenType, generate_token, normalize_code
+from verify_service.domain.tokens import generate_token, normalize_code
 from verify_service.observability import logs
-from verify_service.observability.metrics import Metrics
 from verify_service.providers.base import (
-    DeliveryReport,
     OutgoingMessage,
     Provider,
     TokenRequest,
     TokenValidator,
     token_validator_of,
 )
-from verify_service.providers.metered import MeteredProvider
-from verify_service.providers.router import Router, SendAttempt
+from verify_service.providers.metered import SendOutcome
+from verify_service.providers.router import Router
 from verify_service.store import Store, StoredVerification, keys
-from verify_service.store.verifications import IdempotentAnswer, ScriptOutcome
-from verify_service.usecases import delegation
+from verify_service.store.verifications import ScriptOutcome
+from verify_service.usecases import delegation, idempotency
+from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
-# verify_provider_breaker_state: 0 closed, 1 half-open, 2 open
-BREAKER_GAUGE = {"closed": 0, "half_open": 1, "open": 2}
-
-TERMINAL = ("approved", "canceled", "expired", "max_attempts_reached", "failed")
-
-
-@dataclass(frozen=True, slots=True)
-class Verification:
-    id: str
-    service: str
-    to: str
-    channel: str
-    status: str
-    token_type: str
-    token_length: int
-    created_at: datetime
-    expires_at: datetime
-    check_attempts: int
-    max_check_attempts: int
-    attempts_remaining: int
-    send_attempts: list[dict[str, Any]] = field(default_factory=list)
-    metadata: dict[str, str] = field(default_factory=dict)
-    updated_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    id: str
-    status: str
-    valid: bool
-    attempts_remaining: int
+T = TypeVar("T")
 
 
 class _PendingScript(Protocol):
@@ -83,14 +60,14 @@ def _time(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def effective_status(record: StoredVerification) -> str:
+def effective_status(record: StoredVerification) -> Status:
     """The stored status, with expiry and exhaustion judged on Redis's clock."""
-    if record.status == "pending":
+    if record.status == Status.PENDING:
         if record.now_ms >= record.expires_at_ms:
-            return "expired"
+            return Status.EXPIRED
         if record.check_attempts >= record.max_check_attempts:
-            return "max_attempts_reached"
-    return record.status
+            return Status.MAX_ATTEMPTS_REACHED
+    return Status(record.status)
 
 
 def to_verification(record: StoredVerification) -> Verification:
@@ -102,53 +79,61 @@ def to_verification(record: StoredVerification) -> Verification:
         to=record.to,
         channel=record.channel,
         status=status,
-        token_type=record.token_type,
+        token_type=TokenType(record.token_type),
         token_length=record.token_length,
         created_at=_time(record.created_at_ms),
         expires_at=_time(record.expires_at_ms),
         check_attempts=record.check_attempts,
         max_check_attempts=record.max_check_attempts,
         attempts_remaining=max(0, remaining),
-        send_attempts=list(record.sends),
+        send_attempts=tuple(SendAttempt.from_json(a) for a in record.sends),
         metadata=record.metadata,
         updated_at=_time(record.updated_at_ms),
     )
 
 
-def _attempt_record(attempt: SendAttempt) -> dict[str, Any]:
-    return {
-        "at": attempt.at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "provider": attempt.provider,
-        "message_id": attempt.message_id,
-        "status": attempt.status,
-        "error": attempt.error,
-    }
-
-
 class Verifications:
+    """The use cases of one app. Every method takes the calling service's settings and
+    raises `VerifyError` (see `domain.errors` for the codes) for whatever the caller can
+    fix or retry; `store_unavailable` when Redis does not answer in time.
+
+    Args:
+        settings: the loaded config.
+        store: where verifications live.
+        hasher: argon2id with the pepper, for codes.
+        providers: every configured provider by name, as built (whether a service's
+            provider makes and checks codes itself is read from these).
+        senders: the same providers as the router is to call them (timed for metrics).
+        router: retries, failover and circuit breakers across a service's senders.
+        events: the status-callback queue.
+        abuse: rate limits, destination rules, test numbers, pumping guard.
+        observer: told of status changes, checks, sends and refusals.
+        hash_threads: most argon2 runs at once in this process.
+    """
+
     def __init__(
         self,
         settings: Settings,
         store: Store,
         hasher: CodeHasher,
+        *,
         providers: Mapping[str, Provider],
-        metrics: Metrics | None = None,
+        senders: Mapping[str, Provider],
+        router: Router,
+        events: StatusEvents,
+        abuse: AbusePolicy,
+        observer: VerificationObserver,
         hash_threads: int | None = None,
-        router: Router | None = None,
-        events: StatusEvents | None = None,
     ) -> None:
-        self.settings = settings
-        self.store = store
-        self.hasher = hasher
-        self.providers = providers
-        self.metrics = metrics or Metrics()
-        self.router = router or Router(on_breaker=self._breaker_state)
-        self.events = events or StatusEvents(self.metrics)
-        # What the router calls: the same providers, each send timed into the metrics.
-        self._metered: dict[str, Provider] = {
-            name: MeteredProvider(provider, self._observe_send)
-            for name, provider in providers.items()
-        }
+        self._settings = settings
+        self._store = store
+        self._hasher = hasher
+        self._providers = providers
+        self._senders = senders
+        self._router = router
+        self._events = events
+        self._abuse = abuse
+        self._observer = observer
         # Whether a service's provider makes and checks the codes itself is fixed by the
         # config: decided once here, not on every start and check. The providers themselves,
         # not their timing wrappers: the test is on their type.
@@ -160,9 +145,14 @@ class Verifications:
         }
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
-        self.abuse = AbusePolicy(settings, store, self.metrics)
 
-    async def _in_thread(self, fn: Any, *args: Any) -> Any:
+    @property
+    def providers(self) -> Mapping[str, Provider]:
+        """The configured providers by name (read by the pytest plugin to empty the
+        capture providers between tests)."""
+        return self._providers
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         # argon2 is CPU- and memory-bound: run it in worker threads (it releases the GIL),
         # at most one per core so that a burst of checks queues instead of thrashing.
         if self._limiter is None:
@@ -171,37 +161,32 @@ class Verifications:
 
     def _phone(self, raw: str) -> PhoneNumber:
         try:
-            return parse_phone(raw, self.settings.default_region)
+            return parse_phone(raw, self._settings.default_region)
         except PhoneNumberError as exc:
             raise VerifyError("invalid_phone_number", str(exc)) from None
 
     # --- start ---------------------------------------------------------------------------
 
-    async def start(
-        self,
-        service: ServiceSettings,
-        *,
-        to: str,
-        channel: str = "sms",
-        token_type: TokenType | None = None,
-        token_length: int | None = None,
-        expires_in: int | None = None,
-        template: str | None = None,
-        locale: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-        accept_language: str | None = None,
-        client_ip: str | None = None,
-    ) -> Verification:
-        phone = self._phone(to)
-        self.abuse.check_destination(service, phone)
-        token_type = token_type or service.token_type
-        length = token_length or service.token_length
+    async def start(self, service: ServiceSettings, params: StartParams) -> Verification:
+        """Start a verification of `params.to`, or resend the code of its pending one, and
+        send the code. Returns the verification as it stands after the send.
+
+        Raises VerifyError: invalid_phone_number, invalid_request (token length outside the
+        service's range), invalid_template, a destination or rate-limit refusal
+        (country_blocked, rate_limited, fraud_suspected, ...), resend_too_soon,
+        max_send_attempts, provider_unavailable (no provider took the code)."""
+        phone = self._phone(params.to)
+        self._abuse.check_destination(service, phone)
+        token_type = params.token_type or service.token_type
+        length = params.token_length or service.token_length
         if not service.min_token_length <= length <= service.max_token_length:
             raise VerifyError(
                 "invalid_request",
                 f"token_length must be {service.min_token_length}-{service.max_token_length} "
                 "for this service",
             )
+        template = params.template
+        expires_in = params.expires_in or service.expires_in
         if template is not None:
             try:
                 templates.validate_template(template)
@@ -213,39 +198,41 @@ class Verifications:
                 raise VerifyError("invalid_template", too_long)
         else:
             # An explicit `locale` wins; else the caller's Accept-Language preferences.
-            wanted = locale or locales.parse_accept_language(accept_language)
+            wanted = params.locale or locales.parse_accept_language(params.accept_language)
             template = templates.choose_template(service.template, service.templates, wanted)
 
-        test_code = self.abuse.test_code(service, phone.e164)
+        test_code = self._abuse.test_code(service, phone.e164)
         if test_code is None:
-            await self.abuse.before_send(service, phone, client_ip)
+            await self._abuse.before_send(service, phone, params.client_ip)
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
         validator = None if test_code else self._validator_of(service)
         code = test_code or ("" if validator else generate_token(token_type, length))
         logs.sensitive(code)
         tag = keys.tag_for(service.name, phone.e164)
-        code_hash: str = (
-            delegation.marker() if validator else await self._in_thread(self.hasher.hash, code, tag)
+        code_hash = (
+            delegation.marker()
+            if validator
+            else await self._in_thread(self._hasher.hash, code, tag)
         )
 
-        started = await self.store.start(
+        started = await self._store.start(
             tag=tag,
             new_id=keys.new_id(tag),
             service=service.name,
             to=phone.e164,
             code_hash=code_hash,
-            expires_in=expires_in or service.expires_in,
+            expires_in=expires_in,
             max_check_attempts=service.max_check_attempts,
             max_send_attempts=service.max_send_attempts,
             resend_cooldown=service.resend_cooldown,
-            retention=self.settings.retention,
+            retention=self._settings.retention,
             token_type=token_type.value,
             token_length=len(code) or length,
-            channel=channel,
-            metadata=metadata or {},
+            channel=params.channel,
+            metadata=dict(params.metadata or {}),
         )
         if started.record is None:
-            self.metrics.blocked(service.name, started.outcome, phone.region or "")
+            self._observer.blocked(service.name, started.outcome, phone.region or "")
             raise VerifyError(
                 started.outcome,
                 "wait before requesting another code"
@@ -259,53 +246,51 @@ class Verifications:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
             verification = to_verification(record)
             if created:
-                self._status_changed(service, verification, "pending", region=phone.region or "")
+                self._status_changed(service, verification, Status.PENDING, phone.region or "")
             return verification
 
         reference = f"{record.id}.{record.send_count}"
         if validator is not None:
-            expires = expires_in or service.expires_in
             request = TokenRequest(
-                phone.e164, template, token_type.value, length, expires, reference
+                phone.e164, template, token_type.value, length, expires_in, reference
             )
             delivery = await delegation.start(validator, request)
             # The validator is not wrapped for timing (it is not a plain sender): count here.
             for attempt in delivery.attempts:
-                outcome_word = "sent" if attempt.status == "sent" else "permanent_error"
-                self.metrics.sends.labels(attempt.provider, outcome_word).inc()
+                outcome: SendOutcome = "sent" if attempt.status == "sent" else "permanent_error"
+                self._observer.send_observed(attempt.provider, outcome, None)
         else:
             text = templates.compose(template, code, service.autofill)
             message = OutgoingMessage(phone.e164, text, reference)
-            delivery = await self.router.deliver(
+            delivery = await self._router.deliver(
                 self._providers_of(service), message, budget=service.send_budget
             )
             # Tried sends are timed and counted by MeteredProvider; these were never tried.
             for attempt in delivery.attempts:
                 if attempt.seconds is None:  # breaker open or no time left
-                    self.metrics.sends.labels(attempt.provider, "skipped").inc()
-        outcome = await self.store.record_sends(
+                    self._observer.send_observed(attempt.provider, "skipped", None)
+        recorded = await self._store.record_sends(
             tag=tag,
             verification_id=record.id,
-            attempts=[_attempt_record(a) for a in delivery.attempts],
+            attempts=[a.record().to_json() for a in delivery.attempts],
             sent=delivery.sent,
             code_hash=code_hash,
-            retention=self.settings.retention,
+            retention=self._settings.retention,
             message_ids=[
                 (a.provider, a.message_id)
                 for a in delivery.attempts
                 if a.status == "sent" and a.message_id
             ],
             # Reports can come while the verification is readable: its lifetime + retention.
-            index_ttl_ms=record.expires_at_ms - record.now_ms + self.settings.retention * 1000,
+            index_ttl_ms=record.expires_at_ms - record.now_ms + self._settings.retention * 1000,
         )
-        if outcome.record is not None and created:
-            self._status_changed(
-                service, to_verification(outcome.record), "pending", region=phone.region or ""
-            )
+        region = phone.region or ""
+        if recorded.record is not None and created:
+            self._status_changed(service, to_verification(recorded.record), Status.PENDING, region)
         if not delivery.sent:
-            if outcome.record is not None and outcome.record.status == "failed":
+            if recorded.record is not None and recorded.record.status == Status.FAILED:
                 self._status_changed(
-                    service, to_verification(outcome.record), "failed", region=phone.region or ""
+                    service, to_verification(recorded.record), Status.FAILED, region
                 )
             if delivery.recipient_invalid:
                 raise VerifyError(
@@ -314,91 +299,49 @@ class Verifications:
                 )
             reasons = "; ".join(f"{a.provider}: {a.error}" for a in delivery.attempts)
             raise VerifyError("provider_unavailable", reasons or "no provider configured")
-        assert outcome.record is not None
-        return to_verification(outcome.record)
+        assert recorded.record is not None
+        return to_verification(recorded.record)
 
     async def start_idempotent(
-        self, service: ServiceSettings, idempotency_key: str, body: bytes, **params: Any
+        self, service: ServiceSettings, idempotency_key: str, body: bytes, params: StartParams
     ) -> Verification:
-        """The same key within 24 h returns the first answer and sends nothing; the same key
-        with another body is an error rather than a silent replay of something else."""
-        fingerprint = hashlib.sha256(body).hexdigest()
-        claimed = await self.store.idempotency_claim(service.name, idempotency_key, fingerprint)
-        if isinstance(claimed, IdempotentAnswer):
-            if claimed.fingerprint != fingerprint:
-                raise VerifyError(
-                    "idempotency_key_reused", "this Idempotency-Key was used with another body"
-                )
-            return _verification_from_json(claimed.body)
-        if isinstance(claimed, str):
-            code = "idempotency_in_progress" if claimed == fingerprint else "idempotency_key_reused"
-            raise VerifyError(code, "this Idempotency-Key is in use by another request")
-        try:
-            verification = await self.start(service, **params)
-        except BaseException:
-            await self.store.idempotency_release(service.name, idempotency_key)
-            raise
-        await self.store.idempotency_store(
+        """`start`, once per `Idempotency-Key`: see `usecases.idempotency.start_once`."""
+        return await idempotency.start_once(
+            self._store,
             service.name,
             idempotency_key,
-            IdempotentAnswer(fingerprint, 201, _verification_to_json(verification), {}),
+            body,
+            lambda: self.start(service, params),
         )
-        return verification
 
     def _providers_of(self, service: ServiceSettings) -> Sequence[Provider]:
-        return [self._metered[name] for name in service.providers]
-
-    def _breaker_state(self, provider: str, state: str) -> None:
-        self.metrics.set_breaker(provider, BREAKER_GAUGE[state])
-
-    def _observe_send(self, provider: str, outcome: str, seconds: float) -> None:
-        self.metrics.sends.labels(provider, outcome).inc()
-        self.metrics.send_seconds.labels(provider, outcome).observe(seconds)
+        return [self._senders[name] for name in service.providers]
 
     def _status_changed(
         self,
         service: ServiceSettings,
         verification: Verification,
-        status: str,
-        *,
+        status: Status,
         region: str | None = None,
     ) -> None:
-        """One place for everything a status change sets off: the counter (by the provider
-        that carried the code, for conversion by provider and country) and the event."""
+        """One place for everything a status change sets off: the observer (told the
+        provider that carried the code, for conversion by provider and country) and the
+        status event. Callers that have parsed the number pass its region: one parse less."""
         test_number = verification.to in service.test_numbers
         provider = "test_number" if test_number else _sender(verification.send_attempts)
-        self.metrics.verifications.labels(
-            service.name,
-            provider,
-            # Callers that have parsed the number pass its region: one parse less.
-            _region_of(verification.to) if region is None else region,
-            status,
-        ).inc()
+        country = _region_of(verification.to) if region is None else region
+        self._observer.status_changed(service.name, provider, country, status)
         if service.status_callback_url and service.status_callback_secret is not None:
-            self.events.emit(
+            self._events.emit(
                 service=service.name,
                 url=service.status_callback_url,
                 secret=service.status_callback_secret.get_secret_value(),
-                verification=_verification_to_json(verification),
-                status=status,
+                verification=idempotency.verification_to_json(verification),
+                status=status.value,
             )
 
     def _validator_of(self, service: ServiceSettings) -> TokenValidator | None:
         return self._validators[service.name]
-
-    # --- delivery reports ----------------------------------------------------------------
-
-    async def apply_reports(self, provider: str, reports: Sequence[DeliveryReport]) -> int:
-        """Mark the send attempts the reports are about; returns how many changed. Reports
-        of messages we do not know (not ours, or long gone) are ignored on purpose: an error
-        would only make the provider send them again and again."""
-        wanted = [r for r in reports if r.status in ("delivered", "undelivered")]
-        outcomes = await self.store.apply_reports(
-            provider, [(r.message_id, r.status, r.detail) for r in wanted]
-        )
-        for report, outcome in zip(wanted, outcomes, strict=True):
-            self.metrics.delivery_reports.labels(provider, report.status, outcome).inc()
-        return outcomes.count("changed")
 
     # --- check ---------------------------------------------------------------------------
 
@@ -421,73 +364,82 @@ class Verifications:
         verification_id: str | None = None,
         client_ip: str | None = None,
     ) -> CheckResult:
+        """Check `code` against the verification `verification_id`, or else the latest one
+        of the number `to`. Every check counts one attempt, reserved before the code is
+        compared, so that parallel checks cannot exceed the attempt limit.
+
+        Raises VerifyError: invalid_request (neither `to` nor an id), invalid_phone_number,
+        verification_not_found, rate_limited (checks per client), provider_unavailable (a
+        delegating provider could not answer; the attempt stays counted)."""
         logs.sensitive(code)
-        await self.abuse.before_check(service, client_ip)
+        await self._abuse.before_check(service, client_ip)
         tag = self._tag(service, to, verification_id)
-        reserved = await self.store.reserve(
+        reserved = await self._store.reserve(
             tag=tag,
             service=service.name,
             verification_id=verification_id,
-            retention=self.settings.retention,
+            retention=self._settings.retention,
         )
         record = reserved.record
         if record is None:
             raise VerifyError("verification_not_found", "no verification for this number or id")
         if reserved.outcome != "reserved":
-            status = effective_status(record)
+            verification = to_verification(record)
             if reserved.outcome == "expired":
-                self._status_changed(service, to_verification(record), "expired")
-            self.metrics.checks.labels(service.name, status).inc()
-            return CheckResult(record.id, status, valid=False, attempts_remaining=0)
+                self._status_changed(service, verification, Status.EXPIRED)
+            self._observer.check_outcome(service.name, verification.status.value)
+            return CheckResult(verification, verification.status, False, attempts_remaining=0)
 
         if delegation.is_delegated(record.code_hashes):
             valid = await delegation.check(self._validator_of(service), record.to, code)
         else:
             candidate = normalize_code(TokenType(record.token_type), code)
-            valid = await self._in_thread(self.hasher.matches, candidate, tag, record.code_hashes)
+            valid = await self._in_thread(self._hasher.matches, candidate, tag, record.code_hashes)
         remaining = record.max_check_attempts - record.check_attempts
         if valid:
-            finished = await self.store.finish(
+            finished = await self._store.finish(
                 tag=tag,
                 verification_id=record.id,
-                status="approved",
-                retention=self.settings.retention,
+                status=Status.APPROVED,
+                retention=self._settings.retention,
             )
             assert finished.record is not None
             approved = finished.outcome == "changed"
-            self.metrics.checks.labels(service.name, "valid" if approved else "replayed").inc()
+            self._observer.check_outcome(service.name, "valid" if approved else "replayed")
+            verification = to_verification(finished.record)
             if approved:
-                region = _region_of(finished.record.to)
-                self._status_changed(
-                    service, to_verification(finished.record), "approved", region=region
-                )
-                await self.abuse.approved(service, finished.record.to, region)
+                region = _region_of(verification.to)
+                self._status_changed(service, verification, Status.APPROVED, region)
+                await self._abuse.approved(service, verification.to, region)
             return CheckResult(
-                record.id,
-                effective_status(finished.record),
+                verification,
+                verification.status,
                 valid=approved,
                 attempts_remaining=0 if approved else max(0, remaining),
             )
-        self.metrics.checks.labels(service.name, "invalid").inc()
+        self._observer.check_outcome(service.name, "invalid")
         if remaining <= 0:
-            finished = await self.store.finish(
+            finished = await self._store.finish(
                 tag=tag,
                 verification_id=record.id,
-                status="max_attempts_reached",
-                retention=self.settings.retention,
+                status=Status.MAX_ATTEMPTS_REACHED,
+                retention=self._settings.retention,
             )
-            if finished.outcome == "changed" and finished.record is not None:
-                self._status_changed(
-                    service, to_verification(finished.record), "max_attempts_reached"
-                )
-            return CheckResult(record.id, "max_attempts_reached", valid=False, attempts_remaining=0)
-        return CheckResult(record.id, "pending", valid=False, attempts_remaining=remaining)
+            verification = to_verification(finished.record or record)
+            if finished.outcome == "changed":
+                self._status_changed(service, verification, Status.MAX_ATTEMPTS_REACHED)
+            return CheckResult(
+                verification, Status.MAX_ATTEMPTS_REACHED, valid=False, attempts_remaining=0
+            )
+        return CheckResult(
+            to_verification(record), Status.PENDING, valid=False, attempts_remaining=remaining
+        )
 
     # --- fetch / cancel ------------------------------------------------------------------
 
     async def fetch(self, service: ServiceSettings, verification_id: str) -> Verification:
         tag = self._tag(service, None, verification_id)
-        found = await self.store.fetch(
+        found = await self._store.fetch(
             tag=tag, service=service.name, verification_id=verification_id
         )
         if found.record is None:
@@ -495,20 +447,24 @@ class Verifications:
         return to_verification(found.record)
 
     async def cancel(self, service: ServiceSettings, verification_id: str) -> Verification:
-        return await self._end_pending(service, verification_id, self.store.cancel, "canceled")
+        return await self._end_pending(
+            service, verification_id, self._store.cancel, Status.CANCELED
+        )
 
     async def approve(self, service: ServiceSettings, verification_id: str) -> Verification:
         """Approve without a code: the backend has verified the person some other way
         (Twilio's `Status=approved`). Only a pending, unexpired verification with attempts
         left can be approved; its code hashes are dropped so no later check approves."""
-        return await self._end_pending(service, verification_id, self.store.approve, "approved")
+        return await self._end_pending(
+            service, verification_id, self._store.approve, Status.APPROVED
+        )
 
     async def _end_pending(
         self,
         service: ServiceSettings,
         verification_id: str,
         script: _PendingScript,
-        status: str,
+        status: Status,
     ) -> Verification:
         """Move a pending verification to `status` by `script` (one store round trip, which
         answers `status` when it made the change, `expired` when it recorded the expiry)."""
@@ -517,13 +473,13 @@ class Verifications:
             tag=tag,
             service=service.name,
             verification_id=verification_id,
-            retention=self.settings.retention,
+            retention=self._settings.retention,
         )
         if result.record is None:
             raise VerifyError("verification_not_found", "no verification with this id")
         verification = to_verification(result.record)
         if result.outcome == "expired":
-            self._status_changed(service, verification, "expired")
+            self._status_changed(service, verification, Status.EXPIRED)
         if result.outcome != status:
             raise VerifyError(
                 "verification_not_pending",
@@ -533,35 +489,12 @@ class Verifications:
         self._status_changed(service, verification, status)
         return verification
 
-    async def aclose(self) -> None:
-        await self.events.aclose()
-        for provider in self.providers.values():
-            await provider.aclose()
-        await self.store.aclose()
 
-
-def _verification_to_json(v: Verification) -> dict[str, Any]:
-    data = dataclasses.asdict(v)
-    data["created_at"] = v.created_at.isoformat()
-    data["expires_at"] = v.expires_at.isoformat()
-    data["updated_at"] = v.updated_at.isoformat() if v.updated_at else None
-    return data
-
-
-def _verification_from_json(data: dict[str, Any]) -> Verification:
-    data = dict(data)
-    data["created_at"] = datetime.fromisoformat(data["created_at"])
-    data["expires_at"] = datetime.fromisoformat(data["expires_at"])
-    if data.get("updated_at"):
-        data["updated_at"] = datetime.fromisoformat(data["updated_at"])
-    return Verification(**data)
-
-
-def _sender(send_attempts: Sequence[Mapping[str, Any]]) -> str:
+def _sender(send_attempts: Sequence[SendAttempt]) -> str:
     """The provider that last took the code ("none" when no send succeeded)."""
     for attempt in reversed(send_attempts):
-        if attempt.get("status") in ("sent", "delivered", "undelivered"):
-            return str(attempt.get("provider") or "none")
+        if attempt.status in ("sent", "delivered", "undelivered"):
+            return attempt.provider or "none"
     return "none"
 
 

@@ -128,7 +128,7 @@ async def test_resend_too_soon_has_retry_after(api: Api, make_settings: Any) -> 
     from tests.support.helpers import open_api
 
     settings = make_settings(service={"resend_cooldown": 60})
-    async with open_api(settings, api.verifications.store, API_KEY) as a:
+    async with open_api(settings, api.components.store, API_KEY) as a:
         assert (await a.post("/v1/verifications", {"to": TO})).status_code == 201
         r = await a.post("/v1/verifications", {"to": TO})
         body = assert_problem(r, 429, "resend_too_soon")

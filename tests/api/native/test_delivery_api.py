@@ -22,7 +22,7 @@ from tests.support.fake_providers import (
 )
 from tests.support.helpers import Api, open_api
 from verify_service.config.settings import Settings, settings_from_mapping
-from verify_service.providers.router import SKIPPED, Router
+from verify_service.providers.router import SKIPPED
 from verify_service.store import Store, keys
 
 __all__ = ["fake_kinds"]
@@ -58,7 +58,7 @@ async def one_store_app() -> Any:
 
 
 def scripted(api: Api, name: str) -> ScriptedProvider:
-    provider = api.verifications.providers[name]
+    provider = api.components.providers[name]
     assert isinstance(provider, ScriptedProvider)
     return provider
 
@@ -75,7 +75,7 @@ def in_app(api: Api, fn: Callable[..., Any], *args: Any) -> Any:
 
 def redis_keys(api: Api, pattern: str) -> list[str]:
     async def scan() -> list[str]:
-        return [k async for k in api.verifications.store.client.scan_iter(pattern)]
+        return [k async for k in api.components.store.client.scan_iter(pattern)]
 
     return sorted(in_app(api, scan))
 
@@ -83,7 +83,7 @@ def redis_keys(api: Api, pattern: str) -> list[str]:
 def stored_hash(api: Api, verification_id: str) -> dict[str, str]:
     tag = keys.tag_of_id(verification_id)
     assert tag is not None
-    client = api.verifications.store.client
+    client = api.components.store.client
     fields: dict[str, str] = in_app(api, client.hgetall, f"{keys.prefix(tag)}:v:{verification_id}")
     return fields
 
@@ -111,7 +111,7 @@ async def test_failover_when_the_first_provider_is_down(app: OpenApi) -> None:
 async def test_retries_are_recorded_one_attempt_each(app: OpenApi) -> None:
     providers = {"a": {"kind": "scripted", "retries": 2}, "b": {"kind": "scripted"}}
     async with app(providers) as api:
-        api.verifications.router = Router(jitter=lambda high: 0.0)
+        api.components.router.jitter = lambda high: 0.0
         scripted(api, "a").plan = [unavailable(), unavailable(), OK]
         r = await api.post("/v1/verifications", {"to": TO})
         assert r.status_code == 201, r.text
@@ -195,7 +195,7 @@ async def test_breaker_skips_a_dead_provider_without_a_request(app: OpenApi) -> 
         "b": {"kind": "scripted"},
     }
     async with app(providers, max_send_attempts=10) as api:
-        api.verifications.router = Router(clock=lambda: now[0])
+        api.components.router.clock = lambda: now[0]
         a = scripted(api, "a")
         a.default = unavailable()
         for n in range(3):

@@ -17,8 +17,9 @@ from tests.support.fake_providers import ScriptedProvider, fake_kinds, unavailab
 from tests.support.fake_swisscom import FakeSwisscom
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import RedisServer
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
 from verify_service.config.settings import ConfigError, Settings, settings_from_mapping
+from verify_service.domain.model import StartParams
 from verify_service.store import Store, keys
 
 __all__ = ["fake_kinds"]
@@ -44,7 +45,7 @@ def app(store: Store) -> Callable[[], AbstractAsyncContextManager[Api]]:
 
 
 def scripted(api: Api, name: str) -> ScriptedProvider:
-    provider = api.verifications.providers[name]
+    provider = api.components.providers[name]
     assert isinstance(provider, ScriptedProvider)
     return provider
 
@@ -195,9 +196,9 @@ async def test_the_message_index_expires_with_the_verification(app: Any) -> None
         key = keys.message_key("a", "a-1")
         assert key.startswith("vs:msg:{")
         assert key.endswith("}")
-        client = api.verifications.store.client
+        client = api.components.store.client
         ttl = api.client.blocking_portal.call(client.pttl, key)
-        retention = api.verifications.settings.retention
+        retention = api.components.settings.retention
         assert (600 + retention - 5) * 1000 < ttl <= (600 + retention) * 1000
 
 
@@ -219,9 +220,10 @@ async def test_the_start_path_stays_two_round_trips(
     await store.load_scripts()
     # the verification's own round trips; the abuse counters are counted in their own test
     no_abuse = {"rate_limits": NO_LIMITS, "fraud_guard": GUARD_OFF}
-    verifications = build_verifications(make_settings(service=no_abuse), store)
-    service = verifications.settings.services[0]
-    await verifications.start(service, to="+41791234500")  # the connection is open now
+    components = build_components(make_settings(service=no_abuse), store)
+    verifications = components.verifications
+    service = components.settings.services[0]
+    await verifications.start(service, StartParams(to="+41791234500"))  # the connection is open
     writes: list[bytes] = []
     original = Connection.send_packed_command
 
@@ -231,7 +233,7 @@ async def test_the_start_path_stays_two_round_trips(
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Connection, "send_packed_command", counting)
-        await verifications.start(service, to=TO)
+        await verifications.start(service, StartParams(to=TO))
     assert len(writes) == 2
     assert b"EVALSHA" in writes[1]
     assert b"vs:msg:{" in writes[1]  # the index SET, in the same write

@@ -184,7 +184,7 @@ class StatefulFuzz(schema.as_state_machine()):  # type: ignore[misc]
         # Each scenario starts on an empty store: Hypothesis replays choice prefixes and
         # expects the same answers, which a start refused as a resend (or rate limited)
         # because of an earlier scenario's numbers would not give.
-        asyncio.run(APP.app.state.verifications.store.client.flushall())
+        asyncio.run(APP.app.state.components.store.client.flushall())
 
 
 TestStatefulFlows = StatefulFuzz.TestCase

@@ -77,7 +77,7 @@ def app_url(
     else:
         store = Store.embedded()
     app = create_app(settings, store=store)
-    capture = app.state.verifications.providers["capture"]
+    capture = app.state.components.providers["capture"]
     assert isinstance(capture, CaptureProvider)
     for url in serve(app):
         yield url, capture

@@ -59,7 +59,7 @@ def server(request: pytest.FixtureRequest) -> Iterator[LocalServer]:
 
 
 def sids(server: LocalServer, name: str) -> tuple[str, str]:
-    service = server.app.state.verifications.settings.service(name)
+    service = server.app.state.components.settings.service(name)
     return service.twilio_account_sid, service.twilio_service_sid
 
 
@@ -356,7 +356,7 @@ def test_locale_picks_the_template_and_a_resend_keeps_the_sid(
     client, service_sid = login
     verify = client.verify.v2.services(service_sid)
     first = verify.verifications.create(to="+41791110017", channel="sms", locale="de")
-    text = server.app.state.verifications.providers["capture"].sent_to("+41791110017")[-1].text
+    text = server.app.state.components.providers["capture"].sent_to("+41791110017")[-1].text
     assert text.startswith("Ihr Code: ")
     again = verify.verifications.create(to="+41791110017", channel="sms")
     assert again.sid == first.sid

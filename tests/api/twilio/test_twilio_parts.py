@@ -19,6 +19,7 @@ from verify_service.api.app import create_app
 from verify_service.api.twilio.schemas import attempt_sid, verification_id, verification_sid
 from verify_service.config.settings import ConfigError, Settings, settings_from_mapping
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
 from verify_service.store import Store, keys
 
 HEX32 = st.text(alphabet="0123456789abcdef", min_size=32, max_size=32)
@@ -111,16 +112,16 @@ def test_two_services_cannot_share_a_service_sid() -> None:
 async def test_approve_ends_a_pending_verification(make_verifs: MakeVerifs) -> None:
     v = make_verifs()
     service = v.settings.services[0]
-    started = await v.start(service, to=TO)
-    approved = await v.approve(service, started.id)
+    started = await v.verifications.start(service, StartParams(to=TO))
+    approved = await v.verifications.approve(service, started.id)
     assert approved.status == "approved"
     assert approved.updated_at is not None
-    assert (await v.fetch(service, started.id)).status == "approved"
+    assert (await v.verifications.fetch(service, started.id)).status == "approved"
     # the code sent earlier approves nothing more
-    result = await v.check(service, to=TO, code=sent_code(v, TO))
+    result = await v.verifications.check(service, to=TO, code=sent_code(v, TO))
     assert (result.valid, result.status) == (False, "approved")
     with pytest.raises(VerifyError) as info:
-        await v.approve(service, started.id)
+        await v.verifications.approve(service, started.id)
     assert info.value.code == "verification_not_pending"
 
 
@@ -132,22 +133,24 @@ async def test_approve_refuses_expired_exhausted_and_foreign(
         extra_services=[{"name": "other", "providers": ["capture"]}],
     )
     service, other = v.settings.services
-    exhausted = await v.start(service, to=TO)
+    exhausted = await v.verifications.start(service, StartParams(to=TO))
     wrong = "000000" if sent_code(v, TO) != "000000" else "111111"
-    assert (await v.check(service, to=TO, code=wrong)).status == "max_attempts_reached"
+    assert (
+        await v.verifications.check(service, to=TO, code=wrong)
+    ).status == "max_attempts_reached"
     with pytest.raises(VerifyError) as info:
-        await v.approve(service, exhausted.id)
+        await v.verifications.approve(service, exhausted.id)
     assert info.value.extra["verification_status"] == "max_attempts_reached"
 
-    expired = await v.start(service, to="+41791234568", expires_in=30)
+    expired = await v.verifications.start(service, StartParams(to="+41791234568", expires_in=30))
     with pytest.raises(VerifyError) as info:
-        await v.approve(other, expired.id)
+        await v.verifications.approve(other, expired.id)
     assert info.value.code == "verification_not_found"
     store.clock_offset_ms = 31_000
     with pytest.raises(VerifyError) as info:
-        await v.approve(service, expired.id)
+        await v.verifications.approve(service, expired.id)
     assert info.value.extra["verification_status"] == "expired"
-    assert (await v.fetch(service, expired.id)).status == "expired"
+    assert (await v.verifications.fetch(service, expired.id)).status == "expired"
 
 
 # --- any form, any path: a Twilio-shaped answer, never a 500 -----------------------------

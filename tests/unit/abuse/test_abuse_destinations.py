@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
+from verify_service.api.deps import Components
 from verify_service.config.settings import Settings
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
 from verify_service.store import Store
-from verify_service.usecases.verifications import Verifications
 
 MakeSettings = Callable[..., Settings]
 
@@ -23,16 +24,16 @@ async def embedded() -> AsyncIterator[Store]:
     await store.aclose()
 
 
-async def refusal(v: Verifications, to: str) -> VerifyError | None:
+async def refusal(v: Components, to: str) -> VerifyError | None:
     try:
-        await v.start(v.settings.services[0], to=to)
+        await v.verifications.start(v.settings.services[0], StartParams(to=to))
     except VerifyError as exc:
         return exc
     return None
 
 
-def make(embedded: Store, make_settings: MakeSettings, **service: Any) -> Verifications:
-    return build_verifications(make_settings(service=service), embedded)
+def make(embedded: Store, make_settings: MakeSettings, **service: Any) -> Components:
+    return build_components(make_settings(service=service), embedded)
 
 
 async def test_blocked_countries(embedded: Store, make_settings: MakeSettings) -> None:

@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 
 from tests.support.abuse_helpers import NO_LIMITS
 from tests.support.helpers import sent_code
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
+from verify_service.api.deps import Components
 from verify_service.config.settings import Settings
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
 from verify_service.store.pumping import PumpingCounters
-from verify_service.usecases.verifications import Verifications
 
 MakeSettings = Callable[..., Settings]
 GUARD = {"min_starts": 10, "min_conversion": 0.5, "window": 3600, "cooldown": 600}
@@ -34,24 +35,22 @@ def swiss(i: int) -> str:
     return f"+417912345{i:02d}"
 
 
-def verifs_for(
-    store: Store, make_settings: MakeSettings, **guard: Any
-) -> Callable[[], Verifications]:
+def verifs_for(store: Store, make_settings: MakeSettings, **guard: Any) -> Callable[[], Components]:
     settings = make_settings(service={"rate_limits": NO_LIMITS, "fraud_guard": {**GUARD, **guard}})
-    return lambda: build_verifications(settings, store)
+    return lambda: build_components(settings, store)
 
 
-async def start_code(v: Verifications, to: str) -> str:
+async def start_code(v: Components, to: str) -> str:
     try:
-        await v.start(v.settings.services[0], to=to)
+        await v.verifications.start(v.settings.services[0], StartParams(to=to))
     except VerifyError as exc:
         return exc.code
     return "sent"
 
 
-async def approve(v: Verifications, to: str) -> None:
+async def approve(v: Components, to: str) -> None:
     code = sent_code(v, to)
-    assert (await v.check(v.settings.services[0], to=to, code=code)).valid
+    assert (await v.verifications.check(v.settings.services[0], to=to, code=code)).valid
 
 
 async def test_a_pumping_run_trips_the_guard_and_a_healthy_country_is_spared(
@@ -69,7 +68,7 @@ async def test_a_pumping_run_trips_the_guard_and_a_healthy_country_is_spared(
     assert "+336" not in caplog.text  # no numbers in the log
 
     with pytest.raises(VerifyError) as info:
-        await v.start(v.settings.services[0], to=france(50))
+        await v.verifications.start(v.settings.services[0], StartParams(to=france(50)))
     assert info.value.status == 403
     assert 1 <= (info.value.retry_after or 0) <= 600
     assert info.value.extra["country"] == "FR"

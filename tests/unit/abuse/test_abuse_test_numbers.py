@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import API_KEY
 from tests.support.abuse_helpers import only, open_client
 from verify_service.abuse.testnumbers import valid_until
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
 from verify_service.config.settings import Settings
 from verify_service.store import Store
 
@@ -119,7 +119,7 @@ def test_start_up_logs_the_test_numbers_by_their_last_digits(
     make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, "verify_service.abuse"):
-        build_verifications(settings_for(make_settings, test_numbers_valid_until="2020-01-01"))
+        build_components(settings_for(make_settings, test_numbers_valid_until="2020-01-01"))
     line = caplog.text
     assert "service 'login': 2 test number(s)" in line
     assert "…0000" in line

@@ -16,11 +16,13 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.support.helpers import open_api, sent_code
-from verify_service.api.app import build_verifications
+from verify_service.api.app import build_components
+from verify_service.api.deps import Components
 from verify_service.config.settings import ConfigError, Settings
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
+from verify_service.observability.metrics import Metrics
 from verify_service.store import Store
-from verify_service.usecases.verifications import Verifications
 from verify_service.webhooks.callbacks import StatusEvents, sign, verify_signature
 
 TO = "+41791234567"
@@ -73,19 +75,23 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture
 def make_verifs(
     store: Store, make_settings: Callable[..., Settings], receiver: Receiver
-) -> Callable[..., Verifications]:
-    def make(**events: Any) -> Verifications:
+) -> Callable[..., Components]:
+    def make(**events: Any) -> Components:
         settings = make_settings(
             service={"status_callback_url": receiver.url, "status_callback_secret": SECRET}
         )
-        v = build_verifications(settings, store)
-        v.events = StatusEvents(v.metrics, **{"backoff": FAST, **events})
-        return v
+        metrics = Metrics()
+        return build_components(
+            settings,
+            store,
+            metrics=metrics,
+            events=StatusEvents(metrics, **{"backoff": FAST, **events}),
+        )
 
     return make
 
 
-def counted(v: Verifications, outcome: str) -> float:
+def counted(v: Components, outcome: str) -> float:
     value = v.metrics.registry.get_sample_value(
         "verify_status_events_total", {"service": "login", "outcome": outcome}
     )
@@ -93,15 +99,15 @@ def counted(v: Verifications, outcome: str) -> float:
 
 
 async def test_each_status_change_is_posted_signed_and_without_the_code(
-    make_verifs: Callable[..., Verifications], receiver: Receiver
+    make_verifs: Callable[..., Components], receiver: Receiver
 ) -> None:
     v = make_verifs()
     service = v.settings.services[0]
-    started = await v.start(service, to=TO, metadata={"user": "u-1"})
+    started = await v.verifications.start(service, StartParams(to=TO, metadata={"user": "u-1"}))
     code = sent_code(v, TO)
-    await v.check(service, to=TO, code=code)
-    other = await v.start(service, to="+41797654321")
-    await v.cancel(service, other.id)
+    await v.verifications.check(service, to=TO, code=code)
+    other = await v.verifications.start(service, StartParams(to="+41797654321"))
+    await v.verifications.cancel(service, other.id)
     assert await v.events.drain(5)
 
     statuses = [(e["data"]["id"], e["data"]["status"]) for e in receiver.events()]
@@ -128,21 +134,25 @@ async def test_each_status_change_is_posted_signed_and_without_the_code(
 
 
 async def test_failures_and_expiry_are_reported(
-    make_verifs: Callable[..., Verifications], receiver: Receiver, store: Store
+    make_verifs: Callable[..., Components], receiver: Receiver, store: Store
 ) -> None:
     v = make_verifs()
     service = v.settings.services[0]
-    await v.start(service, to=TO)
+    await v.verifications.start(service, StartParams(to=TO))
     for _ in range(service.max_check_attempts):
-        await v.check(service, to=TO, code="00000000")
-    await v.start(service, to="+41797654321")
+        await v.verifications.check(service, to=TO, code="00000000")
+    await v.verifications.start(service, StartParams(to="+41797654321"))
     store.clock_offset_ms = 3600 * 1000
-    await v.check(service, to="+41797654321", code="123456")
-    await v.check(service, to="+41797654321", code="123456")  # observed again: reported once
-    third = await v.start(service, to="+41797654322")
+    await v.verifications.check(service, to="+41797654321", code="123456")
+    await v.verifications.check(
+        service, to="+41797654321", code="123456"
+    )  # observed again: reported once
+    third = await v.verifications.start(service, StartParams(to="+41797654322"))
     store.clock_offset_ms = 7200 * 1000
     with pytest.raises(VerifyError, match="expired"):
-        await v.cancel(service, third.id)  # cancel finds it expired: reported, then refused
+        await v.verifications.cancel(
+            service, third.id
+        )  # cancel finds it expired: reported, then refused
     store.clock_offset_ms = 0
     assert await v.events.drain(5)
     statuses = sorted(e["data"]["status"] for e in receiver.events())
@@ -158,11 +168,11 @@ async def test_failures_and_expiry_are_reported(
 
 
 async def test_retried_with_backoff_under_the_same_id(
-    make_verifs: Callable[..., Verifications], receiver: Receiver
+    make_verifs: Callable[..., Components], receiver: Receiver
 ) -> None:
     receiver.script = [503, 500]
     v = make_verifs()
-    await v.start(v.settings.services[0], to=TO)
+    await v.verifications.start(v.settings.services[0], StartParams(to=TO))
     assert await v.events.drain(5)
     assert len(receiver.received) == 3
     assert len({h["webhook-id"] for h, _ in receiver.received}) == 1
@@ -171,11 +181,11 @@ async def test_retried_with_backoff_under_the_same_id(
 
 
 async def test_a_4xx_is_not_retried_and_counts_as_failed(
-    make_verifs: Callable[..., Verifications], receiver: Receiver
+    make_verifs: Callable[..., Components], receiver: Receiver
 ) -> None:
     receiver.script = [400]
     v = make_verifs()
-    await v.start(v.settings.services[0], to=TO)
+    await v.verifications.start(v.settings.services[0], StartParams(to=TO))
     assert await v.events.drain(5)
     assert len(receiver.received) == 1
     assert counted(v, "failed") == 1
@@ -183,14 +193,14 @@ async def test_a_4xx_is_not_retried_and_counts_as_failed(
 
 
 async def test_a_slow_receiver_never_slows_a_request_and_a_full_queue_drops(
-    make_verifs: Callable[..., Verifications], receiver: Receiver
+    make_verifs: Callable[..., Components], receiver: Receiver
 ) -> None:
     receiver.delay = 1.0
     v = make_verifs(queue_size=1, workers=1)
     service = v.settings.services[0]
     began = time.perf_counter()
     for i in range(4):
-        await v.start(service, to=f"+4179765432{i}")
+        await v.verifications.start(service, StartParams(to=f"+4179765432{i}"))
     assert time.perf_counter() - began < 0.9  # not even one receiver delay
     # one in flight, one queued, two dropped
     assert counted(v, "dropped") == 2

@@ -78,7 +78,7 @@ async def test_outbox_is_shared_by_workers(
         assert r.status_code == 200
         messages = r.json()["messages"]
         assert len(messages) == 2
-        assert not second.state.verifications.providers["capture"].messages  # not b's memory
+        assert not second.state.components.providers["capture"].messages  # not b's memory
         assert messages[0]["message_id"].endswith(".2")  # newest first
         assert messages[1]["message_id"].endswith(".1")
         assert {m["to"] for m in messages} == {TO}

@@ -8,11 +8,10 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
-from verify_service.api.auth import bearer_service
+from verify_service.api.deps import bearer_service
 from verify_service.config.settings import ServiceSettings
 from verify_service.usecases.outbox import Outbox
 
@@ -28,18 +27,11 @@ class OutboxOut(msgspec.Struct, kw_only=True):
     messages: list[OutboxMessageOut]
 
 
-def _outbox(state: State) -> Outbox:
-    return state.outbox  # type: ignore[no-any-return]
-
-
 class TestMessagesController(Controller):
     path = "/v1/test/messages"
     tags = ["test mode"]
     security = [{"bearer": []}]
-    dependencies = {
-        "service": Provide(bearer_service, sync_to_thread=False),
-        "outbox": Provide(_outbox, sync_to_thread=False),
-    }
+    dependencies = {"service": Provide(bearer_service, sync_to_thread=False)}
 
     @get(
         "/",

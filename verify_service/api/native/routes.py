@@ -11,8 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, Operation, Reference
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
-from verify_service.api.auth import bearer_service
-from verify_service.api.dependencies import use_case_dependencies
+from verify_service.api.deps import bearer_service
 from verify_service.api.native.schemas import (
     CheckOut,
     CheckRequest,
@@ -22,7 +21,8 @@ from verify_service.api.native.schemas import (
     VerificationOut,
 )
 from verify_service.config.settings import ServiceSettings
-from verify_service.usecases.verifications import CheckResult, Verification, Verifications
+from verify_service.domain.model import CheckResult, StartParams, Verification
+from verify_service.usecases.verifications import Verifications
 
 
 def _problems(*statuses: int) -> dict[int, ResponseSpec]:
@@ -61,15 +61,24 @@ def verification_out(v: Verification) -> VerificationOut:
         service=v.service,
         to=v.to,
         channel=v.channel,
-        status=v.status,  # type: ignore[arg-type]
-        token_type=v.token_type,  # type: ignore[arg-type]
+        status=v.status.name_literal,
+        token_type=v.token_type,
         token_length=v.token_length,
         created_at=v.created_at,
         expires_at=v.expires_at,
         check_attempts=v.check_attempts,
         max_check_attempts=v.max_check_attempts,
         attempts_remaining=v.attempts_remaining,
-        send_attempts=[SendAttemptOut(**a) for a in v.send_attempts],
+        send_attempts=[
+            SendAttemptOut(
+                at=a.at_text,
+                provider=a.provider,
+                message_id=a.message_id,
+                status=a.status,
+                error=a.error,
+            )
+            for a in v.send_attempts
+        ],
         metadata=v.metadata,
     )
 
@@ -77,7 +86,7 @@ def verification_out(v: Verification) -> VerificationOut:
 def check_out(result: CheckResult) -> CheckOut:
     return CheckOut(
         id=result.id,
-        status=result.status,  # type: ignore[arg-type]
+        status=result.status.name_literal,
         valid=result.valid,
         attempts_remaining=result.attempts_remaining,
     )
@@ -92,10 +101,7 @@ class VerificationsController(Controller):
     path = "/v1/verifications"
     tags = ["verifications"]
     security = [{"bearer": []}]
-    dependencies = {
-        "service": Provide(bearer_service, sync_to_thread=False),
-        **use_case_dependencies(),
-    }
+    dependencies = {"service": Provide(bearer_service, sync_to_thread=False)}
 
     @post(
         "/",
@@ -125,24 +131,24 @@ class VerificationsController(Controller):
             ),
         ] = None,
     ) -> Response[VerificationOut]:
-        params: dict[str, Any] = {
-            "to": data.to,
-            "channel": data.channel,
-            "token_type": data.token_type,
-            "token_length": data.token_length,
-            "expires_in": data.expires_in,
-            "template": data.template,
-            "locale": data.locale,
-            "metadata": data.metadata,
-            "accept_language": accept_language,
-            "client_ip": client_ip,
-        }
+        params = StartParams(
+            to=data.to,
+            channel=data.channel,
+            token_type=data.token_type,
+            token_length=data.token_length,
+            expires_in=data.expires_in,
+            template=data.template,
+            locale=data.locale,
+            metadata=data.metadata,
+            accept_language=accept_language,
+            client_ip=client_ip,
+        )
         if idempotency_key is not None:
             verification = await verifications.start_idempotent(
-                service, idempotency_key, await request.body(), **params
+                service, idempotency_key, await request.body(), params
             )
         else:
-            verification = await verifications.start(service, **params)
+            verification = await verifications.start(service, params)
         return Response(
             verification_out(verification),
             status_code=201,

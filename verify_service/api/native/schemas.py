@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from verify_service.domain.model import SendStatus, StatusName
 from verify_service.domain.templates import MAX_TEMPLATE_LENGTH
 from verify_service.domain.tokens import (
     MAX_EXPIRES_IN,
@@ -64,11 +65,8 @@ class SendAttemptOut(msgspec.Struct, kw_only=True):
     at: str
     provider: str
     message_id: str | None
-    status: Literal["sent", "failed", "delivered", "undelivered"]
+    status: SendStatus
     error: str | None
-
-
-Status = Literal["pending", "approved", "canceled", "expired", "max_attempts_reached", "failed"]
 
 
 class VerificationOut(msgspec.Struct, kw_only=True):
@@ -76,7 +74,7 @@ class VerificationOut(msgspec.Struct, kw_only=True):
     service: str
     to: str
     channel: str
-    status: Status
+    status: StatusName
     token_type: TokenType
     token_length: int
     created_at: datetime
@@ -90,7 +88,7 @@ class VerificationOut(msgspec.Struct, kw_only=True):
 
 class CheckOut(msgspec.Struct, kw_only=True):
     id: str
-    status: Status
+    status: StatusName
     valid: bool
     attempts_remaining: int
 

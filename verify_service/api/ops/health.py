@@ -7,11 +7,14 @@ import hmac
 from typing import Any
 
 from litestar import Request, Response, get
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 
 from verify_service.api.native.problems import problem
 from verify_service.api.native.schemas import HealthOut
+from verify_service.config.settings import Settings
 from verify_service.domain.errors import VerifyError
+from verify_service.observability.metrics import Metrics
+from verify_service.store import Store
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
@@ -27,9 +30,9 @@ async def live() -> HealthOut:
     summary="The store answers and its scripts are loaded (503 problem otherwise)",
     responses=None,
 )
-async def ready(state: State) -> Response[HealthOut]:
+async def ready(store: NamedDependency[Store]) -> Response[HealthOut]:
     try:
-        await state.verifications.store.ready()
+        await store.ready()
     except VerifyError as exc:
         return problem(exc.code, exc.detail)  # type: ignore[return-value]
     return Response(HealthOut(status="ok"))
@@ -45,10 +48,14 @@ def _authorized(request: Request[Any, Any, Any], token: str | None) -> bool:
 
 
 @get("/metrics", tags=["operations"], summary="Prometheus metrics", media_type=PROMETHEUS_TEXT)
-async def metrics(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
-    token = state.verifications.settings.metrics_token
+async def metrics(
+    request: Request[Any, Any, Any],
+    settings: NamedDependency[Settings],
+    metrics: NamedDependency[Metrics],
+) -> Response[bytes]:
+    token = settings.metrics_token
     if not _authorized(request, None if token is None else token.get_secret_value()):
         return problem(  # type: ignore[return-value]
             "unauthorized", "send the metrics token as 'Authorization: Bearer <token>'"
         )
-    return Response(state.verifications.metrics.render(), media_type=PROMETHEUS_TEXT)
+    return Response(metrics.render(), media_type=PROMETHEUS_TEXT)

@@ -9,17 +9,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from litestar import HttpMethod, Request, Response, route
-from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import PathParameter
 
 from verify_service.api.native.problems import PROBLEM_JSON, problem
 from verify_service.api.native.schemas import Problem
 from verify_service.providers.base import Provider
-from verify_service.usecases.verifications import Verifications
+from verify_service.usecases.reports import DeliveryReports
 
 log = logging.getLogger("verify_service.api")
 
@@ -62,23 +63,23 @@ def _authentic(provider: Provider | None, secret: str) -> bool:
 )
 async def delivery_reports(
     request: Request[Any, Any, Any],
-    state: State,
     provider: Annotated[str, PathParameter(max_length=64)],
     secret: Annotated[str, PathParameter(max_length=256)],
+    providers: NamedDependency[Mapping[str, Provider]],
+    reports: NamedDependency[DeliveryReports],
 ) -> Response[dict[str, Any]]:
-    verifications: Verifications = state.verifications
-    instance = verifications.providers.get(provider)
+    instance = providers.get(provider)
     if not _authentic(instance, secret):
         return problem("not_found", "Not Found")
     assert instance is not None
     body = await request.body()
     try:
-        reports = instance.parse_reports(body, request.headers)
+        parsed = instance.parse_reports(body, request.headers)
     except ValueError:
         return problem("invalid_request", f"not a delivery report of a {instance.kind} provider")
-    changed = await verifications.apply_reports(provider, reports)
+    changed = await reports.apply(provider, parsed)
     log.info(
         "delivery reports",
-        extra={"provider": provider, "reports": len(reports), "changed": changed},
+        extra={"provider": provider, "reports": len(parsed), "changed": changed},
     )
     return Response(instance.report_answer(), status_code=200)

@@ -19,8 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from msgspec import Meta
 
-from verify_service.api.auth import service_for_key
-from verify_service.api.dependencies import use_case_dependencies
+from verify_service.api.deps import service_for_key
 from verify_service.api.swisscom.errors import (
     EXCEPTION_HANDLERS,
     SwisscomApiError,
@@ -29,6 +28,7 @@ from verify_service.api.swisscom.errors import (
 )
 from verify_service.config.settings import ServiceSettings
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
 from verify_service.domain.templates import MAX_TEMPLATE_LENGTH
 from verify_service.domain.tokens import MAX_EXPIRES_IN, MIN_EXPIRES_IN, TokenType
 from verify_service.usecases.verifications import Verifications
@@ -100,7 +100,7 @@ async def swisscom_headers(request: Request[Any, Any, Any]) -> None:
     client_id = request.headers.get("client_id", "").strip()
     if not client_id:
         raise SwisscomApiError(401, "send an API key of a service in the client_id header")
-    request.state.service = service_for_key(request.app.state.api_keys, client_id)
+    request.state.service = service_for_key(request, client_id)
     if not _accepts_json(request.headers.get("accept")):
         raise SwisscomApiError(406, "only application/json is available")
     if request.headers.get("scs-version", "").strip() != "2":
@@ -112,7 +112,8 @@ async def swisscom_headers(request: Request[Any, Any, Any]) -> None:
 
 
 def _service(request: Request[Any, Any, Any]) -> ServiceSettings:
-    return request.state.service  # type: ignore[no-any-return]
+    service: ServiceSettings = request.state.service  # set by swisscom_headers
+    return service
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -176,12 +177,14 @@ async def start_token_validation(
     length = service.max_token_length if data.tokenType == "LONG_CRYPTIC" else data.tokenLength
     await verifications.start(
         service,
-        to=msisdn_to_e164(data.to),
-        token_type=token_type,
-        token_length=length,
-        expires_in=data.expireTime or None,
-        template=data.text,
-        client_ip=client_ip,
+        StartParams(
+            to=msisdn_to_e164(data.to),
+            token_type=token_type,
+            token_length=length,
+            expires_in=data.expireTime or None,
+            template=data.text,
+            client_ip=client_ip,
+        ),
     )
     # Swisscom's 201 has no body at all (Response(None) would send `null`).
     return Response(b"", status_code=201, headers=echo_headers(request))
@@ -271,9 +274,6 @@ router = Router(
         not_found,
     ],
     tags=["swisscom"],
-    dependencies={
-        "service": Provide(_service, sync_to_thread=False),
-        **use_case_dependencies(),
-    },
+    dependencies={"service": Provide(_service, sync_to_thread=False)},
     exception_handlers=EXCEPTION_HANDLERS,
 )

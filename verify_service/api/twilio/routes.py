@@ -17,8 +17,7 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, PathParameter
 
-from verify_service.api.auth import service_for_key
-from verify_service.api.dependencies import use_case_dependencies
+from verify_service.api.deps import service_for_key
 from verify_service.api.twilio.errors import (
     EXCEPTION_HANDLERS,
     MAX_CHECK_ATTEMPTS,
@@ -43,6 +42,7 @@ from verify_service.api.twilio.schemas import (
 )
 from verify_service.config.settings import ServiceSettings
 from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams, Status
 from verify_service.usecases.verifications import Verifications
 
 SECURITY_SCHEME = "twilio_basic"
@@ -77,7 +77,7 @@ def twilio_service(request: Request[Any, Any, Any], service_sid: ServiceSid) -> 
     401 (20003) and a ServiceSid the credentials do not own is 404 (20404)."""
     account_sid, auth_token = _credentials(request)
     try:
-        service = service_for_key(request.app.state.api_keys, auth_token)
+        service = service_for_key(request, auth_token)
     except VerifyError:
         raise authenticate() from None
     if account_sid != service.twilio_account_sid:
@@ -135,10 +135,12 @@ async def create_verification(
     try:
         verification = await verifications.start(
             service,
-            to=data.to,
-            token_length=data.code_length,
-            locale=data.locale,
-            client_ip=client_ip,
+            StartParams(
+                to=data.to,
+                token_length=data.code_length,
+                locale=data.locale,
+                client_ip=client_ip,
+            ),
         )
     except VerifyError as exc:
         # Of this form, only the code length can be out of the service's range in start().
@@ -218,18 +220,15 @@ async def check_verification(
         verification_id=our_id,
         client_ip=client_ip,
     )
-    if result.status == "max_attempts_reached":
+    if result.status == Status.MAX_ATTEMPTS_REACHED:
         raise TwilioError(429, MAX_CHECK_ATTEMPTS, "Max check attempts reached")
-    if not result.valid and result.status != "pending":
+    if not result.valid and result.status != Status.PENDING:
         # Twilio clients test `status == "approved"`: a replayed code must not read as
         # approved, so an ended verification is 20404 here, as Twilio (which deletes it) says.
         error = not_found(request)
         error.message += f" (the verification is {result.status})"
         raise error
-    # The check use case answers only status and validity; the resource also shows the
-    # number and dates, so read it back (a plain read, no state change).
-    verification = await verifications.fetch(service, result.id)
-    return check_resource(verification, service, status=result.status, valid=result.valid)
+    return check_resource(result, service)
 
 
 @get(
@@ -255,9 +254,6 @@ twilio_router = Router(
     ],
     tags=["twilio-verify"],
     security=[{SECURITY_SCHEME: []}],
-    dependencies={
-        "service": Provide(twilio_service, sync_to_thread=False),
-        **use_case_dependencies(),
-    },
+    dependencies={"service": Provide(twilio_service, sync_to_thread=False)},
     exception_handlers=EXCEPTION_HANDLERS,
 )

@@ -12,8 +12,8 @@ import msgspec
 from msgspec import Meta
 
 from verify_service.config.settings import ServiceSettings
+from verify_service.domain.model import CheckResult, Verification
 from verify_service.domain.tokens import MAX_LENGTH, MIN_LENGTH
-from verify_service.usecases.verifications import Verification
 
 # Twilio's date format: second precision, `Z`. Its SDKs parse exactly this and nothing else.
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -181,14 +181,14 @@ def verification_resource(
         account_sid=service.twilio_account_sid,
         to=v.to,
         channel=v.channel,
-        status=v.status,  # type: ignore[arg-type]
+        status=v.status.name_literal,
         valid=v.status == "approved",
         lookup={},
         amount=None,
         payee=None,
         send_code_attempts=[
             SendCodeAttempt(
-                attempt_sid=attempt_sid(v.id, i), channel=v.channel, time=str(attempt["at"])
+                attempt_sid=attempt_sid(v.id, i), channel=v.channel, time=attempt.at_text
             )
             for i, attempt in enumerate(v.send_attempts)
         ],
@@ -199,17 +199,18 @@ def verification_resource(
     )
 
 
-def check_resource(
-    v: Verification, service: ServiceSettings, *, status: str, valid: bool
-) -> VerificationCheckResource:
+def check_resource(result: CheckResult, service: ServiceSettings) -> VerificationCheckResource:
+    """The check's answer: its own status and validity, the verification's number and
+    dates as the check left them."""
+    v = result.verification
     return VerificationCheckResource(
         sid=verification_sid(v.id),
         service_sid=service.twilio_service_sid,
         account_sid=service.twilio_account_sid,
         to=v.to,
         channel=v.channel,
-        status=status,  # type: ignore[arg-type]
-        valid=valid,
+        status=result.status.name_literal,
+        valid=result.valid,
         amount=None,
         payee=None,
         date_created=twilio_date(v.created_at) or "",
