@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
-from tests.support.abuse_helpers import GUARD_OFF, NO_LIMITS
+from tests.conftest import API_KEY
+from tests.support.abuse_helpers import GUARD_OFF, NO_LIMITS, open_client
 from tests.support.helpers import sent_code
 from tests.support.monitor import monitored
 from tests.support.redis_server import RedisServer
@@ -58,4 +60,36 @@ async def test_each_state_change_is_one_command(
         started = await verifs.verifications.start(service, StartParams(to="+41791234569"))
         assert await commands_of(verifs.verifications.approve(service, started.id)) == ["EVALSHA"]
 
+    await store.aclose()
+
+
+async def test_a_twilio_check_reads_the_verification_once(
+    redis_server: RedisServer, make_settings: Callable[..., Settings]
+) -> None:
+    """The VerificationCheck resource shows the number and dates: they come with the check's
+    own answer (reserve, then approve), not from a second read."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    await store.load_scripts()
+    settings = make_settings(service={"rate_limits": NO_LIMITS, "fraud_guard": GUARD_OFF})
+    service = settings.services[0]
+    raw = base64.b64encode(f"{service.twilio_account_sid}:{API_KEY}".encode()).decode()
+    auth = {"Authorization": f"Basic {raw}"}
+    path = f"/v2/Services/{service.twilio_service_sid}"
+    async with open_client(settings, store, API_KEY) as api:
+        started = await api.http.post(
+            f"{path}/Verifications", data={"To": TO, "Channel": "sms"}, headers=auth
+        )
+        assert started.status_code == 201, started.text
+        code = api.last_code(TO)
+        async with monitored(redis_server.url, client) as log:
+            checking = api.http.post(
+                f"{path}/VerificationCheck", data={"To": TO, "Code": code}, headers=auth
+            )
+            assert await log.commands_of(checking) == ["EVALSHA", "EVALSHA"]
+        body = await api.http.post(
+            f"{path}/VerificationCheck", data={"To": TO, "Code": code}, headers=auth
+        )
+        assert body.status_code == 404  # approved: Twilio's answer for an ended verification
     await store.aclose()

@@ -7,9 +7,9 @@ from ipaddress import ip_network
 
 from hypothesis import given
 from hypothesis import strategies as st
-from verify_service.api.deps import resolve_client_ip
 
 from verify_service.abuse.policy import client_subject
+from verify_service.api.deps import resolve_client_ip
 
 PROXIES = [ip_network("10.0.0.0/8"), ip_network("fd00::/8")]
 public_v4 = st.ip_addresses(v=4, network="203.0.113.0/24").map(str)
