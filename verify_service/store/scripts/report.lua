@@ -3,7 +3,7 @@
 -- out of order; "delivered" is proof and final). The verification's own status and TTL do
 -- not change: a report is information for the caller, not a state of the verification.
 local prefix = KEYS[1]          -- keys.prefix(tag)
--- ARGV[1], the clock offset every verification script gets, is unused: no time is judged.
+local _clock_offset_ms = ARGV[1]  -- unused: a report judges no time
 local id = ARGV[2]
 local provider = ARGV[3]
 local message_id = ARGV[4]
