@@ -11,13 +11,12 @@ from pathlib import Path
 import pytest
 
 import verify_service
+from tests.unit.store.conftest import TAG, TO, StartOne
 from verify_service.store import Store, keys
 
 PACKAGE = Path(verify_service.__file__).parent
 KEYS_MODULE = PACKAGE / "store" / "keys.py"
 SCRIPTS = PACKAGE / "store" / "scripts"
-TO = "+41791234567"
-TAG = keys.tag_for("login", TO)
 
 # What the code before the one-vocabulary step wrote (computed with it): the names must
 # not move.
@@ -91,25 +90,8 @@ def test_scripts_take_key_names_from_their_keys_and_the_prelude() -> None:
             assert "':last'" not in code, path.name
 
 
-async def test_the_scripts_write_the_keys_keys_py_names(store: Store) -> None:
-    new_id = keys.new_id(TAG)
-    started = await store.start(
-        tag=TAG,
-        new_id=new_id,
-        service="login",
-        to=TO,
-        code_hash="h",
-        expires_in=600,
-        max_check_attempts=3,
-        max_send_attempts=3,
-        resend_cooldown=0,
-        retention=3600,
-        token_type="numeric",
-        token_length=6,
-        channel="sms",
-        metadata={},
-    )
-    assert started.outcome == "created"
+async def test_the_scripts_write_the_keys_keys_py_names(store: Store, start_one: StartOne) -> None:
+    new_id = await start_one()
     assert await store.client.get(keys.last_key(TAG)) == new_id
     assert await store.client.hget(keys.verification_key(TAG, new_id), "to") == TO
     assert sorted([k async for k in store.client.scan_iter("vs:*")]) == sorted(

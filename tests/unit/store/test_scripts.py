@@ -11,15 +11,13 @@ from pathlib import Path
 import pytest
 
 import verify_service
+from tests.unit.store.conftest import RETENTION, TAG, TO, StartOne
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys, scripts
 from verify_service.store.outbox import OutboxStore
 from verify_service.store.pumping import PumpingCounters
 
 SCRIPTS = Path(verify_service.__file__).parent / "store" / "scripts"
-TO = "+41791234567"
-TAG = keys.tag_for("login", TO)
-RETENTION = 3600
 
 
 def test_every_script_file_is_in_the_registry() -> None:
@@ -63,33 +61,13 @@ async def test_load_registers_every_script_once(store: Store) -> None:
     assert await store.client.script_exists(*shas) == [True] * len(shas)
 
 
-async def _start(store: Store, *, max_check_attempts: int = 2) -> str:
-    new_id = keys.new_id(TAG)
-    started = await store.start(
-        tag=TAG,
-        new_id=new_id,
-        service="login",
-        to=TO,
-        code_hash="h",
-        expires_in=600,
-        max_check_attempts=max_check_attempts,
-        max_send_attempts=3,
-        resend_cooldown=0,
-        retention=RETENTION,
-        token_type="numeric",
-        token_length=6,
-        channel="sms",
-        metadata={},
-    )
-    assert started.outcome == "created"
-    return new_id
-
-
-async def test_a_lost_script_cache_is_reloaded_for_every_caller(store: Store) -> None:
+async def test_a_lost_script_cache_is_reloaded_for_every_caller(
+    store: Store, start_one: StartOne
+) -> None:
     """Redis restarted without its script cache: each kind of caller (verifications, the
     pumping guard, the test outbox) still gets its answer, and the scripts are back."""
     await store.client.script_flush()
-    vid = await _start(store)
+    vid = await start_one()
     assert (await store.fetch(tag=TAG, service="login", verification_id=vid)).outcome == "ok"
     guard = PumpingCounters(store)
     verdict = await guard.start(
@@ -114,8 +92,10 @@ async def _end(store: Store, vid: str, status: str, service: str = "login") -> t
 
 
 @pytest.mark.parametrize("status", ["approved", "canceled"])
-async def test_end_pending_ends_a_pending_verification_once(store: Store, status: str) -> None:
-    vid = await _start(store)
+async def test_end_pending_ends_a_pending_verification_once(
+    store: Store, start_one: StartOne, status: str
+) -> None:
+    vid = await start_one()
     ended = await store.end_pending(
         tag=TAG, service="login", verification_id=vid, status=status, retention=RETENTION
     )
@@ -130,23 +110,27 @@ async def test_end_pending_ends_a_pending_verification_once(store: Store, status
 
 
 @pytest.mark.parametrize("status", ["approved", "canceled"])
-async def test_end_pending_records_an_expiry_it_finds(store: Store, status: str) -> None:
-    vid = await _start(store)
+async def test_end_pending_records_an_expiry_it_finds(
+    store: Store, start_one: StartOne, status: str
+) -> None:
+    vid = await start_one()
     store.clock_offset_ms = 601_000
     assert await _end(store, vid, status) == ("expired", "expired")
     assert await _end(store, vid, status) == ("not_pending", "expired")
 
 
-async def test_out_of_attempts_can_be_canceled_not_approved(store: Store) -> None:
-    vid = await _start(store, max_check_attempts=1)
+async def test_out_of_attempts_can_be_canceled_not_approved(
+    store: Store, start_one: StartOne
+) -> None:
+    vid = await start_one(max_check_attempts=1)
     reserved = await store.reserve(tag=TAG, service="login", verification_id=vid, retention=1)
     assert reserved.outcome == "reserved"
     assert await _end(store, vid, "approved") == ("not_pending", "pending")
     assert await _end(store, vid, "canceled") == ("canceled", "canceled")
 
 
-async def test_end_pending_refuses_any_other_status(store: Store) -> None:
-    vid = await _start(store)
+async def test_end_pending_refuses_any_other_status(store: Store, start_one: StartOne) -> None:
+    vid = await start_one()
     with pytest.raises(VerifyError):
         await _end(store, vid, "expired")
     assert await store.client.hget(keys.verification_key(TAG, vid), "status") == "pending"

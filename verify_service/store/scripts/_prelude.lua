@@ -18,6 +18,18 @@ local function verification_key(prefix, id)
   return prefix .. ':v:' .. id
 end
 
+-- What deciding on a verification needs: {service, status, expires_at, check_attempts,
+-- max_check_attempts}; nil when `vkey` is not `service`'s (another service's ids are not
+-- found, never refused, so that nothing is learnt about them).
+local function owned_fields(vkey, service)
+  local f = redis.call('HMGET', vkey, 'service', 'status', 'expires_at', 'check_attempts',
+    'max_check_attempts')
+  if not f[1] or f[1] ~= service then
+    return nil
+  end
+  return f
+end
+
 -- The reply of a script that hands back the verification: the outcome word, the server
 -- time it was judged at, then the hash (StoredVerification.from_reply reads it).
 local function with_record(outcome, now, vkey)

@@ -17,9 +17,8 @@ if status ~= 'approved' and status ~= 'canceled' then
 end
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local f = redis.call('HMGET', vkey, 'service', 'status', 'expires_at', 'check_attempts',
-  'max_check_attempts')
-if not f[1] or f[1] ~= service then
+local f = owned_fields(vkey, service)
+if not f then
   return {'not_found'}
 end
 if f[2] ~= 'pending' then
