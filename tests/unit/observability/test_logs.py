@@ -9,7 +9,7 @@ import logging
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 from verify_service.observability import logs
 from verify_service.observability.logs import JsonFormatter, RedactingFilter, Redactor, secrets_of
 
