@@ -24,13 +24,14 @@ def settings_from_mapping(data: Mapping[str, Any], environ: Mapping[str, str]) -
     try:
         settings = Settings.model_validate(resolved.data)
     except ValidationError as exc:
-        if not resolved.missing:
-            raise invalid(describe(exc.errors(include_url=False))) from None
-        # Values of unset variables were left as "env:NAME": only unknown keys count.
-        unknown = [e for e in exc.errors(include_url=False) if e["type"] == "extra_forbidden"]
-        if unknown:
-            raise invalid(describe(unknown)) from None
-    if resolved.missing:
+        errors = exc.errors(include_url=False)
+        if resolved.missing:
+            # Values of unset variables were left as "env:NAME": only unknown keys count.
+            errors = [e for e in errors if e["type"] == "extra_forbidden"]
+        if errors:
+            raise invalid(describe(errors)) from None
+        raise ConfigError("\n".join(resolved.missing)) from None
+    if resolved.missing:  # the "env:NAME" text happened to pass as a value
         raise ConfigError("\n".join(resolved.missing))
     return settings
 
@@ -48,7 +49,7 @@ def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
 
 
 def dev_settings() -> tuple[Settings, str]:
-    """Dev mode (README "Quick start"): embedded store, console provider, one service with a
+    """Dev mode (README "The two commands"): embedded store, console provider, one service with a
     fresh key; returns the settings and that key."""
     api_key = "dev_" + secrets.token_urlsafe(24)
     settings = Settings(
