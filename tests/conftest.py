@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from tests.support.redis_server import RedisServer, start_redis
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
-from verify_service.config.settings import Settings, hash_api_key, settings_from_mapping
+from verify_service.config import Settings, hash_api_key, settings_from_mapping
 from verify_service.domain import hashing
 from verify_service.store import Store
 

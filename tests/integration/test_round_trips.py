@@ -13,7 +13,7 @@ from tests.support.helpers import sent_code
 from tests.support.monitor import monitored
 from tests.support.redis_server import RedisServer
 from verify_service.api.app import build_components
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.model import StartParams
 from verify_service.store import Store
 

@@ -12,7 +12,7 @@ import httpx
 
 from verify_service.api.app import create_app
 from verify_service.api.deps import Components
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
 

@@ -20,7 +20,7 @@ from litestar import Request
 from litestar.datastructures import State
 from litestar.di import Provide
 
-from verify_service.config.settings import ServiceSettings, Settings
+from verify_service.config import ServiceSettings, Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.observability import logs
 from verify_service.observability.metrics import Metrics

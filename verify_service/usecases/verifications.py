@@ -7,15 +7,15 @@ happens is told to a `VerificationObserver` (metrics) and to `StatusEvents` (cal
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
 
 from verify_service.abuse.policy import AbusePolicy
-from verify_service.config.settings import ServiceSettings, Settings
+from verify_service.config import ServiceSettings, Settings
 from verify_service.domain import locales, templates
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.hashing import CodeHasher
@@ -40,20 +40,11 @@ from verify_service.providers.base import (
 from verify_service.providers.metered import SendOutcome
 from verify_service.providers.router import Router
 from verify_service.store import Store, StoredVerification, keys
-from verify_service.store.verifications import ScriptOutcome
 from verify_service.usecases import delegation, idempotency
 from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
 T = TypeVar("T")
-
-
-class _PendingScript(Protocol):
-    """Store.cancel and Store.approve: end a pending verification in one round trip."""
-
-    def __call__(
-        self, *, tag: str, service: str, verification_id: str, retention: int
-    ) -> Awaitable[ScriptOutcome]: ...
 
 
 def _time(ms: int) -> datetime:
@@ -447,32 +438,25 @@ class Verifications:
         return to_verification(found.record)
 
     async def cancel(self, service: ServiceSettings, verification_id: str) -> Verification:
-        return await self._end_pending(
-            service, verification_id, self._store.cancel, Status.CANCELED
-        )
+        return await self._end_pending(service, verification_id, Status.CANCELED)
 
     async def approve(self, service: ServiceSettings, verification_id: str) -> Verification:
         """Approve without a code: the backend has verified the person some other way
         (Twilio's `Status=approved`). Only a pending, unexpired verification with attempts
         left can be approved; its code hashes are dropped so no later check approves."""
-        return await self._end_pending(
-            service, verification_id, self._store.approve, Status.APPROVED
-        )
+        return await self._end_pending(service, verification_id, Status.APPROVED)
 
     async def _end_pending(
-        self,
-        service: ServiceSettings,
-        verification_id: str,
-        script: _PendingScript,
-        status: Status,
+        self, service: ServiceSettings, verification_id: str, status: Status
     ) -> Verification:
-        """Move a pending verification to `status` by `script` (one store round trip, which
-        answers `status` when it made the change, `expired` when it recorded the expiry)."""
+        """Move a pending verification to `status` in one store round trip (which answers
+        `status` when it made the change, `expired` when it recorded the expiry)."""
         tag = self._tag(service, None, verification_id)
-        result = await script(
+        result = await self._store.end_pending(
             tag=tag,
             service=service.name,
             verification_id=verification_id,
+            status=status.value,
             retention=self._settings.retention,
         )
         if result.record is None:

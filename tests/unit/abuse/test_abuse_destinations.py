@@ -9,7 +9,7 @@ import pytest
 
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams
 from verify_service.store import Store

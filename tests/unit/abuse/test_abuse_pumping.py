@@ -16,7 +16,7 @@ from tests.support.abuse_helpers import NO_LIMITS
 from tests.support.helpers import sent_code
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams
 from verify_service.providers.kinds.capture import CaptureProvider

@@ -18,7 +18,7 @@ from tests.conftest import API_KEY
 from tests.support.helpers import open_api, sent_code
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
-from verify_service.config.settings import ConfigError, Settings
+from verify_service.config import ConfigError, Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams
 from verify_service.observability.metrics import Metrics

@@ -8,7 +8,7 @@ from tests.conftest import MakeVerifs
 from tests.support.helpers import sent_code, sent_text
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams
 from verify_service.domain.tokens import TokenType

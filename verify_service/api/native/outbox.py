@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from verify_service.api.deps import bearer_service
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.usecases.outbox import Outbox
 
 

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 
 from verify_service.api.native.problems import problem
 from verify_service.api.native.schemas import HealthOut
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.observability.metrics import Metrics
 from verify_service.store import Store
