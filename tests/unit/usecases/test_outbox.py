@@ -112,6 +112,7 @@ async def test_outbox_is_capped_and_expires(store: Store) -> None:
     assert await outbox.newest_first("+41790000000") == []
 
 
+@pytest.mark.system  # runs the CLI in a process of its own
 def test_serve_refuses_a_capture_provider_without_test_mode(tmp_path: Path) -> None:
     config_file = tmp_path / "verify.toml"
     config_file.write_text(
