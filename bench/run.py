@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.support.redis_server import RedisServer, free_port, start_redis  # noqa: E402
-from verify_service.config.settings import hash_api_key  # noqa: E402
+from verify_service.config import hash_api_key  # noqa: E402
 from verify_service.domain.hashing import CodeHasher, HashParams  # noqa: E402
 
 API_KEY = "bench-key-0123456789abcdef"

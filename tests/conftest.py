@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from tests.support import redis_server as redis_servers
 from tests.support.redis_server import BACKENDS, RedisServer, start_redis
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings, hash_api_key, settings_from_mapping
+from verify_service.config import Settings, hash_api_key, settings_from_mapping
 from verify_service.domain import hashing
 from verify_service.store import Store
 from verify_service.usecases.verifications import Verifications

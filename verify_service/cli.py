@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from verify_service.config.settings import (
+from verify_service.config import (
     ConfigError,
     Settings,
     dev_settings,
@@ -23,14 +23,16 @@ from verify_service.observability.logs import configure_logging, secrets_of, uvi
 
 
 def _settings(path: str | None) -> Settings | None:
+    """The settings of --config or $VERIFY_CONFIG (None: none given); the process
+    environment supplies `env:NAME` values and `VERIFY_*` overrides."""
     path = path or os.environ.get("VERIFY_CONFIG")
-    return load_settings(path) if path else None
+    return load_settings(path, os.environ) if path else None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from verify_service.api.app import build_providers, create_app
+    from verify_service.api.app import create_app
 
     settings = _settings(args.config)
     if settings is None:
@@ -60,8 +62,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    else:
-        build_providers(settings)  # fail here, not in each worker, on a bad provider table
 
     configure_logging(level=args.log_level, secrets=secrets_of(settings))
     options: dict[str, Any] = {
@@ -76,10 +76,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         "proxy_headers": True,
         "forwarded_allow_ips": args.forwarded_allow_ips,
     }
-    os.environ["VERIFY_WORKERS"] = str(args.workers)  # each worker's share of the cores
     if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _multiprocess_metrics()
     if args.workers > 1:
+        # What each worker's create_app_from_env reads: the workers are fresh processes.
+        os.environ["VERIFY_WORKERS"] = str(args.workers)  # each worker's share of the cores
         os.environ["VERIFY_CONFIG"] = os.path.abspath(args.config or os.environ["VERIFY_CONFIG"])
         os.environ["VERIFY_LOG_LEVEL"] = args.log_level
         uvicorn.run(
@@ -120,13 +121,18 @@ def cmd_openapi(_: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from verify_service.api.app import build_providers
-
-    settings = _settings(args.config)
+    settings = _settings(args.config)  # loading validates everything, provider tables too
     if settings is None:
         print("error: give --config or set VERIFY_CONFIG", file=sys.stderr)
         return 2
-    build_providers(settings)
+    for service in settings.services:
+        if service.legacy_callback_secret:
+            print(
+                f"note: service {service.name!r}: status_callback_secret is not of the form "
+                "whsec_<base64 of 24-64 bytes>; it still signs as before, but replace it "
+                "(and the receiver's copy) with a fresh whsec_ secret",
+                file=sys.stderr,
+            )
     names = ", ".join(s.name for s in settings.services)
     store = "embedded (in-memory)"
     if settings.redis_url:
@@ -195,6 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError as exc:  # provider tables are validated when providers are built
+    except ValueError as exc:  # a redis_url of an unknown form (store.connect)
         print(f"error: invalid configuration: {exc}", file=sys.stderr)
         return 2

@@ -40,7 +40,7 @@ from verify_service.client import AsyncVerifyClient, OutboxMessage, VerifyClient
 if TYPE_CHECKING:
     from litestar import Litestar
 
-    from verify_service.config.settings import Settings
+    from verify_service.config import Settings
 
 # The names an application's tests may import (pinned by
 # tests/unit/client/test_exported_members.py); the fixtures reach them through the plugin.
@@ -90,7 +90,7 @@ def service_config(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]
 
 
 def _settings(overrides: Mapping[str, Any] | None) -> tuple[Settings, str]:
-    from verify_service.config.settings import hash_api_key, settings_from_mapping
+    from verify_service.config import hash_api_key, settings_from_mapping
 
     api_key = str((overrides or {}).get("api_key") or API_KEY)
     data = service_config(overrides)

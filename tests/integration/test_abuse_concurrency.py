@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from tests.support.abuse_helpers import only
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store

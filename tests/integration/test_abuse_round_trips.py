@@ -11,7 +11,7 @@ from tests.support.helpers import sent_code
 from tests.support.monitor import monitored
 from tests.support.redis_server import RedisServer
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 
 TO = "+41791234567"

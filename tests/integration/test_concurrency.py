@@ -11,7 +11,7 @@ import redis.asyncio as aioredis
 from tests.support.helpers import sent_code
 from tests.support.redis_server import RedisServer
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store

@@ -15,7 +15,7 @@ from redis.asyncio.sentinel import SentinelConnectionPool
 from tests.conftest import API_KEY
 from tests.support.helpers import open_api
 from tests.support.redis_server import RedisServer
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 from verify_service.store.connect import RedisUrlError, connect, describe, parse_multi_host
 

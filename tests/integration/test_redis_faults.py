@@ -23,7 +23,7 @@ from tests.support.helpers import Api
 from tests.support.live_server import serve
 from tests.support.redis_server import RedisServer, start_redis
 from verify_service.api.app import create_app
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 from verify_service.store.verifications import STORE_DEADLINE
 
 pytestmark = pytest.mark.redis  # kills, stops and restarts its own redis-server

@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.support.helpers import Api, open_api
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 
 TO = "+41791234567"

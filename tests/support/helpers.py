@@ -11,7 +11,7 @@ import httpx
 from litestar.testing import AsyncTestClient
 
 from verify_service.api.app import create_app
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
 from verify_service.usecases.verifications import Verifications

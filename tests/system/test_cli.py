@@ -56,6 +56,26 @@ def test_check_config_ok_and_bad(tmp_path: Path) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_check_config_reports_provider_tables_and_old_callback_secrets(tmp_path: Path) -> None:
+    path = tmp_path / "verify.toml"
+    path.write_text(
+        '[providers.sms]\nkind = "websms"\nacess_token = "env:WEBSMS_TOKEN"\n'
+        '[[services]]\nname = "login"\nproviders = ["sms"]\n'
+    )
+    out = run("check-config", "--config", str(path), env={"WEBSMS_TOKEN": ""})
+    assert out.returncode == 2
+    assert "providers.sms.acess_token: Extra inputs are not permitted" in out.stderr
+    path.write_text(
+        '[providers.c]\nkind = "console"\n[[services]]\nname = "login"\nproviders = ["c"]\n'
+        'status_callback_url = "https://backend.example/hooks"\n'
+        'status_callback_secret = "env:HOOK_SECRET"\n'
+    )
+    out = run("check-config", "--config", str(path), env={"HOOK_SECRET": "an-old-plain-secret"})
+    assert out.returncode == 0, out.stderr
+    assert "status_callback_secret is not of the form whsec_" in out.stderr
+    assert "an-old-plain-secret" not in out.stderr
+
+
 def test_dev_mode_refuses_several_workers() -> None:
     out = run("serve", "--workers", "2", env={"VERIFY_CONFIG": ""})
     assert out.returncode == 2

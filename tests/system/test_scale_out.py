@@ -19,7 +19,7 @@ from tests.support.redis_topologies import (
     redis_cluster,
     redis_sentinel,
 )
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store, keys
 
 pytestmark = pytest.mark.redis  # Redis Cluster and Sentinel of real redis-servers

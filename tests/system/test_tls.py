@@ -12,7 +12,7 @@ import pytest
 from tests.conftest import API_KEY
 from tests.support.helpers import open_api
 from tests.support.redis_server import RedisServer, free_port, start_redis
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 
 pytestmark = pytest.mark.redis  # a real redis-server with TLS

@@ -13,8 +13,8 @@ from ipaddress import ip_address, ip_network
 import limits
 
 from verify_service.abuse import destinations, testnumbers
+from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import parse_limits
-from verify_service.config.settings import ServiceSettings, Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
 from verify_service.observability.metrics import Metrics

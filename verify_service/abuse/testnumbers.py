@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 
 
 def valid_until(value: date | datetime | None) -> datetime | None:

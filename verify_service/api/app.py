@@ -28,12 +28,12 @@ from verify_service.api.swisscom import routes as swisscom
 from verify_service.api.twilio.errors import on_twilio_paths
 from verify_service.api.twilio.routes import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio.routes import twilio_router
-from verify_service.config.settings import Settings, load_settings
+from verify_service.config import Settings, load_settings
 from verify_service.domain.hashing import CodeHasher
 from verify_service.observability.logs import configure_logging, secrets_of
 from verify_service.observability.metrics import Metrics
 from verify_service.observability.middleware import request_log_middleware
-from verify_service.providers.base import Provider, token_validator_of
+from verify_service.providers.base import Provider
 from verify_service.providers.registry import build_provider
 from verify_service.store import Store
 from verify_service.store.outbox import OutboxStore
@@ -46,13 +46,13 @@ MAX_BODY_BYTES = 16 * 1024  # a start request is a few hundred bytes; refuse flo
 
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
-    providers = {name: build_provider(name, config) for name, config in settings.providers.items()}
-    for service in settings.services:  # a delegating provider must be alone (ValueError)
-        token_validator_of(service.name, [providers[name] for name in service.providers])
-    return providers
+    # The tables were validated with the settings (config/models.py): nothing fails here.
+    return {name: build_provider(name, config) for name, config in settings.providers.items()}
 
 
-def build_verifications(settings: Settings, store: Store | None = None) -> Verifications:
+def build_verifications(
+    settings: Settings, store: Store | None = None, *, workers: int = 1
+) -> Verifications:
     if store is None:
         store = Store.from_url(settings.redis_url) if settings.redis_url else Store.embedded()
     return Verifications(
@@ -63,17 +63,16 @@ def build_verifications(settings: Settings, store: Store | None = None) -> Verif
         ),
         providers=build_providers(settings),
         metrics=Metrics(),
-        hash_threads=hash_threads(settings),
+        hash_threads=hash_threads(settings, workers),
     )
 
 
-def hash_threads(settings: Settings) -> int:
+def hash_threads(settings: Settings, workers: int = 1) -> int:
     """Threads for argon2 in this process: the configured number, or this process's share
-    of the cores (`serve --workers N` tells each worker N through VERIFY_WORKERS)."""
+    of the cores among `workers` processes."""
     if settings.hashing.threads:
         return settings.hashing.threads
-    workers = max(1, int(os.environ.get("VERIFY_WORKERS", "1") or "1"))
-    return max(1, (os.cpu_count() or 1) // workers)
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -99,8 +98,10 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
-    verifications = build_verifications(settings, store)
+def create_app(settings: Settings, *, store: Store | None = None, workers: int = 1) -> Litestar:
+    """The app of `settings`; `workers` = the processes serving it (their share of the
+    cores sizes the hashing threads)."""
+    verifications = build_verifications(settings, store, workers=workers)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -159,8 +160,9 @@ def create_app(settings: Settings, *, store: Store | None = None) -> Litestar:
 
 
 def create_app_from_env() -> Litestar:
-    """Factory for multi-worker serving: each worker process reads the same config file."""
-    settings = load_settings(os.environ["VERIFY_CONFIG"])
+    """Factory for multi-worker serving: each worker process reads the same config file and
+    what `serve` put into its environment (VERIFY_CONFIG, VERIFY_WORKERS, VERIFY_LOG_LEVEL)."""
+    settings = load_settings(os.environ["VERIFY_CONFIG"], os.environ)
     level = os.environ.get("VERIFY_LOG_LEVEL", "INFO")
     configure_logging(level=level, secrets=secrets_of(settings))
-    return create_app(settings)
+    return create_app(settings, workers=max(1, int(os.environ.get("VERIFY_WORKERS") or "1")))

@@ -9,7 +9,7 @@ from typing import Any
 
 from litestar import Request
 
-from verify_service.config.settings import ServiceSettings, Settings
+from verify_service.config import ServiceSettings, Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.observability import logs
 

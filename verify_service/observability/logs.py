@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
-    from verify_service.config.settings import Settings
+    from verify_service.config import Settings
 
 REDACTED = "[redacted]"
 

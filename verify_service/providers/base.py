@@ -153,8 +153,14 @@ def token_validator_of(name: str, providers: Sequence[Provider]) -> TokenValidat
     if not validators:
         return None
     if len(providers) > 1:
-        raise ValueError(
-            f"service {name!r}: provider {validators[0].name!r} (kind {validators[0].kind}) "
-            "generates and checks codes itself and must be the service's only provider"
-        )
+        raise ValueError(not_alone(name, validators[0].name, validators[0].kind))
     return validators[0]
+
+
+def not_alone(service: str, provider: str, kind: str) -> str:
+    """The problem of a delegating provider that shares its service with others (raised
+    by config validation and, for services built without it, by `token_validator_of`)."""
+    return (
+        f"service {service!r}: provider {provider!r} (kind {kind}) "
+        "generates and checks codes itself and must be the service's only provider"
+    )

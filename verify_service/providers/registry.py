@@ -1,4 +1,8 @@
-"""Provider kinds by name. Adding a kind = one module + one line here."""
+"""Provider kinds by name. Adding a kind = one module + one line here.
+
+The config package validates each `[providers.<name>]` table through `provider_options`
+while it validates the settings, so a bad table fails when the config loads; this module
+must never import the config package (config imports it)."""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import pydantic
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from verify_service.providers.base import Provider
+from verify_service.providers.base import Provider, ProviderOptions, TokenValidator
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.providers.kinds.console import ConsoleProvider
 from verify_service.providers.kinds.http_generic import HttpGenericProvider
@@ -34,18 +39,36 @@ KINDS: dict[str, type[Provider]] = {
 }
 
 
-def build_provider(name: str, config: Mapping[str, Any]) -> Provider:
-    """Validate a `[providers.<name>]` table and build its provider; raises ValueError with
-    a message that names the bad key (and never repeats a value: they may be secrets)."""
-    kind = config.get("kind")
+def provider_options(table: Mapping[str, Any]) -> ProviderOptions:
+    """A `[providers.<name>]` table validated against its kind's `Options` model. Raises
+    pydantic.ValidationError with locations inside the table: `kind` for an unknown kind,
+    type `extra_forbidden` for a key the kind does not know."""
+    kind = table.get("kind")
     if kind not in KINDS:
         known = ", ".join(sorted(KINDS))
-        raise ValueError(f"providers.{name}: unknown kind {kind!r} (known: {known})")
+        error = PydanticCustomError("unknown_kind", f"unknown kind {kind!r} (known: {known})")
+        raise pydantic.ValidationError.from_exception_data(
+            "ProviderOptions", [InitErrorDetails(type=error, loc=("kind",), input=kind)]
+        )
+    return KINDS[kind].Options.model_validate(dict(table))
+
+
+def delegates(kind: str) -> bool:
+    """Whether a kind generates and checks codes itself (a `TokenValidator`)."""
+    cls = KINDS.get(kind)
+    return cls is not None and issubclass(cls, TokenValidator)
+
+
+def build_provider(name: str, config: Mapping[str, Any]) -> Provider:
+    """Validate a `[providers.<name>]` table and build its provider; raises ValueError with
+    a message that names the bad key (and never repeats a value: they may be secrets).
+    Tables of loaded `Settings` are valid already."""
     try:
-        return KINDS[kind].from_config(name, config)
+        options = provider_options(config)
     except pydantic.ValidationError as exc:
         # pydantic's own text repeats the input values, and provider tables hold secrets.
         raise ValueError(_describe(name, exc)) from None
+    return KINDS[options.kind](name, options)
 
 
 def _describe(name: str, exc: pydantic.ValidationError) -> str:

@@ -1,16 +1,34 @@
-"""Key schema.
+"""Key schema: every Redis key name the service uses is built here (a test holds the rest
+of the package to that).
 
 Every key of one (service, number) carries the same Redis Cluster hash tag, so each Lua
 script touches a single slot. The tag is a digest rather than the number itself: it is
 embedded in the verification id, which makes a lookup by id a single round trip (no id ->
 key index to read first), and keeps phone numbers and service names out of key names.
+The other families carry a digest tag of their own: one key, one slot.
 
-    vs:{<tag>}:last        id of the number's latest verification
-    vs:{<tag>}:v:<id>      hash: the verification (code hashes only while pending)
-    vs:idem:{<digest>}     idempotency record of one (service, Idempotency-Key)
-    vs:outbox:{<digest>}   test outbox of one number (test_mode only)
-    vs:msg:{<digest>}      id of the verification a (provider, message id) was sent for,
-                           so that a delivery report finds its verification
+    key                         holds                                   TTL
+    vs:{<tag>}:last             id of the number's latest verification  expires_in + retention
+    vs:{<tag>}:v:<id>           hash: the verification (code hashes     expires_in + retention
+                                only while pending)                     while pending, then
+                                                                        retention from the end
+    vs:idem:{<digest>}          idempotency record of one (service,     IDEMPOTENCY_TTL (24 h)
+                                Idempotency-Key)
+    vs:outbox:{<digest>}        test outbox of one number (test_mode    OUTBOX_TTL (1 h)
+                                only), newest first, OUTBOX_KEEP long
+    vs:msg:{<digest>}           id of the verification a (provider,     the verification's
+                                message id) was sent for, so that a     (expires_in +
+                                delivery report finds its verification  retention)
+    vs:pump:{<digest>}          hash: SMS pumping guard counters of     window + cool-down
+                                one (service, country), bucketed
+    vs:rl:<limits' own key>     rate-limit windows, written by the      the window
+                                `limits` library under RATE_LIMIT_PREFIX;
+                                the identifier is `tagged(...)`
+
+The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
+`:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
+`verification_key`), mirroring `last_key` and `verification_key` here: the appended keys
+share the prefix's hash tag, hence its slot. Renaming a family loses the data under it.
 """
 
 from __future__ import annotations
@@ -23,13 +41,36 @@ TAG_HEX = 16
 ID_PREFIX = "ver_"
 _ID = re.compile(rf"^{ID_PREFIX}([0-9a-f]{{{TAG_HEX}}})[0-9a-f]{{16}}$")
 
+# Seconds an Idempotency-Key record lives: a client retries within a day or not at all.
+IDEMPOTENCY_TTL = 24 * 3600
+# The test outbox: messages kept per number, and seconds a number's list lives.
+OUTBOX_KEEP = 50
+OUTBOX_TTL = 3600
+# The prefix `limits` puts before its own key names (`vs:rl:LIMITER/...`).
+RATE_LIMIT_PREFIX = "vs:rl"
+
+
+def _digest(*parts: str, length: int) -> str:
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
+
 
 def tag_for(service: str, to: str) -> str:
-    return hashlib.sha256(f"{service}\x00{to}".encode()).hexdigest()[:TAG_HEX]
+    return _digest(service, to, length=TAG_HEX)
 
 
 def prefix(tag: str) -> str:
+    """`vs:{<tag>}`: the KEYS[1] of every verification script."""
     return f"vs:{{{tag}}}"
+
+
+def last_key(tag: str) -> str:
+    """The number's latest verification id (written by start.lua, read by reserve.lua)."""
+    return f"{prefix(tag)}:last"
+
+
+def verification_key(tag: str, verification_id: str) -> str:
+    """The hash of one verification (written and read by the scripts only)."""
+    return f"{prefix(tag)}:v:{verification_id}"
 
 
 def new_id(tag: str) -> str:
@@ -43,16 +84,23 @@ def tag_of_id(verification_id: str) -> str | None:
 
 
 def idempotency_key(service: str, key: str) -> str:
-    digest = hashlib.sha256(f"{service}\x00{key}".encode()).hexdigest()[:32]
-    return f"vs:idem:{{{digest}}}"
+    return f"vs:idem:{{{_digest(service, key, length=32)}}}"
 
 
 def outbox_key(to: str) -> str:
-    digest = hashlib.sha256(f"outbox\x00{to}".encode()).hexdigest()[:TAG_HEX]
-    return f"vs:outbox:{{{digest}}}"
+    return f"vs:outbox:{{{_digest('outbox', to, length=TAG_HEX)}}}"
 
 
 def message_key(provider: str, message_id: str) -> str:
     # Its own slot: a report knows the provider's message id, not the (service, number).
-    digest = hashlib.sha256(f"{provider}\x00{message_id}".encode()).hexdigest()[:32]
-    return f"vs:msg:{{{digest}}}"
+    return f"vs:msg:{{{_digest(provider, message_id, length=32)}}}"
+
+
+def pump_key(service: str, country: str) -> str:
+    return f"vs:pump:{{{_digest(service, country, length=16)}}}"
+
+
+def tagged(*parts: str) -> str:
+    """A rate-limit identifier: a short digest in braces, a Cluster hash tag that keeps
+    numbers out of key names (`limits` puts it inside its key, after RATE_LIMIT_PREFIX)."""
+    return f"{{{_digest(*parts, length=20)}}}"

@@ -14,7 +14,6 @@ changes nothing); expiry of verifications, where it matters, stays on Redis's cl
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Sequence
@@ -26,9 +25,9 @@ from limits.aio import strategies
 from limits.errors import StorageError
 from redis.asyncio.cluster import RedisCluster
 
+from verify_service.store.keys import RATE_LIMIT_PREFIX
+from verify_service.store.keys import tagged as tagged  # the identifiers' builder, for callers
 from verify_service.store.verifications import Store, store_call
-
-KEY_PREFIX = "vs:rl"
 
 _STRATEGIES: dict[str, type[strategies.RateLimiter]] = {
     "moving-window": strategies.MovingWindowRateLimiter,
@@ -52,7 +51,7 @@ def limiter_storage(store: Store) -> limits_storage.Storage:
         return limits_storage.RedisClusterStorage(
             f"async+redis+cluster://{nodes}",
             implementation="redispy",
-            key_prefix=KEY_PREFIX,
+            key_prefix=RATE_LIMIT_PREFIX,
             wrap_exceptions=True,
             **options,
         )
@@ -60,17 +59,11 @@ def limiter_storage(store: Store) -> limits_storage.Storage:
     return limits_storage.RedisStorage(
         "async+redis://",
         implementation="redispy",
-        key_prefix=KEY_PREFIX,
+        key_prefix=RATE_LIMIT_PREFIX,
         wrap_exceptions=True,
         # `limits` types its options narrowly; redis-py's bridge accepts a pool here.
         connection_pool=client.connection_pool,  # type: ignore[arg-type]
     )
-
-
-def tagged(*parts: str) -> str:
-    """A short digest in braces: a Cluster hash tag that keeps numbers out of key names."""
-    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:20]
-    return f"{{{digest}}}"
 
 
 @dataclass(frozen=True, slots=True)

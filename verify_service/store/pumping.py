@@ -5,19 +5,13 @@ test offset), like the verifications."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from importlib import resources
 
+from verify_service.store import keys
 from verify_service.store.verifications import Store, store_call
 
 # The window is cut into this many buckets: it slides by 1/12 of its length.
 BUCKETS = 12
-
-
-def pump_key(service: str, country: str) -> str:
-    digest = hashlib.sha256(f"{service}\x00{country}".encode()).hexdigest()[:16]
-    return f"vs:pump:{{{digest}}}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,15 +22,9 @@ class GuardVerdict:
     approvals: int = 0
 
 
-def _script(name: str) -> str:
-    return resources.files("verify_service.store").joinpath(f"scripts/{name}.lua").read_text()
-
-
 class PumpingCounters:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._start = store.client.register_script(_script("pump_start"))
-        self._approve = store.client.register_script(_script("pump_approve"))
 
     async def start(
         self,
@@ -49,9 +37,10 @@ class PumpingCounters:
         cooldown: int,
     ) -> GuardVerdict:
         with store_call(self.store.deadline):
-            reply = await self._start(
-                keys=[pump_key(service, country)],
-                args=[
+            reply = await self.store.scripts.run(
+                "pump_start",
+                [keys.pump_key(service, country)],
+                [
                     self.store.clock_offset_ms,
                     window * 1000,
                     BUCKETS,
@@ -69,7 +58,8 @@ class PumpingCounters:
 
     async def approved(self, service: str, country: str, *, window: int, cooldown: int) -> None:
         with store_call(self.store.deadline):
-            await self._approve(
-                keys=[pump_key(service, country)],
-                args=[self.store.clock_offset_ms, window * 1000, BUCKETS, cooldown * 1000],
+            await self.store.scripts.run(
+                "pump_approve",
+                [keys.pump_key(service, country)],
+                [self.store.clock_offset_ms, window * 1000, BUCKETS, cooldown * 1000],
             )

@@ -9,25 +9,23 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
 from redis.asyncio.cluster import RedisCluster
-from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError, RedisError
 
 from verify_service.domain.errors import VerifyError
 from verify_service.store import keys
 from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
 from verify_service.store.records import StoredVerification
+from verify_service.store.scripts import Scripts
 
 log = logging.getLogger("verify_service.store")
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-IDEMPOTENCY_TTL = 24 * 3600
 # Seconds one store call may take in all. The socket timeouts bound each step, but the
 # client retries (a connect, then the command, to ride over a failover), so a hung Redis
 # could otherwise hold a request for several timeouts: this is one timed-out command, one
@@ -36,7 +34,8 @@ IDEMPOTENCY_TTL = 24 * 3600
 STORE_DEADLINE = 2 * SOCKET_TIMEOUT + 1.0
 
 
-def _deadline(client: Any) -> float:
+def deadline_for(client: Any) -> float:
+    """STORE_DEADLINE for this client's `socket_timeout` (seconds)."""
     pool = getattr(client, "connection_pool", None)
     timeout = getattr(pool, "connection_kwargs", {}).get("socket_timeout")
     if isinstance(timeout, int | float) and timeout > 0:
@@ -45,17 +44,6 @@ def _deadline(client: Any) -> float:
 
 
 _IDEM_PENDING = "pending"
-
-SCRIPT_NAMES = (
-    "start",
-    "record_send",
-    "reserve",
-    "finish",
-    "cancel",
-    "fetch",
-    "approve",
-    "report",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +68,21 @@ class IdempotentAnswer:
 
 
 @contextmanager
-def store_call(deadline: float, *also: type[Exception]) -> Iterator[None]:
-    """One call to Redis, bounded by `deadline`; any Redis failure (or one of `also`, for
-    libraries that wrap it) becomes `store_unavailable`: a 503 the caller can retry, never
-    a 500 and never a hang. Every module that talks to Redis goes through this."""
+def store_call(
+    deadline: float,
+    *also: type[Exception],
+    what: str = "the verification store",
+) -> Iterator[None]:
+    """One call to Redis, bounded by `deadline` (seconds); any Redis failure (or one of
+    `also`, for libraries that wrap it) becomes `store_unavailable` ("<what> did not
+    answer"): a 503 the caller can retry, never a 500 and never a hang. Every module that
+    talks to Redis goes through this."""
     failures: tuple[type[Exception], ...] = (RedisError, TimeoutError, *also)
     try:
         with anyio.fail_after(deadline):
             yield
     except failures as exc:
-        raise VerifyError("store_unavailable", "the verification store did not answer") from exc
+        raise VerifyError("store_unavailable", f"{what} did not answer") from exc
 
 
 def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
@@ -111,16 +104,11 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
 class Store:
     def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
         self.client = client
-        self.deadline = _deadline(client)
+        self.deadline = deadline_for(client)
         self.scripts_loaded = False
         # Tests move the one clock forward here; production leaves it at 0.
         self.clock_offset_ms = clock_offset_ms
-        self._scripts: dict[str, AsyncScript] = {
-            name: client.register_script(
-                resources.files("verify_service.store").joinpath(f"scripts/{name}.lua").read_text()
-            )
-            for name in SCRIPT_NAMES
-        }
+        self.scripts = Scripts(client)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -135,16 +123,13 @@ class Store:
         return cls(fakeredis.FakeAsyncRedis(decode_responses=True))
 
     async def _run(self, name: str, tag: str, *args: Any) -> list[str]:
-        reply = await self._scripts[name](
-            keys=[keys.prefix(tag)], args=[self.clock_offset_ms, *args]
-        )
+        reply = await self.scripts.run(name, [keys.prefix(tag)], [self.clock_offset_ms, *args])
         return list(reply)
 
     @_unavailable
     async def load_scripts(self) -> None:
         """Load every script once at start-up so requests go straight to EVALSHA."""
-        for script in self._scripts.values():
-            script.sha = await self.client.script_load(script.script)
+        await self.scripts.load()
         self.scripts_loaded = True
 
     @_unavailable
@@ -236,7 +221,7 @@ class Store:
         args = [verification_id, lines, "1" if sent else "0", code_hash, retention]
         if not message_ids:
             return _outcome(await self._run("record_send", tag, *args))
-        script = self._scripts["record_send"]
+        script = self.scripts["record_send"]
         # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
         # which would cost a second round trip on every start.
         commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
@@ -279,7 +264,7 @@ class Store:
                 calls.append((index, tag, args))
         if not calls:
             return outcomes
-        sha = self._scripts["report"].sha
+        sha = self.scripts["report"].sha
         replies = await self._together(
             [
                 ("evalsha", (sha, 1, keys.prefix(t), self.clock_offset_ms, *a), {})
@@ -307,16 +292,36 @@ class Store:
         return _outcome(await self._run("finish", tag, verification_id, status, retention))
 
     @_unavailable
+    async def end_pending(
+        self, *, tag: str, service: str, verification_id: str, status: str, retention: int
+    ) -> ScriptOutcome:
+        """Move a pending verification of `service` to `status` (approved | canceled).
+        Outcome: `status` when this call changed it, `expired` when it found and recorded
+        the expiry, `not_pending` (an approval also when out of attempts), `not_found`."""
+        args = (service, verification_id, status, retention)
+        return _outcome(await self._run("end_pending", tag, *args))
+
     async def cancel(
         self, *, tag: str, service: str, verification_id: str, retention: int
     ) -> ScriptOutcome:
-        return _outcome(await self._run("cancel", tag, service, verification_id, retention))
+        return await self.end_pending(
+            tag=tag,
+            service=service,
+            verification_id=verification_id,
+            status="canceled",
+            retention=retention,
+        )
 
-    @_unavailable
     async def approve(
         self, *, tag: str, service: str, verification_id: str, retention: int
     ) -> ScriptOutcome:
-        return _outcome(await self._run("approve", tag, service, verification_id, retention))
+        return await self.end_pending(
+            tag=tag,
+            service=service,
+            verification_id=verification_id,
+            status="approved",
+            retention=retention,
+        )
 
     @_unavailable
     async def fetch(self, *, tag: str, service: str, verification_id: str) -> ScriptOutcome:
@@ -335,7 +340,7 @@ class Store:
             name,
             json.dumps({"state": _IDEM_PENDING, "fingerprint": fingerprint}),
             nx=True,
-            ex=IDEMPOTENCY_TTL,
+            ex=keys.IDEMPOTENCY_TTL,
         )
         if claimed:
             return None
@@ -359,7 +364,7 @@ class Store:
             "headers": answer.headers,
         }
         await self.client.set(
-            keys.idempotency_key(service, key), json.dumps(record), ex=IDEMPOTENCY_TTL
+            keys.idempotency_key(service, key), json.dumps(record), ex=keys.IDEMPOTENCY_TTL
         )
 
     @_unavailable

@@ -15,7 +15,7 @@ import anyio
 import anyio.to_thread
 
 from verify_service.abuse.policy import AbusePolicy
-from verify_service.config.settings import ServiceSettings, Settings
+from verify_service.config import ServiceSettings, Settings
 from verify_service.domain import locales, templates
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.hashing import CodeHasher

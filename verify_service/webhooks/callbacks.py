@@ -5,18 +5,17 @@ queue (full = dropped and counted) and a few background tasks send it, retried w
 backoff. It is best effort and at-least-once while the process lives: receivers dedupe on
 `webhook-id`, which stays the same across retries. Events never carry the code.
 
-Signing follows Standard Webhooks (standardwebhooks.com):
+Signing follows Standard Webhooks (standardwebhooks.com) through webhooks/signing.py:
     webhook-id:        evt_<random>
     webhook-timestamp: unix seconds of this attempt
     webhook-signature: v1,<base64 HMAC-SHA256(key, f"{id}.{timestamp}.{body}")>
-The key is the secret's bytes after base64-decoding when it has the `whsec_` prefix (as
-the Standard Webhooks libraries generate them), else the secret's UTF-8 bytes."""
+The key follows signing.py's rule (`whsec_` + base64 of 24-64 bytes); a secret written
+before that rule keeps the key it had then (`signing.lenient_key`: the UTF-8 bytes of a
+secret without the prefix)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import hmac
 import json
 import logging
@@ -31,6 +30,7 @@ import httpx
 
 from verify_service import __version__
 from verify_service.observability.metrics import Metrics
+from verify_service.webhooks.signing import lenient_key, signature, signature_headers
 
 log = logging.getLogger("verify_service.webhooks.callbacks")
 
@@ -43,16 +43,10 @@ BACKOFF = (0.5, 2.0, 8.0, 30.0)
 SHUTDOWN_GRACE = 5.0
 
 
-def signing_key(secret: str) -> bytes:
-    if secret.startswith("whsec_"):
-        return base64.b64decode(secret.removeprefix("whsec_"))
-    return secret.encode()
-
-
 def sign(secret: str, event_id: str, timestamp: int, body: bytes) -> str:
-    signed = f"{event_id}.{timestamp}.".encode() + body
-    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
+    """The `webhook-signature` value of one attempt; ValueError for a secret that
+    `signing.lenient_key` refuses (config validation refuses it first)."""
+    return signature(lenient_key(secret), event_id, timestamp, body)
 
 
 def verify_signature(
@@ -68,7 +62,7 @@ def verify_signature(
         return False
     expected = sign(secret, headers.get("webhook-id", ""), timestamp, body)
     given = headers.get("webhook-signature", "").split()
-    return any(hmac.compare_digest(expected, signature) for signature in given)
+    return any(hmac.compare_digest(expected, one) for one in given)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,11 +159,10 @@ class StatusEvents:
     async def _post(self, event: StatusEvent) -> str:
         assert self._client is not None
         timestamp = int(time.time())
+        key = lenient_key(event.secret)
         headers = {
             "content-type": "application/json",
-            "webhook-id": event.event_id,
-            "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(event.secret, event.event_id, timestamp, event.body),
+            **signature_headers(key, event.event_id, timestamp, event.body),
         }
         try:
             response = await self._client.post(event.url, content=event.body, headers=headers)

@@ -11,7 +11,7 @@ import httpx
 
 from tests.conftest import API_KEY
 from tests.support.abuse_helpers import GUARD_OFF, only, open_client
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 
 MakeSettings = Callable[..., Settings]

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from tests.conftest import API_KEY, OTHER_KEY
 from tests.support.abuse_helpers import only, open_client
-from verify_service.config.settings import Settings, hash_api_key
+from verify_service.config import Settings, hash_api_key
 from verify_service.store import Store
 
 MakeSettings = Callable[..., Settings]

@@ -21,7 +21,7 @@ from tests.support.fake_providers import (
     unavailable,
 )
 from tests.support.helpers import Api, open_api
-from verify_service.config.settings import Settings, settings_from_mapping
+from verify_service.config import Settings, settings_from_mapping
 from verify_service.providers.router import SKIPPED, Router
 from verify_service.store import Store, keys
 

@@ -18,7 +18,7 @@ from tests.support.fake_swisscom import FakeSwisscom
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import RedisServer
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import ConfigError, Settings, settings_from_mapping
+from verify_service.config import ConfigError, Settings, settings_from_mapping
 from verify_service.store import Store, keys
 
 __all__ = ["fake_kinds"]

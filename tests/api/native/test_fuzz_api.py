@@ -26,7 +26,7 @@ from schemathesis.config import SchemathesisConfig
 
 from tests.conftest import API_KEY, config
 from verify_service.api.app import create_app
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 
 pytestmark = pytest.mark.slow  # fuzzing: about a minute
 

@@ -13,7 +13,7 @@ from tests.conftest import API_KEY, OTHER_KEY
 from tests.support.helpers import Api, open_api
 from tests.support.live_server import serve
 from verify_service.api.app import MAX_BODY_BYTES, create_app
-from verify_service.config.settings import Settings, hash_api_key
+from verify_service.config import Settings, hash_api_key
 from verify_service.store import Store
 
 JSON = {"content-type": "application/json"}

@@ -15,7 +15,7 @@ from tests.conftest import API_KEY
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import free_port
 from verify_service.api.swisscom.routes import msisdn_to_e164
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store
 

@@ -21,8 +21,7 @@ from tests.conftest import API_KEY
 from tests.support.fake_swisscom import ALPHABETS, FakeSwisscom, Fault
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import RedisServer
-from verify_service.api.app import create_app
-from verify_service.config.settings import Settings
+from verify_service.config import ConfigError, Settings
 from verify_service.store import Store, keys
 
 TO = "+41791234567"
@@ -248,15 +247,15 @@ async def test_test_numbers_never_reach_swisscom(
 def test_delegating_provider_must_be_alone(
     make_settings: Callable[..., Settings], fake: FakeSwisscom
 ) -> None:
-    settings = make_settings(
-        providers={
-            "capture": {"kind": "capture"},
-            "swisscom": {"kind": "swisscom_token_validation", "client_id": "x"},
-        },
-        service={"providers": ["swisscom", "capture"]},
-    )
-    with pytest.raises(ValueError, match=re.escape("must be the service's only provider")):
-        create_app(settings)
+    # Refused when the settings load (check-config, serve), not first when the app is built.
+    with pytest.raises(ConfigError, match=re.escape("must be the service's only provider")):
+        make_settings(
+            providers={
+                "capture": {"kind": "capture"},
+                "swisscom": {"kind": "swisscom_token_validation", "client_id": "x"},
+            },
+            service={"providers": ["swisscom", "capture"]},
+        )
 
 
 async def test_drop_in_api_on_a_delegating_service(api: Api, fake: FakeSwisscom) -> None:

@@ -17,7 +17,7 @@ import uvicorn
 
 from tests.support.redis_server import BACKENDS, RedisServer, free_port
 from verify_service.api.app import create_app
-from verify_service.config.settings import Settings, hash_api_key
+from verify_service.config import Settings, hash_api_key
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store
 

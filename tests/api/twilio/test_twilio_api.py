@@ -20,7 +20,7 @@ from tests.conftest import API_KEY, OTHER_KEY, config
 from tests.support.redis_server import BACKENDS, RedisServer
 from tests.support.twilio_sdk import LocalServer, serve
 from verify_service.api.app import create_app
-from verify_service.config.settings import Settings, hash_api_key, settings_from_mapping
+from verify_service.config import Settings, hash_api_key, settings_from_mapping
 from verify_service.domain.errors import VerifyError
 
 STRICT_KEY = "test-key-strict-0123456789"

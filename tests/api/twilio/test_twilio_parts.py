@@ -17,7 +17,7 @@ from tests.conftest import API_KEY, MakeVerifs, config
 from tests.support.helpers import sent_code
 from verify_service.api.app import create_app
 from verify_service.api.twilio.schemas import attempt_sid, verification_id, verification_sid
-from verify_service.config.settings import ConfigError, Settings, settings_from_mapping
+from verify_service.config import ConfigError, Settings, settings_from_mapping
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store
 from verify_service.usecases.verifications import Verifications

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from tests.support.abuse_helpers import NO_LIMITS
 from tests.support.helpers import sent_code
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.store import Store

@@ -14,7 +14,7 @@ from tests.conftest import API_KEY
 from tests.support.abuse_helpers import only, open_client
 from verify_service.abuse.testnumbers import valid_until
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 
 MakeSettings = Callable[..., Settings]

@@ -11,8 +11,8 @@ import limits
 import pytest
 
 from tests.conftest import config
+from verify_service.config import ConfigError, load_settings, settings_from_mapping
 from verify_service.config.abuse import parse_limits
-from verify_service.config.settings import ConfigError, load_settings, settings_from_mapping
 
 TOML = """
 trusted_proxies = ["10.0.0.0/8", "2001:db8::/32", "127.0.0.1"]

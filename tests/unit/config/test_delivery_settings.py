@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import config
-from verify_service.config.settings import ConfigError, settings_from_mapping
+from verify_service.config import ConfigError, settings_from_mapping
 from verify_service.providers.registry import build_provider
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import API_KEY, config
-from verify_service.config.settings import (
+from verify_service.config import (
     ConfigError,
     hash_api_key,
     load_settings,
@@ -118,3 +118,23 @@ def test_not_a_file_and_not_toml(tmp_path: Path) -> None:
     bad.write_text("this is = = not toml")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_settings(bad, {})
+
+
+def test_status_callback_secrets_follow_the_signing_rule() -> None:
+    url = "https://backend.example/hooks"
+    spec = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    service = settings_from_mapping(
+        config(service={"status_callback_url": url, "status_callback_secret": spec}), {}
+    ).services[0]
+    assert not service.legacy_callback_secret
+    # A plain secret written before the rule still loads (it signs with its bytes, as then).
+    service = settings_from_mapping(
+        config(service={"status_callback_url": url, "status_callback_secret": "plain-1"}), {}
+    ).services[0]
+    assert service.legacy_callback_secret
+    # One that never produced a signature fails at load now, not at every delivery.
+    for bad, problem in [("whsec_abc", "not valid base64"), ("", "empty")]:
+        message = _error(
+            config(service={"status_callback_url": url, "status_callback_secret": bad})
+        )
+        assert f"services.0.status_callback_secret: the secret is {problem}" in message

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verify_service.client import VerifyClient
-from verify_service.config.settings import ConfigError, Settings
+from verify_service.config import ConfigError, Settings
 from verify_service.domain.templates import Autofill, compose
 from verify_service.testing import RunningService
 

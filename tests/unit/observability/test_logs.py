@@ -9,7 +9,7 @@ import logging
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 from verify_service.observability import logs
 from verify_service.observability.logs import JsonFormatter, RedactingFilter, Redactor, secrets_of
 
@@ -45,7 +45,12 @@ def test_configured_secrets_auth_headers_and_sensitive_fields() -> None:
             "metrics_token": "metrics-token-value",
             "providers": {
                 "w": {"kind": "websms", "access_token": "tok-abcdef-123", "sender": "ACME"},
-                "h": {"kind": "http", "headers": {"Authorization": "Bearer hdr-secret-999"}},
+                "h": {
+                    "kind": "http",
+                    "url": "https://sms.example/send",
+                    "body": {"to": "{to}", "text": "{text}"},
+                    "headers": {"Authorization": "Bearer hdr-secret-999"},
+                },
             },
             "services": [{"name": "s", "providers": ["w"]}],
         },

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.conftest import API_KEY, PEPPER
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import free_port
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.observability.logs import configure_logging, secrets_of
 from verify_service.providers import registry
 from verify_service.providers.base import (

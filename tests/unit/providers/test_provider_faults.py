@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.support.helpers import open_api
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.providers import registry
 from verify_service.providers.base import OutgoingMessage, ProviderError, SendResult
 from verify_service.providers.http.base import HttpProvider, status_error

@@ -15,7 +15,7 @@ from tests.conftest import API_KEY
 from tests.support.fake_swisscom import FakeSwisscom, Fault
 from tests.support.helpers import open_api
 from tests.support.redis_server import free_port
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.providers.base import DeliveryReport, OutgoingMessage, ProviderError
 from verify_service.providers.kinds.swisscom_sms import SwisscomSmsProvider
 from verify_service.providers.registry import build_provider

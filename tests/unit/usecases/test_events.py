@@ -16,7 +16,7 @@ from tests.conftest import API_KEY
 from tests.support.fake_http import FakeServer, Recorded, Reply
 from tests.support.helpers import open_api, sent_code
 from verify_service.api.app import build_verifications
-from verify_service.config.settings import ConfigError, Settings
+from verify_service.config import ConfigError, Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store
 from verify_service.usecases.verifications import Verifications

@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import API_KEY, config
 from tests.support.redis_server import BACKENDS, RedisServer
 from verify_service.api.app import create_app
-from verify_service.config.settings import ConfigError, Settings, settings_from_mapping
+from verify_service.config import ConfigError, Settings, settings_from_mapping
 from verify_service.store import Store
 from verify_service.store.outbox import KEEP_PER_NUMBER, TTL_SECONDS, OutboxStore
 

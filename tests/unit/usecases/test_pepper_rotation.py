@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import API_KEY, PEPPER, config
 from tests.support.helpers import open_api
-from verify_service.config.settings import ConfigError, Settings, settings_from_mapping
+from verify_service.config import ConfigError, Settings, settings_from_mapping
 from verify_service.domain.hashing import CodeHasher, HashParams
 from verify_service.store import Store
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import MakeVerifs
 from tests.support.helpers import sent_code, sent_text
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.tokens import TokenType
 from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult

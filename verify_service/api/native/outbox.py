@@ -13,7 +13,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import QueryParameter
 
 from verify_service.api.auth import bearer_service
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.usecases.outbox import Outbox
 
 

@@ -21,7 +21,7 @@ from verify_service.api.native.schemas import (
     StartRequest,
     VerificationOut,
 )
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.usecases.verifications import CheckResult, Verification, Verifications
 
 

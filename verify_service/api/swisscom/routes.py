@@ -27,7 +27,7 @@ from verify_service.api.swisscom.errors import (
     SwisscomErrorBody,
     echo_headers,
 )
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.templates import MAX_TEMPLATE_LENGTH
 from verify_service.domain.tokens import MAX_EXPIRES_IN, MIN_EXPIRES_IN, TokenType

@@ -41,7 +41,7 @@ from verify_service.api.twilio.schemas import (
     verification_id,
     verification_resource,
 )
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.usecases.verifications import Verifications
 

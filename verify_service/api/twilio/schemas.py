@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta
 
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 from verify_service.domain.tokens import MAX_LENGTH, MIN_LENGTH
 from verify_service.usecases.verifications import Verification
 

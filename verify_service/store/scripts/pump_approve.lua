@@ -1,9 +1,12 @@
 -- SMS pumping guard: count an approved verification of one (service, country).
--- KEYS[1] = "vs:pump:{digest}"
--- ARGV: clock_offset_ms, window_ms, buckets, cooldown_ms
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-local size = math.max(1, math.floor(tonumber(ARGV[2]) / tonumber(ARGV[3])))
-redis.call('HINCRBY', KEYS[1], 'a' .. math.floor(now / size), 1)
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]) + tonumber(ARGV[4]))
+local key = KEYS[1]             -- keys.pump_key(service, country)
+local clock_offset_ms = ARGV[1]
+local window = tonumber(ARGV[2])   -- ms
+local buckets = tonumber(ARGV[3])
+local cooldown = tonumber(ARGV[4]) -- ms
+
+local now = now_ms(clock_offset_ms)
+local size = math.max(1, math.floor(window / buckets))
+redis.call('HINCRBY', key, 'a' .. math.floor(now / size), 1)
+redis.call('PEXPIRE', key, window + cooldown)
 return {'ok'}

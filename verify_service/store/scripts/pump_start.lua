@@ -1,16 +1,16 @@
 -- SMS pumping guard, on a start to one (service, country): refuse while the country is
 -- blocked; block it when its conversion over the sliding window is too low; else count
 -- the start. One hash per (service, country), bucketed so the window slides.
--- KEYS[1] = "vs:pump:{digest}"
--- ARGV: clock_offset_ms, window_ms, buckets, min_starts, min_conversion, cooldown_ms
 -- fields: s<bucket> starts, a<bucket> approvals, blocked_until (ms)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[1])
-local key = KEYS[1]
-local window = tonumber(ARGV[2])
+local key = KEYS[1]             -- keys.pump_key(service, country)
+local clock_offset_ms = ARGV[1]
+local window = tonumber(ARGV[2])          -- ms
 local buckets = tonumber(ARGV[3])
-local cooldown = tonumber(ARGV[6])
+local min_starts = tonumber(ARGV[4])
+local min_conversion = tonumber(ARGV[5])  -- approvals / starts, 0..1
+local cooldown = tonumber(ARGV[6])        -- ms
 
+local now = now_ms(clock_offset_ms)
 local blocked = tonumber(redis.call('HGET', key, 'blocked_until') or '0')
 if blocked > now then
   return {'blocked', tostring(math.ceil((blocked - now) / 1000))}
@@ -35,7 +35,7 @@ for i = 1, #fields, 2 do
   end
 end
 
-if starts >= tonumber(ARGV[4]) and approvals < starts * tonumber(ARGV[5]) then
+if starts >= min_starts and approvals < starts * min_conversion then
   -- A clean slate after the cool-down: the country gets min_starts again before the next
   -- verdict, instead of being judged at once on the traffic that tripped it.
   redis.call('DEL', key)

@@ -2,23 +2,29 @@
 -- sent attempt to delivered or undelivered, and undelivered to delivered (reports may come
 -- out of order; "delivered" is proof and final). The verification's own status and TTL do
 -- not change: a report is information for the caller, not a state of the verification.
--- KEYS[1] = "vs:{tag}" prefix
--- ARGV: clock_offset_ms, id, provider, message_id, status (delivered|undelivered), detail
-local vkey = KEYS[1] .. ':v:' .. ARGV[2]
+local prefix = KEYS[1]          -- keys.prefix(tag)
+local _clock_offset_ms = ARGV[1]  -- unused: a report judges no time
+local id = ARGV[2]
+local provider = ARGV[3]
+local message_id = ARGV[4]
+local status = ARGV[5]          -- delivered | undelivered
+local detail = ARGV[6]          -- the provider's error, '' when none
+
+local vkey = verification_key(prefix, id)
 local sends = redis.call('HGET', vkey, 'sends')
 if not sends then
   return {'not_found'}
 end
-local allowed = {sent = true, undelivered = ARGV[5] == 'delivered'}
+local allowed = {sent = true, undelivered = status == 'delivered'}
 local lines = {}
 local changed = 0
 for line in string.gmatch(sends, '[^\n]+') do
   local attempt = cjson.decode(line)
-  if attempt['provider'] == ARGV[3] and attempt['message_id'] == ARGV[4]
+  if attempt['provider'] == provider and attempt['message_id'] == message_id
       and allowed[attempt['status']] then
-    attempt['status'] = ARGV[5]
-    if ARGV[5] == 'undelivered' and ARGV[6] ~= '' then
-      attempt['error'] = ARGV[6]
+    attempt['status'] = status
+    if status == 'undelivered' and detail ~= '' then
+      attempt['error'] = detail
     else
       attempt['error'] = cjson.null
     end

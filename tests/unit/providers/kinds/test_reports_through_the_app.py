@@ -20,7 +20,7 @@ from tests.unit.providers.kinds.fakes import (
     websms_api,
     websms_config,
 )
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 from verify_service.store import Store
 
 TO = "+41791234567"

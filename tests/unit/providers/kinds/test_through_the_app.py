@@ -26,7 +26,7 @@ from tests.unit.providers.kinds.fakes import (
     websms_api,
     websms_config,
 )
-from verify_service.config.settings import Settings
+from verify_service.config import Settings
 from verify_service.store import Store
 
 TO = "+41791234567"

@@ -1,19 +1,18 @@
-"""Typed configuration: one TOML file, `env:NAME` indirection, `VERIFY_*` overrides.
+"""The settings tree: what a TOML config file may hold, as strict pydantic models.
 
-Everything is validated at start-up so that a wrong config fails before the first request,
-with a message that names the key (DESIGN §5)."""
+Every rule a config must meet is checked here, provider tables included (each against its
+kind's `Options` model from the provider registry), so that validating `Settings` is the one
+place a wrong config fails: before the first request, with a message naming the key. The
+file's keys are the field names; `env:NAME` values and `VERIFY_*` overrides are resolved
+before validation (config/env.py)."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import secrets
-import tomllib
-from collections.abc import Mapping
 from datetime import date, datetime
 from ipaddress import IPv4Network, IPv6Network
-from pathlib import Path
 from typing import Any, Self
 
 from pydantic import (
@@ -25,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from verify_service.config.abuse import FraudGuard, RateLimits
 from verify_service.domain.hashing import HashParams
@@ -45,23 +45,11 @@ from verify_service.domain.tokens import (
     MIN_LENGTH,
     TokenType,
 )
+from verify_service.providers.base import not_alone
+from verify_service.providers.registry import delegates, provider_options
+from verify_service.webhooks.signing import is_strict, lenient_key
 
-ENV_PREFIX = "env:"
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
-
-# Top-level keys that an environment variable VERIFY_<KEY> overrides (12-factor deployments).
-ENV_OVERRIDES = (
-    "redis_url",
-    "default_region",
-    "pepper",
-    "retention",
-    "test_mode",
-    "metrics_token",
-)
-
-
-class ConfigError(Exception):
-    """A configuration that cannot run; the message says which key and why."""
 
 
 def _check_pepper(pepper: SecretStr) -> None:
@@ -146,6 +134,21 @@ class ServiceSettings(_Strict):
                     "(plaintext keys are not accepted in the file; see hash-api-key)"
                 )
         return keys
+
+    @field_validator("status_callback_secret")
+    @classmethod
+    def _callback_secret(cls, secret: SecretStr | None) -> SecretStr | None:
+        # webhooks/signing.py's rule, or the form accepted before it (same key as then).
+        if secret is not None:
+            lenient_key(secret.get_secret_value())
+        return secret
+
+    @property
+    def legacy_callback_secret(self) -> bool:
+        """True when status_callback_secret predates the `whsec_<base64>` rule: it still
+        signs as before, but a fresh `whsec_` secret should replace it."""
+        secret = self.status_callback_secret
+        return secret is not None and not is_strict(secret.get_secret_value())
 
     @model_validator(mode="after")
     def _callback(self) -> Self:
@@ -274,6 +277,28 @@ class Settings(_Strict):
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
 
+    @field_validator("providers")
+    @classmethod
+    def _provider_tables(cls, tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        # Each table against its kind's Options model, errors located inside the table
+        # (providers.<name>.<key>); the tables stay as written: logs.secrets_of reads them.
+        errors: list[InitErrorDetails] = []
+        for name, table in tables.items():
+            try:
+                provider_options(table)
+            except ValidationError as exc:
+                errors += [
+                    InitErrorDetails(
+                        type=PydanticCustomError(error["type"], error["msg"]),
+                        loc=(name, *error["loc"]),
+                        input=None,  # provider tables hold secrets: never echo them
+                    )
+                    for error in exc.errors(include_input=False, include_url=False)
+                ]
+        if errors:
+            raise ValidationError.from_exception_data("providers", errors)
+        return tables
+
     @field_validator("default_region")
     @classmethod
     def _region(cls, region: str) -> str:
@@ -331,6 +356,10 @@ class Settings(_Strict):
                         f"service {service.name!r} uses provider {provider!r}, "
                         "which has no [providers.*] table"
                     )
+                kind = self.providers[provider]["kind"]
+                # No other provider could send a code that a delegating one can check.
+                if delegates(kind) and len(service.providers) > 1:
+                    raise ValueError(not_alone(service.name, provider, kind))
             for key in service.api_keys:
                 if key in keys:
                     raise ValueError(f"service {service.name!r} shares an API key with another")
@@ -386,93 +415,3 @@ def derived_sid(prefix: str, service_name: str) -> str:
 
 def hash_api_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
-
-
-def _resolve_env(value: Any, path: str, environ: Mapping[str, str]) -> Any:
-    if isinstance(value, dict):
-        return {k: _resolve_env(v, f"{path}.{k}" if path else k, environ) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_resolve_env(v, f"{path}[{i}]", environ) for i, v in enumerate(value)]
-    if isinstance(value, str) and value.startswith(ENV_PREFIX):
-        name = value[len(ENV_PREFIX) :]
-        if name not in environ:
-            raise ConfigError(f"{path}: environment variable {name} is not set")
-        return environ[name]
-    return value
-
-
-def _prepare(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
-    data = dict(data)
-    providers = data.get("providers")
-    if isinstance(providers, dict):
-        for name, table in providers.items():
-            secret = table.get("report_secret") if isinstance(table, dict) else None
-            # It authenticates a provider's callbacks: keep it out of the file like a key.
-            if secret is not None and not (
-                isinstance(secret, str) and secret.startswith(ENV_PREFIX)
-            ):
-                raise ConfigError(f'providers.{name}.report_secret: write it as "env:NAME"')
-    services = data.get("services")
-    # API keys read from the environment are plaintext: hash them before anything keeps them.
-    if isinstance(services, list):
-        prepared = []
-        for i, service in enumerate(services):
-            if isinstance(service, dict) and isinstance(service.get("api_keys"), list):
-                service = dict(service)
-                keys = service["api_keys"]
-                service["api_keys"] = [
-                    hash_api_key(_resolve_env(k, f"services[{i}].api_keys", environ))
-                    if isinstance(k, str) and k.startswith(ENV_PREFIX)
-                    else k
-                    for k in keys
-                ]
-            prepared.append(service)
-        data["services"] = prepared
-    data = _resolve_env(data, "", environ)
-    for key in ENV_OVERRIDES:
-        env_name = f"VERIFY_{key.upper()}"
-        if env_name in environ:
-            data[key] = environ[env_name]
-    return data
-
-
-def _format_validation_error(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        message = error["msg"].removeprefix("Value error, ")
-        lines.append(f"{where}: {message}")
-    return "invalid configuration:\n  " + "\n  ".join(lines)
-
-
-def settings_from_mapping(
-    data: Mapping[str, Any], environ: Mapping[str, str] | None = None
-) -> Settings:
-    environ = os.environ if environ is None else environ
-    try:
-        return Settings.model_validate(_prepare(dict(data), environ))
-    except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc)) from None
-
-
-def load_settings(path: str | Path, environ: Mapping[str, str] | None = None) -> Settings:
-    try:
-        with open(path, "rb") as file:
-            data = tomllib.load(file)
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return settings_from_mapping(data, environ)
-
-
-def dev_settings() -> tuple[Settings, str]:
-    """Dev mode (DESIGN §7): embedded store, console provider, one service with a fresh key."""
-    api_key = "dev_" + secrets.token_urlsafe(24)
-    settings = Settings(
-        providers={"console": {"kind": "console"}},
-        services=[
-            ServiceSettings(name="default", api_keys=[hash_api_key(api_key)], providers=["console"])
-        ],
-    )
-    return settings, api_key

@@ -1,0 +1,136 @@
+"""The script registry: every Lua script goes through store/scripts.py with the shared
+prelude, is loaded once, survives a lost script cache, and names its arguments first.
+Also the one script that ends a pending verification (approve and cancel)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+import verify_service
+from tests.unit.store.conftest import RETENTION, TAG, TO, StartOne
+from verify_service.domain.errors import VerifyError
+from verify_service.store import Store, keys, scripts
+from verify_service.store.outbox import OutboxStore
+from verify_service.store.pumping import PumpingCounters
+
+SCRIPTS = Path(verify_service.__file__).parent / "store" / "scripts"
+
+
+def test_every_script_file_is_in_the_registry() -> None:
+    on_disk = {p.stem for p in SCRIPTS.glob("*.lua")}
+    assert on_disk == {scripts.PRELUDE, *scripts.NAMES}
+    # the merged script replaced these two
+    assert not {"approve", "cancel"} & on_disk
+
+
+def test_every_script_runs_after_the_prelude() -> None:
+    prelude = (SCRIPTS / "_prelude.lua").read_text()
+    for name in scripts.NAMES:
+        own = (SCRIPTS / f"{name}.lua").read_text()
+        assert scripts.source(name) == f"{prelude}\n{own}"
+    with pytest.raises(KeyError):
+        scripts.source("approve")
+
+
+# `local name = ARGV[n]`, optionally through tonumber() and a unit factor, and a comment
+_NAMED = re.compile(
+    r"^local \w+ = (tonumber\()?(ARGV|KEYS)\[\d+\]\)?( \* 1000)?\s*(--.*)?$",
+)
+
+
+@pytest.mark.parametrize("name", scripts.NAMES)
+def test_arguments_are_named_at_the_top(name: str) -> None:
+    lines = (SCRIPTS / f"{name}.lua").read_text().splitlines()
+    uses = [i for i, line in enumerate(lines) if re.search(r"\b(ARGV|KEYS)\[", line)]
+    assert uses, "a script without arguments"
+    for i in uses:
+        assert _NAMED.match(lines[i]), f"{name}.lua:{i + 1}: {lines[i]}"
+    header = lines[: uses[-1] + 1]
+    assert all(line.startswith(("--", "local ")) or not line for line in header), name
+
+
+async def test_load_registers_every_script_once(store: Store) -> None:
+    """The fixture ran `load_scripts`: the server knows each script as prelude + body."""
+    shas = [store.scripts[name].sha for name in scripts.NAMES]
+    expected = [hashlib.sha1(scripts.source(n).encode()).hexdigest() for n in scripts.NAMES]
+    assert shas == expected
+    assert await store.client.script_exists(*shas) == [True] * len(shas)
+
+
+async def test_a_lost_script_cache_is_reloaded_for_every_caller(
+    store: Store, start_one: StartOne
+) -> None:
+    """Redis restarted without its script cache: each kind of caller (verifications, the
+    pumping guard, the test outbox) still gets its answer, and the scripts are back."""
+    await store.client.script_flush()
+    vid = await start_one()
+    assert (await store.fetch(tag=TAG, service="login", verification_id=vid)).outcome == "ok"
+    guard = PumpingCounters(store)
+    verdict = await guard.start(
+        "login", "CH", window=60, min_starts=10, min_conversion=0.1, cooldown=60
+    )
+    assert verdict.state == "ok"
+    await guard.approved("login", "CH", window=60, cooldown=60)
+    outbox = OutboxStore(store.client)
+    await outbox.push(TO, {"body": "x"})
+    assert await outbox.newest_first(TO) == [{"body": "x"}]
+    used = ["start", "fetch", "pump_start", "pump_approve", "outbox_push"]
+    shas = [hashlib.sha1(scripts.source(n).encode()).hexdigest() for n in used]
+    assert await store.client.script_exists(*shas) == [True] * len(shas)
+
+
+async def _end(store: Store, vid: str, status: str, service: str = "login") -> tuple[str, str]:
+    ended = await store.end_pending(
+        tag=TAG, service=service, verification_id=vid, status=status, retention=RETENTION
+    )
+    stored = await store.client.hget(keys.verification_key(TAG, vid), "status")
+    return ended.outcome, stored or "gone"
+
+
+@pytest.mark.parametrize("status", ["approved", "canceled"])
+async def test_end_pending_ends_a_pending_verification_once(
+    store: Store, start_one: StartOne, status: str
+) -> None:
+    vid = await start_one()
+    ended = await store.end_pending(
+        tag=TAG, service="login", verification_id=vid, status=status, retention=RETENTION
+    )
+    assert ended.outcome == status
+    assert ended.record is not None
+    assert (ended.record.status, ended.record.code_hashes) == (status, ())
+    ttl = await store.client.pttl(keys.verification_key(TAG, vid))
+    assert (RETENTION - 5) * 1000 < ttl <= RETENTION * 1000
+    assert await _end(store, vid, "approved") == ("not_pending", status)
+    assert await _end(store, vid, "canceled") == ("not_pending", status)
+    assert await _end(store, vid, status, service="other") == ("not_found", status)
+
+
+@pytest.mark.parametrize("status", ["approved", "canceled"])
+async def test_end_pending_records_an_expiry_it_finds(
+    store: Store, start_one: StartOne, status: str
+) -> None:
+    vid = await start_one()
+    store.clock_offset_ms = 601_000
+    assert await _end(store, vid, status) == ("expired", "expired")
+    assert await _end(store, vid, status) == ("not_pending", "expired")
+
+
+async def test_out_of_attempts_can_be_canceled_not_approved(
+    store: Store, start_one: StartOne
+) -> None:
+    vid = await start_one(max_check_attempts=1)
+    reserved = await store.reserve(tag=TAG, service="login", verification_id=vid, retention=1)
+    assert reserved.outcome == "reserved"
+    assert await _end(store, vid, "approved") == ("not_pending", "pending")
+    assert await _end(store, vid, "canceled") == ("canceled", "canceled")
+
+
+async def test_end_pending_refuses_any_other_status(store: Store, start_one: StartOne) -> None:
+    vid = await start_one()
+    with pytest.raises(VerifyError):
+        await _end(store, vid, "expired")
+    assert await store.client.hget(keys.verification_key(TAG, vid), "status") == "pending"
