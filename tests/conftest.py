@@ -2,17 +2,24 @@
 
 `store` runs each test twice: on the embedded fakeredis and on a real throwaway
 `redis-server` (skipped when the binary is missing, unless VERIFY_TEST_REQUIRE_REDIS=1).
-`make_settings` builds a config with a `capture` provider and a known API key."""
+`make_settings` builds a config with a `capture` provider and a known API key.
+
+Markers (registered in pyproject.toml; `make test-fast` deselects all three): `redis` for
+tests on a real redis-server, `system` for tests/system, `slow` for tests that take seconds
+by design. The first two are set here where the folder or a fixture says it; a test that
+starts a redis-server without the mark fails (tests/support/redis_server.py)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
-from tests.support.redis_server import RedisServer, start_redis
+from tests.support import redis_server as redis_servers
+from tests.support.redis_server import BACKENDS, RedisServer, start_redis
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
 from verify_service.config import Settings, hash_api_key, settings_from_mapping
@@ -27,6 +34,26 @@ PEPPER = "test-pepper-0123456789abcdef"
 # Cheap hashing in tests: the parameters are the config's, the behaviour is the same.
 FAST_HASHING = {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1}
 
+SYSTEM = Path(__file__).parent / "system"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.is_relative_to(SYSTEM):
+            item.add_marker(pytest.mark.system)
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    redis_servers.current_test = item
+
+
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    redis_servers.current_test = None
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
@@ -35,7 +62,7 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=BACKENDS)
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "fakeredis":
         s = Store.embedded()

@@ -42,6 +42,21 @@ if TYPE_CHECKING:
 
     from verify_service.config import Settings
 
+# The names an application's tests may import (pinned by
+# tests/unit/client/test_exported_members.py); the fixtures reach them through the plugin.
+__all__ = [
+    "API_KEY",
+    "AsgiService",
+    "RunningService",
+    "asgi_service",
+    "extract_code",
+    "run_service",
+    "service_config",
+    "verify_client",
+    "verify_service",
+    "verify_service_config",
+]
+
 API_KEY = "vs-test-key-do-not-use-in-production"
 PEPPER = "vs-test-pepper-not-a-secret"
 # The cheapest argon2id the config accepts: tests check behaviour, not hashing cost.

@@ -26,6 +26,8 @@ from verify_service.api.app import create_app
 from verify_service.config import settings_from_mapping
 from verify_service.store.verifications import STORE_DEADLINE
 
+pytestmark = pytest.mark.redis  # kills, stops and restarts its own redis-server
+
 # The store's own deadline per call, plus scheduling slack on a loaded 2-core machine.
 MAX_FAULT_LATENCY = STORE_DEADLINE + 2.0
 AOF = ("--appendonly", "yes", "--appendfsync", "always")

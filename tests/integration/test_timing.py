@@ -13,6 +13,8 @@ import statistics
 import time
 from collections.abc import Callable
 
+import pytest
+
 from tests.conftest import API_KEY
 from tests.support.helpers import Api, open_api
 from verify_service.config import Settings
@@ -51,6 +53,7 @@ async def test_every_check_costs_exactly_one_argon2_run(
         assert len(argon2_runs) == 1
 
 
+@pytest.mark.slow  # timing needs many samples
 async def test_wrong_codes_of_any_shape_take_the_same_time_over_http(
     make_settings: Callable[..., Settings],
 ) -> None:

@@ -1,18 +1,17 @@
 """Providers for delivery tests: a scripted in-process one, and an HTTP one that talks to a
-loopback fake server (for timing: real sockets, real timeouts)."""
+loopback fake server (tests/support/fake_http.py; for timing: real sockets, real timeouts)."""
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 
+from tests.support.fake_http import FakeServer, Recorded, Reply
 from verify_service.providers import registry
 from verify_service.providers.base import (
     DeliveryReport,
@@ -105,62 +104,30 @@ def fake_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @dataclass
 class Route:
-    """What the fake server does on one path: wait `delay` seconds, then answer."""
+    """What the fake server does on one path: wait `delay` seconds, then answer
+    {"id": "<path>-<hits>"} with `status` and `headers`."""
 
     status: int = 200
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
     hits: int = 0
 
+    def __call__(self, request: Recorded) -> Reply:
+        self.hits += 1
+        message_id = f"{request.path.strip('/')}-{self.hits}"
+        return Reply(self.status, json={"id": message_id}, headers=self.headers, delay=self.delay)
+
 
 @dataclass
 class FakeSmsServer:
-    port: int
-    routes: dict[str, Route]
-    release: threading.Event
+    http: FakeServer
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return self.http.url + path
 
 
 @contextmanager
 def fake_sms_server(routes: dict[str, Route]) -> Iterator[FakeSmsServer]:
-    release = threading.Event()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            route = routes.get(self.path)
-            if route is None:
-                self.send_error(404)
-                return
-            route.hits += 1
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            if route.delay:
-                release.wait(route.delay)  # bounded; teardown cuts it short
-            body = json.dumps({"id": f"{self.path.strip('/')}-{route.hits}"}).encode()
-            try:
-                self.send_response(route.status)
-                for name, value in route.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            except OSError:
-                pass  # the client gave up (timeout): nothing to answer
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    server.block_on_close = False
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield FakeSmsServer(server.server_address[1], routes, release)
-    finally:
-        release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    """The loopback API of `LoopbackProvider`: POST to one of `routes`; others get 404."""
+    with FakeServer({f"POST {path}": route for path, route in routes.items()}) as http:
+        yield FakeSmsServer(http)

@@ -1,4 +1,5 @@
-"""A local fake of Swisscom's Messaging API (seed 000) over loopback HTTP, for adapter tests.
+"""A local fake of Swisscom's Messaging API (seed 000) on the loopback fake server
+(tests/support/fake_http.py), for adapter tests.
 
 It checks the headers Swisscom requires, answers with Swisscom's status codes and error
 bodies, and really does token validation: it generates a token of the requested type and
@@ -10,12 +11,13 @@ from __future__ import annotations
 import json
 import secrets
 import string
-import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.fake_http import FakeServer, Recorded, Reply
 
 ALPHABETS = {
     "SHORT_NUMERIC": string.digits,
@@ -40,8 +42,8 @@ CODES = {
 class Seen:
     method: str
     path: str
-    headers: dict[str, str]
-    body: Any
+    headers: Mapping[str, str]  # case-insensitive
+    body: Any  # the JSON, None when there is none
 
 
 @dataclass
@@ -60,36 +62,20 @@ class FakeSwisscom:
     faults: list[Fault] = field(default_factory=list)  # answered next, one per request
     id_header: str = "Location"  # or "SCS-MessageId"
     unknown_token_status: int = 200  # 200 FAILED, or 404
-    _server: ThreadingHTTPServer | None = None
+    _server: FakeServer | None = None
 
     @property
     def url(self) -> str:
         assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._server.url
 
     def start(self) -> FakeSwisscom:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                fake._handle(self)
-
-            def do_POST(self) -> None:
-                fake._handle(self)
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        ).start()
+        self._server = FakeServer(self._handle).start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def last_token_text(self, to: str) -> str:
         texts = [text for number, text in self.outbox if number == to]
@@ -101,42 +87,32 @@ class FakeSwisscom:
 
     # --- the API -------------------------------------------------------------------------
 
-    def _handle(self, h: BaseHTTPRequestHandler) -> None:
-        length = int(h.headers.get("Content-Length") or 0)
-        raw = h.rfile.read(length) if length else b""
+    def _handle(self, request: Recorded) -> Reply:
         try:
-            body = json.loads(raw) if raw else None
+            body = json.loads(request.body) if request.body else None
         except ValueError:
             body = None
-        self.requests.append(Seen(h.command, h.path, dict(h.headers.items()), body))
-        status, payload, headers = self._answer(h, body)
-        data = json.dumps(payload).encode() if payload is not None else b""
-        h.send_response(status)
-        for name, value in headers.items():
-            h.send_header(name, value)
-        if data:
-            h.send_header("Content-Type", "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        self.requests.append(Seen(request.method, request.path, request.headers, body))
+        status, payload, headers = self._answer(request, body)
+        return Reply(status, json=payload, headers=headers)
 
     def _error(self, status: int, detail: str = "", headers: dict[str, str] | None = None) -> Any:
         body = {"status": str(status), "code": CODES[status], "message": "fake", "detail": detail}
         return status, body, headers or {}
 
-    def _answer(self, h: BaseHTTPRequestHandler, body: Any) -> tuple[int, Any, dict[str, str]]:
-        if h.headers.get("client_id") != self.client_id:
+    def _answer(self, req: Recorded, body: Any) -> tuple[int, Any, dict[str, str]]:
+        if req.headers.get("client_id") != self.client_id:
             return self._error(401)
-        if h.headers.get("SCS-Version") != "2":
+        if req.headers.get("SCS-Version") != "2":
             return self._error(400, "SCS-Version must be 2")
-        if h.headers.get("Accept") != "application/json":
+        if req.headers.get("Accept") != "application/json":
             return self._error(406)
         if self.faults:
             fault = self.faults.pop(0)
             return self._error(fault.status, fault.detail, fault.headers)
-        path = h.path.split("?", 1)[0]
-        if h.command == "POST":
-            if h.headers.get("Content-Type") != "application/json" or not isinstance(body, dict):
+        path = req.path
+        if req.method == "POST":
+            if req.headers.get("Content-Type") != "application/json" or not isinstance(body, dict):
                 return self._error(400, "body must be JSON")
             if path == "/messaging/sms":
                 return self._sms(body)

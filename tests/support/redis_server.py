@@ -16,6 +16,14 @@ import pytest
 
 REQUIRE = os.environ.get("VERIFY_TEST_REQUIRE_REDIS") == "1"
 
+# The params of a fixture that runs its tests on both backends: the real one is marked, so
+# that `-m "not redis"` keeps the fakeredis half.
+BACKENDS = ["fakeredis", pytest.param("redis", marks=pytest.mark.redis)]
+
+# The test being set up (tests/conftest.py sets it): a test that starts a redis-server
+# without the `redis` mark would skip silently in `make test-fast`; it fails instead.
+current_test: pytest.Item | None = None
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -44,6 +52,8 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
+        if current_test is not None and current_test.get_closest_marker("redis") is None:
+            pytest.fail(f"{current_test.nodeid} starts a redis-server: mark it pytest.mark.redis")
         binary = redis_binary()
         assert binary is not None
         self.process = subprocess.Popen(

@@ -22,6 +22,8 @@ from tests.support.redis_topologies import (
 from verify_service.config import Settings
 from verify_service.store import Store, keys
 
+pytestmark = pytest.mark.redis  # Redis Cluster and Sentinel of real redis-servers
+
 TO = "+41791234567"
 
 

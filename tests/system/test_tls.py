@@ -15,6 +15,8 @@ from tests.support.redis_server import RedisServer, free_port, start_redis
 from verify_service.config import Settings
 from verify_service.store import Store
 
+pytestmark = pytest.mark.redis  # a real redis-server with TLS
+
 
 def openssl(*args: str, cwd: Path) -> None:
     subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)

@@ -28,6 +28,8 @@ from tests.conftest import API_KEY, config
 from verify_service.api.app import create_app
 from verify_service.config import settings_from_mapping
 
+pytestmark = pytest.mark.slow  # fuzzing: about a minute
+
 OPENAPI = Path(__file__).resolve().parents[3] / "openapi.yaml"
 SEED = 20261121
 EXAMPLES_PER_OPERATION = 200

@@ -282,6 +282,7 @@ async def test_drop_in_api_on_a_delegating_service(api: Api, fake: FakeSwisscom)
     assert len(fake.calls("GET", "/messaging/tokenvalidation")) == 3
 
 
+@pytest.mark.system  # runs the CLI in a process of its own
 def test_check_config_refuses_a_delegating_provider_with_others(tmp_path: Path) -> None:
     config = tmp_path / "verify.toml"
     config.write_text(

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from tests.support.redis_server import RedisServer, free_port
+from tests.support.redis_server import BACKENDS, RedisServer, free_port
 from verify_service.api.app import create_app
 from verify_service.config import Settings, hash_api_key
 from verify_service.providers.kinds.capture import CaptureProvider
@@ -66,7 +66,7 @@ def curl(command: str, host: str) -> tuple[int, dict[str, str], bytes]:
     return status, headers, body
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=BACKENDS)
 def app_url(
     request: pytest.FixtureRequest, make_settings: Callable[..., Settings]
 ) -> Iterator[tuple[str, CaptureProvider]]:

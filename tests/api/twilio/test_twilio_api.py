@@ -17,7 +17,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from tests.conftest import API_KEY, OTHER_KEY, config
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import BACKENDS, RedisServer
 from tests.support.twilio_sdk import LocalServer, serve
 from verify_service.api.app import create_app
 from verify_service.config import Settings, hash_api_key, settings_from_mapping
@@ -46,7 +46,7 @@ def settings(redis_url: str | None) -> Settings:
     return settings_from_mapping(config(extra_services=[strict, other], **extra), environ={})
 
 
-@pytest.fixture(scope="module", params=["fakeredis", "redis"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def server(request: pytest.FixtureRequest) -> Iterator[LocalServer]:
     url = None
     if request.param == "redis":

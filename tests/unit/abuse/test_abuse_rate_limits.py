@@ -137,6 +137,7 @@ async def test_layered_windows_the_longest_full_one_sets_retry_after(
         assert_limited(await start(api, A), "per_number", 86400)
 
 
+@pytest.mark.slow  # waits out real windows of 1-3 s
 @pytest.mark.parametrize("strategy", ["moving-window", "fixed-window", "sliding-window-counter"])
 async def test_the_limit_frees_up_after_the_window(
     store: Store, make_settings: MakeSettings, strategy: str

@@ -20,6 +20,8 @@ from verify_service.store.limiter import RateLimiter, limiter_storage
 from verify_service.store.outbox import OutboxStore
 from verify_service.store.pumping import PumpingCounters
 
+pytestmark = pytest.mark.redis  # stops (SIGSTOP) a redis-server of its own
+
 TO = "+41791234567"
 TAG = keys.tag_for("login", TO)
 SLACK = 2.0  # scheduling on a loaded machine

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.conftest import API_KEY
+from tests.support.fake_http import FakeServer, Recorded, Reply
 from tests.support.helpers import open_api, sent_code
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
@@ -47,29 +46,15 @@ class Receiver:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     state = Receiver()
-    lock = threading.Lock()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["content-length"]))
-            with lock:
-                state.received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                status = state.script.pop(0) if state.script else 200
-            time.sleep(state.delay)
-            self.send_response(status)
-            self.send_header("content-length", "0")
-            self.end_headers()
+    def answer(request: Recorded) -> Reply:
+        state.received.append((dict(request.headers), request.body))
+        status = state.script.pop(0) if state.script else 200
+        return Reply(status, delay=state.delay)
 
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/verify"
-    yield state
-    server.shutdown()
-    server.server_close()
+    with FakeServer({"POST /hooks/verify": answer}) as server:
+        state.url = f"{server.url}/hooks/verify"
+        yield state
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import redis.asyncio as aioredis
 from litestar.testing import AsyncTestClient
 
 from tests.conftest import API_KEY, config
-from tests.support.redis_server import RedisServer
+from tests.support.redis_server import BACKENDS, RedisServer
 from verify_service.api.app import create_app
 from verify_service.config import ConfigError, Settings, settings_from_mapping
 from verify_service.store import Store
@@ -51,7 +51,7 @@ async def test_without_test_mode_the_route_does_not_exist() -> None:
     assert r.json()["code"] == "not_found"
 
 
-@pytest.fixture(params=["fakeredis", "redis"])
+@pytest.fixture(params=BACKENDS)
 async def two_stores(request: pytest.FixtureRequest) -> tuple[Store, Store]:
     """Two clients on one backend: what two worker processes see."""
     if request.param == "fakeredis":
@@ -112,6 +112,7 @@ async def test_outbox_is_capped_and_expires(store: Store) -> None:
     assert await outbox.newest_first("+41790000000") == []
 
 
+@pytest.mark.system  # runs the CLI in a process of its own
 def test_serve_refuses_a_capture_provider_without_test_mode(tmp_path: Path) -> None:
     config_file = tmp_path / "verify.toml"
     config_file.write_text(

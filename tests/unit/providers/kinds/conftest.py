@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler
+from tests.support.fake_http import FakeServer, Handler
 from verify_service.providers.base import OutgoingMessage, Provider
 from verify_service.providers.registry import build_provider
 

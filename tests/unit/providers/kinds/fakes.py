@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from tests.unit.providers.kinds.fake_server import Recorded, Reply
+from tests.support.fake_http import Recorded, Reply
 
 E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 

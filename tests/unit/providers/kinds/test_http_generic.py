@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.support.fake_http import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.conftest import MESSAGE, TEXT, MakeProvider
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.fakes import (
     SECRET,
     endpoint_api,

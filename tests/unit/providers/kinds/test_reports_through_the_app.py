@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from tests.conftest import API_KEY, config
+from tests.support.fake_http import FakeServer, Handler
 from tests.support.helpers import open_api
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler
 from tests.unit.providers.kinds.fakes import (
     smsfactor_api,
     smsfactor_config,

@@ -9,8 +9,8 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.support.fake_http import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.conftest import MESSAGE, TEXT, MakeProvider
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.fakes import (
     SMSFACTOR_TICKET,
     smsfactor_answer,

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.fake_http import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.conftest import MESSAGE, TEXT, MakeProvider
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.fakes import SWIFT_ID, swift_api, swift_config, swift_result
 from verify_service.providers.base import Provider, ProviderError
 

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import API_KEY
+from tests.support.fake_http import FakeServer, Handler, Recorded, Reply
 from tests.support.helpers import open_api
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler, Recorded, Reply
 from tests.unit.providers.kinds.fakes import (
     SECRET,
     WEBEX_TRANSID,

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_http import FakeServer, Handler, Reply, refused_url
 from tests.unit.providers.kinds.conftest import MESSAGE, MakeProvider
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler, Reply, refused_url
 from tests.unit.providers.kinds.fakes import KINDS
 from verify_service.providers.base import ProviderError
 

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
+from tests.support.fake_http import FakeServer, Handler
 from tests.unit.providers.kinds.conftest import MESSAGE, TEXT, MakeProvider
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler
 from tests.unit.providers.kinds.fakes import WEBEX_TRANSID, webex_api, webex_config, webex_error
 from verify_service.providers.base import DeliveryReport, Provider, ProviderError
 from verify_service.providers.registry import build_provider

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.fake_http import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.conftest import MESSAGE, TEXT, MakeProvider
-from tests.unit.providers.kinds.fake_server import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.fakes import (
     UNREACHABLE,
     WEBSMS_PASSWORD,

@@ -1,8 +1,11 @@
-"""A fake provider over real loopback HTTP: a `http.server` in a thread on a free port.
+"""The one fake HTTP server of the tests: a `http.server` in a thread on a free loopback port.
 
-Each test module gives it a handler that speaks that provider's documented API (auth
-checks, body checks, success answer); a test can queue scripted replies (errors, delays)
-that are served first. Every request is recorded as it arrived on the wire."""
+Whatever fakes a remote party (an SMS provider's API, Swisscom's Messaging API, a
+customer's webhook receiver) builds on it: it gets a handler per route, or one handler for
+every path, that turns the request as it arrived on the wire (`Recorded`) into a `Reply`.
+A test can queue scripted replies (errors, delays) that are served first. Every request is
+recorded. Handlers run one at a time (under the server's lock), so a fake's state needs no
+locking of its own; a reply's delay is waited out after that, so slow answers overlap."""
 
 from __future__ import annotations
 
@@ -10,19 +13,21 @@ import json
 import socket
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
+
 
 @dataclass(frozen=True)
 class Recorded:
     method: str
-    path: str
+    path: str  # without the query
     query: dict[str, str]
-    headers: dict[str, str]  # lower-case names
+    headers: httpx.Headers  # case-insensitive; keys() are lower-case
     body: bytes
     client_port: int = 0  # tells connections apart: keep-alive reuses one
     header_names: tuple[str, ...] = ()  # lower-case, repeats kept
@@ -49,11 +54,15 @@ class Reply:
 
 
 Handler = Callable[[Recorded], Reply]
+# "POST /send" (method and path) or "/send" (any method) -> its handler; others get a 404.
+Routes = Mapping[str, Handler]
+
+NOT_FOUND = Reply(404, body=b"no such route on the fake server")
 
 
 class FakeServer:
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
+    def __init__(self, handler: Handler | Routes) -> None:
+        self.handler: Handler = handler if callable(handler) else _router(handler)
         self.requests: list[Recorded] = []
         self._scripted: deque[Reply] = deque()
         self._stopping = threading.Event()
@@ -88,11 +97,18 @@ class FakeServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
     def _answer(self, recorded: Recorded) -> Reply:
         with self._lock:
             self.requests.append(recorded)
-            scripted = self._scripted.popleft() if self._scripted else None
-        return scripted or self.handler(recorded)
+            if self._scripted:
+                return self._scripted.popleft()
+            return self.handler(recorded)
 
     def _request_handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -108,7 +124,7 @@ class FakeServer:
                     method=self.command,
                     path=parts.path,
                     query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-                    headers={k.lower(): v for k, v in self.headers.items()},
+                    headers=httpx.Headers(list(self.headers.items())),
                     body=body,
                     client_port=self.client_address[1],
                     header_names=tuple(k.lower() for k in self.headers),
@@ -127,12 +143,20 @@ class FakeServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout tests)
 
-            do_GET = do_POST = do_PUT = do_PATCH = _handle
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # keep test output clean
 
         return RequestHandler
+
+
+def _router(routes: Routes) -> Handler:
+    def route(request: Recorded) -> Reply:
+        handler = routes.get(f"{request.method} {request.path}") or routes.get(request.path)
+        return handler(request) if handler else NOT_FOUND
+
+    return route
 
 
 def refused_url() -> str:
