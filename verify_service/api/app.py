@@ -181,7 +181,6 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
     state = {
         "components": components,  # what api.deps hands to handlers
         "metrics": components.metrics,  # read by the request middleware
-        "verifications": components.verifications,  # read by the pytest plugin (testing.py)
     }
 
     app = Litestar(

@@ -5,7 +5,7 @@ structlog the context): the redaction has to run on the final text of every reco
 including records from uvicorn and third-party libraries, so it is the formatter's job
 anyway, and the rest is `json.dumps` of the record.
 
-What the filter removes (DESIGN §6: no plaintext code, key or secret in logs):
+What the filter removes (docs/architecture.md §3: no plaintext code, key or secret in logs):
 - codes handled by the current request (registered with `sensitive()`, a context variable),
 - secrets known at start-up: provider credentials, the pepper, callback and metrics tokens,
 - anything after `Bearer ` / `Basic `, and values of sensitive field names,
