@@ -21,9 +21,9 @@ The other families carry a digest tag of their own: one key, one slot.
                                 delivery report finds its verification  retention)
     vs:pump:{<digest>}          hash: SMS pumping guard counters of     window + cool-down
                                 one (service, country), bucketed
-    vs:rl:<limits' own key>     rate-limit windows, written by the      the window
-                                `limits` library under RATE_LIMIT_PREFIX;
-                                the identifier is `tagged(...)`
+    vs:rl:{<digest>}            hash: the rate-limit windows of one     twice the longest
+                                (layer, service, subject), a field per  window
+                                window (store/limiter.py)
 
 The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
 `:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
@@ -46,7 +46,7 @@ IDEMPOTENCY_TTL = 24 * 3600
 # The test outbox: messages kept per number, and seconds a number's list lives.
 OUTBOX_KEEP = 50
 OUTBOX_TTL = 3600
-# The prefix `limits` puts before its own key names (`vs:rl:LIMITER/...`).
+# The prefix of the rate-limit hashes (`rate_key`).
 RATE_LIMIT_PREFIX = "vs:rl"
 
 
@@ -102,5 +102,10 @@ def pump_key(service: str, country: str) -> str:
 
 def tagged(*parts: str) -> str:
     """A rate-limit identifier: a short digest in braces, a Cluster hash tag that keeps
-    numbers out of key names (`limits` puts it inside its key, after RATE_LIMIT_PREFIX)."""
+    numbers out of key names (`rate_key` puts it after RATE_LIMIT_PREFIX)."""
     return f"{{{_digest(*parts, length=20)}}}"
+
+
+def rate_key(identifier: str) -> str:
+    """The hash of one subject's rate-limit windows; `identifier` is `tagged(...)`."""
+    return f"{RATE_LIMIT_PREFIX}:{identifier}"
