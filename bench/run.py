@@ -139,7 +139,10 @@ def process(
     ready_url: str,
     env: dict[str, str] | None = None,
     cores: set[int] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m` puts `cwd` first on the path: it decides which checkout runs."""
+
     def preexec() -> None:
         if cores is not None:
             os.sched_setaffinity(0, cores)  # inherited by the workers it starts
@@ -150,6 +153,7 @@ def process(
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        cwd=cwd,
         preexec_fn=preexec,  # the driver has no threads
     )
     try:
@@ -195,9 +199,7 @@ def serve_cmd(config: Path, port: int, workers: int) -> list[str]:
         "--port",
         str(port),
         "--workers",
-        str(workers),
-        "--log-level",
-        "WARNING",
+        str(workers),  # the shipped log level: a JSON line per request is part of the cost
     ]
 
 
@@ -472,6 +474,7 @@ def main() -> None:
                     f"http://{target}/health/ready",
                     service_env,
                     cores.service,
+                    args.service_root,
                 ) as service:
                     counters = Counters(r, workers_of(service))
                     flows = load_phase(
@@ -517,7 +520,9 @@ def main() -> None:
                             / 2**20,
                         }
                 if "checks" not in skip and n == max(args.workers):
-                    results["checks"] = checks_phase(default, port, n, cores, service_env, phase)
+                    results["checks"] = checks_phase(
+                        default, port, n, cores, service_env, phase, args.service_root
+                    )
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -526,12 +531,19 @@ def main() -> None:
 
 
 def checks_phase(
-    config: Path, port: int, n: int, cores: Cores, env: dict[str, str], phase: dict[str, float]
+    config: Path,
+    port: int,
+    n: int,
+    cores: Cores,
+    env: dict[str, str],
+    phase: dict[str, float],
+    root: Path,
 ) -> dict[str, Any]:
     """Wrong-code checks at the shipped hashing, against raw argon2 on the same cores
     measured right before (a shared machine's speed drifts over minutes)."""
     target = f"127.0.0.1:{port}"
-    with process(serve_cmd(config, port, n), f"http://{target}/health/ready", env, cores.service):
+    ready = f"http://{target}/health/ready"
+    with process(serve_cmd(config, port, n), ready, env, cores.service, root):
         created = load_phase("create", target, cores, None, key=API_KEY, count=300, concurrency=8)
         ids = Path(tempfile.mkstemp(suffix=".json")[1])
         ids.write_text(json.dumps(created["ids"]))
