@@ -1,18 +1,21 @@
 """The rate-limit script against a model written from the definitions of the strategies:
-for any sequence of requests over time, it admits exactly what the model admits (where
-the answer does not depend on a few ms of clock), counts a refused request nowhere, and
-its Retry-After is enough: a request that waits that long gets through."""
+for any sequence of requests over time, it admits exactly what the model admits, counts
+a refused request nowhere, and its Retry-After is enough: a request that waits that long
+gets through. The script's clock (Redis TIME plus the store's offset) is held still on
+fakeredis, so that the model and the script judge the same instants."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
+from unittest import mock
 
 import fakeredis
 import limits
 import pytest
 import redis.asyncio as aioredis
+from fakeredis.commands_mixins import server_mixin
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -20,7 +23,7 @@ from tests.support.redis_server import RedisServer
 from verify_service.store import Store, keys
 from verify_service.store.limiter import EXACT_UP_TO, Layer, RateLimiter, window_mode
 
-DRIFT_MS = 150  # how far the script's clock may run ahead of the model's (a loaded machine)
+FROZEN_S = 1_000.0  # what TIME answers in the property test
 BASE_MS = 1_000_000 * 3600_000  # a multiple of every period below: buckets start at 0
 
 
@@ -73,17 +76,14 @@ async def _run(windows: list[tuple[str, int, int]], gaps: list[int]) -> None:
     now = BASE_MS
     for gap in gaps:
         now += gap
-        # the script's clock = Redis TIME + offset: aim it at `now` (it may run a bit ahead)
-        store.clock_offset_ms = now - int(time.time() * 1000)
+        store.clock_offset_ms = now - int(FROZEN_S * 1000)  # the script's clock reads `now`
         refusal = await limiter.hit(strategy, [layer])
-        sure = model.allows(now) == model.allows(now + DRIFT_MS)
-        if sure:
-            assert (refusal is None) == model.allows(now), (now - BASE_MS, model.counted)
+        assert (refusal is None) == model.allows(now), (now - BASE_MS, model.counted)
         if refusal is None:
             model.counted.append(now)
         else:
             assert refusal.layer == "per_number"
-            assert model.allows(now + DRIFT_MS + refusal.retry_after * 1000)
+            assert model.allows(now + refusal.retry_after * 1000)
     await store.aclose()
 
 
@@ -91,10 +91,14 @@ async def _run(windows: list[tuple[str, int, int]], gaps: list[int]) -> None:
 @given(windows=WINDOWS, gaps=GAPS)
 # the previous bucket's weight decides: 2 late in one second, the third early in the next
 @example(windows=[("sliding-window-counter", 2, 1)], gaps=[800, 100, 300, 100])
+# a request exactly one period old has left the moving window
+@example(windows=[("moving-window", 1, 1)], gaps=[0, 1000])
 def test_the_script_admits_what_the_strategy_defines(
     windows: list[tuple[str, int, int]], gaps: list[int]
 ) -> None:
-    asyncio.run(_run(windows, gaps))
+    frozen = SimpleNamespace(time=lambda: FROZEN_S)
+    with mock.patch.object(server_mixin, "time", frozen):  # fakeredis's TIME reads this
+        asyncio.run(_run(windows, gaps))
 
 
 def test_auto_is_exact_for_small_limits_and_constant_for_large_ones() -> None:

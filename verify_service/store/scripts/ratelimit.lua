@@ -2,9 +2,9 @@
 -- call (store/limiter.py). All or nothing: the request is counted in every window, or,
 -- when one window is full, in none (a refused request uses up no budget anywhere).
 --
--- KEYS[i]: one hash per (layer, subject), keys.rate_key; a field per window, named by the
+-- Keys: one hash per (layer, subject), keys.rate_key; a field per window, named by the
 -- caller after its mode, amount and period, so a changed limit starts a fresh count.
--- ARGV: clock_offset_ms, then per key: n (its windows), then n times: field, mode, limit,
+-- Arguments: clock_offset_ms, then per key: n (its windows), then n times: field, mode, limit,
 -- period_ms. Modes:
 --   m  moving window, exact: the field keeps the ms stamps of the requests still inside
 --      the window, oldest first ("t1 t2 ..."): at most `limit` of them, so its cost and
@@ -15,7 +15,11 @@
 --   f  fixed window: "bucket count"; constant, at most twice the limit across a boundary.
 -- Reply: {0} allowed (and counted); {1, key_index, window_index, retry_after_ms} refused by
 -- the first key with a full window (of its full windows, the one that frees up last).
-local now = now_ms(ARGV[1])
+local clock_offset_ms = ARGV[1]
+local subjects = KEYS           -- one hash per (layer, subject), layer order
+local windows = ARGV            -- from index 2: per key n, then n x (field, mode, limit, ms)
+
+local now = now_ms(clock_offset_ms)
 
 local function parse(value)
   local out = {}
@@ -68,16 +72,16 @@ end
 
 local writes = {}
 local arg = 2
-for k = 1, #KEYS do
-  local n = tonumber(ARGV[arg])
+for k = 1, #subjects do
+  local n = tonumber(windows[arg])
   arg = arg + 1
   local fields, specs = {}, {}
   for w = 1, n do
-    fields[w] = ARGV[arg]
-    specs[w] = {ARGV[arg + 1], tonumber(ARGV[arg + 2]), tonumber(ARGV[arg + 3])}
+    fields[w] = windows[arg]
+    specs[w] = {windows[arg + 1], tonumber(windows[arg + 2]), tonumber(windows[arg + 3])}
     arg = arg + 4
   end
-  local values = n > 0 and redis.call('HMGET', KEYS[k], unpack(fields)) or {}
+  local values = n > 0 and redis.call('HMGET', subjects[k], unpack(fields)) or {}
   local refused_window, refused_wait = nil, -1
   local updates, ttl = {}, 0
   for w = 1, n do
@@ -95,7 +99,7 @@ for k = 1, #KEYS do
   if refused_window then
     return {1, k, refused_window, refused_wait}
   end
-  if n > 0 then writes[#writes + 1] = {KEYS[k], updates, ttl} end
+  if n > 0 then writes[#writes + 1] = {subjects[k], updates, ttl} end
 end
 
 for _, write in ipairs(writes) do
