@@ -10,8 +10,6 @@ import tempfile
 from collections.abc import Sequence
 from typing import Any
 
-import yaml
-
 from verify_service.config import (
     ConfigError,
     Settings,
@@ -110,10 +108,10 @@ def _multiprocess_metrics() -> None:
 
 def openapi_document() -> str:
     from verify_service.api.app import create_app
+    from verify_service.api.ops.docs import as_yaml
 
     settings, _ = dev_settings()
-    schema = create_app(settings).openapi_schema.to_schema()
-    return yaml.safe_dump(schema, sort_keys=False, allow_unicode=True)
+    return as_yaml(create_app(settings).openapi_schema.to_schema())
 
 
 def cmd_openapi(_: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.openapi.spec import Components as OpenAPIComponents
 from litestar.openapi.spec import SecurityScheme
 
@@ -26,7 +25,7 @@ from verify_service.api.header_limit import header_limit
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
-from verify_service.api.ops import health, reports
+from verify_service.api.ops import docs, health, reports
 from verify_service.api.request import ApiRequest
 from verify_service.api.swisscom import routes as swisscom
 from verify_service.api.twilio.errors import on_twilio_paths
@@ -131,7 +130,7 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel.",
         path="/docs",
-        render_plugins=[YamlRenderPlugin()],
+        render_plugins=docs.render_plugins(),  # Swagger UI at /docs, assets served here
         components=OpenAPIComponents(
             security_schemes={
                 "bearer": SecurityScheme(
@@ -176,6 +175,9 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         health.live,
         health.ready,
         health.metrics,
+        docs.openapi_json,
+        docs.openapi_yaml,
+        docs.assets(),
     ]
     if components.outbox is not None:
         handlers.append(TestMessagesController)
