@@ -42,6 +42,7 @@ from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.registry import build_provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
+from verify_service.store.diagnose import unreachable
 from verify_service.store.outbox import OutboxStore
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
@@ -157,8 +158,9 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
             await components.store.load_scripts()
-        except Exception:  # readiness reports it; the store may come up after us
-            log.warning("the store is not reachable at start-up; /health/ready says when it is")
+        except Exception as exc:  # readiness reports it; the store may come up after us
+            where = unreachable(settings.redis_url, exc) if settings.redis_url else str(exc)
+            log.warning("%s; starting anyway, /health/ready says when it is", where)
         # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
         # the process: out of the collector's generations, full GC pauses stay short.
         gc.freeze()
