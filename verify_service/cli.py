@@ -141,6 +141,9 @@ def _bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
+        # Listening from here on: a request sent right after the banner waits in the
+        # backlog until the app has started, instead of being refused.
+        sock.listen(2048)  # uvicorn's default backlog
     except OSError:
         sock.close()
         raise

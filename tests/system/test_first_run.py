@@ -90,9 +90,13 @@ def test_dev_mode_on_the_given_port_with_a_stable_key(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "serve.log"
     env = env_for(tmp_path, VERIFY_PORT=str(port), VERIFY_DEV_API_KEY=DEV_KEY)
-    with serving([], env, log) as proc:
+    with serving([], env, log):
         base = f"http://127.0.0.1:{port}"
-        wait_until_live(base, proc, log)
+        deadline = time.monotonic() + 30
+        while "API key" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # the banner comes once the port listens: a request right after it is answered
+        assert httpx.get(f"{base}/health/live", timeout=30).status_code == 200
         banner = log.read_text()
         assert f"API key of service 'default': {DEV_KEY}" in banner
         assert f"curl -s -X POST {base}/v1/verifications" in banner
@@ -277,3 +281,24 @@ def test_a_foreign_number_without_country_code_says_how_it_was_read(to: str) -> 
     assert problem["code"] == "invalid_phone_number"
     assert "read as a national number of CH (default_region)" in problem["detail"]
     assert "+<country code>" in problem["detail"]
+
+
+def test_every_timestamp_has_one_form() -> None:
+    """RFC 3339, UTC, milliseconds: created_at, expires_at and each send attempt's `at`."""
+    from litestar.testing import TestClient
+
+    from verify_service.api.app import create_app
+    from verify_service.config.settings import dev_settings
+
+    settings, key = dev_settings()
+    with TestClient(create_app(settings)) as client:
+        r = client.post(
+            "/v1/verifications",
+            json={"to": "+41791234567"},
+            headers={"Authorization": f"Bearer {key}"},
+        )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    stamps = [body["created_at"], body["expires_at"], *(a["at"] for a in body["send_attempts"])]
+    for stamp in stamps:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", stamp), stamps
