@@ -201,6 +201,19 @@ def redis_config(tmp_path: Path, url: str) -> Path:
     return config
 
 
+def readiness_of_a_server_on(tmp_path: Path, url: str) -> tuple[httpx.Response, str]:
+    """Serve a config with `url` as redis_url: (GET /health/ready, the server's log)."""
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = env_for(tmp_path, P="p" * 32, K="k" * 24)
+    args = ["--config", str(redis_config(tmp_path, url)), "--port", str(port)]
+    with serving(args, env, log) as proc:
+        base = f"http://127.0.0.1:{port}"
+        wait_until_live(base, proc, log)
+        ready = httpx.get(f"{base}/health/ready", timeout=30)
+    return ready, log.read_text()
+
+
 @pytest.mark.parametrize(
     ("url", "cause"),
     [
@@ -213,34 +226,18 @@ def test_unreachable_redis_is_named_at_start_up_and_in_readiness(
     tmp_path: Path, url: str, cause: str
 ) -> None:
     url = url.format(closed=free_port())
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = env_for(tmp_path, P="p" * 32, K="k" * 24)
-    with serving(
-        ["--config", str(redis_config(tmp_path, url)), "--port", str(port)], env, log
-    ) as p:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_live(base, p, log)
-        ready = httpx.get(f"{base}/health/ready", timeout=30)
+    ready, log = readiness_of_a_server_on(tmp_path, url)
     assert ready.status_code == 503
     assert ready.json()["code"] == "store_unavailable"
     assert ready.json()["detail"].startswith(f"Redis at {url} is not reachable: {cause}")
-    assert f"Redis at {url} is not reachable: {cause}" in log.read_text()
+    assert f"Redis at {url} is not reachable: {cause}" in log
 
 
 def test_the_password_never_shows(tmp_path: Path) -> None:
     url = f"redis://:hunter2-secret@127.0.0.1:{free_port()}/0"
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = env_for(tmp_path, P="p" * 32, K="k" * 24)
-    with serving(
-        ["--config", str(redis_config(tmp_path, url)), "--port", str(port)], env, log
-    ) as p:
-        base = f"http://127.0.0.1:{port}"
-        wait_until_live(base, p, log)
-        detail = httpx.get(f"{base}/health/ready", timeout=30).json()["detail"]
-    assert "redis://:***@127.0.0.1" in detail
-    assert "hunter2" not in detail + log.read_text()
+    ready, log = readiness_of_a_server_on(tmp_path, url)
+    assert "redis://:***@127.0.0.1" in ready.json()["detail"]
+    assert "hunter2" not in ready.text + log
 
 
 # --- workers leave nothing behind -----------------------------------------------------------
