@@ -25,7 +25,7 @@ import yaml
 from tests.support.live_server import serve
 from verify_service.api.app import create_app
 from verify_service.api.ops.docs import ASSETS_DIR
-from verify_service.config.settings import dev_settings
+from verify_service.config import dev_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 # One operation of each dialect, as Swagger UI prints its summary line.
