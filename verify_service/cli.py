@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import errno
 import getpass
+import logging
 import os
 import shutil
 import socket
@@ -39,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args.config)
     url = _url(args.host, args.port)
-    banner = f"verify-service on {url} (API reference: {url}/docs), {args.workers} worker(s)"
+    banner = None  # with a config the logs are JSON lines: the start is one of them
     if settings is None:
         if args.workers > 1:
             print(
@@ -79,7 +80,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: {_bind_error(args.host, args.port, exc)}", file=sys.stderr)
         return 2
-    print(banner, file=sys.stderr, flush=True)
+    if banner:
+        print(banner, file=sys.stderr, flush=True)
+    else:
+        logging.getLogger("verify_service").info(
+            "listening on %s (API reference: %s/docs), %d worker(s)", url, url, args.workers
+        )
     own_metrics_dir = None
     if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         own_metrics_dir = _multiprocess_metrics()
