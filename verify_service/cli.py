@@ -22,8 +22,8 @@ from verify_service.config import (
     load_settings,
 )
 from verify_service.config.secrets import secrets_of
+from verify_service.config.starter import dev_api_key, write_starter_config
 from verify_service.observability.logs import configure_logging, uvicorn_log_config
-from verify_service.starter import dev_api_key, write_starter_config
 
 
 def _settings(path: str | None) -> Settings | None:

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from tests.support.redis_server import RedisServer, free_port
-from verify_service.starter import STARTER_CONFIG, dev_api_key
+from verify_service.config.starter import STARTER_CONFIG, dev_api_key
 
 CLI = [sys.executable, "-m", "verify_service"]
 DEV_KEY = "dev-first-run-key-0123456789"
