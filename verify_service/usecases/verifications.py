@@ -134,6 +134,8 @@ class Verifications:
             )
             for service in settings.services
         }
+        # Keys the tag in ids (store/keys.py): derived once, as the secret may be random.
+        self._tag_key = keys.tag_key(settings.id_secret())
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
 
@@ -199,7 +201,7 @@ class Verifications:
         validator = None if test_code else self._validator_of(service)
         code = test_code or ("" if validator else generate_token(token_type, length))
         logs.sensitive(code)
-        tag = keys.tag_for(service.name, phone.e164)
+        tag = keys.tag_for(self._tag_key, service.name, phone.e164)
         code_hash = (
             delegation.marker()
             if validator
@@ -344,7 +346,7 @@ class Verifications:
             return tag
         if to is None:
             raise VerifyError("invalid_request", "give either `to` or `verification_id`")
-        return keys.tag_for(service.name, self._phone(to).e164)
+        return keys.tag_for(self._tag_key, service.name, self._phone(to).e164)
 
     async def check(
         self,

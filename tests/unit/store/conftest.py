@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from tests.conftest import TAG_KEY
 from verify_service.store import Store, keys
 
 TO = "+41791234567"
-TAG = keys.tag_for("login", TO)
+TAG = keys.tag_for(TAG_KEY, "login", TO)
 RETENTION = 3600
 
 StartOne = Callable[..., Awaitable[str]]
