@@ -7,13 +7,13 @@ would send the same SMS twice. A status of 1 with `sent == 0` means the number w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import SecretStr
 
+from verify_service.domain import json_depth
 from verify_service.providers.base import (
     DeliveryReport,
     OutgoingMessage,
@@ -139,7 +139,7 @@ def _callback_fields(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     if "form" in content_type:
         return dict(parse_qsl(text))
     try:
-        data = json.loads(text)
+        data = json_depth.loads(text)
     except ValueError:
         raise ValueError("smsfactor delivery report is neither JSON nor a form") from None
     if not isinstance(data, dict):
