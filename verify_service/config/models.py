@@ -116,9 +116,13 @@ class ServiceSettings(_Strict):
     webotp_domain: str | None = None
     webotp_iframe_domain: str | None = None
     # Delivery: seconds one send may take across retries and failover (router.py), and the
-    # most SMS segments a message may cost (templates are checked at start-up).
+    # most SMS segments a message may cost (templates are checked at start-up, a request's
+    # template at each start). Three: a code needs one; three leave room for a long text in
+    # any script (~200 UCS-2 or ~450 GSM-7 characters) and the autofill lines, while no
+    # caller can make one start cost more than three SMS (a template of %TOKEN% x 91 would
+    # cost 8-17).
     send_budget: float = Field(default=10.0, gt=0, le=120)
-    max_segments: int | None = Field(default=None, ge=1, le=20)
+    max_segments: int = Field(default=3, ge=1, le=20)
 
     # Status events (README "Operations"): a signed POST on every status change.
     status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
@@ -251,8 +255,6 @@ class ServiceSettings(_Strict):
         """Why `template` with a code of `token_length` characters (and the autofill lines)
         costs more than `max_segments` SMS, or None. Every token alphabet is plain GSM-7,
         so any code of that length gives the same count."""
-        if self.max_segments is None:
-            return None
         encoding, count = segments(compose(template, "0" * token_length, self.autofill))
         if count <= self.max_segments:
             return None
