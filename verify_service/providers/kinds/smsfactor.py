@@ -25,6 +25,8 @@ from verify_service.providers.http.base import HttpProvider, retry_after, status
 from verify_service.providers.http.util import digits, json_answer
 
 OK, MODERATION, UNKNOWN_ERROR = 1, -8, -99
+# Authentication error, not enough credits: the account cannot send until a person acts.
+EXHAUSTED = frozenset({-1, -3})
 STATUS_NAMES = {
     -1: "authentication error",
     -2: "XML error",
@@ -94,6 +96,7 @@ class SmsFactorProvider(HttpProvider):
                 f"smsfactor {status}: {name}",
                 retryable=status == UNKNOWN_ERROR,
                 retry_after=retry_after(response),
+                exhausted=status in EXHAUSTED,
             )
         if _count(answer.get("sent"), default=1) == 0:
             # The counters say why; "invalid" is the number itself, which no provider fixes.

@@ -107,11 +107,17 @@ class SwisscomHttp(HttpProvider):
                 code,
                 extra={"provider": self.name, "scs_request_id": request_id},
             )
-            return SwisscomError(reason, code=code, status=status, retryable=False)
+            return SwisscomError(reason, code=code, status=status, retryable=False, exhausted=True)
         if status == 429:
-            # A quota, not a hiccup: fail over now, and say when Swisscom may take more.
+            # EXPIRED_QUOTA: the quota of the app is used up, not a hiccup. Fail over now and
+            # open the breaker; a probe after its cool-down finds out when it is renewed.
             return SwisscomError(
-                reason, code=code, status=status, retryable=True, retry_after=retry_after(response)
+                reason,
+                code=code,
+                status=status,
+                retryable=False,
+                exhausted=True,
+                retry_after=retry_after(response),
             )
         if status >= 500:
             return SwisscomError(reason, code=code, status=status, retryable=True)
