@@ -32,6 +32,7 @@ def _settings(path: str | None) -> Settings | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from verify_service.api import slow_clients
     from verify_service.api.app import create_app
 
     settings = _settings(args.config)
@@ -75,6 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # X-Forwarded-For is believed only from these addresses (the load balancer).
         "proxy_headers": True,
         "forwarded_allow_ips": args.forwarded_allow_ips,
+        # A request (head and body) must arrive within this many seconds (slowloris).
+        "http": slow_clients.protocol(args.request_timeout),
     }
     if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         _multiprocess_metrics()
@@ -172,6 +175,12 @@ def parser() -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         help="proxies whose X-Forwarded-For is trusted (comma-separated, '*' = any)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=float(os.environ.get("VERIFY_REQUEST_TIMEOUT", "10")),
+        help="seconds a client may take to send a request, head and body (default 10)",
     )
     serve.add_argument(
         "--log-level",
