@@ -20,6 +20,7 @@ from verify_service.api.slow_clients import RequestTimeoutProtocol, protocol
 BOUND = 2.0
 SLACK = 2.0  # a loaded 2-core machine
 CONNECTIONS = 100
+CLI = [sys.executable, "-m", "verify_service", "serve"]
 
 
 @pytest.fixture(scope="module")
@@ -27,8 +28,7 @@ def server() -> Iterator[int]:
     port = free_port()
     env = {**os.environ, "VERIFY_CONFIG": ""}
     process = subprocess.Popen(
-        [sys.executable, "-m", "verify_service", "serve", "--port", str(port)]
-        + ["--request-timeout", str(BOUND)],
+        [*CLI, "--port", str(port), "--request-timeout", str(BOUND)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -154,7 +154,7 @@ async def test_odd_authorization_headers_are_401(api: Api, auth: str) -> None:
 async def test_unicode_and_control_characters_in_templates(api: Api) -> None:
     # Scripts, emoji (with ZWJ) and Persian's ZWNJ go out unchanged; invisible and
     # direction-changing characters are refused (tests/api/native/test_template_characters.py).
-    fancy = "Dein Code 🔐 ist: %TOKEN% — 確認コード 👩\u200d💻 می\u200cخواهم"
+    fancy = "Dein Code 🔐 ist: %TOKEN% — 確認コード 👩\u200d💻 می\u200cخواهم"  # noqa: RUF001
     r = await api.post("/v1/verifications", {"to": "+41791234567", "template": fancy})
     assert r.status_code == 201
     code = api.captured().messages[-1].text.split(": ")[1].split(" ")[0]

@@ -39,7 +39,7 @@ REFUSED = [
 ]
 NEEDED = [
     "Code %TOKEN% 👩\u200d💻",  # ZWJ emoji sequence
-    "کد شما: %TOKEN% می\u200cخواهم",  # ZWNJ in Persian
+    "کد شما: %TOKEN% می\u200cخواهم",  # noqa: RUF001 - ZWNJ in Persian
     "הקוד שלך: \u200e%TOKEN%\u200e",  # LRM around the digits in Hebrew
     "رمزك: \u061c%TOKEN%",  # ALM
     "Code %TOKEN% 🏴\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",  # Scotland
