@@ -19,7 +19,8 @@ from verify_service.config import (
     hash_api_key,
     load_settings,
 )
-from verify_service.observability.logs import configure_logging, secrets_of, uvicorn_log_config
+from verify_service.config.secrets import secrets_of
+from verify_service.observability.logs import configure_logging, uvicorn_log_config
 
 
 def _settings(path: str | None) -> Settings | None:

@@ -33,8 +33,9 @@ from verify_service.api.twilio.errors import on_twilio_paths
 from verify_service.api.twilio.routes import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio.routes import twilio_router
 from verify_service.config import Settings, load_settings
+from verify_service.config.secrets import secrets_of
 from verify_service.domain.hashing import CodeHasher
-from verify_service.observability.logs import configure_logging, secrets_of
+from verify_service.observability.logs import configure_logging
 from verify_service.observability.metrics import Metrics, MetricsObserver
 from verify_service.observability.middleware import request_log_middleware
 from verify_service.providers.base import Provider
@@ -181,7 +182,6 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
     state = {
         "components": components,  # what api.deps hands to handlers
         "metrics": components.metrics,  # read by the request middleware
-        "verifications": components.verifications,  # read by the pytest plugin (testing.py)
     }
 
     app = Litestar(

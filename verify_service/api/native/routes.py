@@ -1,4 +1,4 @@
-"""Native API v1 (DESIGN §3): start, check, fetch, cancel."""
+"""Native API v1 (README, API): start, check, fetch, cancel."""
 
 from __future__ import annotations
 
