@@ -47,6 +47,13 @@ def settings_for(
     return make_settings(providers=providers, service={"providers": ["first", "backup"]})
 
 
+def behind_swisscom(
+    make_settings: Callable[..., Settings], swisscom: FakeSwisscom, backup: FakeServer
+) -> Settings:
+    first = {"kind": "swisscom_sms", "client_id": "fake-client-id", "base_url": swisscom.url}
+    return settings_for(make_settings, first, backup.url)
+
+
 def attempts(body: dict[str, Any]) -> list[tuple[str, str, str | None]]:
     return [(a["provider"], a["status"], a["error"]) for a in body["send_attempts"]]
 
@@ -55,10 +62,10 @@ async def test_swisscom_expired_quota_fails_over_at_once_and_opens_the_breaker(
     store: Store, make_settings: Callable[..., Settings], swisscom: FakeSwisscom
 ) -> None:
     swisscom.faults.append(Fault(429, headers={"Retry-After": "3600"}))
-    first = {"kind": "swisscom_sms", "client_id": "fake-client-id", "base_url": swisscom.url}
     with smsfactor([]) as backup:
-        settings = settings_for(make_settings, first, backup.url)
-        async with open_api(settings, store, API_KEY) as api:
+        async with open_api(
+            behind_swisscom(make_settings, swisscom, backup), store, API_KEY
+        ) as api:
             r = await api.post("/v1/verifications", {"to": TO})
             assert r.status_code == 201, r.text
             # One request to Swisscom (no retry despite retries = 1), then the backup.
@@ -100,10 +107,10 @@ async def test_transient_answers_are_retried_on_the_same_provider(
     store: Store, make_settings: Callable[..., Settings], swisscom: FakeSwisscom
 ) -> None:
     swisscom.faults.append(Fault(503))
-    first = {"kind": "swisscom_sms", "client_id": "fake-client-id", "base_url": swisscom.url}
     with smsfactor([]) as backup:
-        settings = settings_for(make_settings, first, backup.url)
-        async with open_api(settings, store, API_KEY) as api:
+        async with open_api(
+            behind_swisscom(make_settings, swisscom, backup), store, API_KEY
+        ) as api:
             r = await api.post("/v1/verifications", {"to": TO})
             assert r.status_code == 201, r.text
             assert len(swisscom.calls("POST", "/messaging/sms")) == 2  # the retry passed
