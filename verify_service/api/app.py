@@ -42,7 +42,9 @@ from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.registry import build_provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
+from verify_service.store.attempts import AttemptStore
 from verify_service.store.outbox import OutboxStore
+from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -80,6 +82,15 @@ def build_components(
     observer = MetricsObserver(metrics)
     router = Router(on_breaker=observer.breaker_state)
     events = events or StatusEvents(metrics)
+    attempts = Attempts(
+        settings,
+        AttemptStore(
+            store,
+            retention=settings.attempts.retention,
+            max_per_service=settings.attempts.max_per_service,
+        ),
+        observer,
+    )
     verifications = Verifications(
         settings,
         store,
@@ -96,6 +107,7 @@ def build_components(
         events=events,
         abuse=AbusePolicy(settings, store, observer),
         observer=observer,
+        attempts=attempts,
         hash_threads=hash_threads(settings, workers),
     )
     test_outbox = None
@@ -111,6 +123,7 @@ def build_components(
         events=events,
         verifications=verifications,
         reports=DeliveryReports(store, observer),
+        attempts=attempts,
         api_keys=key_index(settings),
         outbox=test_outbox,
     )
