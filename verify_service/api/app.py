@@ -23,12 +23,14 @@ from verify_service import __version__
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.api.deps import Components, app_dependencies, key_index
 from verify_service.api.header_limit import header_limit
+from verify_service.api.native.attempts import AttemptsController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
 from verify_service.api.ops import health, reports
 from verify_service.api.request import ApiRequest
 from verify_service.api.swisscom import routes as swisscom
+from verify_service.api.twilio.attempts import twilio_attempts_router
 from verify_service.api.twilio.errors import on_twilio_paths
 from verify_service.api.twilio.routes import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio.routes import twilio_router
@@ -182,7 +184,9 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
 
     handlers: list[Any] = [
         VerificationsController,
+        AttemptsController,
         twilio_router,
+        twilio_attempts_router,
         swisscom.router,
         reports.delivery_reports,
         health.live,
