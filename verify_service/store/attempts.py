@@ -1,13 +1,14 @@
 """The attempt log on Redis: per service, one sorted set whose members are the packed
-records and whose scores are their times (ms), plus one small sorted set per number (record
-ids by time) for lookups by number or verification. All of a service's attempt keys share
-one hash tag (`keys.attempts_tag`): each script touches one slot, on a Cluster too.
+records and whose scores are their times (ms), plus one hash indexing them by number (a
+field per number: its records' times and ids) for lookups by number or verification. All
+of a service's attempt keys share one hash tag (`keys.attempts_tag`): each script
+touches one slot, on a Cluster too.
 
-A record is one `|`-separated string, about 90 bytes (docs/performance.md has the bytes
+A record is one `|`-separated string, about 70 bytes (docs/performance.md has the bytes
 per attempt, indexes included):
 
-    <random 20 hex>|<converted 0/1>|<status letter>|<verification id hex, or empty>|
-    <channel>|<provider>|<country>|<E.164 digits>|<segments>|<reason>
+    <random 20 hex>|<converted 0/1>|<status letter>|<verification id's own 16 hex, or
+    empty>|<channel>|<provider>|<country>|<E.164 digits>|<segments>|<reason>
 
 The first fields sit at fixed offsets (attempts_convert.lua reads them there); `reason`
 comes last and is cut to REASON_MAX characters, `|` and line breaks replaced.
@@ -36,10 +37,15 @@ from verify_service.store import keys
 from verify_service.store.verifications import Store, store_call
 
 RANDOM_HEX = 20
+# The number index is kept small (bytes per attempt): its field is the first 10 hex digits
+# of the number's tag and each entry names a record by its time and 8 hex digits. Two
+# numbers (or records) that share those are told apart by the reader, which checks the
+# number and the verification id of every record it is given.
+INDEX_FIELD = 10
 REASON_MAX = 40
-# Records kept per number: a number attacked with thousands of starts keeps the newest.
-MAX_PER_NUMBER = 1000
-VERIFICATION_PREFIX = "ver_"
+# Index entries kept per number: a number attacked with thousands of starts keeps the
+# newest (its older records stay in the log, found by time, not by number).
+MAX_PER_NUMBER = 200
 
 _LETTER: dict[AttemptStatus, str] = {
     "sent": "s",
@@ -61,7 +67,7 @@ def pack(attempt: Attempt) -> tuple[int, str]:
     if parts is None:
         raise ValueError(f"not an attempt id: {attempt.id!r}")
     at_ms, random_part = parts
-    verification = (attempt.verification_id or "").removeprefix(VERIFICATION_PREFIX)
+    verification = own_part(attempt.verification_id) if attempt.verification_id else ""
     fields = (
         random_part,
         "1" if attempt.converted else "0",
@@ -92,12 +98,23 @@ def unpack(service: str, score: str | float, member: str) -> Attempt:
         country=country or None,
         channel=channel,
         provider=provider or None,
-        verification_id=VERIFICATION_PREFIX + verification if verification else None,
+        verification_id=(
+            keys.ID_PREFIX + keys.tag_for(service, "+" + digits) + verification
+            if verification
+            else None
+        ),
         reason=reason or None,
         segments=int(segs),
         converted=converted == "1",
         prefix=number_prefix("+" + digits, country or None),
     )
+
+
+def own_part(verification_id: str) -> str:
+    """What a record keeps of a verification id: its last 16 hex digits. The rest is the
+    number's tag (`keys.new_id`), which the reader computes from the number again: 16 bytes
+    less per record, the difference between two allocator size classes (80 and 96 B)."""
+    return verification_id[-16:]
 
 
 def new_id(at: datetime) -> str:
@@ -133,11 +150,12 @@ class AttemptStore:
             self.retention,
             self.max_per_service,
             MAX_PER_NUMBER,
+            tag[:INDEX_FIELD],
         ]
         packed = [pack(attempt) for attempt in attempts]
         args.append(" ".join(str(score) for score, _ in packed))
         args.append("\n".join(member for _, member in packed))
-        keys_ = [keys.attempts_log_key(service), keys.attempts_number_key(service, tag)]
+        keys_ = [keys.attempts_log_key(service), keys.attempts_numbers_key(service)]
         with store_call(self._store.deadline, what="the attempt log"):
             await self._store.scripts.run("attempts_add", keys_, args)
 
@@ -147,7 +165,7 @@ class AttemptStore:
         if not times_ms:
             return 0
         times = " ".join(str(t) for t in sorted(set(times_ms)))
-        args = [verification_id.removeprefix(VERIFICATION_PREFIX), times]
+        args = [own_part(verification_id), times]
         with store_call(self._store.deadline, what="the attempt log"):
             changed = await self._store.scripts.run(
                 "attempts_convert", [keys.attempts_log_key(service)], args
@@ -174,9 +192,10 @@ class AttemptStore:
             top, after = ("+inf" if until_ms is None else str(until_ms)), ""
         keys_ = [keys.attempts_log_key(service)]
         if tag is not None:
-            keys_.append(keys.attempts_number_key(service, tag))
+            keys_.append(keys.attempts_numbers_key(service))
         bottom = 0 if since_ms is None else since_ms
-        args = [self._store.clock_offset_ms, self.retention, top, bottom, after, count]
+        field = (tag or "")[:INDEX_FIELD]
+        args = [self._store.clock_offset_ms, self.retention, top, bottom, after, count, field]
         with store_call(self._store.deadline, what="the attempt log"):
             reply = list(await self._store.scripts.run("attempts_read", keys_, args))
         done, last_score, last_random = reply[0], reply[1], reply[2]

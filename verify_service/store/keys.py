@@ -27,9 +27,9 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:att:{<svc>}:log          sorted set: the attempt log of one      [attempts] retention
                                 service (member = packed record,        (trimmed on write, and
                                 score = ms), store/attempts.py          to max_per_service)
-    vs:att:{<svc>}:n:<tag>      sorted set: the attempts of one number  [attempts] retention
-                                (member = record id, score = ms); <tag>
-                                is the number's verification tag
+    vs:att:{<svc>}:num          hash: the attempt index by number of    [attempts] retention
+                                one service (field = the number's tag,  (each field trimmed on
+                                value = "<ms>:<record id>" entries)     write, swept)
 
 The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
 `:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
@@ -122,8 +122,8 @@ def attempts_log_key(service: str) -> str:
     return f"vs:att:{{{attempts_tag(service)}}}:log"
 
 
-def attempts_number_key(service: str, tag: str) -> str:
-    """The attempts of one number of `service`; `tag` is the number's verification tag
-    (`tag_for(service, to)`, also inside each of its verification ids): a lookup by
-    number or by verification id is one key read."""
-    return f"vs:att:{{{attempts_tag(service)}}}:n:{tag}"
+def attempts_numbers_key(service: str) -> str:
+    """The index of a service's attempts by number: one hash, whose field for a number is
+    that number's verification tag (`tag_for(service, to)`, also inside each of its
+    verification ids), so a lookup by number or by verification id is one field read."""
+    return f"vs:att:{{{attempts_tag(service)}}}:num"
