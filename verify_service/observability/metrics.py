@@ -1,8 +1,9 @@
 """Prometheus metrics. One registry per app, so that tests and several apps in one process
 do not share counters. Labels never carry a code, a key or a full number.
 
-Conversion per country is `verify_verifications_total{status="approved"}` over
-`verify_verifications_total{status="pending"}` (one `pending` per verification started).
+Conversion per country and channel is `verify_approvals_total` over `verify_starts_total`
+(recorded as `service_country:verify_conversion:ratio1h` by deploy/prometheus; also
+`verify_verifications_total{status="approved"}` over `{status="pending"}`).
 
 With several worker processes (`serve --workers N`) each worker counts on its own; the
 CLI then sets PROMETHEUS_MULTIPROC_DIR and `render()` adds up every worker's files, so one

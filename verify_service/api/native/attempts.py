@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import PathParameter, QueryParameter
 
 from verify_service.api.deps import bearer_service
@@ -23,6 +24,7 @@ from verify_service.domain.attempts import (
     GroupBy,
     SummaryRow,
 )
+from verify_service.domain.errors import VerifyError
 from verify_service.usecases.attempts import DEFAULT_LIMIT, MAX_LIMIT, Attempts
 
 
@@ -99,17 +101,35 @@ def _group(row: SummaryRow) -> GroupOut:
     return GroupOut(key=row.key or "", **msgspec.structs.asdict(_totals(row)))
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # A time without an offset is read as UTC, as every time this API shows.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def parse_time(name: str, text: str | None) -> datetime | None:
+    """An ISO 8601 date-time (RFC 3339; a date alone is its midnight), UTC when it has no
+    offset. Raises VerifyError(invalid_request) naming `name` for anything else: a bare
+    number is not taken as a Unix time."""
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip().upper())
+    except ValueError:
+        raise VerifyError(
+            "invalid_request", f"`{name}` is not an ISO 8601 date-time: {text[:40]!r}"
+        ) from None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 Since = Annotated[
-    datetime | None, QueryParameter(description="Created at or after (ISO 8601; UTC if no offset).")
+    str | None,
+    QueryParameter(
+        format=OpenAPIFormat.DATE_TIME,
+        max_length=40,
+        description="Created at or after (ISO 8601; UTC if no offset).",
+    ),
 ]
-Until = Annotated[datetime | None, QueryParameter(description="Created before (ISO 8601).")]
+Until = Annotated[
+    str | None,
+    QueryParameter(
+        format=OpenAPIFormat.DATE_TIME, max_length=40, description="Created before (ISO 8601)."
+    ),
+]
 Country = Annotated[
     str | None, QueryParameter(min_length=2, max_length=2, description="ISO 3166 alpha-2.")
 ]
@@ -129,8 +149,8 @@ Converted = Annotated[bool | None, QueryParameter(description="Only converted / 
 
 
 def _filter(
-    since: datetime | None,
-    until: datetime | None,
+    since: str | None,
+    until: str | None,
     country: str | None,
     channel: str | None,
     provider: str | None,
@@ -141,8 +161,8 @@ def _filter(
     converted: bool | None,
 ) -> AttemptFilter:
     return AttemptFilter(
-        since=_utc(since),
-        until=_utc(until),
+        since=parse_time("since", since),
+        until=parse_time("until", until),
         country=country.upper() if country else None,
         channel=channel,
         provider=provider,

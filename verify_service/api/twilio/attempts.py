@@ -11,7 +11,7 @@ attempt ids with `VL` for `att_` (the same 32 hex digits)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -19,8 +19,10 @@ import msgspec
 from litestar import Request, Router, get
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat
 from litestar.params import PathParameter, QueryParameter
 
+from verify_service.api.native.attempts import parse_time
 from verify_service.api.twilio.errors import EXCEPTION_HANDLERS, invalid_parameter, not_found
 from verify_service.api.twilio.routes import SECURITY_SCHEME, account_service
 from verify_service.api.twilio.schemas import (
@@ -31,6 +33,7 @@ from verify_service.api.twilio.schemas import (
 )
 from verify_service.config import ServiceSettings
 from verify_service.domain.attempts import ID_PREFIX, Attempt, AttemptFilter, AttemptStatus
+from verify_service.domain.errors import VerifyError
 from verify_service.usecases.attempts import MAX_LIMIT, Attempts
 
 DEFAULT_PAGE_SIZE = 50
@@ -136,10 +139,11 @@ def attempt_resource(a: Attempt, service: ServiceSettings, base_url: str) -> Att
     )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+def _time(name: str, text: str | None) -> datetime | None:
+    try:
+        return parse_time(name, text)
+    except VerifyError:
+        raise invalid_parameter(name) from None
 
 
 def _conversion(status: str | None) -> bool | None:
@@ -173,10 +177,22 @@ def _page_url(request: Request[Any, Any, Any], page: int, page_size: int, token:
 
 
 After = Annotated[
-    datetime | None, QueryParameter(name="DateCreatedAfter", description="ISO 8601, inclusive.")
+    str | None,
+    QueryParameter(
+        name="DateCreatedAfter",
+        format=OpenAPIFormat.DATE_TIME,
+        max_length=40,
+        description="ISO 8601, inclusive.",
+    ),
 ]
 Before = Annotated[
-    datetime | None, QueryParameter(name="DateCreatedBefore", description="ISO 8601.")
+    str | None,
+    QueryParameter(
+        name="DateCreatedBefore",
+        format=OpenAPIFormat.DATE_TIME,
+        max_length=40,
+        description="ISO 8601.",
+    ),
 ]
 Country = Annotated[str | None, QueryParameter(name="Country", min_length=2, max_length=2)]
 Channel = Annotated[str | None, QueryParameter(name="Channel", min_length=1, max_length=16)]
@@ -212,8 +228,8 @@ async def list_attempts(
     page_token: Annotated[str | None, QueryParameter(name="PageToken", max_length=64)] = None,
 ) -> AttemptList:
     filters = AttemptFilter(
-        since=_utc(date_created_after),
-        until=_utc(date_created_before),
+        since=_time("DateCreatedAfter", date_created_after),
+        until=_time("DateCreatedBefore", date_created_before),
         to=to,
         country=country.upper() if country else None,
         channel=channel.lower() if channel else None,
@@ -265,8 +281,8 @@ async def attempts_summary(
     ] = None,
 ) -> AttemptsSummaryResource:
     filters = AttemptFilter(
-        since=_utc(date_created_after),
-        until=_utc(date_created_before),
+        since=_time("DateCreatedAfter", date_created_after),
+        until=_time("DateCreatedBefore", date_created_before),
         country=country.upper() if country else None,
         channel=channel.lower() if channel else None,
         prefix=destination_prefix,
