@@ -148,18 +148,19 @@ Prefix = Annotated[
 Converted = Annotated[bool | None, QueryParameter(description="Only converted / unconverted.")]
 
 
-def _filter(
-    since: str | None,
-    until: str | None,
-    country: str | None,
-    channel: str | None,
-    provider: str | None,
-    status: AttemptStatus | None,
-    to: str | None,
-    verification_id: str | None,
-    prefix: str | None,
-    converted: bool | None,
+def attempt_filter(
+    since: Since = None,
+    until: Until = None,
+    country: Country = None,
+    channel: Channel = None,
+    provider: ProviderName = None,
+    status: Status = None,
+    to: To = None,
+    verification_id: VerificationIdFilter = None,
+    prefix: Prefix = None,
+    converted: Converted = None,
 ) -> AttemptFilter:
+    """The filter query of a listing and a summary (a dependency of both routes)."""
     return AttemptFilter(
         since=parse_time("since", since),
         until=parse_time("until", until),
@@ -178,7 +179,10 @@ class AttemptsController(Controller):
     path = "/v1/attempts"
     tags = ["attempts"]
     security = [{"bearer": []}]
-    dependencies = {"service": Provide(bearer_service, sync_to_thread=False)}
+    dependencies = {
+        "service": Provide(bearer_service, sync_to_thread=False),
+        "filters": Provide(attempt_filter, sync_to_thread=False),
+    }
 
     @get(
         "/",
@@ -192,22 +196,10 @@ class AttemptsController(Controller):
         self,
         service: NamedDependency[ServiceSettings],
         attempts: NamedDependency[Attempts],
-        since: Since = None,
-        until: Until = None,
-        country: Country = None,
-        channel: Channel = None,
-        provider: ProviderName = None,
-        status: Status = None,
-        to: To = None,
-        verification_id: VerificationIdFilter = None,
-        prefix: Prefix = None,
-        converted: Converted = None,
+        filters: NamedDependency[AttemptFilter],
         cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     ) -> AttemptListOut:
-        filters = _filter(
-            since, until, country, channel, provider, status, to, verification_id, prefix, converted
-        )
         page = await attempts.list(service, filters, cursor=cursor, limit=limit)
         return AttemptListOut(
             attempts=[attempt_out(a) for a in page.attempts], next_cursor=page.next_cursor
@@ -223,21 +215,9 @@ class AttemptsController(Controller):
         self,
         service: NamedDependency[ServiceSettings],
         attempts: NamedDependency[Attempts],
-        since: Since = None,
-        until: Until = None,
-        country: Country = None,
-        channel: Channel = None,
-        provider: ProviderName = None,
-        status: Status = None,
-        to: To = None,
-        verification_id: VerificationIdFilter = None,
-        prefix: Prefix = None,
-        converted: Converted = None,
+        filters: NamedDependency[AttemptFilter],
         group_by: Annotated[GroupBy | None, QueryParameter()] = None,
     ) -> SummaryOut:
-        filters = _filter(
-            since, until, country, channel, provider, status, to, verification_id, prefix, converted
-        )
         result = await attempts.summary(service, filters, group_by)
         return SummaryOut(
             group_by=group_by,
