@@ -36,6 +36,9 @@ NAMES = (
     "pump_approve",  # keys.pump_key(service, country)
     "outbox_push",  # keys.outbox_key(to)
     "ratelimit",  # keys.rate_key(...) of each layer (store/limiter.py)
+    "attempts_add",  # keys.attempts_log_key(service), keys.attempts_numbers_key(service)
+    "attempts_convert",  # keys.attempts_log_key(service)
+    "attempts_read",  # keys.attempts_log_key(service)[, keys.attempts_numbers_key(service)]
 )
 
 
