@@ -74,3 +74,12 @@ async def open_api(settings: Settings, store: Store, api_key: str) -> AsyncItera
     app = create_app(settings, store=store)
     async with AsyncTestClient(app) as client:
         yield Api(client, app.state.components, api_key)
+
+
+def wrong_code(code: str) -> str:
+    """A code of the same length and alphabet as `code` that differs in every symbol: a
+    wrong attempt (a code of another shape spends none, README "Checking a code")."""
+    symbols = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    if code.isdigit():
+        return "".join(str((int(c) + 1) % 10) for c in code)
+    return "".join(symbols[(symbols.index(c) + 1) % len(symbols)] if c in symbols else "2" for c in code)

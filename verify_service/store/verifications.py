@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -48,9 +48,14 @@ _IDEM_PENDING = "pending"
 
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
-    outcome: str  # created | resent | max_send_attempts | resend_too_soon
+    """`outcome`: created | resent (with `record`) | max_send_attempts | resend_too_soon
+    (with `retry_after`, seconds) | reshape: the pending verification is of another token
+    type or length than the code (`shape`, as stored: (token_type, token_length))."""
+
+    outcome: str
     record: StoredVerification | None = None
     retry_after: int | None = None
+    shape: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +166,12 @@ class Store:
         token_length: int,
         channel: str,
         metadata: Mapping[str, str],
+        same_shape: bool = False,
     ) -> StartOutcome:
+        """Create a verification, or resend on the pending one of (service, number): the
+        code gets its own expiry, `expires_in` seconds from now, and the verification ends
+        with its latest unexpired code. With `same_shape`, a resend on a verification of
+        another `token_type` or `token_length` changes nothing and answers `reshape`."""
         reply = await self._run(
             "start",
             tag,
@@ -178,7 +188,10 @@ class Store:
             token_length,
             channel,
             json.dumps(dict(metadata), separators=(",", ":")),
+            "1" if same_shape else "0",
         )
+        if reply[0] == "reshape":
+            return StartOutcome(reply[0], shape=(reply[1], int(reply[2])))
         if reply[0] in ("max_send_attempts", "resend_too_soon"):
             return StartOutcome(reply[0], retry_after=int(reply[1]) or None)
         return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
@@ -281,9 +294,25 @@ class Store:
 
     @_unavailable
     async def reserve(
-        self, *, tag: str, service: str, verification_id: str | None, retention: int
+        self,
+        *,
+        tag: str,
+        service: str,
+        verification_id: str | None,
+        retention: int,
+        shape: tuple[int, Iterable[str]] | None = None,
     ) -> ScriptOutcome:
-        return _outcome(await self._run("reserve", tag, service, verification_id or "", retention))
+        """Count one check attempt on the verification (or the number's latest one).
+
+        `shape`: the typed code's (length, token types whose alphabet holds it); a
+        verification of another length or type answers `malformed` and counts nothing.
+        Outcomes: reserved | malformed | expired (this call recorded the expiry) |
+        exhausted (pending, every attempt reserved) | final (ended) | not_found."""
+        length, types = (
+            ("", "") if shape is None else (str(shape[0]), ",".join(("", *shape[1], "")))
+        )
+        args = (service, verification_id or "", retention, length, types)
+        return _outcome(await self._run("reserve", tag, *args))
 
     @_unavailable
     async def finish(

@@ -16,7 +16,7 @@ import anyio.to_thread
 
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.config import ServiceSettings, Settings
-from verify_service.domain import locales, templates
+from verify_service.domain import locales, templates, tokens
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.hashing import CodeHasher
 from verify_service.domain.model import (
@@ -45,6 +45,10 @@ from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
 T = TypeVar("T")
+
+# Bounds of a check's wait for the checks in flight (seconds, see Verifications._wait_limit).
+WAIT_MIN = 0.25
+WAIT_MAX = 5.0
 
 
 def _time(ms: int) -> datetime:
@@ -136,6 +140,9 @@ class Verifications:
         }
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
+        # Recent wall time of a check's argon2 run, queueing included (seconds): a moving
+        # average, started at a production hash's order of magnitude.
+        self._hash_seconds = 0.1
 
     @property
     def providers(self) -> Mapping[str, Provider]:
@@ -195,41 +202,55 @@ class Verifications:
         test_code = self._abuse.test_code(service, phone.e164)
         if test_code is None:
             await self._abuse.before_send(service, phone, params.client_ip)
+        else:
+            # The fixed code is of the service's type (checked when the config loads).
+            token_type = service.token_type
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
         validator = None if test_code else self._validator_of(service)
-        code = test_code or ("" if validator else generate_token(token_type, length))
-        logs.sensitive(code)
         tag = keys.tag_for(service.name, phone.e164)
-        code_hash = (
-            delegation.marker()
-            if validator
-            else await self._in_thread(self._hasher.hash, code, tag)
-        )
-
-        started = await self._store.start(
-            tag=tag,
-            new_id=keys.new_id(tag),
-            service=service.name,
-            to=phone.e164,
-            code_hash=code_hash,
-            expires_in=expires_in,
-            max_check_attempts=service.max_check_attempts,
-            max_send_attempts=service.max_send_attempts,
-            resend_cooldown=service.resend_cooldown,
-            retention=self._settings.retention,
-            token_type=token_type.value,
-            token_length=len(code) or length,
-            channel=params.channel,
-            metadata=dict(params.metadata or {}),
-        )
+        # A resend is of the pending verification's own type and length (README "Checking
+        # a code"): a code drawn in another shape is drawn again in that one, at most twice
+        # (once more only if another start replaced the verification meanwhile).
+        for _ in range(3):
+            code = test_code or ("" if validator else generate_token(token_type, length))
+            logs.sensitive(code)
+            code_hash = (
+                delegation.marker()
+                if validator
+                else await self._in_thread(self._hasher.hash, code, tag)
+            )
+            started = await self._store.start(
+                tag=tag,
+                new_id=keys.new_id(tag),
+                service=service.name,
+                to=phone.e164,
+                code_hash=code_hash,
+                expires_in=expires_in,
+                max_check_attempts=service.max_check_attempts,
+                max_send_attempts=service.max_send_attempts,
+                resend_cooldown=service.resend_cooldown,
+                retention=self._settings.retention,
+                token_type=token_type.value,
+                token_length=len(code) or length,
+                channel=params.channel,
+                metadata=dict(params.metadata or {}),
+                same_shape=bool(code) and test_code is None,
+            )
+            if started.shape is None:
+                break
+            token_type, length = TokenType(started.shape[0]), started.shape[1]
+            too_long = params.template and service.segments_problem(params.template, length)
+            if too_long:
+                raise VerifyError("invalid_template", too_long)
         if started.record is None:
-            self._observer.blocked(service.name, started.outcome, phone.region or "")
+            refusal = "resend_too_soon" if started.shape else started.outcome
+            self._observer.blocked(service.name, refusal, phone.region or "")
             raise VerifyError(
-                started.outcome,
+                refusal,
                 "wait before requesting another code"
-                if started.outcome == "resend_too_soon"
+                if refusal == "resend_too_soon"
                 else "no more codes can be sent for this verification",
-                retry_after=started.retry_after,
+                retry_after=1 if started.shape else started.retry_after,
             )
         record = started.record
         created = started.outcome == "created"
@@ -242,9 +263,9 @@ class Verifications:
 
         reference = f"{record.id}.{record.send_count}"
         if validator is not None:
-            request = TokenRequest(
-                phone.e164, template, token_type.value, length, expires_in, reference
-            )
+            # A resend asks for the verification's own type and length.
+            shape = (record.token_type, record.token_length)
+            request = TokenRequest(phone.e164, template, *shape, expires_in, reference)
             delivery = await delegation.start(validator, request)
             # The validator is not wrapped for timing (it is not a plain sender): count here.
             for attempt in delivery.attempts:
@@ -354,10 +375,20 @@ class Verifications:
         to: str | None = None,
         verification_id: str | None = None,
         client_ip: str | None = None,
+        uniform_time: bool = False,
     ) -> CheckResult:
         """Check `code` against the verification `verification_id`, or else the latest one
         of the number `to`. Every check counts one attempt, reserved before the code is
         compared, so that parallel checks cannot exceed the attempt limit.
+
+        The code is normalised first (`domain.tokens.normalize_code`); one that cannot be a
+        code of the verification's type and length is answered as wrong (`pending`,
+        `valid` false) and spends no attempt. A check that finds every remaining attempt
+        in flight waits for those checks (about a hash time, `_wait_limit`) and answers
+        what the verification became, never a lockout that does not happen. Each check of
+        a code runs argon2 once; with `uniform_time` (for a dialect whose answer hides
+        whether the number has a pending verification) so does every other answer, so that
+        the timing hides it too.
 
         Raises VerifyError: invalid_request (neither `to` nor an id), invalid_phone_number,
         verification_not_found, rate_limited (checks per client), provider_unavailable (a
@@ -365,27 +396,53 @@ class Verifications:
         logs.sensitive(code)
         await self._abuse.before_check(service, client_ip)
         tag = self._tag(service, to, verification_id)
+        # A delegating provider has its own token rules: only it can judge the code.
+        delegated = self._validator_of(service) is not None
         reserved = await self._store.reserve(
             tag=tag,
             service=service.name,
             verification_id=verification_id,
             retention=self._settings.retention,
+            shape=None if delegated else tokens.shape_of(code),
         )
         record = reserved.record
         if record is None:
+            if uniform_time:
+                await self._hash_once(code, tag)
             raise VerifyError("verification_not_found", "no verification for this number or id")
-        if reserved.outcome != "reserved":
-            verification = to_verification(record)
-            if reserved.outcome == "expired":
-                self._status_changed(service, verification, Status.EXPIRED)
-            self._observer.check_outcome(service.name, verification.status.value)
-            return CheckResult(verification, verification.status, False, attempts_remaining=0)
+        if reserved.outcome == "reserved":
+            return await self._verify(service, tag, record, code)
+        if reserved.outcome == "exhausted":
+            record = await self._outcome_of(service, tag, record)
+        if uniform_time or reserved.outcome == "malformed":
+            # A malformed code costs what a wrong one does: its timing tells nothing either.
+            await self._hash_once(code, tag)
+        verification = to_verification(record)
+        if reserved.outcome == "malformed":
+            self._observer.check_outcome(service.name, "malformed")
+            return CheckResult(verification, Status.PENDING, False, verification.attempts_remaining)
+        if reserved.outcome == "expired":
+            self._status_changed(service, verification, Status.EXPIRED)
+        self._observer.check_outcome(service.name, verification.status.value)
+        return CheckResult(verification, verification.status, False, attempts_remaining=0)
 
+    async def _verify(
+        self, service: ServiceSettings, tag: str, record: StoredVerification, code: str
+    ) -> CheckResult:
+        """The check of a reserved attempt: compare, then record the end it makes."""
         if delegation.is_delegated(record.code_hashes):
             valid = await delegation.check(self._validator_of(service), record.to, code)
         else:
             candidate = normalize_code(TokenType(record.token_type), code)
-            valid = await self._in_thread(self._hasher.matches, candidate, tag, record.code_hashes)
+            # Expired codes of the verification never match (each keeps its own expiry).
+            live = record.live_code_hashes
+            began = anyio.current_time()
+            if live:
+                valid = await self._in_thread(self._hasher.matches, candidate, tag, live)
+            else:
+                valid = await self._hash_once(candidate, tag)
+            elapsed = anyio.current_time() - began
+            self._hash_seconds += (elapsed - self._hash_seconds) / 8  # moving average
         remaining = record.max_check_attempts - record.check_attempts
         if valid:
             finished = await self._store.finish(
@@ -419,12 +476,46 @@ class Verifications:
             verification = to_verification(finished.record or record)
             if finished.outcome == "changed":
                 self._status_changed(service, verification, Status.MAX_ATTEMPTS_REACHED)
-            return CheckResult(
-                verification, Status.MAX_ATTEMPTS_REACHED, valid=False, attempts_remaining=0
-            )
+            # A parallel check with the right code may have approved it meanwhile: the
+            # answer is what the verification became, not a lockout that did not happen.
+            return CheckResult(verification, verification.status, valid=False, attempts_remaining=0)
         return CheckResult(
             to_verification(record), Status.PENDING, valid=False, attempts_remaining=remaining
         )
+
+    async def _hash_once(self, code: str, tag: str) -> bool:
+        """One argon2 run whose result is not used (always False): the work a check of a
+        code does, for answers that must not be told apart from one by their timing."""
+        await self._in_thread(self._hasher.hash, code, tag)
+        return False
+
+    def _wait_limit(self) -> float:
+        """How long a check waits for the checks in flight (seconds): three times the
+        recent hash time (moving average, queueing for a hash thread included), at least
+        WAIT_MIN, at most WAIT_MAX. Normally the last of them ends the verification well
+        within one hash time; the limit matters only if its process died meanwhile."""
+        return min(WAIT_MAX, max(WAIT_MIN, 3 * self._hash_seconds))
+
+    async def _outcome_of(
+        self, service: ServiceSettings, tag: str, record: StoredVerification
+    ) -> StoredVerification:
+        """The verification once the checks holding its last attempts have ended it (the
+        last of them always does: approved by a right code, else max_attempts_reached), or
+        as it stands after `_wait_limit` (readers then derive max_attempts_reached)."""
+        deadline = anyio.current_time() + self._wait_limit()
+        delay = 0.002
+        while record.status == Status.PENDING and effective_status(record) != Status.EXPIRED:
+            if anyio.current_time() >= deadline:
+                break
+            await anyio.sleep(delay)
+            delay = min(2 * delay, 0.05)
+            found = await self._store.fetch(
+                tag=tag, service=service.name, verification_id=record.id
+            )
+            if found.record is None:
+                break
+            record = found.record
+        return record
 
     # --- fetch / cancel ------------------------------------------------------------------
 

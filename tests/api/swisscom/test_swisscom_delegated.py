@@ -121,7 +121,8 @@ async def test_no_hash_is_stored_and_no_local_check_can_approve(
     codes = raw.hget(f"{keys.prefix(tag)}:v:{r.json()['id']}", "codes")
     raw.close()
     assert codes is not None
-    assert codes.startswith("delegated:")
+    expiry, marker = codes.split(" ", 1)  # each code's line: "<expires_at_ms> <marker>"
+    assert expiry.isdigit() and marker.startswith("delegated:")
     assert "$argon2" not in codes
 
     # The same verification served by a config without delegation: nothing approves it.

@@ -1,5 +1,6 @@
 -- Record the outcome of a send. A failed send withdraws the code it carried: a code that
--- never reached the person must not stay usable; with no code left the verification fails.
+-- never reached the person must not stay usable; with no code left the verification fails,
+-- else it ends with the latest code it still has.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local id = ARGV[2]
@@ -18,12 +19,12 @@ if sends and sends ~= '' then sends = sends .. '\n' .. attempts else sends = att
 redis.call('HSET', vkey, 'sends', sends, 'updated_at', now)
 if sent == '0' then
   local kept = {}
-  local codes = redis.call('HGET', vkey, 'codes') or ''
-  for code in string.gmatch(codes, '[^\n]+') do
-    if code ~= code_hash then table.insert(kept, code) end
+  local f = redis.call('HMGET', vkey, 'codes', 'expires_at')
+  for _, code in ipairs(parse_codes(f[1], f[2])) do
+    if code[2] ~= code_hash then table.insert(kept, code) end
   end
   if #kept > 0 then
-    redis.call('HSET', vkey, 'codes', table.concat(kept, '\n'))
+    store_codes(vkey, kept)
   elseif redis.call('HGET', vkey, 'status') == 'pending' then
     end_verification(vkey, 'failed', now, retention_s)
   else
