@@ -82,4 +82,6 @@ def wrong_code(code: str) -> str:
     symbols = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
     if code.isdigit():
         return "".join(str((int(c) + 1) % 10) for c in code)
-    return "".join(symbols[(symbols.index(c) + 1) % len(symbols)] if c in symbols else "2" for c in code)
+    return "".join(
+        symbols[(symbols.index(c) + 1) % len(symbols)] if c in symbols else "2" for c in code
+    )

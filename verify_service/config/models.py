@@ -46,7 +46,7 @@ from verify_service.domain.tokens import (
     MIN_LENGTH,
     TokenType,
     normalize_code,
-    test_code_problem,
+    problem_with_test_code,
 )
 from verify_service.providers.base import not_alone
 from verify_service.providers.registry import delegates, provider_options
@@ -228,7 +228,7 @@ class ServiceSettings(_Strict):
                 type=PydanticCustomError("test_code", problem), loc=(number,), input=None
             )
             for number, code in normalised.items()
-            if (problem := test_code_problem(token_type, code)) is not None
+            if (problem := problem_with_test_code(token_type, code)) is not None
         ]
         if errors:
             raise ValidationError.from_exception_data("test_numbers", errors)

@@ -99,7 +99,7 @@ def shape_of(typed: str) -> tuple[int, frozenset[TokenType]]:
     return length, frozenset(fitting)
 
 
-def test_code_problem(token_type: TokenType, code: str) -> str | None:
+def problem_with_test_code(token_type: TokenType, code: str) -> str | None:
     """Why a configured test code (already normalised) can never be approved by a check
     of a `token_type` verification, or None: a check normalises what is typed the same
     way and compares it with the stored code, so the code must be a possible one."""

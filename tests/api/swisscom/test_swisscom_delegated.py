@@ -122,7 +122,8 @@ async def test_no_hash_is_stored_and_no_local_check_can_approve(
     raw.close()
     assert codes is not None
     expiry, marker = codes.split(" ", 1)  # each code's line: "<expires_at_ms> <marker>"
-    assert expiry.isdigit() and marker.startswith("delegated:")
+    assert expiry.isdigit()
+    assert marker.startswith("delegated:")
     assert "$argon2" not in codes
 
     # The same verification served by a config without delegation: nothing approves it.
