@@ -4,9 +4,6 @@ the error names the key."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +12,7 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.support.dialects import swisscom_check, swisscom_start, twilio_check, twilio_start
-from tests.support.helpers import Api, open_api
+from tests.support.helpers import Api, check_config, open_api
 from verify_service.config import ConfigError, Settings
 from verify_service.store import Store
 
@@ -116,15 +113,7 @@ def test_check_config_refuses_the_test_code(tmp_path: Path) -> None:
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["c"]\n'
         'token_type = "alphanumeric"\ntest_numbers = { "+41790000000" = "abc1" }\n'
     )
-    env = {**os.environ, "P": "p" * 32, "K": "key"}
-    out = subprocess.run(
-        [sys.executable, "-m", "verify_service", "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    out = check_config(config, {"P": "p" * 32, "K": "key"})
     assert out.returncode == 2, out.stderr
     assert "services.0.test_numbers.+41790000000" in out.stderr
     assert "Traceback" not in out.stderr

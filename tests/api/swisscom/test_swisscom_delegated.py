@@ -5,10 +5,7 @@ records still apply."""
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ import redis
 
 from tests.conftest import API_KEY
 from tests.support.fake_swisscom import ALPHABETS, FakeSwisscom, Fault
-from tests.support.helpers import Api, open_api
+from tests.support.helpers import Api, check_config, open_api
 from tests.support.redis_server import RedisServer
 from verify_service.config import ConfigError, Settings
 from verify_service.store import Store, keys
@@ -293,15 +290,7 @@ def test_check_config_refuses_a_delegating_provider_with_others(tmp_path: Path) 
         '[providers.c]\nkind = "console"\n'
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["swisscom", "c"]\n'
     )
-    env = {**os.environ, "P": "p" * 32, "K": "key", "SC": "client"}
-    out = subprocess.run(
-        [sys.executable, "-m", "verify_service", "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    out = check_config(config, {"P": "p" * 32, "K": "key", "SC": "client"})
     assert out.returncode == 2
     assert "must be the service's only provider" in out.stderr
     assert "Traceback" not in out.stderr

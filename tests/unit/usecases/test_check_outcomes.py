@@ -10,6 +10,7 @@ import anyio
 
 from tests.conftest import MakeVerifs
 from tests.support.helpers import sent_code
+from verify_service.api.deps import Components
 from verify_service.domain.model import StartParams
 from verify_service.store import Store, keys
 from verify_service.usecases import verifications as usecases
@@ -17,21 +18,28 @@ from verify_service.usecases import verifications as usecases
 TO = "+41791234567"
 
 
+async def all_attempts_held(v: Components, store: Store, attempts: int) -> tuple[str, str]:
+    """A pending verification whose `attempts` are all reserved by checks that have not
+    finished; its id and tag."""
+    service = v.settings.services[0]
+    started = await v.verifications.start(service, StartParams(to=TO))
+    tag = keys.tag_for(service.name, TO)
+    await store.client.hset(f"{keys.prefix(tag)}:v:{started.id}", "check_attempts", attempts)
+    return started.id, tag
+
+
 async def test_attempts_held_by_checks_that_never_finish(
     make_verifs: MakeVerifs, store: Store
 ) -> None:
     v = make_verifs(service={"max_check_attempts": 3})
     service = v.settings.services[0]
-    started = await v.verifications.start(service, StartParams(to=TO))
-    # Three reservations whose checks died before finishing.
-    tag = keys.tag_for(service.name, TO)
-    await store.client.hset(f"{keys.prefix(tag)}:v:{started.id}", "check_attempts", 3)
+    verification_id, _ = await all_attempts_held(v, store, 3)  # their checks died
     began = time.perf_counter()
     result = await v.verifications.check(service, to=TO, code=sent_code(v, TO))
     waited = time.perf_counter() - began
     assert (result.status, result.valid) == ("max_attempts_reached", False)
     assert usecases.WAIT_MIN <= waited < usecases.WAIT_MAX
-    fetched = await v.verifications.fetch(service, started.id)
+    fetched = await v.verifications.fetch(service, verification_id)
     assert fetched.status == "max_attempts_reached"
 
 
@@ -40,13 +48,13 @@ async def test_the_wait_ends_as_soon_as_the_checks_in_flight_end_it(
 ) -> None:
     v = make_verifs(service={"max_check_attempts": 1})
     service = v.settings.services[0]
-    started = await v.verifications.start(service, StartParams(to=TO))
-    tag = keys.tag_for(service.name, TO)
-    await store.client.hset(f"{keys.prefix(tag)}:v:{started.id}", "check_attempts", 1)
+    verification_id, tag = await all_attempts_held(v, store, 1)
 
     async def the_check_in_flight_approves() -> None:
         await anyio.sleep(0.1)
-        await store.finish(tag=tag, verification_id=started.id, status="approved", retention=60)
+        await store.finish(
+            tag=tag, verification_id=verification_id, status="approved", retention=60
+        )
 
     began = time.perf_counter()
     async with anyio.create_task_group() as tasks:
