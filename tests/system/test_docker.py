@@ -87,6 +87,7 @@ def test_the_example_deploy_config_is_valid() -> None:
         "VERIFY_REDIS_URL": "redis://redis:6379/0",
         "VERIFY_PEPPER": "p" * 32,
         "LOGIN_API_KEY": "k" * 24,
+        "WEBSMS_TOKEN": "t" * 24,
     }
     out = subprocess.run(
         [*CLI, "check-config", "--config", str(ROOT / "deploy" / "verify-service.toml")],

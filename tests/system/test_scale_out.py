@@ -1,4 +1,4 @@
-"""Scale-out (DESIGN §8) on real topologies: the start/check flow and hard rule 1 on a
+"""Scale-out (README, Operations) on real topologies: the start/check flow and hard rule 1 on a
 three-node Redis Cluster, and a Sentinel failover that the service rides through."""
 
 from __future__ import annotations

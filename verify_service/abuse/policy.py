@@ -18,7 +18,8 @@ from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import parse_limits
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
-from verify_service.store.limiter import RateLimiter, limiter_storage, tagged
+from verify_service.store.keys import tagged
+from verify_service.store.limiter import RateLimiter, limiter_storage
 from verify_service.store.pumping import PumpingCounters
 from verify_service.store.verifications import Store
 

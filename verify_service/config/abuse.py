@@ -51,7 +51,7 @@ class RateLimits(BaseModel):
 
 class FraudGuard(BaseModel):
     """SMS pumping guard: a country whose started verifications are rarely approved is
-    blocked for a while (DESIGN §1 step 2)."""
+    blocked for a while (README, Abuse protection)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -304,7 +304,7 @@ class Settings(_Strict):
     @classmethod
     def _provider_tables(cls, tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         # Each table against its kind's Options model, errors located inside the table
-        # (providers.<name>.<key>); the tables stay as written: logs.secrets_of reads them.
+        # (providers.<name>.<key>); the tables stay as written: `secrets_of` reads them.
         errors: list[InitErrorDetails] = []
         for name, table in tables.items():
             try:

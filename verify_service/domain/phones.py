@@ -33,6 +33,13 @@ def parse_phone(raw: str, default_region: str) -> PhoneNumber:
     except phonenumbers.NumberParseException as exc:
         raise PhoneNumberError(f"the number cannot be parsed: {exc._msg}") from None
     if not phonenumbers.is_valid_number(parsed):
+        if not text.startswith("+"):
+            # The usual cause: a foreign number typed without its country code.
+            raise PhoneNumberError(
+                f"the number was read as a national number of {default_region} "
+                f"(default_region) and is not valid there; for another country write "
+                f"it with its country code: +<country code><number>"
+            )
         raise PhoneNumberError("the number is not a valid phone number")
     return PhoneNumber(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),

@@ -26,7 +26,6 @@ from limits.errors import StorageError
 from redis.asyncio.cluster import RedisCluster
 
 from verify_service.store.keys import RATE_LIMIT_PREFIX
-from verify_service.store.keys import tagged as tagged  # the identifiers' builder, for callers
 from verify_service.store.verifications import Store, store_call
 
 _STRATEGIES: dict[str, type[strategies.RateLimiter]] = {

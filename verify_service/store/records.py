@@ -45,7 +45,7 @@ class StoredVerification:
     sends: tuple[dict[str, Any], ...]
     metadata: dict[str, str]
     codes: tuple[StoredCode, ...]
-    now_ms: int  # Redis server time when this was read (DESIGN §6, one clock)
+    now_ms: int  # Redis server time when this was read (docs/architecture.md §3, one clock)
 
     @property
     def code_hashes(self) -> tuple[str, ...]:

@@ -330,28 +330,6 @@ class Store:
         args = (service, verification_id, status, retention)
         return _outcome(await self._run("end_pending", tag, *args))
 
-    async def cancel(
-        self, *, tag: str, service: str, verification_id: str, retention: int
-    ) -> ScriptOutcome:
-        return await self.end_pending(
-            tag=tag,
-            service=service,
-            verification_id=verification_id,
-            status="canceled",
-            retention=retention,
-        )
-
-    async def approve(
-        self, *, tag: str, service: str, verification_id: str, retention: int
-    ) -> ScriptOutcome:
-        return await self.end_pending(
-            tag=tag,
-            service=service,
-            verification_id=verification_id,
-            status="approved",
-            retention=retention,
-        )
-
     @_unavailable
     async def fetch(self, *, tag: str, service: str, verification_id: str) -> ScriptOutcome:
         return _outcome(await self._run("fetch", tag, service, verification_id))

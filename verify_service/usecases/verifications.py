@@ -144,12 +144,6 @@ class Verifications:
         # average, started at a production hash's order of magnitude.
         self._hash_seconds = 0.1
 
-    @property
-    def providers(self) -> Mapping[str, Provider]:
-        """The configured providers by name (read by the pytest plugin to empty the
-        capture providers between tests)."""
-        return self._providers
-
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         # argon2 is CPU- and memory-bound: run it in worker threads (it releases the GIL),
         # at most one per core so that a burst of checks queues instead of thrashing.
