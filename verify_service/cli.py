@@ -36,6 +36,7 @@ def _settings(path: str | None) -> Settings | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from verify_service.api import slow_clients
     from verify_service.api.app import create_app
 
     settings = _settings(args.config)
@@ -72,6 +73,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # X-Forwarded-For is believed only from these addresses (the load balancer).
         "proxy_headers": True,
         "forwarded_allow_ips": args.forwarded_allow_ips,
+        # A request (head and body) must arrive within this many seconds (slowloris).
+        "http": slow_clients.protocol(args.request_timeout),
     }
     # Bind before anything is printed: a taken port is one plain line, not a banner with a
     # fresh key for a server that never starts (and a curl line that reaches another one).
@@ -275,6 +278,12 @@ def parser() -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         help="proxies whose X-Forwarded-For is trusted (comma-separated, '*' = any)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=float(os.environ.get("VERIFY_REQUEST_TIMEOUT", "10")),
+        help="seconds a client may take to send a request, head and body (default 10)",
     )
     serve.add_argument(
         "--log-level",

@@ -133,6 +133,17 @@ class AbusePolicy:
                 await self._hit(service, layer, subject, country)
         await self._guard(service, country)
 
+    async def before_test_number_start(
+        self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
+    ) -> None:
+        """A start to a test number: it sends nothing, so it skips the country and send
+        budgets and the pumping guard, but not the per-client and per-number limits (a
+        test number must not be a way to loop starts for free)."""
+        subjects = {"per_ip": client_subject(client_ip), "per_number": phone.e164}
+        for layer, subject in subjects.items():
+            if subject is not None:
+                await self._hit(service, layer, subject, _country(phone))
+
     async def before_check(self, service: ServiceSettings, client_ip: str | None) -> None:
         subject = client_subject(client_ip)
         if subject is not None:

@@ -32,7 +32,7 @@ def _secret_values(value: Any, key: str = "") -> Iterator[str]:
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret the configuration holds in plaintext, for the redaction filter."""
     found: list[str] = []
-    for secret in (settings.pepper, settings.metrics_token):
+    for secret in (settings.pepper, settings.metrics_token, settings.id_key):
         if secret is not None:
             found.append(secret.get_secret_value())
     for service in settings.services:

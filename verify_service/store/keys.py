@@ -5,6 +5,9 @@ Every key of one (service, number) carries the same Redis Cluster hash tag, so e
 script touches a single slot. The tag is a digest rather than the number itself: it is
 embedded in the verification id, which makes a lookup by id a single round trip (no id ->
 key index to read first), and keeps phone numbers and service names out of key names.
+The digest is keyed (HMAC with `tag_key`, from the `id_key` setting or else the pepper):
+an unkeyed digest of (service, E.164) is reversed by trying every number of a country in
+under a minute, and the tag is in every id and Twilio SID a front end or access log sees.
 The other families carry a digest tag of their own: one key, one slot.
 
     key                         holds                                   TTL
@@ -34,6 +37,7 @@ share the prefix's hash tag, hence its slot. Renaming a family loses the data un
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 
@@ -54,8 +58,21 @@ def _digest(*parts: str, length: int) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
 
 
-def tag_for(service: str, to: str) -> str:
-    return _digest(service, to, length=TAG_HEX)
+# Domain separation: the tag key is derived from a secret that has other uses (the pepper).
+TAG_KEY_LABEL = b"verify-service/verification-id-tag/v1"
+
+
+def tag_key(secret: bytes) -> bytes:
+    """The key of verification tags: HMAC-SHA256(secret, TAG_KEY_LABEL), where `secret` is
+    the `id_key` setting or else the pepper (config `Settings.id_secret`)."""
+    return hmac.new(secret, TAG_KEY_LABEL, hashlib.sha256).digest()
+
+
+def tag_for(key: bytes, service: str, to: str) -> str:
+    """The tag of (service, E.164 number): 16 hex digits of HMAC-SHA256(`key`, ...), with
+    `key` from `tag_key`. Without the key it reveals nothing about the number."""
+    message = f"{service}\x00{to}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:TAG_HEX]
 
 
 def prefix(tag: str) -> str:

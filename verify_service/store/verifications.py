@@ -49,13 +49,11 @@ _IDEM_PENDING = "pending"
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
     """`outcome`: created | resent (with `record`) | max_send_attempts | resend_too_soon
-    (with `retry_after`, seconds) | reshape: the pending verification is of another token
-    type or length than the code (`shape`, as stored: (token_type, token_length))."""
+    (with `retry_after`, seconds)."""
 
     outcome: str
     record: StoredVerification | None = None
     retry_after: int | None = None
-    shape: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +154,6 @@ class Store:
         new_id: str,
         service: str,
         to: str,
-        code_hash: str,
         expires_in: int,
         max_check_attempts: int,
         max_send_attempts: int,
@@ -166,19 +163,21 @@ class Store:
         token_length: int,
         channel: str,
         metadata: Mapping[str, str],
-        same_shape: bool = False,
     ) -> StartOutcome:
-        """Create a verification, or resend on the pending one of (service, number): the
-        code gets its own expiry, `expires_in` seconds from now, and the verification ends
-        with its latest unexpired code. With `same_shape`, a resend on a verification of
-        another `token_type` or `token_length` changes nothing and answers `reshape`."""
+        """Create a verification of (service, `to`), or resend on its pending one: decide
+        the cooldown and send limits and reserve the send, storing no code. The caller then
+        draws and hashes the code (a refused start costs no hash), of the record's own
+        `token_type` and `token_length` (a resend keeps the verification's; the arguments
+        only shape a new one), and `record_sends` stores its hash with its own expiry,
+        `expires_in` seconds from the reservation (the reply's `now_ms`). A resend moves no
+        `expires_at` here: that happens when the new code is stored."""
         reply = await self._run(
             "start",
             tag,
             new_id,
             service,
             to,
-            code_hash,
+            "",  # start.lua's unused ARGV[5] (the code hash went to record_send)
             expires_in,
             max_check_attempts,
             max_send_attempts,
@@ -188,10 +187,7 @@ class Store:
             token_length,
             channel,
             json.dumps(dict(metadata), separators=(",", ":")),
-            "1" if same_shape else "0",
         )
-        if reply[0] == "reshape":
-            return StartOutcome(reply[0], shape=(reply[1], int(reply[2])))
         if reply[0] in ("max_send_attempts", "resend_too_soon"):
             return StartOutcome(reply[0], retry_after=int(reply[1]) or None)
         return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
@@ -221,17 +217,30 @@ class Store:
         sent: bool,
         code_hash: str,
         retention: int,
+        code_expires_at_ms: int,
         message_ids: Sequence[tuple[str, str]] = (),
         index_ttl_ms: int = 0,
     ) -> ScriptOutcome:
-        """Append the attempts; index each (provider, message id) for delivery reports.
+        """Append the attempts; when `sent` and the verification is still pending, store
+        `code_hash` (the code the send carried) with its own expiry `code_expires_at_ms`
+        (Redis time, ms: the reservation's `now_ms` + expires_in), drop the expired codes
+        and end the verification with its latest code. A failed send stores nothing and
+        leaves `expires_at` alone; a pending verification left without any code by it
+        becomes `failed`. Index each (provider, message id) for delivery reports.
 
         The index keys live in other slots than the verification, so they cannot be in its
         script; they go in the same non-transactional pipeline: one round trip on the start
         path. If an index write fails after the script ran, only the delivery reports of
         that message are lost, which is why a transaction is not worth a cross-slot MULTI."""
         lines = "\n".join(json.dumps(a, separators=(",", ":")) for a in attempts)
-        args = [verification_id, lines, "1" if sent else "0", code_hash, retention]
+        args = [
+            verification_id,
+            lines,
+            "1" if sent else "0",
+            code_hash,
+            retention,
+            code_expires_at_ms,
+        ]
         if not message_ids:
             return _outcome(await self._run("record_send", tag, *args))
         script = self.scripts["record_send"]

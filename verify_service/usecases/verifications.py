@@ -138,6 +138,8 @@ class Verifications:
             )
             for service in settings.services
         }
+        # Keys the tag in ids (store/keys.py): derived once, as the secret may be random.
+        self._tag_key = keys.tag_key(settings.id_secret())
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
         # Recent wall time of a check's argon2 run, queueing included (seconds): a moving
@@ -199,58 +201,72 @@ class Verifications:
         else:
             # The fixed code is of the service's type (checked when the config loads).
             token_type = service.token_type
-        # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
+            # Nothing is sent, but the per-client and per-number limits still hold.
+            await self._abuse.before_test_number_start(service, phone, params.client_ip)
         validator = None if test_code else self._validator_of(service)
-        tag = keys.tag_for(service.name, phone.e164)
-        # A resend is of the pending verification's own type and length (README "Checking
-        # a code"): a code drawn in another shape is drawn again in that one, at most twice
-        # (once more only if another start replaced the verification meanwhile).
-        for _ in range(3):
-            code = test_code or ("" if validator else generate_token(token_type, length))
-            logs.sensitive(code)
-            code_hash = (
-                delegation.marker()
-                if validator
-                else await self._in_thread(self._hasher.hash, code, tag)
-            )
-            started = await self._store.start(
-                tag=tag,
-                new_id=keys.new_id(tag),
-                service=service.name,
-                to=phone.e164,
-                code_hash=code_hash,
-                expires_in=expires_in,
-                max_check_attempts=service.max_check_attempts,
-                max_send_attempts=service.max_send_attempts,
-                resend_cooldown=service.resend_cooldown,
-                retention=self._settings.retention,
-                token_type=token_type.value,
-                token_length=len(code) or length,
-                channel=params.channel,
-                metadata=dict(params.metadata or {}),
-                same_shape=bool(code) and test_code is None,
-            )
-            if started.shape is None:
-                break
-            token_type, length = TokenType(started.shape[0]), started.shape[1]
-            too_long = params.template and service.segments_problem(params.template, length)
-            if too_long:
-                raise VerifyError("invalid_template", too_long)
+        tag = keys.tag_for(self._tag_key, service.name, phone.e164)
+
+        # The cooldown and send limits first, and only then the code and its argon2 hash:
+        # a refused start costs one round trip, no hash (issue 15: refused starts in a loop
+        # otherwise take a core per ~60 requests/s away from everyone's checks).
+        started = await self._store.start(
+            tag=tag,
+            new_id=keys.new_id(tag),
+            service=service.name,
+            to=phone.e164,
+            expires_in=expires_in,
+            max_check_attempts=service.max_check_attempts,
+            max_send_attempts=service.max_send_attempts,
+            resend_cooldown=service.resend_cooldown,
+            retention=self._settings.retention,
+            token_type=token_type.value,
+            token_length=len(test_code) if test_code else length,
+            channel=params.channel,
+            metadata=dict(params.metadata or {}),
+        )
         if started.record is None:
-            refusal = "resend_too_soon" if started.shape else started.outcome
-            self._observer.blocked(service.name, refusal, phone.region or "")
+            self._observer.blocked(service.name, started.outcome, phone.region or "")
             raise VerifyError(
-                refusal,
+                started.outcome,
                 "wait before requesting another code"
-                if refusal == "resend_too_soon"
+                if started.outcome == "resend_too_soon"
                 else "no more codes can be sent for this verification",
-                retry_after=1 if started.shape else started.retry_after,
+                retry_after=started.retry_after,
             )
         record = started.record
         created = started.outcome == "created"
+        # A resend is of the pending verification's own type and length (README "Checking
+        # a code"), whatever this request asked: the code is drawn in the record's shape.
+        token_type, length = TokenType(record.token_type), record.token_length
+        # A caller's template was checked for the asked length; a resend of another length
+        # is checked here (test numbers send nothing). The send stays reserved, as for one
+        # no provider took.
+        if params.template and test_code is None and not created:
+            too_long = service.segments_problem(params.template, length)
+            if too_long is not None:
+                raise VerifyError("invalid_template", too_long)
+        # The code's own expiry, on Redis's clock: the reservation's time + expires_in.
+        code_expires_at_ms = record.now_ms + expires_in * 1000
+        # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
+        code = test_code or ("" if validator else generate_token(token_type, length))
+        logs.sensitive(code)
+        code_hash = (
+            delegation.marker()
+            if validator
+            else await self._in_thread(self._hasher.hash, code, tag)
+        )
         if test_code is not None:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
-            verification = to_verification(record)
+            stored = await self._store.record_sends(
+                tag=tag,
+                verification_id=record.id,
+                attempts=[],
+                sent=True,
+                code_hash=code_hash,
+                retention=self._settings.retention,
+                code_expires_at_ms=code_expires_at_ms,
+            )
+            verification = to_verification(stored.record or record)
             if created:
                 self._status_changed(service, verification, Status.PENDING, phone.region or "")
             return verification
@@ -282,13 +298,17 @@ class Verifications:
             sent=delivery.sent,
             code_hash=code_hash,
             retention=self._settings.retention,
+            code_expires_at_ms=code_expires_at_ms,
             message_ids=[
                 (a.provider, a.message_id)
                 for a in delivery.attempts
                 if a.status == "sent" and a.message_id
             ],
-            # Reports can come while the verification is readable: its lifetime + retention.
-            index_ttl_ms=record.expires_at_ms - record.now_ms + self._settings.retention * 1000,
+            # Reports can come while the verification is readable: its lifetime (the later of
+            # its end so far and this code's) + retention.
+            index_ttl_ms=max(record.expires_at_ms, code_expires_at_ms)
+            - record.now_ms
+            + self._settings.retention * 1000,
         )
         region = phone.region or ""
         if recorded.record is not None and created:
@@ -359,7 +379,7 @@ class Verifications:
             return tag
         if to is None:
             raise VerifyError("invalid_request", "give either `to` or `verification_id`")
-        return keys.tag_for(service.name, self._phone(to).e164)
+        return keys.tag_for(self._tag_key, service.name, self._phone(to).e164)
 
     async def check(
         self,

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Iterator
 import limits
 import pytest
 
+from tests.conftest import TAG_KEY
 from tests.support.redis_server import RedisServer, start_redis
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys
@@ -23,7 +24,7 @@ from verify_service.store.pumping import PumpingCounters
 pytestmark = pytest.mark.redis  # stops (SIGSTOP) a redis-server of its own
 
 TO = "+41791234567"
-TAG = keys.tag_for("login", TO)
+TAG = keys.tag_for(TAG_KEY, "login", TO)
 SLACK = 2.0  # scheduling on a loaded machine
 
 

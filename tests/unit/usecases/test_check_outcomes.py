@@ -23,7 +23,8 @@ async def all_attempts_held(v: Components, store: Store, attempts: int) -> tuple
     finished; its id and tag."""
     service = v.settings.services[0]
     started = await v.verifications.start(service, StartParams(to=TO))
-    tag = keys.tag_for(service.name, TO)
+    tag = keys.tag_of_id(started.id)
+    assert tag is not None
     await store.client.hset(f"{keys.prefix(tag)}:v:{started.id}", "check_attempts", attempts)
     return started.id, tag
 
