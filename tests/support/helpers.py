@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -74,3 +78,27 @@ async def open_api(settings: Settings, store: Store, api_key: str) -> AsyncItera
     app = create_app(settings, store=store)
     async with AsyncTestClient(app) as client:
         yield Api(client, app.state.components, api_key)
+
+
+def wrong_code(code: str) -> str:
+    """A code of the same length and alphabet as `code` that differs in every symbol: a
+    wrong attempt (a code of another shape spends none, README "Checking a code")."""
+    symbols = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+    if code.isdigit():
+        return "".join(str((int(c) + 1) % 10) for c in code)
+    return "".join(
+        symbols[(symbols.index(c) + 1) % len(symbols)] if c in symbols else "2" for c in code
+    )
+
+
+def check_config(config: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`verify-service check-config --config <config>` in a process of its own, with `env`
+    added to this one's environment (mark the test `system`)."""
+    return subprocess.run(
+        [sys.executable, "-m", "verify_service", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **env},
+        check=False,
+    )

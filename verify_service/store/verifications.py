@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
@@ -48,7 +48,10 @@ _IDEM_PENDING = "pending"
 
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
-    outcome: str  # created | resent | max_send_attempts | resend_too_soon
+    """`outcome`: created | resent (with `record`) | max_send_attempts | resend_too_soon
+    (with `retry_after`, seconds)."""
+
+    outcome: str
     record: StoredVerification | None = None
     retry_after: int | None = None
 
@@ -163,8 +166,11 @@ class Store:
     ) -> StartOutcome:
         """Create a verification of (service, `to`), or resend on its pending one: decide
         the cooldown and send limits and reserve the send, storing no code. The caller then
-        draws and hashes the code (a refused start costs no hash) and `record_sends` stores
-        its hash with the send's outcome."""
+        draws and hashes the code (a refused start costs no hash), of the record's own
+        `token_type` and `token_length` (a resend keeps the verification's; the arguments
+        only shape a new one), and `record_sends` stores its hash with its own expiry,
+        `expires_in` seconds from the reservation (the reply's `now_ms`). A resend moves no
+        `expires_at` here: that happens when the new code is stored."""
         reply = await self._run(
             "start",
             tag,
@@ -211,20 +217,30 @@ class Store:
         sent: bool,
         code_hash: str,
         retention: int,
+        code_expires_at_ms: int,
         message_ids: Sequence[tuple[str, str]] = (),
         index_ttl_ms: int = 0,
     ) -> ScriptOutcome:
-        """Append the attempts; store `code_hash` (the code the send carried) when `sent`
-        and the verification is still pending; a pending verification left without any
-        code by a failed send becomes `failed`. Index each (provider, message id) for
-        delivery reports.
+        """Append the attempts; when `sent` and the verification is still pending, store
+        `code_hash` (the code the send carried) with its own expiry `code_expires_at_ms`
+        (Redis time, ms: the reservation's `now_ms` + expires_in), drop the expired codes
+        and end the verification with its latest code. A failed send stores nothing and
+        leaves `expires_at` alone; a pending verification left without any code by it
+        becomes `failed`. Index each (provider, message id) for delivery reports.
 
         The index keys live in other slots than the verification, so they cannot be in its
         script; they go in the same non-transactional pipeline: one round trip on the start
         path. If an index write fails after the script ran, only the delivery reports of
         that message are lost, which is why a transaction is not worth a cross-slot MULTI."""
         lines = "\n".join(json.dumps(a, separators=(",", ":")) for a in attempts)
-        args = [verification_id, lines, "1" if sent else "0", code_hash, retention]
+        args = [
+            verification_id,
+            lines,
+            "1" if sent else "0",
+            code_hash,
+            retention,
+            code_expires_at_ms,
+        ]
         if not message_ids:
             return _outcome(await self._run("record_send", tag, *args))
         script = self.scripts["record_send"]
@@ -287,9 +303,25 @@ class Store:
 
     @_unavailable
     async def reserve(
-        self, *, tag: str, service: str, verification_id: str | None, retention: int
+        self,
+        *,
+        tag: str,
+        service: str,
+        verification_id: str | None,
+        retention: int,
+        shape: tuple[int, Iterable[str]] | None = None,
     ) -> ScriptOutcome:
-        return _outcome(await self._run("reserve", tag, service, verification_id or "", retention))
+        """Count one check attempt on the verification (or the number's latest one).
+
+        `shape`: the typed code's (length, token types whose alphabet holds it); a
+        verification of another length or type answers `malformed` and counts nothing.
+        Outcomes: reserved | malformed | expired (this call recorded the expiry) |
+        exhausted (pending, every attempt reserved) | final (ended) | not_found."""
+        length, types = (
+            ("", "") if shape is None else (str(shape[0]), ",".join(("", *shape[1], "")))
+        )
+        args = (service, verification_id or "", retention, length, types)
+        return _outcome(await self._run("reserve", tag, *args))
 
     @_unavailable
     async def finish(

@@ -16,7 +16,7 @@ import anyio.to_thread
 
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.config import ServiceSettings, Settings
-from verify_service.domain import locales, templates
+from verify_service.domain import locales, templates, tokens
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.hashing import CodeHasher
 from verify_service.domain.model import (
@@ -46,6 +46,10 @@ from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
 T = TypeVar("T")
+
+# Bounds of a check's wait for the checks in flight (seconds, see Verifications._wait_limit).
+WAIT_MIN = 0.25
+WAIT_MAX = 5.0
 
 
 def _time(ms: int) -> datetime:
@@ -142,6 +146,9 @@ class Verifications:
         self._tag_key = keys.tag_key(settings.id_secret())
         self._hash_threads = hash_threads or os.cpu_count() or 1
         self._limiter: anyio.CapacityLimiter | None = None
+        # Recent wall time of a check's argon2 run, queueing included (seconds): a moving
+        # average, started at a production hash's order of magnitude.
+        self._hash_seconds = 0.1
 
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         # argon2 is CPU- and memory-bound: run it in worker threads (it releases the GIL),
@@ -204,6 +211,8 @@ class Verifications:
         if test_code is None:
             await self._abuse.before_send(service, phone, params.client_ip)
         else:
+            # The fixed code is of the service's type (checked when the config loads).
+            token_type = service.token_type
             # Nothing is sent, but the per-client and per-number limits still hold.
             await self._abuse.before_test_number_start(service, phone, params.client_ip)
         validator = None if test_code else self._validator_of(service)
@@ -238,6 +247,18 @@ class Verifications:
             )
         record = started.record
         created = started.outcome == "created"
+        # A resend is of the pending verification's own type and length (README "Checking
+        # a code"), whatever this request asked: the code is drawn in the record's shape.
+        token_type, length = TokenType(record.token_type), record.token_length
+        # A caller's template was checked for the asked length; a resend of another length
+        # is checked here (test numbers send nothing). The send stays reserved, as for one
+        # no provider took.
+        if params.template and test_code is None and not created:
+            too_long = service.segments_problem(params.template, length)
+            if too_long is not None:
+                raise VerifyError("invalid_template", too_long)
+        # The code's own expiry, on Redis's clock: the reservation's time + expires_in.
+        code_expires_at_ms = record.now_ms + expires_in * 1000
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
         code = test_code or ("" if validator else generate_token(token_type, length))
         logs.sensitive(code)
@@ -255,6 +276,7 @@ class Verifications:
                 sent=True,
                 code_hash=code_hash,
                 retention=self._settings.retention,
+                code_expires_at_ms=code_expires_at_ms,
             )
             verification = to_verification(stored.record or record)
             if created:
@@ -263,9 +285,9 @@ class Verifications:
 
         reference = f"{record.id}.{record.send_count}"
         if validator is not None:
-            request = TokenRequest(
-                phone.e164, template, token_type.value, length, expires_in, reference
-            )
+            # A resend asks for the verification's own type and length.
+            shape = (record.token_type, record.token_length)
+            request = TokenRequest(phone.e164, template, *shape, expires_in, reference)
             delivery = await delegation.start(validator, request)
             # The validator is not wrapped for timing (it is not a plain sender): count here.
             for attempt in delivery.attempts:
@@ -298,13 +320,17 @@ class Verifications:
             sent=delivery.sent,
             code_hash=code_hash,
             retention=self._settings.retention,
+            code_expires_at_ms=code_expires_at_ms,
             message_ids=[
                 (a.provider, a.message_id)
                 for a in delivery.attempts
                 if a.status == "sent" and a.message_id
             ],
-            # Reports can come while the verification is readable: its lifetime + retention.
-            index_ttl_ms=record.expires_at_ms - record.now_ms + self._settings.retention * 1000,
+            # Reports can come while the verification is readable: its lifetime (the later of
+            # its end so far and this code's) + retention.
+            index_ttl_ms=max(record.expires_at_ms, code_expires_at_ms)
+            - record.now_ms
+            + self._settings.retention * 1000,
         )
         await logged  # written alongside the send record: no round trip of its own
         region = phone.region or ""
@@ -386,10 +412,20 @@ class Verifications:
         to: str | None = None,
         verification_id: str | None = None,
         client_ip: str | None = None,
+        uniform_time: bool = False,
     ) -> CheckResult:
         """Check `code` against the verification `verification_id`, or else the latest one
         of the number `to`. Every check counts one attempt, reserved before the code is
         compared, so that parallel checks cannot exceed the attempt limit.
+
+        The code is normalised first (`domain.tokens.normalize_code`); one that cannot be a
+        code of the verification's type and length is answered as wrong (`pending`,
+        `valid` false) and spends no attempt. A check that finds every remaining attempt
+        in flight waits for those checks (about a hash time, `_wait_limit`) and answers
+        what the verification became, never a lockout that does not happen. Each check of
+        a code runs argon2 once; with `uniform_time` (for a dialect whose answer hides
+        whether the number has a pending verification) so does every other answer, so that
+        the timing hides it too.
 
         Raises VerifyError: invalid_request (neither `to` nor an id), invalid_phone_number,
         verification_not_found, rate_limited (checks per client), provider_unavailable (a
@@ -397,27 +433,53 @@ class Verifications:
         logs.sensitive(code)
         await self._abuse.before_check(service, client_ip)
         tag = self._tag(service, to, verification_id)
+        # A delegating provider has its own token rules: only it can judge the code.
+        delegated = self._validator_of(service) is not None
         reserved = await self._store.reserve(
             tag=tag,
             service=service.name,
             verification_id=verification_id,
             retention=self._settings.retention,
+            shape=None if delegated else tokens.shape_of(code),
         )
         record = reserved.record
         if record is None:
+            if uniform_time:
+                await self._hash_once(code, tag)
             raise VerifyError("verification_not_found", "no verification for this number or id")
-        if reserved.outcome != "reserved":
-            verification = to_verification(record)
-            if reserved.outcome == "expired":
-                self._status_changed(service, verification, Status.EXPIRED)
-            self._observer.check_outcome(service.name, verification.status.value)
-            return CheckResult(verification, verification.status, False, attempts_remaining=0)
+        if reserved.outcome == "reserved":
+            return await self._verify(service, tag, record, code)
+        if reserved.outcome == "exhausted":
+            record = await self._outcome_of(service, tag, record)
+        if uniform_time or reserved.outcome == "malformed":
+            # A malformed code costs what a wrong one does: its timing tells nothing either.
+            await self._hash_once(code, tag)
+        verification = to_verification(record)
+        if reserved.outcome == "malformed":
+            self._observer.check_outcome(service.name, "malformed")
+            return CheckResult(verification, Status.PENDING, False, verification.attempts_remaining)
+        if reserved.outcome == "expired":
+            self._status_changed(service, verification, Status.EXPIRED)
+        self._observer.check_outcome(service.name, verification.status.value)
+        return CheckResult(verification, verification.status, False, attempts_remaining=0)
 
+    async def _verify(
+        self, service: ServiceSettings, tag: str, record: StoredVerification, code: str
+    ) -> CheckResult:
+        """The check of a reserved attempt: compare, then record the end it makes."""
         if delegation.is_delegated(record.code_hashes):
             valid = await delegation.check(self._validator_of(service), record.to, code)
         else:
             candidate = normalize_code(TokenType(record.token_type), code)
-            valid = await self._in_thread(self._hasher.matches, candidate, tag, record.code_hashes)
+            # Expired codes of the verification never match (each keeps its own expiry).
+            live = record.live_code_hashes
+            began = anyio.current_time()
+            if live:
+                valid = await self._in_thread(self._hasher.matches, candidate, tag, live)
+            else:
+                valid = await self._hash_once(candidate, tag)
+            elapsed = anyio.current_time() - began
+            self._hash_seconds += (elapsed - self._hash_seconds) / 8  # moving average
         remaining = record.max_check_attempts - record.check_attempts
         if valid:
             finished = await self._store.finish(
@@ -452,12 +514,46 @@ class Verifications:
             verification = to_verification(finished.record or record)
             if finished.outcome == "changed":
                 self._status_changed(service, verification, Status.MAX_ATTEMPTS_REACHED)
-            return CheckResult(
-                verification, Status.MAX_ATTEMPTS_REACHED, valid=False, attempts_remaining=0
-            )
+            # A parallel check with the right code may have approved it meanwhile: the
+            # answer is what the verification became, not a lockout that did not happen.
+            return CheckResult(verification, verification.status, valid=False, attempts_remaining=0)
         return CheckResult(
             to_verification(record), Status.PENDING, valid=False, attempts_remaining=remaining
         )
+
+    async def _hash_once(self, code: str, tag: str) -> bool:
+        """One argon2 run whose result is not used (always False): the work a check of a
+        code does, for answers that must not be told apart from one by their timing."""
+        await self._in_thread(self._hasher.hash, code, tag)
+        return False
+
+    def _wait_limit(self) -> float:
+        """How long a check waits for the checks in flight (seconds): three times the
+        recent hash time (moving average, queueing for a hash thread included), at least
+        WAIT_MIN, at most WAIT_MAX. Normally the last of them ends the verification well
+        within one hash time; the limit matters only if its process died meanwhile."""
+        return min(WAIT_MAX, max(WAIT_MIN, 3 * self._hash_seconds))
+
+    async def _outcome_of(
+        self, service: ServiceSettings, tag: str, record: StoredVerification
+    ) -> StoredVerification:
+        """The verification once the checks holding its last attempts have ended it (the
+        last of them always does: approved by a right code, else max_attempts_reached), or
+        as it stands after `_wait_limit` (readers then derive max_attempts_reached)."""
+        deadline = anyio.current_time() + self._wait_limit()
+        delay = 0.002
+        while record.status == Status.PENDING and effective_status(record) != Status.EXPIRED:
+            if anyio.current_time() >= deadline:
+                break
+            await anyio.sleep(delay)
+            delay = min(2 * delay, 0.05)
+            found = await self._store.fetch(
+                tag=tag, service=service.name, verification_id=record.id
+            )
+            if found.record is None:
+                break
+            record = found.record
+        return record
 
     # --- fetch / cancel ------------------------------------------------------------------
 

@@ -5,10 +5,7 @@ records still apply."""
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +16,7 @@ import redis
 
 from tests.conftest import API_KEY, TAG_KEY
 from tests.support.fake_swisscom import ALPHABETS, FakeSwisscom, Fault
-from tests.support.helpers import Api, open_api
+from tests.support.helpers import Api, check_config, open_api
 from tests.support.redis_server import RedisServer
 from verify_service.config import ConfigError, Settings
 from verify_service.store import Store, keys
@@ -121,7 +118,9 @@ async def test_no_hash_is_stored_and_no_local_check_can_approve(
     codes = raw.hget(f"{keys.prefix(tag)}:v:{r.json()['id']}", "codes")
     raw.close()
     assert codes is not None
-    assert codes.startswith("delegated:")
+    expiry, marker = codes.split(" ", 1)  # each code's line: "<expires_at_ms> <marker>"
+    assert expiry.isdigit()
+    assert marker.startswith("delegated:")
     assert "$argon2" not in codes
 
     # The same verification served by a config without delegation: nothing approves it.
@@ -291,15 +290,7 @@ def test_check_config_refuses_a_delegating_provider_with_others(tmp_path: Path) 
         '[providers.c]\nkind = "console"\n'
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["swisscom", "c"]\n'
     )
-    env = {**os.environ, "P": "p" * 32, "K": "key", "SC": "client"}
-    out = subprocess.run(
-        [sys.executable, "-m", "verify_service", "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
+    out = check_config(config, {"P": "p" * 32, "K": "key", "SC": "client"})
     assert out.returncode == 2
     assert "must be the service's only provider" in out.stderr
     assert "Traceback" not in out.stderr

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.support.decorations import Decoration, decorations
 from verify_service.domain.tokens import (
     ALPHABETS,
     MAX_LENGTH,
@@ -13,6 +14,8 @@ from verify_service.domain.tokens import (
     TokenType,
     generate_token,
     normalize_code,
+    problem_with_test_code,
+    shape_of,
 )
 
 lengths = st.integers(MIN_LENGTH, MAX_LENGTH)
@@ -65,3 +68,62 @@ def test_alphanumeric_checks_ignore_case_spaces_and_dashes(code: str, data: st.D
 def test_mixed_case_codes_keep_their_case() -> None:
     assert normalize_code(TokenType.ALPHANUMERIC_MIXED, "aB-3 d") == "aB3d"
     assert normalize_code(TokenType.NUMERIC, "123 456") == "123456"
+
+
+@settings(max_examples=500, deadline=None)  # pure, but the machine may be busy
+@given(st.sampled_from(TokenType), lengths, decorations)
+def test_every_code_is_recovered_however_decorated(
+    token_type: TokenType, length: int, decoration: Decoration
+) -> None:
+    code = generate_token(token_type, length)
+    typed = decoration.apply(code, token_type)
+    assert normalize_code(token_type, typed) == code
+    assert shape_of(typed)[0] == length
+    assert token_type in shape_of(typed)[1]
+
+
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("637544\n", "637544"),
+        ("637544\r\n", "637544"),
+        ("637\u202f544", "637544"),
+        ("637\u2013544", "637544"),
+        ("637\u2212544", "637544"),  # the minus sign, offered as a dash
+        ("\u0666\u0663\u0667\u0665\u0664\u0664", "637544"),  # Arabic-Indic
+        ("\u06f6\u06f3\u06f7\u06f5\u06f4\u06f4", "637544"),  # Eastern Arabic (Persian)
+        ("\u096c\u0969\u096d\u096b\u096a\u096a", "637544"),  # Devanagari
+        ("\uff16\uff13\uff17\uff15\uff14\uff14", "637544"),  # full width
+        ("\ufeff637544\u200d", "637544"),  # BOM, zero-width joiner
+    ],
+)
+def test_observed_inputs(typed: str, code: str) -> None:
+    assert normalize_code(TokenType.NUMERIC, typed) == code
+
+
+def test_symbols_outside_every_alphabet_are_kept_so_the_code_is_refused() -> None:
+    # Nothing is guessed: a letter stays a letter, and a numeric code with one cannot match.
+    assert shape_of("63754A") == (
+        6,
+        frozenset({TokenType.ALPHANUMERIC, TokenType.ALPHANUMERIC_MIXED}),
+    )
+    assert shape_of("6375#4")[1] == frozenset()
+    assert shape_of("\u00df234")[1] == frozenset()  # no case mapping that changes lengths
+    assert normalize_code(TokenType.ALPHANUMERIC, "ab2c") == "AB2C"
+    assert normalize_code(TokenType.ALPHANUMERIC_MIXED, "ab2c") == "ab2c"
+
+
+@pytest.mark.parametrize(
+    ("token_type", "code", "fits"),
+    [
+        (TokenType.NUMERIC, "1234", True),
+        (TokenType.NUMERIC, "12a4", False),
+        (TokenType.ALPHANUMERIC, "ABCD", True),
+        (TokenType.ALPHANUMERIC, "AB10", False),  # no 0 or 1: look-alikes
+        (TokenType.ALPHANUMERIC_MIXED, "aB10", True),
+        (TokenType.NUMERIC, "123", False),
+        (TokenType.NUMERIC, "1" * 13, False),
+    ],
+)
+def test_test_codes_must_be_possible_codes(token_type: TokenType, code: str, fits: bool) -> None:
+    assert (problem_with_test_code(token_type, code) is None) is fits

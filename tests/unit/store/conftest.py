@@ -39,6 +39,7 @@ def start_one(store: Store) -> StartOne:
             metadata={},
         )
         assert started.outcome == "created"
+        assert started.record is not None
         # start reserves the send; the hash comes with its outcome (issue 15.2)
         await store.record_sends(
             tag=TAG,
@@ -47,6 +48,7 @@ def start_one(store: Store) -> StartOne:
             sent=True,
             code_hash="h",
             retention=RETENTION,
+            code_expires_at_ms=started.record.now_ms + 600_000,
         )
         return new_id
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import API_KEY
 from tests.support.fake_http import FakeServer, Recorded, Reply
-from tests.support.helpers import open_api, sent_code
+from tests.support.helpers import open_api, sent_code, wrong_code
 from verify_service.api.app import build_components
 from verify_service.api.deps import Components
 from verify_service.config import ConfigError, Settings
@@ -124,8 +124,9 @@ async def test_failures_and_expiry_are_reported(
     v = make_verifs()
     service = v.settings.services[0]
     await v.verifications.start(service, StartParams(to=TO))
+    wrong = wrong_code(sent_code(v, TO))
     for _ in range(service.max_check_attempts):
-        await v.verifications.check(service, to=TO, code="00000000")
+        await v.verifications.check(service, to=TO, code=wrong)
     await v.verifications.start(service, StartParams(to="+41797654321"))
     store.clock_offset_ms = 3600 * 1000
     await v.verifications.check(service, to="+41797654321", code="123456")

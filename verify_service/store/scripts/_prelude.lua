@@ -48,3 +48,36 @@ end
 local function expire_now(vkey, now, retention_s)
   end_verification(vkey, 'expired', now, retention_s)
 end
+
+-- The `codes` field: one line per code, `<expires_at_ms> <hash>` (each code keeps the
+-- expiry it was sent with; store/records.py StoredCode reads the same). A line without
+-- an expiry (written before codes had their own) lasts as long as the verification,
+-- `default_expiry`. Returns a list of {expiry, hash}.
+local function parse_codes(codes, default_expiry)
+  local list = {}
+  for line in string.gmatch(codes or '', '[^\n]+') do
+    local expiry, hash = string.match(line, '^(%d+) (.+)$')
+    if expiry then
+      table.insert(list, {tonumber(expiry), hash})
+    else
+      table.insert(list, {tonumber(default_expiry), line})
+    end
+  end
+  return list
+end
+
+-- Write `list` back as the `codes` field and make the verification end with its latest
+-- code (its `expires_at`); returns that expiry (0 with no code left).
+local function store_codes(vkey, list)
+  local lines, latest = {}, 0
+  for _, code in ipairs(list) do
+    table.insert(lines, string.format('%d %s', code[1], code[2]))
+    if code[1] > latest then latest = code[1] end
+  end
+  if #lines > 0 then
+    redis.call('HSET', vkey, 'codes', table.concat(lines, '\n'), 'expires_at', latest)
+  else
+    redis.call('HDEL', vkey, 'codes')
+  end
+  return latest
+end

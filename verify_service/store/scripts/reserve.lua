@@ -2,12 +2,17 @@
 -- pending, expired or out of attempts, else counts the attempt
 -- *before* the hash is verified: parallel checks cannot exceed max_check_attempts.
 -- Replies 'expired' when this call is the one that found and recorded the expiry (status
--- events and metrics report it once), 'final' for any other refusal.
+-- events and metrics report it once), 'exhausted' when it is pending with every attempt
+-- reserved (checks still in flight decide its end: the caller waits for it), 'final' for
+-- any other refusal, 'malformed' (nothing counted) when the typed code cannot be a code
+-- of this verification's type and length, so that no hash could match it.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]
 local id = ARGV[3]              -- '' = the number's latest verification
 local retention_s = ARGV[4]
+local code_length = ARGV[5]     -- the normalised code's length; '' = no shape check
+local code_types = ARGV[6]      -- ',numeric,alphanumeric,' : the token types it fits
 
 local now = now_ms(clock_offset_ms)
 if id == '' then
@@ -28,7 +33,13 @@ if f[2] == 'pending' then
     -- Refused, but not recorded here: attempts reserved earlier may still be verifying, and
     -- a right code among them must still approve. The last reserved attempt, if wrong,
     -- records max_attempts_reached (finish.lua); readers derive it meanwhile.
-    return with_record('final', now, vkey)
+    return with_record('exhausted', now, vkey)
+  end
+  if code_length ~= '' then
+    local shape = redis.call('HMGET', vkey, 'token_type', 'token_length')
+    if shape[2] ~= code_length or not string.find(code_types, ',' .. shape[1] .. ',', 1, true) then
+      return with_record('malformed', now, vkey)
+    end
   end
   redis.call('HINCRBY', vkey, 'check_attempts', 1)
   return with_record('reserved', now, vkey)

@@ -1,7 +1,11 @@
 -- Start a verification, or resend on the pending one of (service, number). One round trip:
 -- the cooldown and send limits are decided here, so parallel starts cannot race past them.
 -- It reserves the send and stores no code: the caller hashes the code only once the send
--- is allowed (a refused start costs no argon2), and record_send.lua stores the hash.
+-- is allowed (a refused start costs no argon2), and record_send.lua stores the hash with
+-- the code's own expiry. So a resend moves neither `codes` nor `expires_at` here (a failed
+-- send leaves both as they were); it keeps the keys long enough for the code it reserves.
+-- A resend is of the verification's own token type and length (the reply's record says
+-- which): `token_type`/`token_length` only shape a new verification.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local new_id = ARGV[2]
@@ -32,11 +36,13 @@ if last then
     if wait > 0 then
       return {'resend_too_soon', tostring(math.ceil(wait / 1000))}
     end
-    redis.call('HSET', vkey, 'last_send_at', now, 'updated_at', now,
-      'expires_at', now + expires_in)
+    redis.call('HSET', vkey, 'last_send_at', now, 'updated_at', now)
     redis.call('HINCRBY', vkey, 'send_count', 1)
-    redis.call('PEXPIRE', vkey, expires_in + retention)
-    redis.call('PEXPIRE', last_key(prefix), expires_in + retention)
+    -- the later of the verification's end and the reserved code's (record_send moves
+    -- expires_at once that code is sent)
+    local ends = math.max(tonumber(f[2]), now + expires_in)
+    redis.call('PEXPIRE', vkey, ends - now + retention)
+    redis.call('PEXPIRE', last_key(prefix), ends - now + retention)
     return with_record('resent', now, vkey)
   end
   if f[1] == 'pending' then
