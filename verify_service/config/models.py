@@ -27,6 +27,14 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from verify_service.config.abuse import FraudGuard, RateLimits
+from verify_service.config.channels import (
+    ChannelTables,
+    WorkflowStepSettings,
+    allowed_channels,
+    channel_providers,
+    check_channel_providers,
+    check_workflow,
+)
 from verify_service.domain.hashing import HashParams
 from verify_service.domain.phones import PhoneNumberError, is_valid_region, parse_phone
 from verify_service.domain.sms import segments
@@ -46,7 +54,7 @@ from verify_service.domain.tokens import (
     TokenType,
 )
 from verify_service.providers.base import not_alone
-from verify_service.providers.registry import delegates, provider_options
+from verify_service.providers.registry import delegates, provider_options, supports_channel
 from verify_service.webhooks.signing import is_strict, lenient_key
 
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -119,6 +127,24 @@ class ServiceSettings(_Strict):
     # most SMS segments a message may cost (templates are checked at start-up).
     send_budget: float = Field(default=10.0, gt=0, le=120)
     max_segments: int | None = Field(default=None, ge=1, le=20)
+
+    # Channels beyond SMS and the fallback workflow (config/channels.py, README "Channels
+    # and fallback"); the top-level providers and templates are the sms channel's.
+    channels: ChannelTables = Field(default_factory=ChannelTables)
+    workflow: list[WorkflowStepSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _workflow(self) -> Self:
+        check_workflow(self.workflow, self.allowed_channels)
+        return self
+
+    @property
+    def allowed_channels(self) -> tuple[str, ...]:
+        return allowed_channels(self.channels)
+
+    def providers_for(self, channel: str) -> list[str]:
+        """The provider names of `channel`, in the order they are tried ([] if not enabled)."""
+        return channel_providers(self.channels, self.providers, channel)
 
     # Status events (README "Operations"): a signed POST on every status change.
     status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
@@ -274,6 +300,8 @@ class Settings(_Strict):
     # Peers allowed to say who the client is (X-Forwarded-For); anyone else is the client.
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     hashing: HashingSettings = Field(default_factory=HashingSettings)
+    # Seconds between two looks at the workflow due-queue, per worker (usecases/workflows.py).
+    workflow_poll_interval: float = Field(default=1.0, ge=0.05, le=60)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
 
@@ -377,6 +405,19 @@ class Settings(_Strict):
                     )
                 if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
                     raise ValueError(f"service {service.name!r}: test code for {number} length")
+        return self
+
+    @model_validator(mode="after")
+    def _channel_providers(self) -> Self:
+        kinds = {name: str(table["kind"]) for name, table in self.providers.items()}
+        for service in self.services:
+            others = {c: service.providers_for(c) for c in service.allowed_channels if c != "sms"}
+            check_channel_providers(service.name, others, kinds, supports_channel)
+            if others and any(delegates(kinds.get(p, "")) for p in service.providers):
+                raise ValueError(
+                    f"service {service.name!r}: its SMS provider makes and checks the codes "
+                    "itself, so it cannot offer other channels"
+                )
         return self
 
     @model_validator(mode="after")

@@ -17,6 +17,7 @@ from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.providers.kinds.console import ConsoleProvider
 from verify_service.providers.kinds.http_generic import HttpGenericProvider
 from verify_service.providers.kinds.smsfactor import SmsFactorProvider
+from verify_service.providers.kinds.smtp import SmtpProvider
 from verify_service.providers.kinds.swift import SwiftProvider
 from verify_service.providers.kinds.swisscom_sms import SwisscomSmsProvider
 from verify_service.providers.kinds.swisscom_token_validation import SwisscomTokenValidationProvider
@@ -35,6 +36,7 @@ KINDS: dict[str, type[Provider]] = {
         WebexConnectProvider,
         SmsFactorProvider,
         HttpGenericProvider,
+        SmtpProvider,
     )
 }
 
@@ -57,6 +59,12 @@ def delegates(kind: str) -> bool:
     """Whether a kind generates and checks codes itself (a `TokenValidator`)."""
     cls = KINDS.get(kind)
     return cls is not None and issubclass(cls, TokenValidator)
+
+
+def supports_channel(kind: str, channel: str) -> bool:
+    """Whether providers of `kind` can send on `channel` (unknown kinds: no)."""
+    cls = KINDS.get(kind)
+    return cls is not None and channel in cls.channels
 
 
 def build_provider(name: str, config: Mapping[str, Any]) -> Provider:

@@ -24,6 +24,15 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:rl:<limits' own key>     rate-limit windows, written by the      the window
                                 `limits` library under RATE_LIMIT_PREFIX;
                                 the identifier is `tagged(...)`
+    vs:wf:{queue}:due           sorted set: verification id -> when     none: an entry leaves
+                                its next workflow step is due (ms,      when its workflow ends
+                                store clock); a claimed entry is moved  (or, found orphaned,
+                                to now + lease                          when it comes due)
+    vs:wf:{queue}:steps         hash: verification id -> its workflow   as above
+                                (JSON: service, steps, next step, ...)
+
+The workflow queue is one slot on purpose: a claim is one atomic script over the due set
+and the steps hash; its entries hold verification ids only, never an address.
 
 The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
 `:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
@@ -104,3 +113,15 @@ def tagged(*parts: str) -> str:
     """A rate-limit identifier: a short digest in braces, a Cluster hash tag that keeps
     numbers out of key names (`limits` puts it inside its key, after RATE_LIMIT_PREFIX)."""
     return f"{{{_digest(*parts, length=20)}}}"
+
+
+# The workflow due-queue (usecases/workflows.py): both keys share the hash tag `queue`.
+WORKFLOW_TAG = "queue"
+
+
+def workflow_due_key() -> str:
+    return f"vs:wf:{{{WORKFLOW_TAG}}}:due"
+
+
+def workflow_steps_key() -> str:
+    return f"vs:wf:{{{WORKFLOW_TAG}}}:steps"

@@ -35,6 +35,10 @@ NAMES = (
     "pump_start",  # keys.pump_key(service, country)
     "pump_approve",  # keys.pump_key(service, country)
     "outbox_push",  # keys.outbox_key(to)
+    "workflow_schedule",  # keys.workflow_due_key(), keys.workflow_steps_key()
+    "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()
+    "workflow_advance",  # keys.workflow_due_key(), keys.workflow_steps_key()
+    "workflow_step",  # keys.prefix(tag)
 )
 
 

@@ -91,8 +91,10 @@ class WebexConnectProvider(HttpProvider):
                 return SendResult(message_id=str(transid) if transid else None)
         if not isinstance(outcome, dict):
             raise ProviderError("webex connect answer without a response", retryable=False)
-        code = safe_detail(outcome.get("code"), message.text)
-        name = CODE_NAMES.get(code) or safe_detail(outcome.get("description") or "", message.text)
+        code = safe_detail(outcome.get("code"), message.secret_text)
+        name = CODE_NAMES.get(code) or safe_detail(
+            outcome.get("description") or "", message.secret_text
+        )
         raise ProviderError(
             f"webex connect {code}: {name}",
             retryable=code in RETRYABLE,

@@ -119,7 +119,7 @@ class WebsmsProvider(HttpProvider):
             transfer_id = answer.get("transferId")
             return SendResult(message_id=str(transfer_id) if transfer_id else None)
         name = STATUS_NAMES.get(code, "error")
-        detail = safe_detail(answer.get("statusMessage") or "", message.text)
+        detail = safe_detail(answer.get("statusMessage") or "", message.secret_text)
         raise ProviderError(
             f"websms {code} {name}" + (f": {detail}" if detail else ""),
             retryable=code in RETRYABLE,
