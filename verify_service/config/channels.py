@@ -21,7 +21,7 @@ when the service has a table for it:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -172,24 +172,22 @@ def workflow_problem(steps: Sequence[WorkflowStep], allowed: Sequence[str]) -> s
 def check_channel_providers(
     service: str,
     channels: Mapping[str, Sequence[str]],
-    kinds: Mapping[str, str],
-    supports: Any,
+    tables: Mapping[str, Mapping[str, Any]],
+    problem: Callable[[Mapping[str, Any], str], str | None],
 ) -> None:
     """Raise ValueError for a channel whose provider has no table or cannot carry it.
-    `channels`: channel -> provider names; `kinds`: provider name -> kind;
-    `supports(kind, channel)` -> bool (the provider registry's)."""
+    `channels`: channel -> provider names; `tables`: the [providers.*] tables;
+    `problem(table, channel)`: the provider registry's `channel_problem`."""
     for channel, names in channels.items():
         for name in names:
-            if name not in kinds:
+            if name not in tables:
                 raise ValueError(
                     f"service {service!r}: channel {channel} uses provider {name!r}, "
                     "which has no [providers.*] table"
                 )
-            if not supports(kinds[name], channel):
-                raise ValueError(
-                    f"service {service!r}: provider {name!r} (kind {kinds[name]}) cannot send "
-                    f"on the {channel} channel"
-                )
+            found = problem(tables[name], channel)
+            if found is not None:
+                raise ValueError(f"service {service!r}: provider {name!r}: {found}")
 
 
 def check_workflow(steps: Sequence[WorkflowStepSettings], allowed: Sequence[str]) -> None:

@@ -54,7 +54,7 @@ from verify_service.domain.tokens import (
     TokenType,
 )
 from verify_service.providers.base import not_alone
-from verify_service.providers.registry import delegates, provider_options, supports_channel
+from verify_service.providers.registry import channel_problem, delegates, provider_options
 from verify_service.webhooks.signing import is_strict, lenient_key
 
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -409,11 +409,15 @@ class Settings(_Strict):
 
     @model_validator(mode="after")
     def _channel_providers(self) -> Self:
-        kinds = {name: str(table["kind"]) for name, table in self.providers.items()}
         for service in self.services:
             others = {c: service.providers_for(c) for c in service.allowed_channels if c != "sms"}
-            check_channel_providers(service.name, others, kinds, supports_channel)
-            if others and any(delegates(kinds.get(p, "")) for p in service.providers):
+            check_channel_providers(service.name, others, self.providers, channel_problem)
+            sms = {p: self.providers[p] for p in service.providers if p in self.providers}
+            for name, table in sms.items():
+                problem = channel_problem(table, "sms")
+                if problem is not None:
+                    raise ValueError(f"service {service.name!r}: provider {name!r}: {problem}")
+            if others and any(delegates(str(t["kind"])) for t in sms.values()):
                 raise ValueError(
                     f"service {service.name!r}: its SMS provider makes and checks the codes "
                     "itself, so it cannot offer other channels"

@@ -102,6 +102,12 @@ class Provider(ABC):
         self.options = options
 
     @classmethod
+    def channel_problem(cls, options: ProviderOptions, channel: str) -> str | None:
+        """Why a provider of these options cannot send on `channel` (one of `channels`),
+        e.g. an option that channel needs; None when it can."""
+        return None
+
+    @classmethod
     def from_config(cls, name: str, config: Mapping[str, Any]) -> Provider:
         return cls(name, cls.Options.model_validate(dict(config)))
 

@@ -23,6 +23,7 @@ from verify_service.providers.kinds.swisscom_sms import SwisscomSmsProvider
 from verify_service.providers.kinds.swisscom_token_validation import SwisscomTokenValidationProvider
 from verify_service.providers.kinds.webex_connect import WebexConnectProvider
 from verify_service.providers.kinds.websms import WebsmsProvider
+from verify_service.providers.kinds.websms_whatsapp import WebsmsWhatsappProvider
 
 KINDS: dict[str, type[Provider]] = {
     cls.kind: cls
@@ -37,6 +38,7 @@ KINDS: dict[str, type[Provider]] = {
         SmsFactorProvider,
         HttpGenericProvider,
         SmtpProvider,
+        WebsmsWhatsappProvider,
     )
 }
 
@@ -61,10 +63,13 @@ def delegates(kind: str) -> bool:
     return cls is not None and issubclass(cls, TokenValidator)
 
 
-def supports_channel(kind: str, channel: str) -> bool:
-    """Whether providers of `kind` can send on `channel` (unknown kinds: no)."""
-    cls = KINDS.get(kind)
-    return cls is not None and channel in cls.channels
+def channel_problem(table: Mapping[str, Any], channel: str) -> str | None:
+    """Why the provider of a (valid) `[providers.<name>]` table cannot send on `channel`:
+    its kind does not carry the channel, or lacks an option the channel needs."""
+    cls = KINDS[str(table["kind"])]
+    if channel not in cls.channels:
+        return f"kind {cls.kind} cannot send on the {channel} channel"
+    return cls.channel_problem(provider_options(table), channel)
 
 
 def build_provider(name: str, config: Mapping[str, Any]) -> Provider:

@@ -37,6 +37,8 @@ STATUS_NAMES = {
     4023: "THROTTLING_SPAMMING_IP",
     4026: "MAX_SMS_PER_MESSAGE_EXCEEDED",
     4031: "RECIPIENTS_BLACKLISTED",
+    4032: "NO_DEVICE_ENABLED",  # WhatsApp: no sender device enabled for the account
+    4033: "WHATSAPP_DISABLED",  # WhatsApp: not allowed for the account
     4035: "SMS_DISABLED",
     5000: "INTERNAL_ERROR",
     5003: "SERVICE_UNAVAILABLE",
