@@ -297,3 +297,41 @@ async def test_a_restart_mid_workflow_still_escalates(redis_server: RedisServer)
     fetched = await after.verifications.fetch(svc(after), started.id)
     assert [a.channel for a in fetched.send_attempts] == ["sms", "whatsapp"]
     await after.aclose()
+
+
+@pytest.mark.redis
+async def test_two_apps_with_their_pollers_escalate_each_verification_once(
+    redis_server: RedisServer,
+) -> None:
+    """Two app objects (as two uvicorn workers, or two instances) on one redis-server,
+    each with the poller its lifespan starts: every verification gets exactly one
+    WhatsApp message, sent by whichever app claimed it."""
+    from tests.conftest import API_KEY
+    from tests.support.helpers import open_api
+
+    settings = channel_settings(workflow_poll_interval=0.05)
+    first_client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await first_client.flushdb()
+    numbers = [f"+4179124{i:04d}" for i in range(10)]
+    first_store = Store(first_client)
+    second_store = Store(aioredis.Redis.from_url(redis_server.url, decode_responses=True))
+    async with (
+        open_api(settings, first_store, API_KEY) as first,
+        open_api(settings, second_store, API_KEY) as second,
+    ):
+        for number in numbers:
+            r = await first.post("/v1/verifications", json={"to": number})
+            assert r.status_code == 201, r.text
+        for store in (first_store, second_store):
+            later(store, TIMEOUT + 1)
+
+        def whatsapps(number: str) -> int:
+            return len(sent(first.components, "wa", number) + sent(second.components, "wa", number))
+
+        for _ in range(200):
+            if all(whatsapps(n) for n in numbers):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)  # time for a second, wrong send to show up
+        assert [whatsapps(n) for n in numbers] == [1] * len(numbers)
+        assert sent(first.components, "call", numbers[0]) == []
