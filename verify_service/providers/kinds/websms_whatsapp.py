@@ -32,14 +32,9 @@ from verify_service.providers.base import (
     ProviderOptions,
     SendResult,
 )
-from verify_service.providers.http.base import HttpProvider, retry_after, status_error
-from verify_service.providers.http.util import digits, json_answer, safe_detail
-from verify_service.providers.kinds.websms import (
-    RECIPIENT_INVALID,
-    RETRYABLE,
-    STATUS_NAMES,
-    SUCCESS,
-)
+from verify_service.providers.http.base import HttpProvider, status_error
+from verify_service.providers.http.util import digits, json_answer
+from verify_service.providers.kinds.websms import SUCCESS, status_code_error
 
 TOKEN_MARGIN = 30.0  # seconds before its end that a token is renewed
 
@@ -136,14 +131,8 @@ class WebsmsWhatsappProvider(HttpProvider):
         answer = json_answer(response)
         code = answer.get("statusCode") if isinstance(answer, dict) else None
         if isinstance(code, int) and code not in SUCCESS:
-            name = STATUS_NAMES.get(code, "error")
-            detail = safe_detail(answer.get("statusMessage") or "", message.secret_text)
-            raise ProviderError(
-                f"websms {code} {name}" + (f": {detail}" if detail else ""),
-                retryable=code in RETRYABLE,
-                recipient_invalid=code in RECIPIENT_INVALID,
-                retry_after=retry_after(response),
-            )
+            assert isinstance(answer, dict)
+            raise status_code_error(code, answer, response, message)
         if response.status_code == 401:
             raise ProviderError("HTTP 401: credentials refused", retryable=False)
         if not 200 <= response.status_code < 300:
