@@ -35,6 +35,7 @@ NAMES = (
     "pump_start",  # keys.pump_key(service, country)
     "pump_approve",  # keys.pump_key(service, country)
     "outbox_push",  # keys.outbox_key(to)
+    "ratelimit",  # keys.rate_key(...) of each layer (store/limiter.py)
     "workflow_schedule",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_advance",  # keys.workflow_due_key(), keys.workflow_steps_key()

@@ -163,19 +163,18 @@ class WorkflowQueue:
         service: str,
         verification_id: str,
         step: int,
-        code_hash: str,
         expires_in: int,
         retention: int,
     ) -> StepTaken:
-        """Add a code for workflow step `step` to the verification, once (see
-        workflow_step.lua): `ok` with the record as it now stands, else why not."""
+        """Reserve the send of workflow step `step` on the verification, once (see
+        workflow_step.lua): `ok` with the record as it now stands, else why not. The
+        code's hash is stored with the send's outcome (`Store.record_sends`)."""
         reply = await self._run(
             "workflow_step",
             [keys.prefix(tag)],
             service,
             verification_id,
             step,
-            code_hash,
             expires_in,
             retention,
         )

@@ -169,15 +169,11 @@ class Workflows:
             await self._after(entry, sent=False)
             return
 
-        code = generate_token(TokenType(entry.token_type), entry.token_length)
-        logs.sensitive(code)
-        code_hash = await self._verifications.hash_code(code, tag)
         taken = await self.queue.take_step(
             tag=tag,
             service=service.name,
             verification_id=vid,
             step=index,
-            code_hash=code_hash,
             expires_in=entry.expires_in,
             retention=self._settings.retention,
         )
@@ -189,6 +185,10 @@ class Workflows:
                 self._verifications.status_changed(service, verification, Status.EXPIRED)
             await self.queue.advance(vid, index, None)
             return
+        # The step is ours: only now the code and its hash (a refused step costs none).
+        code = generate_token(TokenType(entry.token_type), entry.token_length)
+        logs.sensitive(code)
+        code_hash = await self._verifications.hash_code(code, tag)
         message = messages.compose(
             service,
             step.channel,

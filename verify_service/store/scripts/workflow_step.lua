@@ -1,15 +1,15 @@
--- Take workflow step `step` of a verification: one more code (its hash appended, the
--- verification's expiry renewed, as a resend), only while the verification is pending,
--- unexpired, has checks and sends left, and no worker has taken this step or a later one.
--- This is what makes an escalation happen once, however often its queue entry is claimed.
+-- Take workflow step `step` of a verification: reserve one more send (the expiry renewed,
+-- as start.lua does for a resend; the code's hash is stored by record_send.lua once the
+-- send went out), only while the verification is pending, unexpired, has checks and sends
+-- left, and no worker has taken this step or a later one. This is what makes an
+-- escalation happen once, however often its queue entry is claimed.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]
 local id = ARGV[3]
 local step = tonumber(ARGV[4])  -- the step's index in the workflow (1 = the first fallback)
-local code_hash = ARGV[5]
-local expires_in = tonumber(ARGV[6]) * 1000   -- ms
-local retention_s = ARGV[7]
+local expires_in = tonumber(ARGV[5]) * 1000   -- ms
+local retention_s = ARGV[6]
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
@@ -34,11 +34,8 @@ end
 if tonumber(g[2]) >= tonumber(g[3]) then
   return with_record('max_send_attempts', now, vkey)
 end
-local codes = redis.call('HGET', vkey, 'codes')
-if codes and codes ~= '' then codes = codes .. '\n' .. code_hash else codes = code_hash end
-local expires_at = now + expires_in
-redis.call('HSET', vkey, 'codes', codes, 'last_send_at', now, 'updated_at', now,
-  'expires_at', expires_at, 'workflow_step', step)
+redis.call('HSET', vkey, 'last_send_at', now, 'updated_at', now,
+  'expires_at', now + expires_in, 'workflow_step', step)
 redis.call('HINCRBY', vkey, 'send_count', 1)
 local ttl = expires_in + tonumber(retention_s) * 1000
 redis.call('PEXPIRE', vkey, ttl)
