@@ -3,35 +3,19 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import API_KEY
+from tests.support.certs import make_certificates
 from tests.support.helpers import open_api
 from tests.support.redis_server import RedisServer, free_port, start_redis
 from verify_service.config import Settings
 from verify_service.store import Store
 
 pytestmark = pytest.mark.redis  # a real redis-server with TLS
-
-
-def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=30)
-
-
-def make_certificates(directory: Path) -> None:
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "1",
-            "-subj", "/CN=verify-test-ca", cwd=directory)  # fmt: skip
-    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost",
-            cwd=directory)  # fmt: skip
-    (directory / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-out", "server.crt", "-days", "1", "-extfile", "san.ext",
-            cwd=directory)  # fmt: skip
 
 
 @pytest.fixture(scope="module")

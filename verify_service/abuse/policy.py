@@ -69,6 +69,19 @@ def _country(phone: PhoneNumber) -> str:
     return phone.region or "001"  # phonenumbers' code for non-geographic ranges
 
 
+def _per_channel(channel: str, subject: str | None) -> str | None:
+    """SMS keeps the subjects it always had (counters in flight stay valid across a
+    deploy); other channels count under their own name."""
+    if subject is None or channel == "sms":
+        return subject
+    return f"{channel}:{subject}"
+
+
+def _channel_country(phone: PhoneNumber | None, channel: str) -> str | None:
+    """The country subject of a send (per_country limits, pumping guard); None for email."""
+    return None if phone is None else _per_channel(channel, _country(phone))
+
+
 class AbusePolicy:
     def __init__(
         self,
@@ -98,14 +111,18 @@ class AbusePolicy:
             if line is not None:
                 log.info(line)
 
-    def check_destination(self, service: ServiceSettings, phone: PhoneNumber) -> None:
+    def check_destination(
+        self, service: ServiceSettings, phone: PhoneNumber, channel: str = "sms"
+    ) -> None:
+        """Country and prefix rules hold on every phone channel; `mobile_only` not for
+        voice, where a landline is exactly what a call can reach."""
         try:
             destinations.check_destination(
                 phone,
                 allowed_countries=service.allowed_countries,
                 blocked_countries=service.blocked_countries,
                 blocked_prefixes=service.blocked_prefixes,
-                mobile_only=service.mobile_only,
+                mobile_only=service.mobile_only and channel != "voice",
             )
         except VerifyError as exc:
             self._observer.blocked(service.name, exc.extra["reason"], _country(phone))
@@ -115,15 +132,26 @@ class AbusePolicy:
         return testnumbers.fixed_code(service, e164, self.clock())
 
     async def before_send(
-        self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
+        self,
+        service: ServiceSettings,
+        phone: PhoneNumber | None,
+        client_ip: str | None,
+        channel: str = "sms",
+        address: str | None = None,
     ) -> None:
         """Every start that may send counts here, new verification or resend alike (test
-        numbers never get here: they send nothing)."""
-        country = _country(phone)
-        self._refuse_if_blocked(service, country)
+        numbers never get here: they send nothing). Per channel: the number (or email
+        `address`) and its country are counted apart on each channel, so a fallback to
+        voice is not refused for the SMS sent before it; the pumping guard watches SMS,
+        WhatsApp and voice each on its own (all three can be pumped), never email, which
+        has no premium-rate destinations."""
+        country = _channel_country(phone, channel)
+        if country is not None:
+            self._refuse_if_blocked(service, country)
+        recipient = phone.e164 if phone is not None else address
         subjects = {
             "per_ip": client_subject(client_ip),
-            "per_number": phone.e164,
+            "per_number": _per_channel(channel, recipient),
             "per_country": country,
             "global_sends": "",
         }
@@ -135,9 +163,10 @@ class AbusePolicy:
                 for layer in START_LAYERS
                 if (subject := subjects[layer]) is not None
             ],
-            country,
+            _country(phone) if phone else "",
         )
-        await self._guard(service, country)
+        if country is not None:
+            await self._guard(service, country)
 
     async def before_test_number_start(
         self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
@@ -158,14 +187,20 @@ class AbusePolicy:
         if subject is not None:
             await self._hit(service, [self._layer(service, "checks_per_ip", subject)])
 
-    async def approved(self, service: ServiceSettings, e164: str, region: str) -> None:
-        """Feed the pumping guard; never fails the check that was just approved."""
+    async def approved(
+        self, service: ServiceSettings, e164: str, region: str, channel: str = "sms"
+    ) -> None:
+        """Feed the pumping guard of the channel that carried the code; never fails the
+        check that was just approved."""
         guard = service.fraud_guard
-        if not guard.enabled or self.test_code(service, e164) is not None:
+        if not guard.enabled or channel == "email" or self.test_code(service, e164) is not None:
             return
         try:
             await self.pumping.approved(
-                service.name, region or "001", window=guard.window, cooldown=guard.cooldown
+                service.name,
+                _per_channel(channel, region or "001") or "001",
+                window=guard.window,
+                cooldown=guard.cooldown,
             )
         except VerifyError:
             log.warning("fraud guard: could not count an approval for service %r", service.name)

@@ -4,6 +4,8 @@ app, and handed to the use cases and, as typed dependencies (`api.deps`), to han
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -47,10 +49,12 @@ from verify_service.store import Store, keys
 from verify_service.store.attempts import AttemptStore
 from verify_service.store.diagnose import unreachable
 from verify_service.store.outbox import OutboxStore
+from verify_service.store.workflows import WorkflowQueue
 from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
+from verify_service.usecases.workflows import Workflows, WorkflowSchedule
 from verify_service.webhooks.callbacks import StatusEvents
 
 log = logging.getLogger("verify_service")
@@ -95,6 +99,9 @@ def build_components(
         ),
         observer,
     )
+    abuse = AbusePolicy(settings, store, observer)
+    # Fallback workflows only where a service has more than one channel.
+    queue = WorkflowQueue(store) if Workflows.needed(settings) else None
     verifications = Verifications(
         settings,
         store,
@@ -109,10 +116,14 @@ def build_components(
         },
         router=router,
         events=events,
-        abuse=AbusePolicy(settings, store, observer),
+        abuse=abuse,
         observer=observer,
         attempts=attempts,
         hash_threads=hash_threads(settings, workers),
+        workflows=WorkflowSchedule(queue) if queue is not None else None,
+    )
+    workflows = (
+        Workflows(settings, store, queue, verifications, abuse) if queue is not None else None
     )
     test_outbox = None
     if outbox:
@@ -126,10 +137,13 @@ def build_components(
         router=router,
         events=events,
         verifications=verifications,
-        reports=DeliveryReports(store, observer),
+        reports=DeliveryReports(
+            store, observer, undelivered=workflows.undelivered if workflows else None
+        ),
         attempts=attempts,
         api_keys=key_index(settings),
         outbox=test_outbox,
+        workflows=workflows,
     )
 
 
@@ -180,9 +194,18 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
         # the process: out of the collector's generations, full GC pauses stay short.
         gc.freeze()
+        # Every worker polls the workflow due-queue; the queue shares the steps out.
+        poller = None
+        if components.workflows is not None:
+            poll = components.settings.workflow_poll_interval
+            poller = asyncio.create_task(components.workflows.run(poll))
         try:
             yield
         finally:
+            if poller is not None:
+                poller.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await poller
             await components.aclose()
 
     handlers: list[Any] = [

@@ -31,6 +31,7 @@ from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
+from verify_service.usecases.workflows import Workflows
 from verify_service.webhooks.callbacks import StatusEvents
 
 Network = IPv4Network | IPv6Network
@@ -55,6 +56,7 @@ class Components:
     api_keys: Mapping[str, ServiceSettings]
     attempts: Attempts
     outbox: Outbox | None = None
+    workflows: Workflows | None = None  # where a service has more than one channel
 
     async def aclose(self) -> None:
         """Let pending status events go out (within their grace period), then close the

@@ -9,11 +9,13 @@ import httpx
 
 __all__ = [
     "ERRORS",
+    "ChannelNotAllowedError",
     "CountryNotAllowedError",
     "FraudSuspectedError",
     "IdempotencyInProgressError",
     "IdempotencyKeyReusedError",
     "InternalError",
+    "InvalidEmailAddressError",
     "InvalidPhoneNumberError",
     "InvalidRequestError",
     "InvalidTemplateError",
@@ -75,6 +77,14 @@ class InvalidRequestError(VerifyServiceError):
 
 class InvalidPhoneNumberError(VerifyServiceError):
     code = "invalid_phone_number"
+
+
+class InvalidEmailAddressError(VerifyServiceError):
+    code = "invalid_email_address"
+
+
+class ChannelNotAllowedError(VerifyServiceError):
+    code = "channel_not_allowed"
 
 
 class InvalidTemplateError(VerifyServiceError):
@@ -156,6 +166,8 @@ ERRORS: dict[str, type[VerifyServiceError]] = {
         InvalidRequestError,
         InvalidPhoneNumberError,
         InvalidTemplateError,
+        InvalidEmailAddressError,
+        ChannelNotAllowedError,
         CountryNotAllowedError,
         FraudSuspectedError,
         RateLimitedError,

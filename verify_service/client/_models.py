@@ -21,6 +21,7 @@ class SendAttempt:
     message_id: str | None
     status: str  # sent | failed | delivered | undelivered
     error: str | None
+    channel: str = "sms"  # sms | whatsapp | voice | email
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> SendAttempt:
@@ -30,6 +31,7 @@ class SendAttempt:
             message_id=data.get("message_id"),
             status=data["status"],
             error=data.get("error"),
+            channel=data.get("channel") or "sms",
         )
 
 

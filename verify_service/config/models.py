@@ -29,6 +29,14 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from verify_service.config.abuse import FraudGuard, RateLimits
 from verify_service.config.attempts import AttemptSettings
+from verify_service.config.channels import (
+    ChannelTables,
+    WorkflowStepSettings,
+    allowed_channels,
+    channel_providers,
+    check_channel_providers,
+    check_workflow,
+)
 from verify_service.domain.hashing import HashParams
 from verify_service.domain.phones import PhoneNumberError, is_valid_region, parse_phone
 from verify_service.domain.sms import segments
@@ -50,7 +58,7 @@ from verify_service.domain.tokens import (
     problem_with_test_code,
 )
 from verify_service.providers.base import not_alone
-from verify_service.providers.registry import delegates, provider_options
+from verify_service.providers.registry import channel_problem, delegates, provider_options
 from verify_service.webhooks.signing import is_strict, lenient_key
 
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
@@ -127,6 +135,24 @@ class ServiceSettings(_Strict):
     # cost 8-17).
     send_budget: float = Field(default=10.0, gt=0, le=120)
     max_segments: int = Field(default=3, ge=1, le=20)
+
+    # Channels beyond SMS and the fallback workflow (config/channels.py, README "Channels
+    # and fallback"); the top-level providers and templates are the sms channel's.
+    channels: ChannelTables = Field(default_factory=ChannelTables)
+    workflow: list[WorkflowStepSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _workflow(self) -> Self:
+        check_workflow(self.workflow, self.allowed_channels)
+        return self
+
+    @property
+    def allowed_channels(self) -> tuple[str, ...]:
+        return allowed_channels(self.channels)
+
+    def providers_for(self, channel: str) -> list[str]:
+        """The provider names of `channel`, in the order they are tried ([] if not enabled)."""
+        return channel_providers(self.channels, self.providers, channel)
 
     # Status events (README "Operations"): a signed POST on every status change.
     status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
@@ -304,6 +330,8 @@ class Settings(_Strict):
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     hashing: HashingSettings = Field(default_factory=HashingSettings)
     attempts: AttemptSettings = Field(default_factory=AttemptSettings)
+    # Seconds between two looks at the workflow due-queue, per worker (usecases/workflows.py).
+    workflow_poll_interval: float = Field(default=1.0, ge=0.05, le=60)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
 
@@ -420,6 +448,23 @@ class Settings(_Strict):
                     raise ValueError(
                         f"service {service.name!r}: write test number {number!r} as {e164}"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _channel_providers(self) -> Self:
+        for service in self.services:
+            others = {c: service.providers_for(c) for c in service.allowed_channels if c != "sms"}
+            check_channel_providers(service.name, others, self.providers, channel_problem)
+            sms = {p: self.providers[p] for p in service.providers if p in self.providers}
+            for name, table in sms.items():
+                problem = channel_problem(table, "sms")
+                if problem is not None:
+                    raise ValueError(f"service {service.name!r}: provider {name!r}: {problem}")
+            if others and any(delegates(str(t["kind"])) for t in sms.values()):
+                raise ValueError(
+                    f"service {service.name!r}: its SMS provider makes and checks the codes "
+                    "itself, so it cannot offer other channels"
+                )
         return self
 
     @model_validator(mode="after")

@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from verify_service.domain.channels import WorkflowStep
 from verify_service.domain.timestamps import rfc3339
 from verify_service.domain.tokens import TokenType
 
@@ -24,6 +25,7 @@ __all__ = [
     "StatusName",
     "TokenType",
     "Verification",
+    "WorkflowStep",
 ]
 
 StatusName = Literal["pending", "approved", "canceled", "expired", "max_attempts_reached", "failed"]
@@ -76,6 +78,7 @@ class SendAttempt:
     message_id: str | None
     status: SendStatus
     error: str | None = None
+    channel: str = "sms"  # records from before channels existed were all SMS
 
     @property
     def at_text(self) -> str:
@@ -84,13 +87,14 @@ class SendAttempt:
 
     def to_json(self) -> dict[str, Any]:
         """The stored and published shape: `{"at", "provider", "message_id", "status",
-        "error"}`, `at` as `at_text`."""
+        "error", "channel"}`, `at` as `at_text`."""
         return {
             "at": self.at_text,
             "provider": self.provider,
             "message_id": self.message_id,
             "status": self.status,
             "error": self.error,
+            "channel": self.channel,
         }
 
     @classmethod
@@ -106,6 +110,7 @@ class SendAttempt:
             message_id=data.get("message_id"),
             status=status,
             error=data.get("error"),
+            channel=str(data.get("channel") or "sms"),
         )
 
 
@@ -120,8 +125,8 @@ class Verification:
 
     id: str
     service: str
-    to: str  # E.164
-    channel: str
+    to: str  # E.164, or an email address for the email channel
+    channel: str  # of the latest send
     status: Status
     token_type: TokenType
     token_length: int
@@ -156,13 +161,16 @@ class CheckResult:
 class StartParams:
     """What a start asks for, in any dialect. None means the service's default.
 
-    `to` is a phone number as typed (national numbers use the configured default region);
+    `to` is a phone number as typed (national numbers use the configured default region),
+    or an email address for the email channel; `channel` None is the service's default
+    (its workflow's first channel, else sms); `workflow` replaces the service's workflow;
     `expires_in` is in seconds; `template` must contain `%TOKEN%`; `locale` picks one of
     the service's templates and wins over `accept_language` (the raw Accept-Language
     header); `client_ip` is the caller's address, for per-client rate limits."""
 
     to: str
-    channel: str = "sms"
+    channel: str | None = None
+    workflow: tuple[WorkflowStep, ...] | None = None
     token_type: TokenType | None = None
     token_length: int | None = None
     expires_in: int | None = None

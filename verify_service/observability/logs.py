@@ -9,7 +9,9 @@ What the filter removes (docs/architecture.md §3: no plaintext code, key or sec
 - codes handled by the current request (registered with `sensitive()`, a context variable),
 - secrets known at start-up: provider credentials, the pepper, callback and metrics tokens,
 - anything after `Bearer ` / `Basic `, and values of sensitive field names,
-- phone numbers: every `+` and 7-15 digits keeps its last 3 digits only.
+- phone numbers: every `+` and 7-15 digits keeps its last 3 digits only;
+- email addresses: the first character of the mailbox and the top-level domain only
+  (`alice@example.com` -> `a****@*******.com`).
 
 The `console` provider prints each SMS with `print` to stderr, not through logging: it is
 exempt by design (it exists to show the code during local development)."""
@@ -52,6 +54,9 @@ _RECORD_FIELDS = frozenset(
 )
 
 _PHONE = re.compile(r"(?<![\w+])(\+?)(\d{4,12})(\d{3})(?!\d)")
+_EMAIL = re.compile(
+    r"([\w.!#$%&'*+/=?^`{|}~-])([\w.!#$%&'*+/=?^`{|}~-]*)@([\w.-]+)(\.[A-Za-z]{2,63})\b"
+)
 _AUTH = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;]+", re.IGNORECASE)
 
 # Per request (or task): codes that must not appear, and fields added to every line.
@@ -102,6 +107,11 @@ def mask_phone(match: re.Match[str]) -> str:
     return match.group(1) + "*" * len(match.group(2)) + match.group(3)
 
 
+def mask_email(match: re.Match[str]) -> str:
+    first, rest, domain, tld = match.groups()
+    return f"{first}{'*' * len(rest)}@{'*' * len(domain)}{tld}"
+
+
 class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         # Short strings would redact half the log; real secrets are long.
@@ -117,6 +127,8 @@ class Redactor:
                 if code in value:
                     value = value.replace(code, REDACTED)
         value = _AUTH.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        if "@" in value:
+            value = _EMAIL.sub(mask_email, value)
         return _PHONE.sub(mask_phone, value)
 
     def value(self, key: str, value: Any) -> Any:

@@ -11,14 +11,24 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+ALL_CHANNELS = frozenset({"sms", "whatsapp", "voice", "email"})
 _URL_SECRET = re.compile(r"^[A-Za-z0-9._~-]{16,256}$")
 
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    to: str  # E.164, with "+"
-    text: str  # rendered, code included: never log it
+    to: str  # E.164, with "+"; an email address on the email channel
+    text: str  # rendered, code included: never log it (voice: what is spoken)
     reference: str  # our id for this send; providers that echo a client reference get it
+    channel: str = "sms"  # sms | whatsapp | voice | email
+    code: str = ""  # the bare code, for template-based sends (WhatsApp); never log it
+    subject: str | None = None  # email only
+    html: str | None = None  # email only: the HTML body
+
+    @property
+    def secret_text(self) -> str:
+        """Everything that carries the code, for `safe_detail` to keep out of errors."""
+        return f"{self.text} {self.code} {self.subject or ''} {self.html or ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,8 @@ class ProviderOptions(BaseModel):
 class Provider(ABC):
     kind: ClassVar[str]
     Options: ClassVar[type[ProviderOptions]] = ProviderOptions
+    # The channels this kind can carry (config validation refuses any other).
+    channels: ClassVar[frozenset[str]] = frozenset({"sms"})
     # True for kinds that print or keep the whole message: exempt from log redaction.
     local: ClassVar[bool] = False
 
@@ -100,12 +112,19 @@ class Provider(ABC):
         self.options = options
 
     @classmethod
+    def channel_problem(cls, options: ProviderOptions, channel: str) -> str | None:
+        """Why a provider of these options cannot send on `channel` (one of `channels`),
+        e.g. an option that channel needs; None when it can."""
+        return None
+
+    @classmethod
     def from_config(cls, name: str, config: Mapping[str, Any]) -> Provider:
         return cls(name, cls.Options.model_validate(dict(config)))
 
     @abstractmethod
     async def send(self, message: OutgoingMessage) -> SendResult:
-        """Send one SMS; raise ProviderError on failure. Must not retry by itself."""
+        """Send one message on `message.channel`; raise ProviderError on failure. Must
+        not retry by itself."""
 
     def parse_reports(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryReport]:
         """Turn a delivery-report callback into reports. Kinds without callbacks keep this.

@@ -17,11 +17,13 @@ from verify_service.providers.kinds.capture import CaptureProvider
 from verify_service.providers.kinds.console import ConsoleProvider
 from verify_service.providers.kinds.http_generic import HttpGenericProvider
 from verify_service.providers.kinds.smsfactor import SmsFactorProvider
+from verify_service.providers.kinds.smtp import SmtpProvider
 from verify_service.providers.kinds.swift import SwiftProvider
 from verify_service.providers.kinds.swisscom_sms import SwisscomSmsProvider
 from verify_service.providers.kinds.swisscom_token_validation import SwisscomTokenValidationProvider
 from verify_service.providers.kinds.webex_connect import WebexConnectProvider
 from verify_service.providers.kinds.websms import WebsmsProvider
+from verify_service.providers.kinds.websms_whatsapp import WebsmsWhatsappProvider
 
 KINDS: dict[str, type[Provider]] = {
     cls.kind: cls
@@ -35,6 +37,8 @@ KINDS: dict[str, type[Provider]] = {
         WebexConnectProvider,
         SmsFactorProvider,
         HttpGenericProvider,
+        SmtpProvider,
+        WebsmsWhatsappProvider,
     )
 }
 
@@ -57,6 +61,15 @@ def delegates(kind: str) -> bool:
     """Whether a kind generates and checks codes itself (a `TokenValidator`)."""
     cls = KINDS.get(kind)
     return cls is not None and issubclass(cls, TokenValidator)
+
+
+def channel_problem(table: Mapping[str, Any], channel: str) -> str | None:
+    """Why the provider of a (valid) `[providers.<name>]` table cannot send on `channel`:
+    its kind does not carry the channel, or lacks an option the channel needs."""
+    cls = KINDS[str(table["kind"])]
+    if channel not in cls.channels:
+        return f"kind {cls.kind} cannot send on the {channel} channel"
+    return cls.channel_problem(provider_options(table), channel)
 
 
 def build_provider(name: str, config: Mapping[str, Any]) -> Provider:

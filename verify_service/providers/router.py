@@ -46,8 +46,10 @@ class DeliveryAttempt:
     error: str | None = None
     seconds: float | None = None
 
-    def record(self) -> SendAttempt:
-        return SendAttempt(self.at, self.provider, self.message_id, self.status, self.error)
+    def record(self, channel: str = "sms") -> SendAttempt:
+        return SendAttempt(
+            self.at, self.provider, self.message_id, self.status, self.error, channel
+        )
 
 
 @dataclass(frozen=True, slots=True)

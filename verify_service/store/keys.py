@@ -33,6 +33,15 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:att:{<svc>}:num          hash: the attempt index by number of    [attempts] retention
                                 one service (field = the number's tag,  (each field trimmed on
                                 value = "<ms>:<record id>" entries)     write, swept)
+    vs:wf:{queue}:due           sorted set: verification id -> when     none: an entry leaves
+                                its next workflow step is due (ms,      when its workflow ends
+                                store clock); a claimed entry is moved  (or, found orphaned,
+                                to now + lease                          when it comes due)
+    vs:wf:{queue}:steps         hash: verification id -> its workflow   as above
+                                (JSON: service, steps, next step, ...)
+
+The workflow queue is one slot on purpose: a claim is one atomic script over the due set
+and the steps hash; its entries hold verification ids only, never an address.
 
 The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
 `:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
@@ -149,3 +158,15 @@ def attempts_numbers_key(service: str) -> str:
     that number's verification tag (`tag_for(key, service, to)`, also inside each of its
     verification ids), so a lookup by number or by verification id is one field read."""
     return f"vs:att:{{{attempts_tag(service)}}}:num"
+
+
+# The workflow due-queue (usecases/workflows.py): both keys share the hash tag `queue`.
+WORKFLOW_TAG = "queue"
+
+
+def workflow_due_key() -> str:
+    return f"vs:wf:{{{WORKFLOW_TAG}}}:due"
+
+
+def workflow_steps_key() -> str:
+    return f"vs:wf:{{{WORKFLOW_TAG}}}:steps"

@@ -39,6 +39,10 @@ NAMES = (
     "attempts_add",  # keys.attempts_log_key(service), keys.attempts_numbers_key(service)
     "attempts_convert",  # keys.attempts_log_key(service)
     "attempts_read",  # keys.attempts_log_key(service)[, keys.attempts_numbers_key(service)]
+    "workflow_schedule",  # keys.workflow_due_key(), keys.workflow_steps_key()
+    "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()
+    "workflow_advance",  # keys.workflow_due_key(), keys.workflow_steps_key()
+    "workflow_step",  # keys.prefix(tag)
 )
 
 

@@ -49,6 +49,7 @@ from verify_service.domain.phones import PhoneNumber, PhoneNumberError, is_valid
 from verify_service.providers.router import DeliveryAttempt
 from verify_service.store import keys
 from verify_service.store.attempts import AttemptStore, new_id
+from verify_service.usecases.channels import channel_plan
 
 log = logging.getLogger("verify_service.attempts")
 
@@ -193,6 +194,10 @@ class Attempts:
             phone = parse_phone(params.to, self._settings.default_region)
         except PhoneNumberError:
             return
+        try:  # the channel the start would have used (the service's workflow may pick it)
+            channel = channel_plan(service, params.channel, params.workflow)[0].channel
+        except VerifyError:
+            channel = params.channel or "sms"
         now = datetime.now(UTC)
         record = Attempt(
             id=new_id(now),
@@ -201,10 +206,10 @@ class Attempts:
             status="refused",
             to=phone.e164,
             country=phone.region,
-            channel=params.channel,
+            channel=channel,
             reason=reason,
         )
-        self._observer.attempt_recorded(service.name, phone.region or "", params.channel, "refused")
+        self._observer.attempt_recorded(service.name, phone.region or "", channel, "refused")
         await self._write(service.name, phone.e164, [record])
 
     async def converted(

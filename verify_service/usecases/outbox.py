@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from verify_service.domain.channels import AddressError, looks_like_email, normalize_email
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumberError, parse_phone
 from verify_service.domain.timestamps import rfc3339
@@ -46,9 +47,15 @@ class Outbox:
         )
 
     async def messages(self, to: str) -> list[OutboxMessage]:
-        """Newest first."""
+        """Newest first. `to` is a phone number, or an email address."""
         try:
-            e164 = parse_phone(to, self.default_region).e164
+            address = (
+                normalize_email(to)
+                if looks_like_email(to)
+                else parse_phone(to, self.default_region).e164
+            )
+        except AddressError as exc:
+            raise VerifyError("invalid_email_address", str(exc)) from None
         except PhoneNumberError as exc:
             raise VerifyError("invalid_phone_number", str(exc)) from None
         return [
@@ -58,5 +65,5 @@ class Outbox:
                 at=datetime.fromisoformat(m["at"]),
                 message_id=m["message_id"],
             )
-            for m in await self.store.newest_first(e164)
+            for m in await self.store.newest_first(address)
         ]

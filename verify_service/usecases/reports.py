@@ -5,7 +5,7 @@ never the verification's status: it is information for the caller, not a state."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from verify_service.providers.base import DeliveryReport
 from verify_service.store import Store
@@ -13,9 +13,19 @@ from verify_service.usecases.observer import VerificationObserver
 
 
 class DeliveryReports:
-    def __init__(self, store: Store, observer: VerificationObserver) -> None:
+    """`undelivered(provider, message_id)` is told of each message newly reported
+    undelivered (the workflow runner moves on to the next channel)."""
+
+    def __init__(
+        self,
+        store: Store,
+        observer: VerificationObserver,
+        *,
+        undelivered: Callable[[str, str], Awaitable[bool]] | None = None,
+    ) -> None:
         self._store = store
         self._observer = observer
+        self._undelivered = undelivered
 
     async def apply(self, provider: str, reports: Sequence[DeliveryReport]) -> int:
         """Mark the send attempts the reports of `provider` are about; returns how many
@@ -28,4 +38,6 @@ class DeliveryReports:
         )
         for report, outcome in zip(wanted, outcomes, strict=True):
             self._observer.report_applied(provider, report.status, outcome)
+            if self._undelivered and outcome == "changed" and report.status == "undelivered":
+                await self._undelivered(provider, report.message_id)
         return outcomes.count("changed")

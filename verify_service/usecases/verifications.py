@@ -17,6 +17,12 @@ import anyio.to_thread
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.config import ServiceSettings, Settings
 from verify_service.domain import locales, templates, tokens
+from verify_service.domain.channels import (
+    AddressError,
+    looks_like_email,
+    needs_phone,
+    normalize_email,
+)
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.hashing import CodeHasher
 from verify_service.domain.model import (
@@ -38,10 +44,12 @@ from verify_service.providers.base import (
     token_validator_of,
 )
 from verify_service.providers.metered import SendOutcome
-from verify_service.providers.router import Router
+from verify_service.providers.router import Delivery, Router
 from verify_service.store import Store, StoredVerification, keys
-from verify_service.usecases import delegation, idempotency
+from verify_service.store.verifications import ScriptOutcome
+from verify_service.usecases import delegation, idempotency, messages
 from verify_service.usecases.attempts import Attempts
+from verify_service.usecases.channels import WorkflowScheduler, channel_plan
 from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
@@ -69,11 +77,13 @@ def effective_status(record: StoredVerification) -> Status:
 def to_verification(record: StoredVerification) -> Verification:
     status = effective_status(record)
     remaining = record.max_check_attempts - record.check_attempts if status == "pending" else 0
+    sends = tuple(SendAttempt.from_json(a) for a in record.sends)
     return Verification(
         id=record.id,
         service=record.service,
         to=record.to,
-        channel=record.channel,
+        # A workflow or a resend may have moved on to another channel: the latest send's.
+        channel=sends[-1].channel if sends else record.channel,
         status=status,
         token_type=TokenType(record.token_type),
         token_length=record.token_length,
@@ -82,7 +92,7 @@ def to_verification(record: StoredVerification) -> Verification:
         check_attempts=record.check_attempts,
         max_check_attempts=record.max_check_attempts,
         attempts_remaining=max(0, remaining),
-        send_attempts=tuple(SendAttempt.from_json(a) for a in record.sends),
+        send_attempts=sends,
         metadata=record.metadata,
         updated_at=_time(record.updated_at_ms),
     )
@@ -122,6 +132,7 @@ class Verifications:
         observer: VerificationObserver,
         attempts: Attempts,
         hash_threads: int | None = None,
+        workflows: WorkflowScheduler | None = None,
     ) -> None:
         self._settings = settings
         self._store = store
@@ -133,6 +144,7 @@ class Verifications:
         self._abuse = abuse
         self._observer = observer
         self._attempts = attempts
+        self._workflows = workflows
         # Whether a service's provider makes and checks the codes itself is fixed by the
         # config: decided once here, not on every start and check. The providers themselves,
         # not their timing wrappers: the test is on their type.
@@ -163,6 +175,31 @@ class Verifications:
         except PhoneNumberError as exc:
             raise VerifyError("invalid_phone_number", str(exc)) from None
 
+    def _address(self, raw: str, channel: str) -> tuple[str, PhoneNumber | None]:
+        """`to` for `channel`: (E.164, the parsed number) or (the normalised email, None).
+        Raises VerifyError: invalid_phone_number, invalid_email_address."""
+        if needs_phone(channel):
+            if looks_like_email(raw):
+                raise VerifyError(
+                    "invalid_phone_number",
+                    f"the {channel} channel sends to a phone number, not an email address",
+                )
+            phone = self._phone(raw)
+            return phone.e164, phone
+        if not looks_like_email(raw):
+            raise VerifyError(
+                "invalid_email_address",
+                f"the {channel} channel sends to an email address, not a phone number",
+            )
+        try:
+            return normalize_email(raw), None
+        except AddressError as exc:
+            raise VerifyError("invalid_email_address", str(exc)) from None
+
+    async def hash_code(self, code: str, tag: str) -> str:
+        """The argon2id hash of `code` for the verification tag `tag`, in a worker thread."""
+        return await self._in_thread(self._hasher.hash, code, tag)
+
     # --- start ---------------------------------------------------------------------------
 
     async def start(self, service: ServiceSettings, params: StartParams) -> Verification:
@@ -177,12 +214,16 @@ class Verifications:
         """Start a verification of `params.to`, or resend the code of its pending one, and
         send the code. Returns the verification as it stands after the send.
 
-        Raises VerifyError: invalid_phone_number, invalid_request (token length outside the
-        service's range), invalid_template, a destination or rate-limit refusal
-        (country_blocked, rate_limited, fraud_suspected, ...), resend_too_soon,
-        max_send_attempts, provider_unavailable (no provider took the code)."""
-        phone = self._phone(params.to)
-        self._abuse.check_destination(service, phone)
+        Raises VerifyError: invalid_phone_number, invalid_email_address, channel_not_allowed,
+        invalid_request (token length outside the service's range, a bad workflow),
+        invalid_template, a destination or rate-limit refusal (country_blocked,
+        rate_limited, fraud_suspected, ...), resend_too_soon, max_send_attempts,
+        provider_unavailable (no provider took the code)."""
+        steps = channel_plan(service, params.channel, params.workflow)
+        channel = steps[0].channel
+        to, phone = self._address(params.to, channel)
+        if phone is not None:
+            self._abuse.check_destination(service, phone, channel)
         token_type = params.token_type or service.token_type
         length = params.token_length or service.token_length
         if not service.min_token_length <= length <= service.max_token_length:
@@ -199,24 +240,24 @@ class Verifications:
             except templates.TemplateError as exc:
                 raise VerifyError("invalid_template", str(exc)) from None
             # The service's own templates were checked at start-up for the longest code.
-            too_long = service.segments_problem(template, length)
+            too_long = service.segments_problem(template, length) if channel == "sms" else None
             if too_long is not None:
                 raise VerifyError("invalid_template", too_long)
-        else:
-            # An explicit `locale` wins; else the caller's Accept-Language preferences.
-            wanted = params.locale or locales.parse_accept_language(params.accept_language)
+        # An explicit `locale` wins; else the caller's Accept-Language preferences.
+        wanted = params.locale or locales.parse_accept_language(params.accept_language)
+        if template is None:
             template = templates.choose_template(service.template, service.templates, wanted)
 
-        test_code = self._abuse.test_code(service, phone.e164)
+        test_code = self._abuse.test_code(service, to) if phone is not None else None
         if test_code is None:
-            await self._abuse.before_send(service, phone, params.client_ip)
-        else:
+            await self._abuse.before_send(service, phone, params.client_ip, channel, to)
+        elif phone is not None:
             # The fixed code is of the service's type (checked when the config loads).
             token_type = service.token_type
             # Nothing is sent, but the per-client and per-number limits still hold.
             await self._abuse.before_test_number_start(service, phone, params.client_ip)
         validator = None if test_code else self._validator_of(service)
-        tag = keys.tag_for(self._tag_key, service.name, phone.e164)
+        tag = keys.tag_for(self._tag_key, service.name, to)
 
         # The cooldown and send limits first, and only then the code and its argon2 hash:
         # a refused start costs one round trip, no hash (issue 15: refused starts in a loop
@@ -225,7 +266,7 @@ class Verifications:
             tag=tag,
             new_id=keys.new_id(tag),
             service=service.name,
-            to=phone.e164,
+            to=to,
             expires_in=expires_in,
             max_check_attempts=service.max_check_attempts,
             max_send_attempts=service.max_send_attempts,
@@ -233,11 +274,12 @@ class Verifications:
             retention=self._settings.retention,
             token_type=token_type.value,
             token_length=len(test_code) if test_code else length,
-            channel=params.channel,
+            channel=channel,
             metadata=dict(params.metadata or {}),
         )
+        region = (phone.region or "") if phone is not None else ""
         if started.record is None:
-            self._observer.blocked(service.name, started.outcome, phone.region or "")
+            self._observer.blocked(service.name, started.outcome, region)
             raise VerifyError(
                 started.outcome,
                 "wait before requesting another code"
@@ -262,11 +304,7 @@ class Verifications:
         # Delegated mode: the provider makes the code; we keep a marker instead of a hash.
         code = test_code or ("" if validator else generate_token(token_type, length))
         logs.sensitive(code)
-        code_hash = (
-            delegation.marker()
-            if validator
-            else await self._in_thread(self._hasher.hash, code, tag)
-        )
+        code_hash = delegation.marker() if validator else await self.hash_code(code, tag)
         if test_code is not None:
             # Test numbers never reach a provider (no cost, no pumping); the fixed code works.
             stored = await self._store.record_sends(
@@ -280,43 +318,97 @@ class Verifications:
             )
             verification = to_verification(stored.record or record)
             if created:
-                self._status_changed(service, verification, Status.PENDING, phone.region or "")
+                self._status_changed(service, verification, Status.PENDING, region)
             return verification
 
         reference = f"{record.id}.{record.send_count}"
         if validator is not None:
-            # A resend asks for the verification's own type and length.
-            shape = (record.token_type, record.token_length)
-            request = TokenRequest(phone.e164, template, *shape, expires_in, reference)
+            request = TokenRequest(to, template, token_type.value, length, expires_in, reference)
             delivery = await delegation.start(validator, request)
             # The validator is not wrapped for timing (it is not a plain sender): count here.
             for attempt in delivery.attempts:
                 outcome: SendOutcome = "sent" if attempt.status == "sent" else "permanent_error"
                 self._observer.send_observed(attempt.provider, outcome, None)
         else:
-            text = templates.compose(template, code, service.autofill)
-            message = OutgoingMessage(phone.e164, text, reference)
-            delivery = await self._router.deliver(
-                self._providers_of(service), message, budget=service.send_budget
+            message = messages.compose(
+                service,
+                channel,
+                code,
+                to=to,
+                reference=reference,
+                wanted=wanted,
+                template=params.template,
             )
-            # Tried sends are timed and counted by MeteredProvider; these were never tried.
-            for attempt in delivery.attempts:
-                if attempt.seconds is None:  # breaker open or no time left
-                    self._observer.send_observed(attempt.provider, "skipped", None)
-        logged = self._attempts.sends(
-            service,
-            phone,
-            channel=params.channel,
-            verification_id=record.id,
-            attempts=delivery.attempts,
-            template=template,
-            token_length=length,
-            created=created,
+            delivery = await self.deliver(service, message)
+        # The attempt log (phone channels) is written alongside the send record: no round
+        # trip of its own.
+        logged = (
+            self._attempts.sends(
+                service,
+                phone,
+                channel=channel,
+                verification_id=record.id,
+                attempts=delivery.attempts,
+                template=template,
+                token_length=length,
+                created=created,
+            )
+            if phone is not None
+            else None
         )
-        recorded = await self._store.record_sends(
+        recorded = await self.record_delivery(
+            tag, record, delivery, code_hash, channel, code_expires_at_ms
+        )
+        if logged is not None:
+            await logged
+        if recorded.record is not None and created:
+            self._status_changed(service, to_verification(recorded.record), Status.PENDING, region)
+        if not delivery.sent:
+            if recorded.record is not None and recorded.record.status == Status.FAILED:
+                self._status_changed(
+                    service, to_verification(recorded.record), Status.FAILED, region
+                )
+            if delivery.recipient_invalid:
+                what = "phone_number" if phone is not None else "email_address"
+                raise VerifyError(
+                    f"invalid_{what}",
+                    f"the {channel} provider refused this address ({delivery.reason})",
+                )
+            reasons = "; ".join(f"{a.provider}: {a.error}" for a in delivery.attempts)
+            raise VerifyError("provider_unavailable", reasons or "no provider configured")
+        assert recorded.record is not None
+        if created and len(steps) > 1 and self._workflows is not None:
+            await self._workflows.schedule(service, recorded.record, steps, wanted, params.template)
+        return to_verification(recorded.record)
+
+    async def deliver(self, service: ServiceSettings, message: OutgoingMessage) -> Delivery:
+        """Send `message` through the providers of its channel (retries, failover,
+        breakers); counts the providers that were skipped without a try."""
+        delivery = await self._router.deliver(
+            self._providers_of(service, message.channel), message, budget=service.send_budget
+        )
+        # Tried sends are timed and counted by MeteredProvider; these were never tried.
+        for attempt in delivery.attempts:
+            if attempt.seconds is None:  # breaker open or no time left
+                self._observer.send_observed(attempt.provider, "skipped", None)
+        return delivery
+
+    async def record_delivery(
+        self,
+        tag: str,
+        record: StoredVerification,
+        delivery: Delivery,
+        code_hash: str,
+        channel: str,
+        code_expires_at_ms: int,
+    ) -> ScriptOutcome:
+        """Record a delivery's attempts (each with its channel) on the verification, with
+        the code's hash and its own expiry (ms, Redis clock), and index its message ids for
+        delivery reports."""
+        return await self._store.record_sends(
             tag=tag,
             verification_id=record.id,
-            attempts=[a.record().to_json() for a in delivery.attempts],
+            attempts=[a.record(channel).to_json() for a in delivery.attempts],
             sent=delivery.sent,
             code_hash=code_hash,
             retention=self._settings.retention,
@@ -332,24 +424,6 @@ class Verifications:
             - record.now_ms
             + self._settings.retention * 1000,
         )
-        await logged  # written alongside the send record: no round trip of its own
-        region = phone.region or ""
-        if recorded.record is not None and created:
-            self._status_changed(service, to_verification(recorded.record), Status.PENDING, region)
-        if not delivery.sent:
-            if recorded.record is not None and recorded.record.status == Status.FAILED:
-                self._status_changed(
-                    service, to_verification(recorded.record), Status.FAILED, region
-                )
-            if delivery.recipient_invalid:
-                raise VerifyError(
-                    "invalid_phone_number",
-                    f"the SMS provider refused this number ({delivery.reason})",
-                )
-            reasons = "; ".join(f"{a.provider}: {a.error}" for a in delivery.attempts)
-            raise VerifyError("provider_unavailable", reasons or "no provider configured")
-        assert recorded.record is not None
-        return to_verification(recorded.record)
 
     async def start_idempotent(
         self, service: ServiceSettings, idempotency_key: str, body: bytes, params: StartParams
@@ -363,8 +437,15 @@ class Verifications:
             lambda: self.start(service, params),
         )
 
-    def _providers_of(self, service: ServiceSettings) -> Sequence[Provider]:
-        return [self._senders[name] for name in service.providers]
+    def _providers_of(self, service: ServiceSettings, channel: str = "sms") -> Sequence[Provider]:
+        return [self._senders[name] for name in service.providers_for(channel)]
+
+    def status_changed(
+        self, service: ServiceSettings, verification: Verification, status: Status
+    ) -> None:
+        """Tell the observer and the status events (for changes made outside this class:
+        a workflow step that failed the verification)."""
+        self._status_changed(service, verification, status)
 
     def _status_changed(
         self,
@@ -402,7 +483,8 @@ class Verifications:
             return tag
         if to is None:
             raise VerifyError("invalid_request", "give either `to` or `verification_id`")
-        return keys.tag_for(self._tag_key, service.name, self._phone(to).e164)
+        channel = "email" if looks_like_email(to) else "sms"
+        return keys.tag_for(self._tag_key, service.name, self._address(to, channel)[0])
 
     async def check(
         self,
@@ -495,7 +577,7 @@ class Verifications:
             if approved:
                 region = _region_of(verification.to)
                 self._status_changed(service, verification, Status.APPROVED, region)
-                await self._abuse.approved(service, verification.to, region)
+                await self._abuse.approved(service, verification.to, region, verification.channel)
                 await self._attempts.converted(service, verification, region)
             return CheckResult(
                 verification,
@@ -614,6 +696,8 @@ def _sender(send_attempts: Sequence[SendAttempt]) -> str:
 
 
 def _region_of(e164: str) -> str:
+    if looks_like_email(e164):
+        return ""
     try:
         return parse_phone(e164, "ZZ").region or ""
     except PhoneNumberError:

@@ -252,8 +252,11 @@ def test_unknown_verification_sids_are_20404(login: tuple[Client, str], sid: str
 @pytest.mark.parametrize(
     ("params", "code", "status"),
     [
-        ({"to": "+41791110007", "channel": "call"}, 60200, 400),
-        ({"to": "+41791110007", "channel": "whatsapp"}, 60200, 400),
+        ({"to": "+41791110007", "channel": "call"}, 60223, 400),
+        ({"to": "+41791110007", "channel": "whatsapp"}, 60223, 400),
+        ({"to": "+41791110007", "channel": "fax"}, 60200, 400),
+        ({"to": "+41791110007", "channel": "voice"}, 60200, 400),
+        ({"to": "alice@example.com", "channel": "sms"}, 60200, 400),
         ({"to": "not a number", "channel": "sms"}, 60200, 400),
         ({"to": "+41791110007", "channel": "sms", "custom_code": "1234"}, 60204, 400),
         ({"to": "+41791110007", "channel": "sms", "amount": "1", "payee": "x"}, 60204, 400),

@@ -38,13 +38,21 @@ def test_status_words_are_the_literal_the_schemas_list() -> None:
     assert all(s.name_literal == s.value for s in Status)
 
 
-def test_a_send_attempt_is_stored_as_before() -> None:
+def test_a_send_attempt_is_stored_as_before_plus_its_channel() -> None:
     at = datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
     attempt = SendAttempt(at, "websms", "m-1", "sent")
     assert json.dumps(attempt.to_json(), separators=(",", ":")) == (
         '{"at":"2024-05-01T12:00:00.123Z","provider":"websms","message_id":"m-1",'
+        '"status":"sent","error":null,"channel":"sms"}'
+    )
+
+
+def test_a_send_attempt_stored_before_channels_reads_as_sms() -> None:
+    stored = json.loads(
+        '{"at":"2024-05-01T12:00:00.123Z","provider":"websms","message_id":"m-1",'
         '"status":"sent","error":null}'
     )
+    assert SendAttempt.from_json(stored).channel == "sms"
 
 
 @given(ATTEMPTS)

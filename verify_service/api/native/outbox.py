@@ -40,7 +40,7 @@ class TestMessagesController(Controller):
     )
     async def messages(
         self,
-        to: Annotated[str, QueryParameter(min_length=1, max_length=32)],
+        to: Annotated[str, QueryParameter(min_length=1, max_length=254)],
         service: NamedDependency[ServiceSettings],
         outbox: NamedDependency[Outbox],
     ) -> OutboxOut:

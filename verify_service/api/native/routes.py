@@ -21,7 +21,7 @@ from verify_service.api.native.schemas import (
     VerificationOut,
 )
 from verify_service.config import ServiceSettings
-from verify_service.domain.model import CheckResult, StartParams, Verification
+from verify_service.domain.model import CheckResult, StartParams, Verification, WorkflowStep
 from verify_service.domain.timestamps import rfc3339
 from verify_service.usecases.verifications import Verifications
 
@@ -77,6 +77,7 @@ def verification_out(v: Verification) -> VerificationOut:
                 message_id=a.message_id,
                 status=a.status,
                 error=a.error,
+                channel=a.channel,  # type: ignore[arg-type]
             )
             for a in v.send_attempts
         ],
@@ -135,6 +136,11 @@ class VerificationsController(Controller):
         params = StartParams(
             to=data.to,
             channel=data.channel,
+            workflow=(
+                tuple(WorkflowStep(s.channel, s.timeout) for s in data.workflow)
+                if data.workflow
+                else None
+            ),
             token_type=data.token_type,
             token_length=data.token_length,
             expires_in=data.expires_in,

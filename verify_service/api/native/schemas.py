@@ -18,20 +18,59 @@ from verify_service.domain.tokens import (
     TokenType,
 )
 
+ChannelName = Literal["sms", "whatsapp", "voice", "email"]
 MetaKey = Annotated[str, Meta(min_length=1, max_length=64)]
+# An E.164 number as typed, or an email address (RFC 5321 allows 254 characters).
+To = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=254,
+        description="Phone number (national numbers use the default region), or an email "
+        "address for the email channel.",
+    ),
+]
+
+
+class WorkflowStepIn(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    channel: ChannelName
+    timeout: (
+        Annotated[
+            int,
+            Meta(ge=5, le=3600, description="Seconds before the next step; not on the last."),
+        ]
+        | None
+    ) = None
+
+
 MetaValue = Annotated[str, Meta(max_length=256)]
 
 
 class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    to: Annotated[
-        str,
-        Meta(
-            min_length=1,
-            max_length=32,
-            description="Phone number; national numbers use the default region.",
-        ),
-    ]
-    channel: Literal["sms"] = "sms"
+    to: To
+    channel: (
+        Annotated[
+            ChannelName,
+            Meta(
+                description="The channel enabled for the service; default: its workflow's "
+                "first, else sms."
+            ),
+        ]
+        | None
+    ) = None
+    workflow: (
+        Annotated[
+            list[WorkflowStepIn],
+            Meta(
+                min_length=1,
+                max_length=5,
+                description="Fallback steps: when a step's timeout passes with the "
+                "verification pending, or its message is reported undelivered, a new code "
+                "goes out on the next step's channel. Replaces the service's workflow.",
+            ),
+        ]
+        | None
+    ) = None
     token_type: TokenType | None = None
     token_length: Annotated[int, Meta(ge=MIN_LENGTH, le=MAX_LENGTH)] | None = None
     expires_in: (
@@ -56,7 +95,7 @@ class StartRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 class CheckRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     code: Annotated[str, Meta(min_length=1, max_length=64)]
-    to: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    to: To | None = None
     verification_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
@@ -70,6 +109,7 @@ class SendAttemptOut(msgspec.Struct, kw_only=True):
     message_id: str | None
     status: SendStatus
     error: str | None
+    channel: ChannelName
 
 
 class VerificationOut(msgspec.Struct, kw_only=True):

@@ -15,6 +15,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
+from verify_service.domain.channels import twilio_channel
 from verify_service.domain.errors import VerifyError
 
 log = logging.getLogger("verify_service.api.twilio.routes")
@@ -27,6 +28,7 @@ INVALID_PARAMETER = 60200
 MAX_CHECK_ATTEMPTS = 60202
 MAX_SEND_ATTEMPTS = 60203
 NOT_SUPPORTED = 60204
+CHANNEL_DISABLED = 60223
 FRAUD_BLOCKED = 60410
 GEO_BLOCKED = 60605
 TOO_MANY_REQUESTS = 20429
@@ -40,6 +42,8 @@ _FROM_NATIVE: dict[str, tuple[int, int]] = {
     "invalid_request": (400, INVALID_PARAMETER),
     "invalid_phone_number": (400, INVALID_PARAMETER),
     "invalid_template": (400, INVALID_PARAMETER),
+    "invalid_email_address": (400, INVALID_PARAMETER),
+    "channel_not_allowed": (400, CHANNEL_DISABLED),
     "country_not_allowed": (403, GEO_BLOCKED),
     "fraud_suspected": (403, FRAUD_BLOCKED),
     "rate_limited": (429, TOO_MANY_REQUESTS),
@@ -55,7 +59,7 @@ _FROM_NATIVE: dict[str, tuple[int, int]] = {
     "internal_error": (500, INTERNAL),
 }
 
-_PARAMETER_OF = {"invalid_phone_number": "To"}
+_PARAMETER_OF = {"invalid_phone_number": "To", "invalid_email_address": "To"}
 _FIELD_IN_MESSAGE = re.compile(r"field `([A-Za-z]+)`")
 
 
@@ -109,7 +113,10 @@ def _verify_error(request: Request[Any, Any, Any], exc: VerifyError) -> Response
             error.message += f" (it is {exc.extra.get('verification_status', 'not pending')})"
         return _twilio_error(request, error)
     status, code = _FROM_NATIVE.get(exc.code, (exc.status, INTERNAL))
-    if code == INVALID_PARAMETER:
+    if code == CHANNEL_DISABLED:
+        channel = twilio_channel(str(exc.extra.get("channel", "")))
+        message = f"Delivery channel disabled: {channel.upper()}"
+    elif code == INVALID_PARAMETER:
         message = f"Invalid parameter: {_PARAMETER_OF.get(exc.code, exc.detail)}"
     else:
         message = exc.detail

@@ -41,6 +41,7 @@ from verify_service.api.twilio.schemas import (
     verification_resource,
 )
 from verify_service.config import ServiceSettings
+from verify_service.domain.channels import from_twilio_channel
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams, Status
 from verify_service.usecases.verifications import Verifications
@@ -129,7 +130,8 @@ async def create_verification(
     client_ip: NamedDependency[str | None],
     data: Annotated[CreateVerificationForm, Body(media_type=Form)],
 ) -> VerificationResource:
-    if data.channel != "sms":
+    channel = from_twilio_channel(data.channel)
+    if channel is None:
         raise invalid_parameter("Channel")
     _unsupported(
         CustomCode=data.custom_code,
@@ -143,6 +145,7 @@ async def create_verification(
             service,
             StartParams(
                 to=data.to,
+                channel=channel,
                 token_length=data.code_length,
                 locale=data.locale,
                 client_ip=client_ip,

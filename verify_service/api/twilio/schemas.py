@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta
 
 from verify_service.config import ServiceSettings
+from verify_service.domain.channels import twilio_channel
 from verify_service.domain.model import CheckResult, Verification
 from verify_service.domain.tokens import MAX_LENGTH, MIN_LENGTH
 
@@ -63,8 +64,21 @@ class CreateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
     """`POST /v2/Services/{ServiceSid}/Verifications`. Fields Twilio knows and we do not are
     ignored, except those whose silent loss would change what is sent (CustomCode, …)."""
 
-    to: Annotated[str, Meta(min_length=1, max_length=32, description="E.164 phone number.")]
-    channel: Annotated[str, Meta(max_length=16, description="Only `sms` is supported.")]
+    to: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=254,
+            description="E.164 phone number, or an email address for `email`.",
+        ),
+    ]
+    channel: Annotated[
+        str,
+        Meta(
+            max_length=16,
+            description="`sms`, `whatsapp`, `call` or `email`, as the service enables them.",
+        ),
+    ]
     locale: Locale | None = None
     custom_friendly_name: (
         Annotated[str, Meta(max_length=30, description="Accepted; see README.")] | None
@@ -93,7 +107,7 @@ class UpdateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
 
 class VerificationCheckForm(msgspec.Struct, rename="pascal", kw_only=True):
     code: Annotated[str, Meta(min_length=1, max_length=64)]
-    to: Annotated[str, Meta(min_length=1, max_length=32)] | None = None
+    to: Annotated[str, Meta(min_length=1, max_length=254)] | None = None
     verification_sid: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
     amount: Annotated[str, Meta(description="PSD2: not supported (60204).")] | None = None
     payee: Annotated[str, Meta(description="PSD2: not supported (60204).")] | None = None
@@ -180,7 +194,7 @@ def verification_resource(
         service_sid=service.twilio_service_sid,
         account_sid=service.twilio_account_sid,
         to=v.to,
-        channel=v.channel,
+        channel=twilio_channel(v.channel),
         status=v.status.name_literal,
         valid=v.status == "approved",
         lookup={},
@@ -188,7 +202,9 @@ def verification_resource(
         payee=None,
         send_code_attempts=[
             SendCodeAttempt(
-                attempt_sid=attempt_sid(v.id, i), channel=v.channel, time=attempt.at_text
+                attempt_sid=attempt_sid(v.id, i),
+                channel=twilio_channel(attempt.channel),
+                time=attempt.at_text,
             )
             for i, attempt in enumerate(v.send_attempts)
         ],
@@ -208,7 +224,7 @@ def check_resource(result: CheckResult, service: ServiceSettings) -> Verificatio
         service_sid=service.twilio_service_sid,
         account_sid=service.twilio_account_sid,
         to=v.to,
-        channel=v.channel,
+        channel=twilio_channel(v.channel),
         status=result.status.name_literal,
         valid=result.valid,
         amount=None,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from verify_service.providers.base import (
+    ALL_CHANNELS,
     OutgoingMessage,
     Provider,
     ProviderError,
@@ -22,11 +23,15 @@ class CapturedMessage:
     text: str
     at: datetime
     message_id: str
+    channel: str = "sms"
+    subject: str | None = None  # email only
+    html: str | None = None  # email only
 
 
 class CaptureProvider(Provider):
     kind = "capture"
     local: ClassVar[bool] = True
+    channels: ClassVar[frozenset[str]] = ALL_CHANNELS
     MAX_KEPT = 1000  # a test outbox, not a log: old messages fall off
 
     def __init__(self, name: str, options: ProviderOptions) -> None:
@@ -37,7 +42,15 @@ class CaptureProvider(Provider):
         self.sink: Callable[[CapturedMessage], Awaitable[None]] | None = None
 
     async def send(self, message: OutgoingMessage) -> SendResult:
-        captured = CapturedMessage(message.to, message.text, datetime.now(UTC), message.reference)
+        captured = CapturedMessage(
+            message.to,
+            message.text,
+            datetime.now(UTC),
+            message.reference,
+            message.channel,
+            message.subject,
+            message.html,
+        )
         self.messages.append(captured)
         del self.messages[: -self.MAX_KEPT]
         if self.sink is not None:

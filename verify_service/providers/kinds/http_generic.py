@@ -1,10 +1,13 @@
-"""`http`: any SMS provider with an HTTP API, configured rather than coded.
+"""`http`: any provider with an HTTP API, on any channel (SMS, WhatsApp, a voice/TTS call,
+email), configured rather than coded.
 
-The body is a template: a table whose string values may hold `{to}`, `{to_digits}`, `{text}`
-and `{reference}`. Placeholders are replaced inside the values and the body is encoded
-afterwards (JSON or form), so a text with quotes, `&` or braces can never break out of its
-field. With `signing_secret` every request is signed in the Standard Webhooks style, for
-sending through an endpoint of one's own that must know the request came from us."""
+The body is a template: a table whose string values may hold `{to}`, `{to_digits}`, `{text}`,
+`{reference}`, `{channel}`, `{code}` (the bare code, for template-based WhatsApp or voice
+APIs), `{subject}` and `{html}` (email; empty on other channels). Placeholders are replaced
+inside the values and the body is encoded afterwards (JSON or form), so a text with quotes,
+`&` or braces can never break out of its field. With `signing_secret` every request is
+signed in the Standard Webhooks style, for sending through an endpoint of one's own that
+must know the request came from us."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from verify_service.providers.base import (
+    ALL_CHANNELS,
     OutgoingMessage,
     ProviderError,
     ProviderOptions,
@@ -29,7 +33,7 @@ from verify_service.providers.http.base import HttpProvider, status_error
 from verify_service.providers.http.util import digits, dotted, json_answer, safe_detail
 from verify_service.webhooks.signing import secret_key, signature_headers
 
-PLACEHOLDERS = ("to", "to_digits", "text", "reference")
+PLACEHOLDERS = ("to", "to_digits", "text", "reference", "channel", "code", "subject", "html")
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 Scalar = str | int | float | bool
 
@@ -132,8 +136,8 @@ class HttpOptions(ProviderOptions):
         if unknown:
             known = ", ".join("{" + p + "}" for p in PLACEHOLDERS)
             raise ValueError(f"body: unknown placeholders {sorted(unknown)} (known: {known})")
-        if "text" not in used:
-            raise ValueError("body must contain {text} somewhere, or no code is sent")
+        if not used & {"text", "code", "html"}:
+            raise ValueError("body must contain {text} (or {code}) somewhere, or no code is sent")
         if not used & {"to", "to_digits"}:
             raise ValueError("body must contain {to} or {to_digits}")
         if (self.body_format == "form" or self.method == "GET") and any(
@@ -155,6 +159,7 @@ class HttpOptions(ProviderOptions):
 class HttpGenericProvider(HttpProvider):
     kind = "http"
     Options = HttpOptions
+    channels = ALL_CHANNELS
 
     def __init__(self, name: str, options: ProviderOptions) -> None:
         super().__init__(name, options)
@@ -193,6 +198,10 @@ class HttpGenericProvider(HttpProvider):
                 "to_digits": digits(message.to),
                 "text": message.text,
                 "reference": message.reference,
+                "channel": message.channel,
+                "code": message.code,
+                "subject": message.subject or "",
+                "html": message.html or "",
             },
         )
         kwargs: dict[str, Any] = {}
@@ -219,7 +228,9 @@ class HttpGenericProvider(HttpProvider):
         if o.success_field is not None and o.success_value is not None:
             found = dotted(answer, o.success_field)
             if not _same(found, o.success_value):
-                shown = safe_detail(found, message.text) if isinstance(found, Scalar) else "-"
+                shown = (
+                    safe_detail(found, message.secret_text) if isinstance(found, Scalar) else "-"
+                )
                 raise ProviderError(
                     f"HTTP {status}: {o.success_field} is {shown}, not {o.success_value}",
                     retryable=False,

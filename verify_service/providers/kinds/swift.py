@@ -83,7 +83,7 @@ class SwiftProvider(HttpProvider):
         if code.lower() == "ok" and response.status_code != 422:
             message_id = result.get("id")
             return SendResult(message_id=str(message_id) if message_id else None)
-        shown = safe_detail(code, message.text) if _CODE.match(code) else "unknown"
+        shown = safe_detail(code, message.secret_text) if _CODE.match(code) else "unknown"
         raise ProviderError(
             f"HTTP {response.status_code}: swift error_code {shown}",
             retryable=code.lower() in RETRYABLE,

@@ -1,4 +1,12 @@
-"""`webex_connect`: Webex Connect (formerly imimobile) Send Message API v1 (seed 003).
+"""`webex_connect`: Webex Connect (formerly imimobile) Send Message API v1 (seed 003), for
+SMS and WhatsApp.
+
+The same endpoint carries both: `deliverychannel` names the channel and a per-channel
+object the message. WhatsApp needs the WhatsApp app's `appid` and a WhatsApp ID (the number
+without "+") under `destination[].waid`; a first message to a person must be a template
+registered with Webex Connect (`whatsapp_template`, the code as its parameter
+`whatsapp_code_parameter`), free text (`channels["OTT-Messaging"].wa`) only reaches someone
+who wrote within 24 hours.
 
 The API answers HTTP 200 whatever happened: a list under `response` means accepted, an
 object under `response` is an error with a 7xxx code. The host depends on the tenant's
@@ -20,7 +28,7 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, status_error
-from verify_service.providers.http.util import json_answer, json_callback, safe_detail
+from verify_service.providers.http.util import digits, json_answer, json_callback, safe_detail
 
 ACCEPTED = "1001"  # "Queued"
 RETRYABLE = frozenset({"7006"})  # internal error
@@ -41,7 +49,11 @@ UNDELIVERED = frozenset({"undelivered", "failed"})
 
 class WebexConnectOptions(ProviderOptions):
     service_key: SecretStr
-    sender_id: str
+    sender_id: str | None = None  # SMS: the sender ID (required for the sms channel)
+    # WhatsApp: the WhatsApp app's id, and the registered template that carries the code.
+    whatsapp_app_id: str | None = None
+    whatsapp_template: str | None = None
+    whatsapp_code_parameter: str = "code"
 
     @model_validator(mode="after")
     def _region_host(self) -> Self:
@@ -53,13 +65,44 @@ class WebexConnectOptions(ProviderOptions):
 class WebexConnectProvider(HttpProvider):
     kind = "webex_connect"
     Options = WebexConnectOptions
+    channels = frozenset({"sms", "whatsapp"})
+
+    @classmethod
+    def channel_problem(cls, options: ProviderOptions, channel: str) -> str | None:
+        assert isinstance(options, WebexConnectOptions)
+        if channel == "sms" and not options.sender_id:
+            return "sender_id is required for the sms channel"
+        if channel == "whatsapp" and not options.whatsapp_app_id:
+            return "whatsapp_app_id is required for the whatsapp channel"
+        return None
 
     @property
     def opts(self) -> WebexConnectOptions:
         assert isinstance(self.options, WebexConnectOptions)
         return self.options
 
+    def _whatsapp_body(self, message: OutgoingMessage) -> dict[str, Any]:
+        o = self.opts
+        body: dict[str, Any] = {
+            "appid": o.whatsapp_app_id,
+            "deliverychannel": "whatsapp",
+            "destination": [{"waid": [digits(message.to)]}],
+            "correlationid": message.reference,
+        }
+        if o.whatsapp_template:
+            body["message"] = {
+                "template": o.whatsapp_template,
+                "parameters": {o.whatsapp_code_parameter: message.code},
+            }
+        else:
+            body["channels"] = {
+                "OTT-Messaging": {"wa": {"type": "text", "text": {"body": message.text}}}
+            }
+        return body
+
     def _body(self, message: OutgoingMessage) -> dict[str, Any]:
+        if message.channel == "whatsapp":
+            return self._whatsapp_body(message)
         return {
             "deliverychannel": "sms",
             "destination": [{"msisdn": [message.to]}],
@@ -92,8 +135,10 @@ class WebexConnectProvider(HttpProvider):
                 return SendResult(message_id=str(transid) if transid else None)
         if not isinstance(outcome, dict):
             raise ProviderError("webex connect answer without a response", retryable=False)
-        code = safe_detail(outcome.get("code"), message.text)
-        name = CODE_NAMES.get(code) or safe_detail(outcome.get("description") or "", message.text)
+        code = safe_detail(outcome.get("code"), message.secret_text)
+        name = CODE_NAMES.get(code) or safe_detail(
+            outcome.get("description") or "", message.secret_text
+        )
         raise ProviderError(
             f"webex connect {code}: {name}",
             retryable=code in RETRYABLE,

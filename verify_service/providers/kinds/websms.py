@@ -9,6 +9,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any, Self
 
+import httpx
 from pydantic import SecretStr, model_validator
 
 from verify_service.providers.base import (
@@ -40,6 +41,8 @@ STATUS_NAMES = {
     4023: "THROTTLING_SPAMMING_IP",
     4026: "MAX_SMS_PER_MESSAGE_EXCEEDED",
     4031: "RECIPIENTS_BLACKLISTED",
+    4032: "NO_DEVICE_ENABLED",  # WhatsApp: no sender device enabled for the account
+    4033: "WHATSAPP_DISABLED",  # WhatsApp: not allowed for the account
     4035: "SMS_DISABLED",
     5000: "INTERNAL_ERROR",
     5003: "SERVICE_UNAVAILABLE",
@@ -47,6 +50,22 @@ STATUS_NAMES = {
 # Final delivery states; `accepted` (handed to the network) is intermediate.
 DELIVERED = frozenset({"delivered"})
 UNDELIVERED = frozenset({"undelivered", "expired", "deleted", "rejected"})
+
+
+def status_code_error(
+    code: int, answer: dict[str, Any], response: httpx.Response, message: OutgoingMessage
+) -> ProviderError:
+    """A websms `statusCode` other than success, as a ProviderError (its class from the
+    status table; the provider's own words only when they do not repeat the message)."""
+    name = STATUS_NAMES.get(code, "error")
+    detail = safe_detail(answer.get("statusMessage") or "", message.secret_text)
+    return ProviderError(
+        f"websms {code} {name}" + (f": {detail}" if detail else ""),
+        retryable=code in RETRYABLE,
+        recipient_invalid=code in RECIPIENT_INVALID,
+        retry_after=retry_after(response),
+        exhausted=code in EXHAUSTED,
+    )
 
 
 class WebsmsOptions(ProviderOptions):
@@ -121,15 +140,7 @@ class WebsmsProvider(HttpProvider):
         if code in SUCCESS:
             transfer_id = answer.get("transferId")
             return SendResult(message_id=str(transfer_id) if transfer_id else None)
-        name = STATUS_NAMES.get(code, "error")
-        detail = safe_detail(answer.get("statusMessage") or "", message.text)
-        raise ProviderError(
-            f"websms {code} {name}" + (f": {detail}" if detail else ""),
-            retryable=code in RETRYABLE,
-            recipient_invalid=code in RECIPIENT_INVALID,
-            retry_after=retry_after(response),
-            exhausted=code in EXHAUSTED,
-        )
+        raise status_code_error(code, answer, response, message)
 
     def parse_reports(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryReport]:
         data = json_callback(body)
