@@ -49,6 +49,27 @@ local function expire_now(vkey, now, retention_s)
   end_verification(vkey, 'expired', now, retention_s)
 end
 
+-- The fields of a pending, unexpired verification of `service` (as owned_fields gives
+-- them), with check attempts left when `need_attempts`; else nil and the reply that
+-- refuses it: 'not_found', 'not_pending', or 'expired' (recorded here, once).
+local function pending_fields(vkey, service, now, retention_s, need_attempts)
+  local f = owned_fields(vkey, service)
+  if not f then
+    return nil, {'not_found'}
+  end
+  if f[2] ~= 'pending' then
+    return nil, with_record('not_pending', now, vkey)
+  end
+  if now >= tonumber(f[3]) then
+    expire_now(vkey, now, retention_s)
+    return nil, with_record('expired', now, vkey)
+  end
+  if need_attempts and tonumber(f[4]) >= tonumber(f[5]) then
+    return nil, with_record('not_pending', now, vkey)
+  end
+  return f, nil
+end
+
 -- The `codes` field: one line per code, `<expires_at_ms> <hash>` (each code keeps the
 -- expiry it was sent with; store/records.py StoredCode reads the same). A line without
 -- an expiry (written before codes had their own) lasts as long as the verification,

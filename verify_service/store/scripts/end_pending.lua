@@ -17,21 +17,11 @@ if status ~= 'approved' and status ~= 'canceled' then
 end
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local f = owned_fields(vkey, service)
+-- Out of attempts: no approval. Readers derive max_attempts_reached; a check still in
+-- flight records it. A cancel still ends it: the caller wants it gone either way.
+local f, refusal = pending_fields(vkey, service, now, retention_s, status == 'approved')
 if not f then
-  return {'not_found'}
-end
-if f[2] ~= 'pending' then
-  return with_record('not_pending', now, vkey)
-end
-if now >= tonumber(f[3]) then
-  expire_now(vkey, now, retention_s)
-  return with_record('expired', now, vkey)
-end
-if status == 'approved' and tonumber(f[4]) >= tonumber(f[5]) then
-  -- Out of attempts: no approval. Readers derive max_attempts_reached; a check still in
-  -- flight records it. A cancel still ends it: the caller wants it gone either way.
-  return with_record('not_pending', now, vkey)
+  return refusal
 end
 end_verification(vkey, status, now, retention_s)
 return with_record(status, now, vkey)
