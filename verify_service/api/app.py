@@ -21,8 +21,9 @@ from litestar.openapi.spec import SecurityScheme
 
 from verify_service import __version__
 from verify_service.abuse.policy import AbusePolicy
-from verify_service.api.deps import Components, app_dependencies, key_index
+from verify_service.api.deps import Components, app_dependencies, key_index, operator_key_index
 from verify_service.api.header_limit import header_limit
+from verify_service.api.native.fraud import FraudController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
@@ -43,6 +44,7 @@ from verify_service.providers.registry import build_provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
 from verify_service.store.outbox import OutboxStore
+from verify_service.usecases.fraud import FraudControl
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -113,6 +115,8 @@ def build_components(
         reports=DeliveryReports(store, observer),
         api_keys=key_index(settings),
         outbox=test_outbox,
+        fraud=FraudControl(store, observer),
+        operator_keys=operator_key_index(settings),
     )
 
 
@@ -135,6 +139,11 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "bearer": SecurityScheme(
                     type="http", scheme="bearer", description="An API key of a service."
+                ),
+                "operator": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An operator's key (`[[operators]]`), for /v1/fraud.",
                 ),
                 TWILIO_SECURITY: SecurityScheme(
                     type="http",
@@ -175,6 +184,7 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         health.live,
         health.ready,
         health.metrics,
+        FraudController,
     ]
     if components.outbox is not None:
         handlers.append(TestMessagesController)
