@@ -46,16 +46,25 @@ class Mode:
 MODES = {
     # Few false blocks: a range must convert at under a third of its baseline with
     # 99.98 % confidence; more pumped SMS go out before the first block.
-    "basic": Mode(z=3.5, ratio=0.35, min_starts=12, repeat_min_starts=5, new_allowance=20,
+    "basic": Mode(z=3.5, ratio=0.35, min_starts=6, repeat_min_starts=3, new_allowance=20,
                   growth=2.0, cooldown=900),
     # The default: under half the baseline with 99.87 % confidence.
-    "standard": Mode(z=3.0, ratio=0.5, min_starts=8, repeat_min_starts=3, new_allowance=10,
+    "standard": Mode(z=3.0, ratio=0.5, min_starts=4, repeat_min_starts=2, new_allowance=10,
                      growth=2.0, cooldown=3600),
     # Blocks early (under two thirds of the baseline, 99 %): least pumping, more
     # legitimate users caught in a block when their range converts poorly.
-    "max": Mode(z=2.33, ratio=0.65, min_starts=5, repeat_min_starts=2, new_allowance=5,
+    "max": Mode(z=2.33, ratio=0.65, min_starts=3, repeat_min_starts=2, new_allowance=5,
                 growth=1.0, cooldown=7200),
 }  # fmt: skip
+# The narrower the range, the less real users cluster in it (a block of 100 numbers sees
+# two unrelated users in a day at most), so the less confidence a verdict needs: a run of
+# unconverted starts in one 100-block is the sequential pumping list's signature.
+LEVEL_CONFIDENCE = {"block_1m": 0.8, "block_10k": 0.6, "block_100": 0.5}
+# Below the country, a range that was blocked, or had a narrower range blocked, in the
+# last day is judged at this share of the confidence (the attack tends to move on within
+# it); and while the service has had a block within the cool-down, every range at this.
+SUSPECT_FACTOR = 0.5
+ALERT_FACTOR = 0.6
 # Conversion assumed before a service has history, and how many starts of a range's own
 # history outweigh its parent's baseline.
 PRIOR_CONVERSION = 0.7
@@ -73,7 +82,6 @@ def guard_args(guard: GuardSettings) -> GuardArgs:
     return GuardArgs(
         window_ms=guard.window * 1000,
         baseline_ms=guard.baseline * 1000,
-        z=mode.z,
         ratio=mode.ratio,
         min_starts=guard.min_starts or mode.min_starts,
         repeat_min_starts=min(guard.min_starts or mode.min_starts, mode.repeat_min_starts),
@@ -87,6 +95,8 @@ def guard_args(guard: GuardSettings) -> GuardArgs:
         max_cooldown_ms=guard.max_cooldown * 1000,
         strike_memory_ms=STRIKE_MEMORY * 1000,
         max_ranges=guard.max_ranges,
+        suspect_factor=SUSPECT_FACTOR,
+        alert_factor=ALERT_FACTOR,
     )
 
 
@@ -104,6 +114,7 @@ class PumpingGuard:
         self.counters = FraudStore(store)
         self._observer = observer
         self._args = {s.name: guard_args(s.fraud_guard) for s in settings.services}
+        self._z = {s.name: MODES[s.fraud_guard.mode].z for s in settings.services}
 
     def args(self, service: str) -> GuardArgs:
         return self._args[service]
@@ -119,15 +130,16 @@ class PumpingGuard:
             service.name,
             [r.prefix for r in ranges],
             [r.level for r in ranges],
+            [self._z[service.name] * LEVEL_CONFIDENCE.get(r.level, 1.0) for r in ranges],
             prefixes_of(phone.e164),
             self._args[service.name],
             allowed=any(phone.e164.startswith(p) for p in guard.allowed_prefixes),
         )
-        if verdict.state == "ok":
-            return
         country = ranges[1].country
-        if verdict.state == "tripped":
+        if verdict.state in ("tripped", "noted"):
             self._tripped(service, country, verdict)
+        if verdict.state in ("ok", "noted"):
+            return
         self._observer.blocked(service.name, "fraud_suspected", country)
         raise VerifyError(
             "fraud_suspected",

@@ -23,7 +23,6 @@ class GuardArgs:
 
     window_ms: int
     baseline_ms: int
-    z: float
     ratio: float
     min_starts: int
     repeat_min_starts: int
@@ -37,6 +36,8 @@ class GuardArgs:
     max_cooldown_ms: int
     strike_memory_ms: int
     max_ranges: int
+    suspect_factor: float
+    alert_factor: float
 
     @property
     def ttl_ms(self) -> int:
@@ -46,7 +47,6 @@ class GuardArgs:
         return [
             self.window_ms,
             self.baseline_ms,
-            repr(self.z),
             repr(self.ratio),
             self.min_starts,
             self.repeat_min_starts,
@@ -61,6 +61,8 @@ class GuardArgs:
             self.strike_memory_ms,
             self.max_ranges,
             self.ttl_ms,
+            repr(self.suspect_factor),
+            repr(self.alert_factor),
         ]
 
 
@@ -68,7 +70,9 @@ class GuardArgs:
 class StartVerdict:
     """`ok`; `blocked` (a block of `prefix` refused it, `retry_after` s left); `tripped`
     (this start blocked `prefix` at `level`, on `starts` recent starts of which `approvals`
-    approved against a baseline conversion `baseline`, its `strikes`-th block in a row)."""
+    approved against a baseline conversion `baseline`, its `strikes`-th block in a row, and
+    was refused); `noted` (the same, but a narrower range of this number has a healthy
+    record, so this start passed)."""
 
     state: str
     retry_after: int = 0
@@ -139,14 +143,16 @@ class FraudStore:
         service: str,
         prefixes: Sequence[str],
         levels: Sequence[str],
+        confidence: Sequence[float],
         candidates: Sequence[str],
         args: GuardArgs,
         *,
         allowed: bool,
     ) -> StartVerdict:
         """Judge and count one start to a number whose ranges are `prefixes` (broadest
-        first, the service-wide one first) at `levels`; `candidates` are the number's
-        prefixes an allow-list entry may match; `allowed`: the config allow-lists it."""
+        first, the service-wide one first) at `levels`, each judged at `confidence` (a
+        standard normal quantile); `candidates` are the number's prefixes an allow-list
+        entry may match; `allowed`: the config allow-lists it."""
         k = keys.fraud_keys(service)
         with store_call(self.store.deadline):
             reply = await self.store.scripts.run(
@@ -156,10 +162,10 @@ class FraudStore:
                     self.store.clock_offset_ms,
                     *args.argv(),
                     "1" if allowed else "0",
-                    len(prefixes),
-                    *prefixes,
-                    *levels,
-                    *candidates,
+                    " ".join(prefixes),
+                    " ".join(levels),
+                    " ".join(repr(z) for z in confidence),
+                    " ".join(candidates),
                 ],
             )
         state = str(reply[0])
@@ -189,7 +195,7 @@ class FraudStore:
                     args.window_ms,
                     args.baseline_ms,
                     args.ttl_ms,
-                    *prefixes,
+                    " ".join(prefixes),
                 ],
             )
 

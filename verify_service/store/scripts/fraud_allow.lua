@@ -1,10 +1,11 @@
 -- Fraud guard: an operator allow-lists a range (never blocked, still counted) or takes it
 -- off the list (store/fraud.py). The list is bounded: beyond `max` entries it refuses.
 local allow_key = KEYS[1]  -- hash: prefix -> "<at ms> <actor>"
-local now = now_ms(ARGV[1])
+local clock_offset_ms = ARGV[1]
 local prefix = ARGV[2]
 local actor = ARGV[3]      -- "" = take the range off the list
 local max = tonumber(ARGV[4])
+local now = now_ms(clock_offset_ms)
 if actor == '' then
   return {tostring(redis.call('HDEL', allow_key, prefix))}
 end

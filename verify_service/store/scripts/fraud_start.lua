@@ -2,61 +2,70 @@
 -- In one call: refuse while a range of the number is blocked (unless a narrower range of
 -- it has a healthy record of its own, or the number is allow-listed); else judge every
 -- range with this start counted, block the narrowest one whose recent conversion is
--- significantly below its baseline, or count the start.
+-- significantly below its country's baseline, or count the start.
 -- Every key is one service's (same hash tag, one slot):
-local ranges_key = KEYS[1]  -- hash: prefix -> "s a S A t" (see decayed)
+local ranges_key = KEYS[1]  -- hash: prefix -> "s a S A t u" (see decayed)
 local lru_key = KEYS[2]     -- zset: prefix -> last touched (ms); memory bound
-local blocks_key = KEYS[3]  -- hash: prefix -> block record (see block_record);
-                            --       prefix..'#r' -> starts refused by that block
+-- (blocks_key also holds prefix..'#r' -> the starts that block refused)
+local blocks_key = KEYS[3]  -- hash: prefix -> block record (see parse_block)
 local allow_key = KEYS[4]   -- hash: prefix -> "<at ms> <actor>"
-local now = now_ms(ARGV[1])
+local clock_offset_ms = ARGV[1]
 local tau = tonumber(ARGV[2])             -- ms: time constant of the recent counters
 local tau_long = tonumber(ARGV[3])        -- ms: time constant of the baseline counters
-local z = tonumber(ARGV[4])               -- confidence of the test (standard normal quantile)
-local ratio = tonumber(ARGV[5])           -- anomalous below ratio x baseline conversion
-local min_starts = tonumber(ARGV[6])      -- recent starts before a range is judged
-local repeat_min_starts = tonumber(ARGV[7])  -- the same, for a range blocked before
-local min_conversion = tonumber(ARGV[8])  -- fixed floor judged the same way; 0 = none
-local prior = tonumber(ARGV[9])           -- conversion assumed for a service without history
-local prior_weight = tonumber(ARGV[10])   -- starts of history that outweigh the parent's
-local new_allowance = tonumber(ARGV[11])  -- unconverted starts a new country gets
-local growth = tonumber(ARGV[12])         -- and per approval more
-local healthy_min = tonumber(ARGV[13])    -- approvals that make a range healthy
-local cooldown = tonumber(ARGV[14])       -- ms of a first block
-local max_cooldown = tonumber(ARGV[15])   -- ms
-local strike_memory = tonumber(ARGV[16])  -- ms a past block makes the range suspect
-local max_ranges = tonumber(ARGV[17])
-local ttl = tonumber(ARGV[18])            -- ms every key lives after its last write
-local allowed = ARGV[19] == '1'           -- allow-listed by the config
-local n = tonumber(ARGV[20])              -- ranges, broadest (the service) first:
-local prefixes, levels = {}, {}           -- ARGV[21..20+n] prefixes, then n level names,
-for i = 1, n do                           -- then the allow-list candidates
-  prefixes[i] = ARGV[20 + i]
-  levels[i] = ARGV[20 + n + i]
+local ratio = tonumber(ARGV[4])           -- anomalous below ratio x baseline conversion
+local min_starts = tonumber(ARGV[5])      -- recent starts before a range is judged
+local repeat_min_starts = tonumber(ARGV[6])  -- the same, for a range blocked before
+local min_conversion = tonumber(ARGV[7])  -- fixed floor judged the same way; 0 = none
+local prior = tonumber(ARGV[8])           -- conversion assumed for a service without history
+local prior_weight = tonumber(ARGV[9])    -- starts of history that outweigh the parent's
+local new_allowance = tonumber(ARGV[10])  -- unconverted starts a new country gets
+local growth = tonumber(ARGV[11])         -- and per approval more
+local healthy_min = tonumber(ARGV[12])    -- approvals that make a range healthy
+local cooldown = tonumber(ARGV[13])       -- ms of a first block
+local max_cooldown = tonumber(ARGV[14])   -- ms
+local strike_memory = tonumber(ARGV[15])  -- ms a block makes its range and those above suspect
+local max_ranges = tonumber(ARGV[16])
+local ttl = tonumber(ARGV[17])            -- ms every key lives after its last write
+local suspect_factor = tonumber(ARGV[18])  -- z of a suspect range (below the country) x this
+local alert_factor = tonumber(ARGV[19])   -- z of every range while the service is alerted x this
+local allowed_flag = ARGV[20]      -- '1': allow-listed by the config
+local prefix_list = ARGV[21]       -- the number's ranges, broadest (the service) first
+local level_list = ARGV[22]        -- their levels, in the same order
+local z_list = ARGV[23]            -- the confidence (normal quantile) each range is judged at
+local candidate_list = ARGV[24]    -- prefixes an allow-list entry may match
+local now = now_ms(clock_offset_ms)
+
+local function words(text)
+  local found = {}
+  for word in string.gmatch(text, '%S+') do
+    found[#found + 1] = word
+  end
+  return found
 end
-local candidates = {}
-for i = 21 + 2 * n, #ARGV do
-  candidates[#candidates + 1] = ARGV[i]
-end
+local allowed = allowed_flag == '1'
+local prefixes, levels, candidates = words(prefix_list), words(level_list), words(candidate_list)
+local zs = words(z_list)
+local n = #prefixes
 
 -- Counters decay exponentially: one stored value per counter and range, read at `now`.
--- s, a: recent starts and approvals; S, A: the same over the baseline horizon.
+-- s, a: recent starts and approvals; S, A: the same over the baseline horizon; u: until
+-- when the range is suspect (a block in it or under it), ms.
 local function decayed(raw)
   if not raw then
-    return 0, 0, 0, 0
+    return 0, 0, 0, 0, 0
   end
-  local s, a, S, A, t = string.match(raw, '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  local s, a, S, A, t, u = string.match(raw, '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
   local dt = math.max(0, now - tonumber(t))
   local f, F = math.exp(-dt / tau), math.exp(-dt / tau_long)
-  return tonumber(s) * f, tonumber(a) * f, tonumber(S) * F, tonumber(A) * F
+  return tonumber(s) * f, tonumber(a) * f, tonumber(S) * F, tonumber(A) * F, tonumber(u) or 0
 end
 
-local function pack(s, a, S, A)
-  return string.format('%.6g %.6g %.6g %.6g %.0f', s, a, S, A, now)
+local function pack(s, a, S, A, u)
+  return string.format('%.6g %.6g %.6g %.6g %.0f %.0f', s, a, S, A, now, u)
 end
 
--- Wilson score upper bound of a conversion seen as x approvals of k starts.
-local function wilson_upper(x, k)
+-- Wilson score upper bound of a conversion seen as x approvals of k starts, at z.
+local function wilson_upper(x, k, z)
   local p = math.min(1, x / k)
   local z2 = z * z
   local centre = p + z2 / (2 * k)
@@ -74,40 +83,78 @@ local function parse_block(raw)
 end
 
 local raws = redis.call('HMGET', ranges_key, unpack(prefixes))
-local s, a, S, A = {}, {}, {}, {}
+local s, a, S, A, u = {}, {}, {}, {}, {}
 for i = 1, n do
-  s[i], a[i], S[i], A[i] = decayed(raws[i])
+  s[i], a[i], S[i], A[i], u[i] = decayed(raws[i])
 end
 -- Baseline conversion of each range: its own history older than the recent window,
 -- shrunk towards its parent's baseline while it has little (prior_weight starts' worth).
+-- Every range of a number is judged against its country's: a narrower range's own
+-- history is too thin, and may be the attack itself.
 local base = {}
 local parent = prior
-for i = 1, n do
+for i = 1, math.min(n, 2) do
   local old_s = math.max(0, S[i] - s[i])
   local old_a = math.min(old_s, math.max(0, A[i] - a[i]))
   base[i] = (old_a + prior_weight * parent) / (old_s + prior_weight)
   parent = base[i]
 end
--- What a range is judged against: a country against its own baseline, a narrower range
--- against its parent's (its own history may be the attack).
-local function reference(i)
-  if i <= 2 then
-    return base[2]
+local reference = base[math.min(n, 2)]
+
+local records = redis.call('HMGET', blocks_key, unpack(prefixes))
+local blocks = {}
+for i = 2, n do
+  local block = parse_block(records[i])
+  if block and block.until_ms + strike_memory < now then
+    redis.call('HDEL', blocks_key, prefixes[i], prefixes[i] .. '#r')  -- forgotten
+    block = nil
   end
-  return base[i - 1]
+  blocks[i] = block
 end
 
-local function anomalous(i, starts, approvals, need)
+-- The confidence range i is judged at: its level's, lower when it is suspect (blocked
+-- before, or a narrower range in it was) and while the service is alerted (any block).
+local function confidence(i)
+  local z = tonumber(zs[i])
+  if i > 2 and (blocks[i] or u[i] > now) then
+    z = z * suspect_factor
+  end
+  if u[1] > now then
+    z = z * alert_factor
+  end
+  return z
+end
+
+local function anomalous(i, starts, approvals)
+  local need = min_starts
+  if blocks[i] then
+    need = repeat_min_starts
+  end
   if starts < need then
     return false
   end
-  local upper = wilson_upper(approvals, starts)
-  return upper < ratio * reference(i) or (min_conversion > 0 and upper < min_conversion)
+  local upper = wilson_upper(approvals, starts, confidence(i))
+  return upper < ratio * reference or (min_conversion > 0 and upper < min_conversion)
 end
 
+-- A range with a record of its own: enough approvals over the baseline horizon, a fair
+-- share of its starts, and nothing anomalous now.
 local function healthy(j)
-  return A[j] >= healthy_min and A[j] >= ratio * reference(j) * S[j]
-    and not anomalous(j, s[j] + 1, a[j], min_starts)
+  return A[j] >= healthy_min and A[j] >= ratio * reference * S[j]
+    and not anomalous(j, s[j] + 1, a[j])
+end
+
+local function healthy_below(i)
+  for j = i + 1, n do
+    if healthy(j) then
+      return true
+    end
+  end
+  return false
+end
+
+local function active(i)
+  return blocks[i] and blocks[i].until_ms > now
 end
 
 if not allowed and #candidates > 0 then
@@ -119,42 +166,21 @@ if not allowed and #candidates > 0 then
   end
 end
 
-local records = redis.call('HMGET', blocks_key, unpack(prefixes))
-local blocks = {}
-for i = 2, n do
-  local block = parse_block(records[i])
-  if block and block.until_ms + strike_memory < now then
-    redis.call('HDEL', blocks_key, prefixes[i], prefixes[i] .. '#r')  -- forgotten
-    block = nil
-  end
-  blocks[i] = block
-  if block and block.until_ms > now and not allowed then
-    local exempt = false
-    for j = i + 1, n do
-      if healthy(j) then
-        exempt = true
-      end
-    end
-    if not exempt then
+if not allowed then
+  for i = 2, n do
+    if active(i) and not healthy_below(i) then
       redis.call('HINCRBY', blocks_key, prefixes[i] .. '#r', 1)
-      return {'blocked', tostring(math.ceil((block.until_ms - now) / 1000)), prefixes[i]}
+      return {'blocked', tostring(math.ceil((blocks[i].until_ms - now) / 1000)), prefixes[i]}
     end
   end
 end
 
--- A range still blocked let this start through (a healthy narrower range): not judged again.
-local function active(i)
-  return blocks[i] and blocks[i].until_ms > now
-end
-
+-- Judge: the narrowest anomalous range (a range still blocked that let this start
+-- through, for a healthy range below it, is not judged again).
 local trip = nil
 if not allowed then
-  for i = n, 2, -1 do  -- narrowest first
-    local need = min_starts
-    if blocks[i] then
-      need = repeat_min_starts
-    end
-    if not active(i) and anomalous(i, s[i] + 1, a[i], need) then
+  for i = n, 2, -1 do
+    if not active(i) and anomalous(i, s[i] + 1, a[i]) then
       trip = i
       break
     end
@@ -167,6 +193,8 @@ if not allowed then
   end
 end
 
+local values = {}
+local verdict = {'ok'}
 if trip then
   local strikes = 1
   if blocks[trip] then
@@ -174,39 +202,46 @@ if trip then
   end
   local duration = math.min(max_cooldown, cooldown * 2 ^ (strikes - 1))
   local starts, approvals = s[trip] + 1, a[trip]
-  local ref = reference(trip)
   redis.call('HSET', blocks_key, prefixes[trip],
     string.format('%.0f %.0f %.6g %.6g %.4f %d %s', now + duration, now, starts, approvals,
-      ref, strikes, levels[trip]),
-    prefixes[trip] .. '#r', 1)
-  -- The block explains this range's traffic: take it out of the broader ranges, so that
-  -- they are judged (and learn their baselines) on the rest.
-  local taken = {}
-  for j = 1, trip - 1 do
+      reference, strikes, levels[trip]),
+    prefixes[trip] .. '#r', 0)
+  redis.call('PEXPIRE', blocks_key, math.max(ttl, duration + strike_memory))
+  -- The block explains this range's traffic: take it out of the broader ranges, which
+  -- are judged on the rest, but more readily for a day (suspect); the service is alerted.
+  for j = trip - 1, 1, -1 do
     s[j] = math.max(0, s[j] - s[trip])
     a[j] = math.max(0, a[j] - a[trip])
-    S[j] = math.max(0, S[j] - s[trip])
-    A[j] = math.max(0, A[j] - a[trip])
-    taken[#taken + 1] = prefixes[j]
-    taken[#taken + 1] = pack(s[j], a[j], S[j], A[j])
+    S[j] = math.max(0, S[j] - S[trip])
+    A[j] = math.max(0, A[j] - A[trip])
+    u[j] = math.max(u[j], now + strike_memory)
   end
-  if #taken > 0 then
-    redis.call('HSET', ranges_key, unpack(taken))
-  end
-  redis.call('PEXPIRE', blocks_key, math.max(ttl, duration + strike_memory))
-  return {'tripped', tostring(math.ceil(duration / 1000)), prefixes[trip], levels[trip],
+  u[1] = math.max(u[1], now + duration)
+  verdict = {'tripped', tostring(math.ceil(duration / 1000)), prefixes[trip], levels[trip],
     string.format('%.6g', starts), string.format('%.6g', approvals),
-    string.format('%.4f', ref), tostring(strikes)}
+    string.format('%.4f', reference), tostring(strikes)}
+  if healthy_below(trip) then
+    verdict[1] = 'noted'  -- blocked, but this number's own range has a record: it passes
+  else
+    redis.call('HINCRBY', blocks_key, prefixes[trip] .. '#r', 1)
+    for j = 1, trip - 1 do
+      values[#values + 1] = prefixes[j]
+      values[#values + 1] = pack(s[j], a[j], S[j], A[j], u[j])
+    end
+    redis.call('HSET', ranges_key, unpack(values))
+    return verdict
+  end
 end
 
-local values, touched = {}, {}
+-- Count the start in every range.
+local touched = {}
 local fresh = false
 for i = 1, n do
   if not raws[i] then
     fresh = true
   end
   values[#values + 1] = prefixes[i]
-  values[#values + 1] = pack(s[i] + 1, a[i], S[i] + 1, A[i])
+  values[#values + 1] = pack(s[i] + 1, a[i], S[i] + 1, A[i], u[i])
   touched[#touched + 1] = now
   touched[#touched + 1] = prefixes[i]
 end
@@ -223,4 +258,4 @@ if fresh then
 end
 redis.call('PEXPIRE', ranges_key, ttl)
 redis.call('PEXPIRE', lru_key, ttl)
-return {'ok'}
+return verdict
