@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import Meta
 
 from verify_service.api.deps import components_of
@@ -184,7 +184,7 @@ class FraudController(Controller):
     async def lift(
         self,
         request: Request[Any, Any, Any],
-        data: RangeRequest,
+        data: JSONBody[RangeRequest],
         operator: NamedDependency[Operator],
         fraud: NamedDependency[FraudControl],
     ) -> BlockOut:
@@ -201,7 +201,7 @@ class FraudController(Controller):
     async def allow(
         self,
         request: Request[Any, Any, Any],
-        data: RangeRequest,
+        data: JSONBody[RangeRequest],
         operator: NamedDependency[Operator],
         fraud: NamedDependency[FraudControl],
     ) -> AllowedOut:

@@ -127,14 +127,18 @@ end
 
 local function anomalous(i, starts, approvals)
   local need = min_starts
-  if blocks[i] then
+  if blocks[i] or u[1] > now then
     need = repeat_min_starts
   end
   if starts < need then
     return false
   end
   local upper = wilson_upper(approvals, starts, confidence(i))
-  return upper < ratio * reference or (min_conversion > 0 and upper < min_conversion)
+  local expected = reference
+  if i == 1 then
+    expected = base[1]
+  end
+  return upper < ratio * expected or (min_conversion > 0 and upper < min_conversion)
 end
 
 -- A range with a record of its own: enough approvals over the baseline horizon, a fair
@@ -173,6 +177,12 @@ if not allowed then
       return {'blocked', tostring(math.ceil((blocks[i].until_ms - now) / 1000)), prefixes[i]}
     end
   end
+end
+
+-- The whole service converting far below its baseline alerts it (nothing is blocked for
+-- that): pumping spread over many ranges shows there before it shows in any one range.
+if not allowed and u[1] <= now and anomalous(1, s[1] + 1, a[1]) then
+  u[1] = now + cooldown
 end
 
 -- Judge: the narrowest anomalous range (a range still blocked that let this start
