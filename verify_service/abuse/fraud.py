@@ -21,6 +21,7 @@ from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import FraudGuard as GuardSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
+from verify_service.store import keys
 from verify_service.store.fraud import FraudStore, GuardArgs, StartVerdict
 from verify_service.store.verifications import Store
 
@@ -59,7 +60,7 @@ MODES = {
 # The narrower the range, the less real users cluster in it (a block of 100 numbers sees
 # two unrelated users in a day at most), so the less confidence a verdict needs: a run of
 # unconverted starts in one 100-block is the sequential pumping list's signature.
-LEVEL_CONFIDENCE = {"block_1m": 0.8, "block_10k": 0.6, "block_100": 0.5}
+LEVEL_CONFIDENCE = {"block_1m": 0.7, "block_10k": 0.5, "block_100": 0.4}
 # Below the country, a range that was blocked, or had a narrower range blocked, in the
 # last day is judged at this share of the confidence (the attack tends to move on within
 # it); and while the service has had a block within the cool-down, every range at this.
@@ -134,6 +135,7 @@ class PumpingGuard:
             prefixes_of(phone.e164),
             self._args[service.name],
             allowed=any(phone.e164.startswith(p) for p in guard.allowed_prefixes),
+            number_id=keys.number_digest(service.name, phone.e164),
         )
         country = ranges[1].country
         if verdict.state in ("tripped", "noted"):

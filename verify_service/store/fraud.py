@@ -14,6 +14,8 @@ from verify_service.store import keys
 from verify_service.store.verifications import Store, store_call
 
 MAX_ALLOWED = 1000  # allow-list entries per service: operators' work, bounded all the same
+# Seconds within which starts to the same number count once (a resend is no new evidence).
+REPEAT_WINDOW = 600
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,16 +150,18 @@ class FraudStore:
         args: GuardArgs,
         *,
         allowed: bool,
+        number_id: str,
     ) -> StartVerdict:
         """Judge and count one start to a number whose ranges are `prefixes` (broadest
         first, the service-wide one first) at `levels`, each judged at `confidence` (a
         standard normal quantile); `candidates` are the number's prefixes an allow-list
-        entry may match; `allowed`: the config allow-lists it."""
+        entry may match; `allowed`: the config allow-lists it; `number_id`: a digest of
+        the number (`keys.number_digest`), to count a repeat within REPEAT_WINDOW once."""
         k = keys.fraud_keys(service)
         with store_call(self.store.deadline):
             reply = await self.store.scripts.run(
                 "fraud_start",
-                [k.ranges, k.lru, k.blocks, k.allow],
+                [k.ranges, k.lru, k.blocks, k.allow, k.seen],
                 [
                     self.store.clock_offset_ms,
                     *args.argv(),
@@ -166,6 +170,8 @@ class FraudStore:
                     " ".join(levels),
                     " ".join(repr(z) for z in confidence),
                     " ".join(candidates),
+                    number_id,
+                    REPEAT_WINDOW * 1000,
                 ],
             )
         state = str(reply[0])

@@ -26,6 +26,8 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:fraud:{<digest>}:blocks  hash: the service's range blocks and    (same), at least
                                 how many starts each refused            until forgotten
     vs:fraud:{<digest>}:allow   hash: ranges operators allow-listed     none (bounded)
+    vs:fraud:{<digest>}:seen    zset: digests of numbers started in     REPEAT_WINDOW
+                                the last 10 minutes (repeats count once)
     vs:rl:<limits' own key>     rate-limit windows, written by the      the window
                                 `limits` library under RATE_LIMIT_PREFIX;
                                 the identifier is `tagged(...)`
@@ -111,11 +113,19 @@ class FraudKeys:
     lru: str
     blocks: str
     allow: str
+    seen: str
 
 
 def fraud_keys(service: str) -> FraudKeys:
     base = f"vs:fraud:{{{_digest('fraud', service, length=16)}}}"
-    return FraudKeys(f"{base}:ranges", f"{base}:lru", f"{base}:blocks", f"{base}:allow")
+    return FraudKeys(
+        f"{base}:ranges", f"{base}:lru", f"{base}:blocks", f"{base}:allow", f"{base}:seen"
+    )
+
+
+def number_digest(service: str, to: str) -> str:
+    """A number as the fraud guard's repeat filter keeps it: a digest, never the number."""
+    return _digest("fraud-number", service, to, length=16)
 
 
 def tagged(*parts: str) -> str:

@@ -32,7 +32,7 @@ NAMES = (
     "end_pending",  # keys.prefix(tag)
     "fetch",  # keys.prefix(tag)
     "report",  # keys.prefix(tag)
-    "fraud_start",  # fraud_keys(service): ranges, lru, blocks, allow
+    "fraud_start",  # fraud_keys(service): ranges, lru, blocks, allow, seen
     "fraud_approve",  # fraud_keys(service): ranges, lru
     "fraud_lift",  # fraud_keys(service): ranges, blocks
     "fraud_list",  # fraud_keys(service): blocks, allow

@@ -56,6 +56,7 @@ async def test_every_caller_gives_up_at_the_deadline(hung_redis: RedisServer) ->
             [],
             guard_args(FraudGuard()),
             allowed=False,
+            number_id="n",
         ),
         "rate limit": limiter.hit("fixed-window", [limits.parse("5/minute")], keys.tagged("x")),
         "outbox push": outbox.push(TO, {"body": "x"}),

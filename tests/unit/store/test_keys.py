@@ -32,6 +32,7 @@ WRITTEN_BEFORE = [
     (keys.fraud_keys("login").lru, "vs:fraud:{812882cea9f63a92}:lru"),
     (keys.fraud_keys("login").blocks, "vs:fraud:{812882cea9f63a92}:blocks"),
     (keys.fraud_keys("login").allow, "vs:fraud:{812882cea9f63a92}:allow"),
+    (keys.fraud_keys("login").seen, "vs:fraud:{812882cea9f63a92}:seen"),
     (keys.tagged("per_number", "login", TO), "{893915f468297a56ad49}"),
     (keys.RATE_LIMIT_PREFIX, "vs:rl"),
 ]

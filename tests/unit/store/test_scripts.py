@@ -73,7 +73,14 @@ async def test_a_lost_script_cache_is_reloaded_for_every_caller(
     assert (await store.fetch(tag=TAG, service="login", verification_id=vid)).outcome == "ok"
     guard, args = FraudStore(store), guard_args(FraudGuard())
     verdict = await guard.start(
-        "login", ["*", "+41"], ["service", "country"], [3.0, 3.0], [], args, allowed=False
+        "login",
+        ["*", "+41"],
+        ["service", "country"],
+        [3.0, 3.0],
+        [],
+        args,
+        allowed=False,
+        number_id="n",
     )
     assert verdict.state == "ok"
     await guard.approved("login", ["*", "+41"], args)

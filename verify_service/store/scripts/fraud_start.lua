@@ -9,6 +9,7 @@ local lru_key = KEYS[2]     -- zset: prefix -> last touched (ms); memory bound
 -- (blocks_key also holds prefix..'#r' -> the starts that block refused)
 local blocks_key = KEYS[3]  -- hash: prefix -> block record (see parse_block)
 local allow_key = KEYS[4]   -- hash: prefix -> "<at ms> <actor>"
+local seen_key = KEYS[5]    -- zset: number digest -> its last counted start (ms)
 local clock_offset_ms = ARGV[1]
 local tau = tonumber(ARGV[2])             -- ms: time constant of the recent counters
 local tau_long = tonumber(ARGV[3])        -- ms: time constant of the baseline counters
@@ -33,6 +34,8 @@ local prefix_list = ARGV[21]       -- the number's ranges, broadest (the service
 local level_list = ARGV[22]        -- their levels, in the same order
 local z_list = ARGV[23]            -- the confidence (normal quantile) each range is judged at
 local candidate_list = ARGV[24]    -- prefixes an allow-list entry may match
+local number_id = ARGV[25]         -- digest of the number (never the number itself)
+local repeat_window = tonumber(ARGV[26])  -- ms: a start again to the same number counts once
 local now = now_ms(clock_offset_ms)
 
 local function words(text)
@@ -177,6 +180,21 @@ if not allowed then
       return {'blocked', tostring(math.ceil((blocks[i].until_ms - now) / 1000)), prefixes[i]}
     end
   end
+end
+
+-- A start again to a number started within repeat_window (a resend, a user who tries
+-- again) is no new evidence: real users do that, pumping lists move on to new numbers.
+-- The per-number rate limit bounds what this lets through.
+local last_seen = tonumber(redis.call('ZSCORE', seen_key, number_id))
+redis.call('ZADD', seen_key, now, number_id)
+redis.call('ZREMRANGEBYSCORE', seen_key, '-inf', now - repeat_window)
+local seen_excess = redis.call('ZCARD', seen_key) - max_ranges
+if seen_excess > 0 then
+  redis.call('ZPOPMIN', seen_key, seen_excess)
+end
+redis.call('PEXPIRE', seen_key, repeat_window)
+if last_seen and now - last_seen < repeat_window then
+  return {'ok'}
 end
 
 -- The whole service converting far below its baseline alerts it (nothing is blocked for
