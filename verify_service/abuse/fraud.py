@@ -60,7 +60,7 @@ MODES = {
 # The narrower the range, the less real users cluster in it (a block of 100 numbers sees
 # two unrelated users in a day at most), so the less confidence a verdict needs: a run of
 # unconverted starts in one 100-block is the sequential pumping list's signature.
-LEVEL_CONFIDENCE = {"block_1m": 0.6, "block_10k": 0.4, "block_100": 0.4}
+LEVEL_CONFIDENCE = {"block_1m": 0.7, "block_10k": 0.5, "block_100": 0.4}
 # Below the country, a range that was blocked, or had a narrower range blocked, in the
 # last day is judged at this share of the confidence (the attack tends to move on within
 # it); and while the service has had a block within the cool-down, every range at this.
