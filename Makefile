@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test test-fast lint typecheck openapi clean bench
+.PHONY: serve test test-fast lint typecheck openapi clean bench bench-fraud
 
 $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -35,3 +35,7 @@ clean:
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+# The pumping guard on simulated traffic (docs/fraud.md): seeded, a few minutes.
+bench-fraud: $(STAMP)
+	$(BIN)/python bench/fraud_sim.py $(BENCH_FRAUD_ARGS)

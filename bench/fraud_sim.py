@@ -156,7 +156,8 @@ class NewGuard(Guard):
         try:
             await self.guard.before_send(self.service, phone)
         except VerifyError as exc:
-            assert exc.code == "fraud_suspected", exc
+            if exc.code != "fraud_suspected":
+                raise
             return True
         return False
 
@@ -499,7 +500,10 @@ def table(rows: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = [head, "|" + "---|" * 10]
     for name, by_guard in rows.items():
         for guard, r in by_guard.items():
-            attacked = f"{r['real_refused_attacked']}/{r['real_attacked']} ({r['real_refused_attacked_pct']} %)"
+            attacked = (
+                f"{r['real_refused_attacked']}/{r['real_attacked']} "
+                f"({r['real_refused_attacked_pct']} %)"
+            )
             first = "never" if r["first_block_s"] is None else f"{r['first_block_s']} s"
             blocked = "-" if r["pumped_blocked_pct"] is None else f"{r['pumped_blocked_pct']} %"
             lines.append(

@@ -72,7 +72,8 @@ async def test_blocks_are_listed_with_the_counts_that_caused_them(api: Api) -> N
         1,
     )
     assert block["starts"] == pytest.approx(sent + 1, abs=0.1)
-    assert block["approvals"] == 0 and block["conversion"] == 0
+    assert block["approvals"] == 0
+    assert block["conversion"] == 0
     assert 0 < block["retry_after"] <= 3600
     assert block["blocked_at"] < block["until"]
 

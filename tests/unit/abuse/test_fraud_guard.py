@@ -176,7 +176,8 @@ async def test_a_range_with_a_record_of_its_own_passes_a_broader_block(
     outcomes = [await start(v, to) for to in attack if not to.startswith("+493012")]
     assert "fraud_suspected" in outcomes
     first = outcomes.index("fraud_suspected")
-    assert first <= 45 and set(outcomes[first:]) == {"fraud_suspected"}
+    assert first <= 45
+    assert set(outcomes[first:]) == {"fraud_suspected"}
     assert v.fraud is not None
     state = await v.fraud.list_blocks(v.settings.services[0])
     assert [b.range for b in state.blocks] == ["+4930"]
@@ -203,8 +204,10 @@ async def test_operators_lift_blocks_and_allow_list_ranges(
         "DE",
         1,
     )
-    assert block.starts >= STANDARD.min_starts and block.approvals == 0
-    assert block.refused == 1 and 0.6 < block.baseline_conversion <= 1.0
+    assert block.starts >= STANDARD.min_starts
+    assert block.approvals == 0
+    assert block.refused == 1
+    assert 0.6 < block.baseline_conversion <= 1.0
 
     with caplog.at_level(logging.WARNING, "verify_service.abuse"):
         lifted = await v.fraud.lift(service, "+49152110000", "alice")
