@@ -2,6 +2,12 @@
 fixed concurrency for a bounded time, or at a fixed rate (open loop, latency measured from
 the scheduled start so that a slow server cannot hide its queueing).
 
+Steady state: the load runs without a break through `--warmup` seconds and then `--rounds`
+measured windows of `--duration` seconds each. At each boundary it prints `mark <i>` on
+stdout (flushed), so that the driver (bench/run.py) reads the OS and Redis counters at the
+same instants; each operation is counted in the window in which it completed. The last
+line is `result <json>`: per window, counts, throughput and latency percentiles.
+
 It speaks HTTP/1.1 with keep-alive over plain asyncio streams: a full HTTP client library
 would spend more CPU per request than the bare baseline server, and on two cores the
 client's cost would decide the ratios.
@@ -14,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
 import sys
 import time
@@ -66,14 +73,35 @@ class Conn:
 
 @dataclass
 class Recorder:
-    latencies: dict[str, list[float]] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
+    """(completion instant, latency) per operation, and errors with their instants."""
+
+    done: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    errors: list[tuple[float, str]] = field(default_factory=list)
 
     def ok(self, op: str, seconds: float) -> None:
-        self.latencies.setdefault(op, []).append(seconds)
+        self.done.setdefault(op, []).append((time.perf_counter(), seconds))
 
     def error(self, what: str) -> None:
-        self.errors[what] = self.errors.get(what, 0) + 1
+        self.errors.append((time.perf_counter(), what))
+
+    def window(self, start: float, end: float) -> dict[str, Any]:
+        ops = {}
+        for op, entries in self.done.items():
+            values = sorted(lat for at, lat in entries if start <= at < end)
+            if not values:
+                continue
+            ops[op] = {
+                "count": len(values),
+                "rps": len(values) / (end - start),
+                "p50_ms": percentile(values, 0.50) * 1000,
+                "p95_ms": percentile(values, 0.95) * 1000,
+                "p99_ms": percentile(values, 0.99) * 1000,
+            }
+        errors: dict[str, int] = {}
+        for at, what in self.errors:
+            if start <= at < end:
+                errors[what] = errors.get(what, 0) + 1
+        return {"seconds": end - start, "ops": ops, "errors": errors}
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
@@ -148,9 +176,15 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     ids: list[str] = []
     if args.mode == "checks":
         ids = json.loads(Path(args.ids).read_text())  # noqa: ASYNC240 - before the clock starts
-    deadline = time.perf_counter() + args.duration
     begin = time.perf_counter()
+    bounds = [begin + args.warmup + i * args.duration for i in range(args.rounds + 1)]
+    deadline = bounds[-1]
     slots = itertools.count()
+
+    async def marks() -> None:
+        for i, at in enumerate(bounds):
+            await asyncio.sleep(max(0.0, at - time.perf_counter()))
+            print(f"mark {i}", flush=True)
 
     async def worker(index: int) -> None:
         svc = Conn(host, int(port), headers)
@@ -179,19 +213,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             except Exception as exc:
                 rec.error(type(exc).__name__)
 
-    await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
-    elapsed = time.perf_counter() - begin
-    ops = {}
-    for op, values in rec.latencies.items():
-        values.sort()
-        ops[op] = {
-            "count": len(values),
-            "rps": len(values) / elapsed,
-            "p50_ms": percentile(values, 0.50) * 1000,
-            "p95_ms": percentile(values, 0.95) * 1000,
-            "p99_ms": percentile(values, 0.99) * 1000,
-        }
-    return {"elapsed": elapsed, "ops": ops, "errors": rec.errors}
+    await asyncio.gather(marks(), *(worker(i) for i in range(args.concurrency)))
+    windows = [rec.window(a, b) for a, b in itertools.pairwise(bounds)]
+    return {"warmup": rec.window(begin, bounds[0]), "windows": windows}
 
 
 async def create(args: argparse.Namespace) -> dict[str, Any]:
@@ -223,9 +247,12 @@ def main() -> None:
     p.add_argument("--ids")
     p.add_argument("--count", type=int, default=0)
     p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--duration", type=float, default=10.0)
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per measured window")
+    p.add_argument("--warmup", type=float, default=0.0, help="seconds before the first window")
+    p.add_argument("--rounds", type=int, default=1, help="measured windows, back to back")
     p.add_argument("--rate", type=float, default=0.0, help="flows per second (open loop)")
     p.add_argument("--wrong-ratio", type=float, default=0.0)
+    p.add_argument("--affinity", default="", help="comma-separated cores to run on")
     args = p.parse_args()
     args.id_list = json.loads(Path(args.ids).read_text()) if args.ids else []
     try:
@@ -234,8 +261,10 @@ def main() -> None:
         uvloop.install()
     except ImportError:
         pass
+    if args.affinity:  # the driver's choice of cores for the load generator
+        os.sched_setaffinity(0, {int(c) for c in args.affinity.split(",")})
     result = asyncio.run(create(args) if args.mode == "create" else run(args))
-    json.dump(result, sys.stdout)
+    sys.stdout.write("result " + json.dumps(result) + "\n")
 
 
 if __name__ == "__main__":

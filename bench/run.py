@@ -1,14 +1,27 @@
-"""`make bench`: the service under load next to its baselines, measured in one run.
+"""`make bench`: what one verification flow costs, in steady state, next to baselines
+measured in the same run.
 
-1. raw argon2id: hashes per second with the configured parameters on all cores;
-2. a bare Litestar app answering the same JSON shapes, served the same way;
-3. the service (throwaway redis-server, fake SMS provider on loopback, N workers):
-   start -> check flows with minimal hashing (compared with 2), check-only throughput with
-   the default hashing (compared with 1), latency at 70 % of peak, Redis bytes per pending
-   verification, and worker RSS before and after a soak.
+For each worker count of `--workers` (default 4,8; 2 on a machine with fewer than 8
+cores), the service (throwaway redis-server, fake SMS provider on loopback) runs flows
+(start -> read the code from the fake -> 20 % one wrong check -> right check) with
+minimal hashing: `--warmup` seconds of load, then `--rounds` windows of `--duration`
+seconds back to back, the load never pausing. Per window it reports flows/s, worker CPU
+per flow (the OS's count over the worker processes, psutil), Redis CPU per flow and busy
+share (`INFO cpu`), Redis calls per flow by command (`INFO commandstats`, reset after the
+warm-up; commands run inside scripts are counted too), and each worker's share (balance).
+Two windows give the spread: a figure is steady when they agree within 5 %.
 
-Bounded: the whole run takes about three minutes on two cores. Prints a table and the
-ratios, and writes them to bench/results.json."""
+Then, at the largest worker count: latency at 70 % of the peak (open loop), Redis memory
+per pending verification by key family (`MEMORY USAGE`), checks at the shipped hashing
+against raw argon2 on the same cores, and worker RSS over a soak. Bare Litestar at each
+worker count is a reference ratio (an app that does nothing), not a target.
+
+Cores: with 8 or more, Redis, the fake provider and the load generator get cores of their
+own (`os.sched_setaffinity`) and the service and argon2 the rest; with fewer, everything
+shares all cores and the report says so.
+
+`--service-root DIR` runs the service of another checkout (e.g. main) under the same
+driver, for a before/after on the same machine. Writes bench/results.json."""
 
 from __future__ import annotations
 
@@ -16,6 +29,7 @@ import argparse
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -23,11 +37,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import redis
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,9 +55,52 @@ from verify_service.domain.hashing import CodeHasher, HashParams  # noqa: E402
 API_KEY = "bench-key-0123456789abcdef"
 DEFAULT = HashParams()  # the shipped defaults: t=2, m=19456 KiB, p=1
 MINIMAL = HashParams(time_cost=1, memory_cost_kib=1024, parallelism=1)
+STEADY = 0.05  # two windows agree within this share
 
 
-def _hash_for(seconds: float, params: HashParams) -> int:
+# --- cores ------------------------------------------------------------------------------
+
+
+class Cores:
+    """Which cores each part runs on; None = all (too few cores to separate them)."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.separate = total >= 8
+        every = set(range(total))
+        self.redis = {0} if self.separate else None
+        self.fake = {1} if self.separate else None
+        self.load = {2, 3} if self.separate else None
+        self.service = every - {0, 1, 2, 3} if self.separate else every
+
+    def describe(self) -> str:
+        if not self.separate:
+            return (
+                f"{self.total} cores, shared by the service, Redis, the fake provider and the "
+                "load generator (too few to pin them apart): every figure includes their CPU"
+            )
+        return (
+            f"{self.total} cores: Redis on {sorted(self.redis or ())}, fake provider on "
+            f"{sorted(self.fake or ())}, load generator on {sorted(self.load or ())}, "
+            f"service and argon2 on {len(self.service)} cores"
+        )
+
+
+def pin(pid: int, cores: set[int] | None) -> None:
+    """Every thread of `pid` (Redis has background threads) onto `cores`."""
+    if cores is None:
+        return
+    for thread in psutil.Process(pid).threads():
+        with suppress(OSError):
+            os.sched_setaffinity(thread.id, cores)
+
+
+# --- argon2 baseline --------------------------------------------------------------------
+
+
+def _hash_for(seconds: float, params: HashParams, cores: list[int] | None) -> int:
+    if cores:
+        os.sched_setaffinity(0, set(cores))
     hasher = CodeHasher(b"bench-pepper-0123456789", params)
     done = 0
     end = time.perf_counter() + seconds
@@ -52,14 +110,18 @@ def _hash_for(seconds: float, params: HashParams) -> int:
     return done
 
 
-def argon2_rate(params: HashParams, seconds: float, processes: int) -> float:
-    """Baseline (a): hashes per second on all cores (processes: argon2 per core)."""
-    with multiprocessing.Pool(processes) as pool:
-        counts = pool.starmap(_hash_for, [(seconds, params)] * processes)
+def argon2_rate(params: HashParams, seconds: float, cores: set[int]) -> float:
+    """Baseline: argon2id hashes per second, one process per service core."""
+    pinned = sorted(cores) if len(cores) < (os.cpu_count() or 1) else None
+    with multiprocessing.Pool(len(cores)) as pool:
+        counts = pool.starmap(_hash_for, [(seconds, params, pinned)] * len(cores))
     return sum(counts) / seconds
 
 
-def _wait_http(url: str, timeout: float = 30) -> None:
+# --- processes --------------------------------------------------------------------------
+
+
+def _wait_http(url: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -73,14 +135,26 @@ def _wait_http(url: str, timeout: float = 30) -> None:
 
 @contextmanager
 def process(
-    args: list[str], ready_url: str, env: dict[str, str] | None = None
+    args: list[str],
+    ready_url: str,
+    env: dict[str, str] | None = None,
+    cores: set[int] | None = None,
+    cwd: Path = ROOT,
 ) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m` puts `cwd` first on the path: it decides which checkout runs."""
+
+    def preexec() -> None:
+        if cores is not None:
+            os.sched_setaffinity(0, cores)  # inherited by the workers it starts
+
     proc = subprocess.Popen(
         args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        cwd=cwd,
+        preexec_fn=preexec,  # the driver has no threads
     )
     try:
         _wait_http(ready_url)
@@ -114,15 +188,36 @@ def uvicorn_cmd(app: str, port: int, workers: int) -> list[str]:
     ]
 
 
-def load(mode: str, target: str, **options: Any) -> dict[str, Any]:
-    args = [sys.executable, str(ROOT / "bench" / "load.py"), mode, "--target", target]
-    for key, value in options.items():
-        args += [f"--{key.replace('_', '-')}", str(value)]
-    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=600)
-    return dict(json.loads(out.stdout))
+def serve_cmd(config: Path, port: int, workers: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "verify_service",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),  # the shipped log level: a JSON line per request is part of the cost
+    ]
 
 
-def write_config(path: Path, redis_url: str, sms_port: int, params: HashParams) -> None:
+def workers_of(master: subprocess.Popen[bytes]) -> list[psutil.Process]:
+    """The processes that serve requests: the master's children, or the master itself
+    when it serves alone (multiprocessing's resource tracker is no worker)."""
+    children = [
+        p
+        for p in psutil.Process(master.pid).children(recursive=True)
+        if "resource_tracker" not in " ".join(p.cmdline())
+    ]
+    return children or [psutil.Process(master.pid)]
+
+
+def write_config(
+    path: Path, redis_url: str, sms_port: int, params: HashParams, strategy: str | None
+) -> None:
+    strategy_line = f'strategy = "{strategy}"' if strategy else ""
     path.write_text(
         f"""
 redis_url = "{redis_url}"
@@ -143,9 +238,10 @@ providers = ["fake"]
 template = "Your code is %TOKEN%"
 resend_cooldown = 0
 max_check_attempts = 100
-# Abuse counters run (their cost is part of the measurement) but never refuse: one
-# country at benchmark rates, and the create mode approves nothing.
+# Abuse counters run (their cost is part of a start) but never refuse: per_number as
+# shipped, one country at benchmark rates, and a pumping guard that approves nothing.
 [services.rate_limits]
+{strategy_line}
 per_country = ["10000000/hour"]
 global_sends = ["10000000/hour"]
 [services.fraud_guard]
@@ -154,151 +250,279 @@ min_conversion = 0.0
     )
 
 
-def worker_rss_kib(master: subprocess.Popen[bytes]) -> int:
-    """Resident memory of the server's worker processes (children of the master)."""
-    total = 0
-    for pid in Path("/proc").iterdir():
-        if not pid.name.isdigit():
-            continue
-        try:
-            status = (pid / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(master.pid) and "VmRSS" in fields:
-            total += int(fields["VmRSS"].split()[0])
-    return total
+# --- counters ---------------------------------------------------------------------------
+
+_NOT_FLOW = {"info", "config|resetstat", "config|set", "config|get", "memory|usage", "scan"}
 
 
-def serve_cmd(config: Path, port: int, workers: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "verify_service",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-    ]
+class Counters:
+    """The OS's and Redis's counters, read at the load generator's marks."""
+
+    def __init__(self, r: redis.Redis, workers: list[psutil.Process]) -> None:
+        self.r = r
+        self.workers = workers
+
+    def read(self) -> dict[str, Any]:
+        cpu = {}
+        for w in self.workers:
+            try:
+                t = w.cpu_times()
+                cpu[w.pid] = t.user + t.system
+            except psutil.Error:
+                cpu[w.pid] = 0.0
+        info = self.r.info("cpu")
+        stats = self.r.info("commandstats")
+        return {
+            "at": time.perf_counter(),
+            "workers": cpu,
+            "redis_cpu": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+            "calls": {
+                name.removeprefix("cmdstat_"): int(v["calls"])
+                for name, v in stats.items()
+                if name.removeprefix("cmdstat_") not in _NOT_FLOW
+            },
+        }
+
+
+def window_figures(a: dict[str, Any], b: dict[str, Any], flows: int) -> dict[str, Any]:
+    seconds = b["at"] - a["at"]
+    per_worker = {pid: b["workers"][pid] - a["workers"].get(pid, 0.0) for pid in b["workers"]}
+    worker_cpu = sum(per_worker.values())
+    redis_cpu = b["redis_cpu"] - a["redis_cpu"]
+    calls = {k: v - a["calls"].get(k, 0) for k, v in b["calls"].items()}
+    n = max(flows, 1)
+    shares = sorted(v / seconds for v in per_worker.values())
+    return {
+        "flows": flows,
+        "flows_per_s": flows / seconds,
+        "worker_cpu_ms_per_flow": worker_cpu / n * 1000,
+        "redis_cpu_us_per_flow": redis_cpu / n * 1e6,
+        "redis_busy": redis_cpu / seconds,
+        "redis_calls_per_flow": {k: v / n for k, v in sorted(calls.items()) if v},
+        "worker_busy": shares,  # cores busy per worker, lowest first
+    }
+
+
+def load_phase(
+    mode: str,
+    target: str,
+    cores: Cores,
+    counters: Counters | None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Run bench/load.py; at each of its marks read `counters` (resetting Redis's command
+    stats at the end of the warm-up); the load generator's windows, each with the counters'
+    figures for it."""
+    args = [sys.executable, str(ROOT / "bench" / "load.py"), mode, "--target", target]
+    if cores.load is not None:
+        args += ["--affinity", ",".join(map(str, sorted(cores.load)))]
+    for key, value in options.items():
+        args += [f"--{key.replace('_', '-')}", str(value)]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    reads: list[dict[str, Any]] = []
+    result: dict[str, Any] = {}
+    for line in proc.stdout:
+        if line.startswith("mark "):
+            if counters is not None:
+                if line.strip() == "mark 0":
+                    counters.r.config_resetstat()
+                reads.append(counters.read())
+        elif line.startswith("result "):
+            result = json.loads(line[len("result ") :])
+    if proc.wait() != 0:
+        raise RuntimeError(f"load generator failed: {args}")
+    if counters is not None and "windows" in result:
+        for i, window in enumerate(result["windows"]):
+            flows = window["ops"].get("check", {}).get("count", 0)
+            window["counters"] = window_figures(reads[i], reads[i + 1], flows)
+    return result
+
+
+def spread(windows: list[dict[str, Any]], key: str) -> float:
+    values = [w["counters"][key] for w in windows]
+    mean = sum(values) / len(values)
+    return (max(values) - min(values)) / mean if mean else 0.0
+
+
+# --- memory -----------------------------------------------------------------------------
+
+FAMILIES = (
+    ("verification hash", re.compile(r"^vs:\{[0-9a-f]+\}:v:")),
+    ("latest-id pointer", re.compile(r"^vs:\{[0-9a-f]+\}:last$")),
+    ("message-id index", re.compile(r"^vs:msg:")),
+    ("rate-limit counters", re.compile(r"^vs:rl:")),
+    ("pumping guard", re.compile(r"^vs:pump:")),
+)
+
+
+def memory_by_family(r: redis.Redis, pending: int) -> dict[str, Any]:
+    """MEMORY USAGE of every key, summed by family, per pending verification."""
+    totals: dict[str, list[int]] = {}
+    for key in r.scan_iter(count=1000):
+        name = key.decode() if isinstance(key, bytes) else key
+        family = next((f for f, rx in FAMILIES if rx.search(name)), "other")
+        size = int(r.memory_usage(name, samples=0) or 0)
+        totals.setdefault(family, []).append(size)
+    return {
+        family: {
+            "keys": len(sizes),
+            "bytes_per_key": sum(sizes) / len(sizes),
+            "bytes_per_pending": sum(sizes) / max(pending, 1),
+        }
+        for family, sizes in sorted(totals.items())
+    }
+
+
+def measure_memory(r: redis.Redis, target: str, cores: Cores, count: int) -> dict[str, Any]:
+    r.flushdb()
+    before = int(r.info("memory")["used_memory"])
+    created = load_phase("create", target, cores, None, key=API_KEY, count=count, concurrency=16)
+    n = len(created["ids"])
+    after = int(r.info("memory")["used_memory"])
+    encoding = None
+    if created["ids"]:
+        sample = next(r.scan_iter(match="vs:{*}:v:*", count=1000))
+        encoding = r.object("encoding", sample)
+    return {
+        "pending": n,
+        "used_memory_per_pending": (after - before) / max(n, 1),
+        "families": memory_by_family(r, n),
+        "hash_encoding": encoding.decode() if isinstance(encoding, bytes) else encoding,
+    }
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def parse_workers(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
 
 
 def main() -> None:
+    cpu_count = os.cpu_count() or 1
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--concurrency", type=int, default=32)
-    p.add_argument("--duration", type=float, default=15.0)
+    p.add_argument(
+        "--workers", type=parse_workers, default=[4, 8] if cpu_count >= 8 else [cpu_count]
+    )
+    p.add_argument("--concurrency", type=int, default=0, help="default: 8 per worker, >= 32")
+    p.add_argument("--warmup", type=float, default=5.0)
+    p.add_argument("--duration", type=float, default=15.0, help="seconds per measured window")
+    p.add_argument("--rounds", type=int, default=2, help="measured windows per phase")
     p.add_argument("--soak-flows", type=int, default=20_000)
+    p.add_argument("--memory-count", type=int, default=2000)
+    p.add_argument("--strategy", default=None, help="rate-limit strategy (default: shipped)")
+    p.add_argument("--service-root", type=Path, default=ROOT, help="checkout whose service runs")
+    p.add_argument("--skip", default="", help="comma-separated: bare,open,memory,checks,soak")
     args = p.parse_args()
-    cores = os.cpu_count() or 1
-    results: dict[str, Any] = {"machine": {"cores": cores, "python": sys.version.split()[0]}}
+    skip = set(args.skip.split(","))
+    cores = Cores(cpu_count)
+    results: dict[str, Any] = {
+        "machine": {
+            "cores": cpu_count,
+            "python": sys.version.split()[0],
+            "load_average": os.getloadavg(),
+            "placement": cores.describe(),
+        },
+        "service_root": str(args.service_root),
+        "workers": {},
+    }
+    print(f"machine: {cores.describe()}; load average {os.getloadavg()[0]:.1f}", flush=True)
+    service_env = {"PYTHONPATH": str(args.service_root)}
     tmp = Path(tempfile.mkdtemp(prefix="verify-bench-"))
     server: RedisServer = start_redis()
+    assert server.process is not None
+    pin(server.process.pid, cores.redis)
     r = redis.Redis.from_url(server.url)
+    phase = {"warmup": args.warmup, "duration": args.duration}
     try:
-        print(
-            f"machine: {cores} cores; {args.workers} workers; concurrency {args.concurrency}; "
-            f"{args.duration:.0f} s per phase",
-            flush=True,
-        )
-        results["argon2_default_rate"] = argon2_rate(DEFAULT, args.duration / 3, cores)
-        results["argon2_minimal_rate"] = argon2_rate(MINIMAL, args.duration / 3, cores)
-        print(
-            f"raw argon2id: {results['argon2_default_rate']:.1f}/s default, "
-            f"{results['argon2_minimal_rate']:.0f}/s minimal",
-            flush=True,
-        )
-
-        bare_port = free_port()
-        with process(
-            uvicorn_cmd("bench.bare_app:app", bare_port, args.workers),
-            f"http://127.0.0.1:{bare_port}/",
-            {"PYTHONPATH": str(ROOT)},
-        ):
-            results["bare"] = load(
-                "bare",
-                f"127.0.0.1:{bare_port}",
-                concurrency=args.concurrency,
-                duration=args.duration,
-            )
-        print(f"bare litestar: {results['bare']['ops']['start']['rps']:.0f} start/s", flush=True)
-
+        results["argon2_minimal_rate"] = argon2_rate(MINIMAL, 3, cores.service)
         sms_port = free_port()
         with process(
             uvicorn_cmd("bench.fake_sms:app", sms_port, 1),
             f"http://127.0.0.1:{sms_port}/",
             {"PYTHONPATH": str(ROOT)},
+            cores.fake,
         ):
             sms = f"127.0.0.1:{sms_port}"
-            minimal = tmp / "minimal.toml"
-            default = tmp / "default.toml"
-            write_config(minimal, server.url, sms_port, MINIMAL)
-            write_config(default, server.url, sms_port, DEFAULT)
-            port = free_port()
-            target = f"127.0.0.1:{port}"
-            with process(
-                serve_cmd(minimal, port, args.workers), f"http://{target}/health/ready"
-            ) as service:
-                results["flows_minimal"] = load(
-                    "flows",
-                    target,
-                    sms=sms,
-                    key=API_KEY,
-                    concurrency=args.concurrency,
-                    duration=args.duration,
-                    wrong_ratio=0.2,
-                )
-                peak = results["flows_minimal"]["ops"]["check"]["rps"]
-                print(f"service, minimal hashing: {peak:.0f} flows/s", flush=True)
-                results["flows_70pct"] = load(
-                    "flows",
-                    target,
-                    sms=sms,
-                    key=API_KEY,
-                    concurrency=args.concurrency * 2,
-                    duration=args.duration,
-                    rate=peak * 0.7,
-                )
-                # memory: bytes per pending verification, from Redis's own accounting
-                r.flushdb()
-                before = int(r.info("memory")["used_memory"])
-                created = load(
-                    "create", target, key=API_KEY, count=2000, concurrency=args.concurrency
-                )
-                after = int(r.info("memory")["used_memory"])
-                results["redis_bytes_per_pending"] = (after - before) / max(1, len(created["ids"]))
-                # soak: worker RSS before and after many more flows
-                rss_before = worker_rss_kib(service)
-                soak_seconds = args.soak_flows / max(peak, 1.0)
-                results["soak"] = load(
-                    "flows",
-                    target,
-                    sms=sms,
-                    key=API_KEY,
-                    concurrency=args.concurrency,
-                    duration=soak_seconds,
-                )
-                results["soak"]["rss_before_kib"] = rss_before
-                results["soak"]["rss_after_kib"] = worker_rss_kib(service)
-            with process(serve_cmd(default, port, args.workers), f"http://{target}/health/ready"):
-                ids_file = tmp / "ids.json"
-                created = load("create", target, key=API_KEY, count=300, concurrency=8)
-                ids_file.write_text(json.dumps(created["ids"]))
-                # The argon2 baseline again, right before the phase it is compared with (the
-                # service idle meanwhile): a shared machine's speed drifts over minutes.
-                results["argon2_default_rate_adjacent"] = argon2_rate(
-                    DEFAULT, args.duration / 3, cores
-                )
-                results["checks_default"] = load(
-                    "checks",
-                    target,
-                    key=API_KEY,
-                    ids=ids_file,
-                    concurrency=args.concurrency,
-                    duration=args.duration,
-                )
+            minimal, default = tmp / "minimal.toml", tmp / "default.toml"
+            write_config(minimal, server.url, sms_port, MINIMAL, args.strategy)
+            write_config(default, server.url, sms_port, DEFAULT, args.strategy)
+            for n in args.workers:
+                concurrency = args.concurrency or max(32, 8 * n)
+                entry: dict[str, Any] = {"concurrency": concurrency}
+                results["workers"][str(n)] = entry
+                if "bare" not in skip:
+                    bare_port = free_port()
+                    with process(
+                        uvicorn_cmd("bench.bare_app:app", bare_port, n),
+                        f"http://127.0.0.1:{bare_port}/",
+                        {"PYTHONPATH": str(ROOT)},
+                        cores.service,
+                    ):
+                        bare = load_phase(
+                            "bare", f"127.0.0.1:{bare_port}", cores, None,
+                            concurrency=concurrency, rounds=1, **phase,
+                        )  # fmt: skip
+                    entry["bare_requests_per_s"] = sum(
+                        op["rps"] for op in bare["windows"][0]["ops"].values()
+                    )
+                port = free_port()
+                target = f"127.0.0.1:{port}"
+                with process(
+                    serve_cmd(minimal, port, n),
+                    f"http://{target}/health/ready",
+                    service_env,
+                    cores.service,
+                    args.service_root,
+                ) as service:
+                    counters = Counters(r, workers_of(service))
+                    flows = load_phase(
+                        "flows", target, cores, counters, sms=sms, key=API_KEY,
+                        concurrency=concurrency, wrong_ratio=0.2, rounds=args.rounds, **phase,
+                    )  # fmt: skip
+                    entry["flows"] = flows
+                    windows = flows["windows"]
+                    entry["spread"] = {
+                        k: spread(windows, k)
+                        for k in ("flows_per_s", "worker_cpu_ms_per_flow", "redis_cpu_us_per_flow")
+                    }
+                    entry["steady"] = all(v <= STEADY for v in entry["spread"].values())
+                    peak = sum(w["counters"]["flows_per_s"] for w in windows) / len(windows)
+                    entry["peak_flows_per_s"] = peak
+                    print(_flows_line(n, entry), flush=True)
+                    if n != max(args.workers):
+                        continue
+                    if "open" not in skip:
+                        entry["open_70"] = load_phase(
+                            "flows", target, cores, counters, sms=sms, key=API_KEY,
+                            concurrency=concurrency * 2, rate=peak * 0.7, rounds=1, **phase,
+                        )  # fmt: skip
+                    if "memory" not in skip:
+                        results["memory"] = measure_memory(r, target, cores, args.memory_count)
+                        # what the operator setting that keeps such hashes compact would save
+                        r.config_set("hash-max-listpack-value", 1024)
+                        results["memory_listpack_1024"] = measure_memory(
+                            r, target, cores, args.memory_count
+                        )
+                        r.config_set("hash-max-listpack-value", 64)
+                    if "soak" not in skip:
+                        rss_before = sum(w.memory_info().rss for w in counters.workers)
+                        soak = load_phase(
+                            "flows", target, cores, None, sms=sms, key=API_KEY,
+                            concurrency=concurrency, warmup=0, rounds=1,
+                            duration=args.soak_flows / max(peak, 1.0),
+                        )  # fmt: skip
+                        results["soak"] = {
+                            "flows": soak["windows"][0]["ops"].get("check", {}).get("count", 0),
+                            "rss_before_mib": rss_before / 2**20,
+                            "rss_after_mib": sum(w.memory_info().rss for w in counters.workers)
+                            / 2**20,
+                        }
+                if "checks" not in skip and n == max(args.workers):
+                    results["checks"] = checks_phase(
+                        default, port, n, cores, service_env, phase, args.service_root
+                    )
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -306,62 +530,117 @@ def main() -> None:
     (ROOT / "bench" / "results.json").write_text(json.dumps(results, indent=2))
 
 
-PHASES = ("bare", "flows_minimal", "flows_70pct", "checks_default", "soak")
+def checks_phase(
+    config: Path,
+    port: int,
+    n: int,
+    cores: Cores,
+    env: dict[str, str],
+    phase: dict[str, float],
+    root: Path,
+) -> dict[str, Any]:
+    """Wrong-code checks at the shipped hashing, against raw argon2 on the same cores
+    measured right before (a shared machine's speed drifts over minutes)."""
+    target = f"127.0.0.1:{port}"
+    ready = f"http://{target}/health/ready"
+    with process(serve_cmd(config, port, n), ready, env, cores.service, root):
+        created = load_phase("create", target, cores, None, key=API_KEY, count=300, concurrency=8)
+        ids = Path(tempfile.mkstemp(suffix=".json")[1])
+        ids.write_text(json.dumps(created["ids"]))
+        argon2 = argon2_rate(DEFAULT, phase["duration"] / 3, cores.service)
+        checks = load_phase(
+            "checks", target, cores, None, key=API_KEY, ids=ids, concurrency=32, rounds=1, **phase
+        )
+        ids.unlink()
+    rate = checks["windows"][0]["ops"]["check_wrong"]["rps"]
+    return {"argon2_rate": argon2, "checks_per_s": rate, "ratio": rate / argon2}
+
+
+def _flows_line(n: int, entry: dict[str, Any]) -> str:
+    parts = []
+    for w in entry["flows"]["windows"]:
+        c = w["counters"]
+        parts.append(
+            f"{c['flows_per_s']:.0f} flows/s, {c['worker_cpu_ms_per_flow']:.2f} ms worker CPU, "
+            f"{c['redis_cpu_us_per_flow']:.0f} µs Redis CPU per flow"
+        )
+    return f"{n} workers: " + " | ".join(parts)
+
+
+def _joined(windows: list[dict[str, Any]], key: str, fmt: str) -> str:
+    return " / ".join(format(w[key], fmt) for w in windows)
 
 
 def report(res: dict[str, Any]) -> None:
-    def row(name: str, op: dict[str, Any]) -> str:
-        return (
-            f"| {name} | {op['rps']:.1f} | {op['p50_ms']:.1f} | {op['p95_ms']:.1f} "
-            f"| {op['p99_ms']:.1f} |"
+    m = res["machine"]
+    print(f"\n{m['placement']}; load average at the start {m['load_average'][0]:.1f}\n")
+    print(
+        "| workers | flows/s (windows) | spread | worker CPU/flow | Redis CPU/flow | "
+        "Redis busy | Redis calls/flow | worker busy (cores, min..max) | bare Litestar req/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n, e in res["workers"].items():
+        ws = [w["counters"] for w in e["flows"]["windows"]]
+        calls = ws[-1]["redis_calls_per_flow"]
+        top = ", ".join(f"{k} {v:.1f}" for k, v in sorted(calls.items(), key=lambda x: -x[1])[:8])
+        total = sum(calls.values())
+        busy = ws[-1]["worker_busy"]
+        print(
+            f"| {n} | {_joined(ws, 'flows_per_s', '.0f')} "
+            f"| {e['spread']['flows_per_s'] * 100:.1f} % "
+            f"| {_joined(ws, 'worker_cpu_ms_per_flow', '.2f')} ms "
+            f"| {_joined(ws, 'redis_cpu_us_per_flow', '.0f')} µs "
+            f"| {ws[-1]['redis_busy'] * 100:.0f} % | {total:.1f} ({top}) "
+            f"| {busy[0]:.2f}..{busy[-1]:.2f} | {e.get('bare_requests_per_s', float('nan')):.0f} |"
         )
-
-    lines = [
-        "",
-        "| phase / operation | req/s | p50 ms | p95 ms | p99 ms |",
-        "|---|---|---|---|---|",
-    ]
-    for phase in PHASES:
-        for op, values in sorted(res[phase]["ops"].items()):
-            lines.append(row(f"{phase} {op}", values))
-    print("\n".join(lines))
-    bare = res["bare"]["ops"]
-    flows = res["flows_minimal"]["ops"]
-    checks = res["checks_default"]["ops"]["check_wrong"]["rps"]
-    p70 = res["flows_70pct"]["ops"]
-    ratios = {
-        "check rps (default hashing) / raw argon2 rate (target >= 0.9)": checks
-        / res["argon2_default_rate_adjacent"],
-        "start rps (minimal hashing) / bare litestar start rps (target >= 0.5)": flows["start"][
-            "rps"
-        ]
-        / bare["start"]["rps"],
-        "check rps (minimal hashing) / bare litestar check rps (target >= 0.5)": flows["check"][
-            "rps"
-        ]
-        / bare["check"]["rps"],
-        "start p99 / p50 at 70 % of peak (target <= 3)": p70["start"]["p99_ms"]
-        / p70["start"]["p50_ms"],
-        "check p99 / p50 at 70 % of peak (target <= 3)": p70["check"]["p99_ms"]
-        / p70["check"]["p50_ms"],
+    ns = list(res["workers"])
+    if len(ns) >= 2:
+        a, b = res["workers"][ns[0]], res["workers"][ns[-1]]
+        print(
+            f"\nscaling: {ns[-1]} workers / {ns[0]} workers = "
+            f"{b['peak_flows_per_s'] / a['peak_flows_per_s']:.2f}"
+        )
+    last = res["workers"][ns[-1]]
+    if "open_70" in last:
+        ops = last["open_70"]["windows"][0]["ops"]
+        for op in ("start", "check"):
+            if op in ops:
+                o = ops[op]
+                print(
+                    f"70 % of peak, {op}: p50 {o['p50_ms']:.1f} ms, p99 {o['p99_ms']:.1f} ms, "
+                    f"p99/p50 {o['p99_ms'] / o['p50_ms']:.2f}"
+                )
+    for name in ("memory", "memory_listpack_1024"):
+        if name in res:
+            mem = res[name]
+            print(
+                f"\nRedis memory per pending verification ({name}, hash encoding "
+                f"{mem['hash_encoding']}): {mem['used_memory_per_pending']:.0f} B used_memory"
+            )
+            for family, f in mem["families"].items():
+                print(
+                    f"  {family}: {f['keys']} keys, {f['bytes_per_key']:.0f} B/key, "
+                    f"{f['bytes_per_pending']:.0f} B per pending"
+                )
+    if "checks" in res:
+        c = res["checks"]
+        print(
+            f"\nchecks at shipped hashing: {c['checks_per_s']:.1f}/s vs raw argon2 "
+            f"{c['argon2_rate']:.1f}/s = {c['ratio']:.2f}"
+        )
+    if "soak" in res:
+        s = res["soak"]
+        print(
+            f"worker RSS over a {s['flows']}-flow soak: {s['rss_before_mib']:.1f} -> "
+            f"{s['rss_after_mib']:.1f} MiB"
+        )
+    errors = {
+        n: w["errors"]
+        for n, e in res["workers"].items()
+        for w in e["flows"]["windows"]
+        if w["errors"]
     }
-    print("\nratios (same run, same cores):")
-    for name, value in ratios.items():
-        print(f"  {value:6.2f}  {name}")
-    soak = res["soak"]
-    print(
-        f"\nraw argon2id (default): {res['argon2_default_rate']:.1f}/s at the start, "
-        f"{res['argon2_default_rate_adjacent']:.1f}/s right before the checks phase"
-    )
-    print(f"Redis memory per pending verification: {res['redis_bytes_per_pending']:.0f} bytes")
-    flows_done = soak["ops"]["check"]["count"]
-    print(
-        f"worker RSS over a {flows_done}-flow soak: {soak['rss_before_kib'] / 1024:.1f} MiB -> "
-        f"{soak['rss_after_kib'] / 1024:.1f} MiB"
-    )
-    errors = {phase: res[phase]["errors"] for phase in PHASES if res[phase]["errors"]}
     print("errors:", errors or "none")
-    res["ratios"] = ratios
 
 
 if __name__ == "__main__":

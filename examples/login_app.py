@@ -23,6 +23,17 @@ class Answer:
     message: str
 
 
+# What a person is told when the verification has ended, by its status: a replayed code
+# finds it approved (by the earlier check), not expired.
+ENDED = {
+    "approved": "This code was already used.",
+    "expired": "This code has expired.",
+    "max_attempts_reached": "Too many wrong codes.",
+    "canceled": "This code was withdrawn.",
+}
+ASK_AGAIN = " Ask for a new one."
+
+
 class PhoneLogin:
     def __init__(self, verify: VerifyClient | None = None) -> None:
         self.verify = verify or VerifyClient()
@@ -50,4 +61,4 @@ class PhoneLogin:
             return Answer(True, "Welcome!")
         if result.status == "pending":
             return Answer(False, f"Wrong code, {result.attempts_remaining} tries left.")
-        return Answer(False, "This code has expired; ask for a new one.")
+        return Answer(False, ENDED.get(result.status, "This code is no longer valid.") + ASK_AGAIN)

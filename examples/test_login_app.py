@@ -22,7 +22,8 @@ def test_login_with_the_code_from_the_sms(verify_service: Any, login: PhoneLogin
     code = verify_service.last_code(PHONE)  # read from the service's test outbox
 
     assert login.confirm(PHONE, code) == Answer(True, "Welcome!")
-    assert not login.confirm(PHONE, code).ok  # a code works once
+    replay = login.confirm(PHONE, code)  # a code works once
+    assert replay == Answer(False, "This code was already used. Ask for a new one.")
 
 
 def test_wrong_code_counts_down(verify_service: Any, login: PhoneLogin) -> None:

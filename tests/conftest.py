@@ -24,13 +24,15 @@ from verify_service.api.app import build_components
 from verify_service.api.deps import Components
 from verify_service.config import Settings, hash_api_key, settings_from_mapping
 from verify_service.domain import hashing
-from verify_service.store import Store
+from verify_service.store import Store, keys
 
 MakeVerifs = Callable[..., Components]
 
 API_KEY = "test-key-login-0123456789"
 OTHER_KEY = "test-key-other-0123456789"
 PEPPER = "test-pepper-0123456789abcdef"
+# What keys the verification tags of apps built from `config()` (no id_key: the pepper's).
+TAG_KEY = keys.tag_key(PEPPER.encode())
 # Cheap hashing in tests: the parameters are the config's, the behaviour is the same.
 FAST_HASHING = {"time_cost": 1, "memory_cost_kib": 1024, "parallelism": 1}
 

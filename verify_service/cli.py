@@ -1,16 +1,18 @@
-"""Command line: serve, openapi, check-config, hash-api-key."""
+"""Command line: serve, openapi, check-config, init-config, hash-api-key."""
 
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
+import logging
 import os
+import shutil
+import socket
 import sys
 import tempfile
 from collections.abc import Sequence
 from typing import Any
-
-import yaml
 
 from verify_service.config import (
     ConfigError,
@@ -19,7 +21,9 @@ from verify_service.config import (
     hash_api_key,
     load_settings,
 )
-from verify_service.observability.logs import configure_logging, secrets_of, uvicorn_log_config
+from verify_service.config.secrets import secrets_of
+from verify_service.config.starter import dev_api_key, write_starter_config
+from verify_service.observability.logs import configure_logging, uvicorn_log_config
 
 
 def _settings(path: str | None) -> Settings | None:
@@ -32,9 +36,12 @@ def _settings(path: str | None) -> Settings | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from verify_service.api import slow_clients
     from verify_service.api.app import create_app
 
     settings = _settings(args.config)
+    url = _url(args.host, args.port)
+    banner = None  # with a config the logs are JSON lines: the start is one of them
     if settings is None:
         if args.workers > 1:
             print(
@@ -43,18 +50,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
-        settings, api_key = dev_settings()
-        print(
-            "verify-service DEV MODE: in-memory store (nothing is kept), SMS printed here.\n"
-            f"  API key of service 'default': {api_key}\n"
-            f"  Twilio Verify v2: AccountSid {settings.services[0].twilio_account_sid}, "
-            f"ServiceSid {settings.services[0].twilio_service_sid}, AuthToken = the API key\n"
-            f"  try: curl -s -X POST http://{args.host}:{args.port}/v1/verifications "
-            f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' "
-            '-d \'{"to": "+41791234567"}\'',
-            file=sys.stderr,
-            flush=True,
-        )
+        api_key, key_origin = dev_api_key()
+        settings, _ = dev_settings(api_key)
+        banner = _dev_banner(settings, api_key, key_origin, url)
     elif settings.redis_url is None and args.workers > 1:
         print(
             "error: without redis_url the store lives in one process; "
@@ -75,44 +73,128 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # X-Forwarded-For is believed only from these addresses (the load balancer).
         "proxy_headers": True,
         "forwarded_allow_ips": args.forwarded_allow_ips,
+        # A request (head and body) must arrive within this many seconds (slowloris).
+        "http": slow_clients.protocol(args.request_timeout),
     }
-    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        _multiprocess_metrics()
-    if args.workers > 1:
-        # What each worker's create_app_from_env reads: the workers are fresh processes.
-        os.environ["VERIFY_WORKERS"] = str(args.workers)  # each worker's share of the cores
-        os.environ["VERIFY_CONFIG"] = os.path.abspath(args.config or os.environ["VERIFY_CONFIG"])
-        os.environ["VERIFY_LOG_LEVEL"] = args.log_level
-        uvicorn.run(
-            "verify_service.api.app:create_app_from_env",
-            factory=True,
-            workers=args.workers,
-            **options,
-        )
+    # Bind before anything is printed: a taken port is one plain line, not a banner with a
+    # fresh key for a server that never starts (and a curl line that reaches another one).
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"error: {_bind_error(args.host, args.port, exc)}", file=sys.stderr)
+        return 2
+    if banner:
+        print(banner, file=sys.stderr, flush=True)
     else:
-        uvicorn.run(create_app(settings), **options)
-    return 0
+        logging.getLogger("verify_service").info(
+            "listening on %s (API reference: %s/docs), %d worker(s)", url, url, args.workers
+        )
+    own_metrics_dir = None
+    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        own_metrics_dir = _multiprocess_metrics()
+    try:
+        if args.workers > 1:
+            # What each worker's create_app_from_env reads: the workers are fresh processes.
+            os.environ["VERIFY_WORKERS"] = str(args.workers)  # each worker's share of the cores
+            os.environ["VERIFY_CONFIG"] = os.path.abspath(
+                args.config or os.environ["VERIFY_CONFIG"]
+            )
+            os.environ["VERIFY_LOG_LEVEL"] = args.log_level
+            config = uvicorn.Config(
+                "verify_service.api.app:create_app_from_env",
+                factory=True,
+                workers=args.workers,
+                **options,
+            )
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+            return 0
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+        server.run(sockets=[sock])
+        return 0 if server.started else 3
+    finally:
+        sock.close()
+        if own_metrics_dir:  # the workers' counts die with this run
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
 
-def _multiprocess_metrics() -> None:
+def _url(host: str, port: int) -> str:
+    """Where a client on this machine reaches the server (0.0.0.0 binds loopback too)."""
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _dev_banner(settings: Settings, api_key: str, key_origin: str, url: str) -> str:
+    service = settings.services[0]
+    return (
+        f"verify-service DEV MODE on {url}: in-memory store (nothing is kept), SMS printed here.\n"
+        f"  API key of service 'default': {api_key}\n"
+        f"    ({key_origin})\n"
+        f"  Twilio Verify v2: AccountSid {service.twilio_account_sid}, "
+        f"ServiceSid {service.twilio_service_sid}, AuthToken = the API key\n"
+        f"  API reference: {url}/docs\n"
+        f"  try: curl -s -X POST {url}/v1/verifications "
+        f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' "
+        '-d \'{"to": "+41791234567"}\''
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound as uvicorn would bind it, for uvicorn (and its workers)
+    to serve on."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        # Listening from here on: a request sent right after the banner waits in the
+        # backlog until the app has started, instead of being refused.
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)  # the workers are child processes
+    return sock
+
+
+def _bind_error(host: str, port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (
+            f"port {port} on {host} is already in use (another verify-service?); "
+            f"choose another with --port, e.g. --port {port + 1} (make serve PORT={port + 1})"
+        )
+    if exc.errno == errno.EACCES:
+        return f"not allowed to listen on port {port} (ports below 1024 need root); use --port"
+    if isinstance(exc, socket.gaierror) or exc.errno == errno.EADDRNOTAVAIL:
+        return f"cannot listen on host {host!r}: no such local address; use --host 127.0.0.1"
+    return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+
+
+def _multiprocess_metrics() -> str | None:
     """Workers are separate processes: have them count into files that /metrics adds up
-    (prometheus_client's multiprocess mode), in a fresh directory unless one is given."""
+    (prometheus_client's multiprocess mode), in a fresh directory unless one is given.
+    Returns the directory made here (removed again at shutdown), None for a given one."""
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         os.makedirs(directory, exist_ok=True)
         for name in os.listdir(directory):  # counts of an earlier run must not add up
             if name.endswith(".db"):
                 os.remove(os.path.join(directory, name))
-    else:
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="verify-metrics-")
+        return None
+    directory = tempfile.mkdtemp(prefix="verify-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    return directory
 
 
 def openapi_document() -> str:
     from verify_service.api.app import create_app
+    from verify_service.api.ops.docs import as_yaml
 
     settings, _ = dev_settings()
-    schema = create_app(settings).openapi_schema.to_schema()
-    return yaml.safe_dump(schema, sort_keys=False, allow_unicode=True)
+    return as_yaml(create_app(settings).openapi_schema.to_schema())
 
 
 def cmd_openapi(_: argparse.Namespace) -> int:
@@ -144,6 +226,21 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_init_config(args: argparse.Namespace) -> int:
+    if not write_starter_config(args.output, force=args.force):
+        print(f"error: {args.output} exists; --force overwrites it", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {args.output}: Redis on 127.0.0.1:6379, the console provider, service 'login'.\n"
+        "next:\n"
+        "  export VERIFY_PEPPER=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\n"
+        "  export LOGIN_API_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')\n"
+        f"  verify-service check-config --config {args.output}\n"
+        f"  verify-service serve --config {args.output}"
+    )
+    return 0
+
+
 def cmd_hash_api_key(args: argparse.Namespace) -> int:
     key = args.key if args.key is not None else getpass.getpass("API key: ")
     if not key:
@@ -159,8 +256,17 @@ def parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the HTTP service (no config: dev mode)")
     serve.add_argument("--config", help="TOML config file (default: $VERIFY_CONFIG)")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--host",
+        default=os.environ.get("VERIFY_HOST", "127.0.0.1"),
+        help="address to listen on (default $VERIFY_HOST or 127.0.0.1; 0.0.0.0 = all)",
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("VERIFY_PORT") or 8080),
+        help="TCP port (default $VERIFY_PORT or 8080)",
+    )
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument(
         "--graceful-timeout",
@@ -172,6 +278,12 @@ def parser() -> argparse.ArgumentParser:
         "--forwarded-allow-ips",
         default=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         help="proxies whose X-Forwarded-For is trusted (comma-separated, '*' = any)",
+    )
+    serve.add_argument(
+        "--request-timeout",
+        type=float,
+        default=float(os.environ.get("VERIFY_REQUEST_TIMEOUT", "10")),
+        help="seconds a client may take to send a request, head and body (default 10)",
     )
     serve.add_argument(
         "--log-level",
@@ -187,6 +299,11 @@ def parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate a config file and exit")
     check.add_argument("--config", help="TOML config file (default: $VERIFY_CONFIG)")
     check.set_defaults(fn=cmd_check_config)
+
+    init = sub.add_parser("init-config", help="write a starter config file to edit")
+    init.add_argument("--output", default="verify-service.toml", help="(default %(default)s)")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+    init.set_defaults(fn=cmd_init_config)
 
     hash_key = sub.add_parser("hash-api-key", help="print the sha256: form of an API key")
     hash_key.add_argument("key", nargs="?", help="the key (prompted for when absent)")

@@ -184,7 +184,7 @@ def _resetter(app: Litestar, server: Any) -> Callable[[], None]:
 
     def reset() -> None:
         fakeredis.FakeRedis(server=server).flushall()
-        for provider in app.state.verifications.providers.values():
+        for provider in app.state.components.providers.values():
             if isinstance(provider, CaptureProvider):
                 provider.messages.clear()
 

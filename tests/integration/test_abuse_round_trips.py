@@ -1,5 +1,7 @@
 """What abuse protection costs in Redis commands, counted by the server (MONITOR): one
-EVALSHA per rate-limit window and one for the pumping guard, and nothing else."""
+EVALSHA for all rate-limit windows of a request (a read, a write and a TTL per counted
+subject inside it, however many windows and whatever the limits), one for the pumping
+guard, and nothing else."""
 
 from __future__ import annotations
 
@@ -10,12 +12,25 @@ import redis.asyncio as aioredis
 from tests.support.helpers import sent_code
 from tests.support.monitor import monitored
 from tests.support.redis_server import RedisServer
+from verify_service.abuse.policy import AbusePolicy
 from verify_service.api.app import build_components
 from verify_service.config import Settings
 from verify_service.domain.model import StartParams
+from verify_service.domain.phones import parse_phone
 from verify_service.store import Store
 
 TO = "+41791234567"
+
+
+class _Quiet:
+    def blocked(self, service: str, reason: str, country: str) -> None:
+        raise AssertionError(f"refused: {reason}")
+
+    def fraud_guard_tripped(self, service: str, country: str, level: str) -> None:
+        raise AssertionError("tripped")
+
+    def fraud_operator_action(self, service: str, action: str, country: str) -> None:
+        raise AssertionError("operator action")
 
 
 async def test_default_policy_commands_per_start_and_check(
@@ -34,14 +49,43 @@ async def test_default_policy_commands_per_start_and_check(
     await verifs.verifications.check(service, to="+41791234500", code=code, client_ip="203.0.113.9")
     async with monitored(redis_server.url, client) as log:
         commands_of = log.commands_of
-        # per_number (2 windows) + per_country + global_sends + pumping guard, then the
-        # verification's own two (create; send outcome pipelined with its message-id index)
+        # the pumping guard, the rate limits (per_number's 2 windows, per_country,
+        # global_sends), then the verification's own two (create; send outcome pipelined with its
+        # message-id index)
         assert await commands_of(
             verifs.verifications.start(service, StartParams(to=TO, client_ip="203.0.113.1"))
-        ) == ["EVALSHA"] * (5 + 2) + ["SET"]
+        ) == ["EVALSHA"] * (2 + 2) + ["SET"]
         code = sent_code(verifs, TO)
         # checks_per_ip, reserve, approve, and the approval for the pumping guard
         check = verifs.verifications.check(service, to=TO, code=code, client_ip="203.0.113.1")
         assert await commands_of(check) == ["EVALSHA"] * 4
 
+    await store.aclose()
+
+
+async def test_the_rate_limit_call_does_constant_work_per_layer(
+    redis_server: RedisServer, make_settings: Callable[..., Settings]
+) -> None:
+    """Inside the one call: TIME, one HMGET per layer, then one HSET and one PEXPIRE per
+    layer; the same for a budget of a million as for one of ten (no list walked)."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    await store.load_scripts()
+    limits = {"per_country": ["1000000/hour"], "global_sends": ["10/hour", "1000000/day"]}
+    settings = make_settings(service={"rate_limits": limits})
+    service = settings.services[0]
+    policy = AbusePolicy(settings, store, _Quiet())
+    number = parse_phone(TO, "CH")
+    await policy.before_send(service, number, None)  # loads the script
+    async with monitored(redis_server.url, client) as log:
+        inside = await log.commands_of(policy.before_send(service, number, None), inside=True)
+    limiter_calls = inside[inside.index("EVALSHA", 1) :]  # after the pumping guard's call
+    layers = 3  # per_number, per_country, global_sends
+    assert limiter_calls == [
+        "EVALSHA",
+        "lua:TIME",
+        *["lua:HMGET"] * layers,
+        *["lua:HSET", "lua:PEXPIRE"] * layers,
+    ]
     await store.aclose()

@@ -1,4 +1,4 @@
-"""Hard rule 1 under real concurrency, on a real redis-server (DESIGN §6)."""
+"""Hard rule 1 under real concurrency, on a real redis-server (docs/architecture.md §3)."""
 
 from __future__ import annotations
 

@@ -19,13 +19,15 @@ class CommandLog:
         self.seen: list[str] = []
 
     def record(self, event: dict[str, object]) -> None:
-        if event.get("client_type") == "lua":  # commands run inside our scripts
-            return
         command = str(event["command"])
+        if event.get("client_type") == "lua":  # commands run inside our scripts
+            self.seen.append(f"lua:{command.split(' ', 1)[0].upper()}")
+            return
         self.seen.append(command if command.startswith("ECHO") else command.upper())
 
-    async def commands_of(self, action: Awaitable[object]) -> list[str]:
-        """The commands the action sent, between two ECHO markers seen by the server."""
+    async def commands_of(self, action: Awaitable[object], *, inside: bool = False) -> list[str]:
+        """The commands the action sent, between two ECHO markers seen by the server;
+        `inside`: also those its scripts ran, as `lua:NAME`."""
         n = next(self._markers)
         await self._client.echo(f"begin-{n}")
         await action
@@ -36,7 +38,7 @@ class CommandLog:
             await asyncio.sleep(0.02)
         seen = self.seen
         window = seen[seen.index(f"ECHO begin-{n}") + 1 : seen.index(f"ECHO end-{n}")]
-        return [c.split(" ", 1)[0] for c in window]
+        return [c.split(" ", 1)[0] for c in window if inside or not c.startswith("lua:")]
 
 
 @asynccontextmanager

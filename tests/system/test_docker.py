@@ -87,6 +87,7 @@ def test_the_example_deploy_config_is_valid() -> None:
         "VERIFY_REDIS_URL": "redis://redis:6379/0",
         "VERIFY_PEPPER": "p" * 32,
         "LOGIN_API_KEY": "k" * 24,
+        "WEBSMS_TOKEN": "t" * 24,
     }
     out = subprocess.run(
         [*CLI, "check-config", "--config", str(ROOT / "deploy" / "verify-service.toml")],
@@ -109,3 +110,23 @@ def test_hadolint() -> None:
         [hadolint, str(ROOT / "Dockerfile")], capture_output=True, text=True, check=False
     )
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_compose_ships_a_proxy_that_bounds_slow_clients() -> None:
+    """Issue 15.7: the documented proxy setting is in the shipped example, and the app's own
+    bound is on its command line."""
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    proxy = compose["services"]["proxy"]
+    assert proxy["profiles"] == ["proxy"]
+    assert "./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro" in proxy["volumes"]
+    command = compose["services"]["verify-service"]["command"]
+    assert command[command.index("--request-timeout") + 1] == "10"
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    directives = dict(
+        line.strip().rstrip(";").split(None, 1)
+        for line in conf.splitlines()
+        if line.strip().endswith(";") and not line.strip().startswith("#")
+    )
+    assert directives["client_header_timeout"] == "10s"
+    assert directives["client_body_timeout"] == "10s"
+    assert directives["limit_conn"] == "per_client 50"

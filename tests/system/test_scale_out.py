@@ -1,4 +1,4 @@
-"""Scale-out (DESIGN §8) on real topologies: the start/check flow and hard rule 1 on a
+"""Scale-out (README, Operations) on real topologies: the start/check flow and hard rule 1 on a
 three-node Redis Cluster, and a Sentinel failover that the service rides through."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 import pytest
 from redis.crc import key_slot
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, TAG_KEY
 from tests.support.helpers import Api, open_api
 from tests.support.redis_topologies import (
     Cluster,
@@ -49,7 +49,7 @@ async def test_cluster_start_check_flow(cluster: Cluster, cluster_api: Api) -> N
         r = await cluster_api.post("/v1/verifications", {"to": to})
         assert r.status_code == 201, r.text
     # `--cluster create` gives three nodes equal slot ranges in order
-    slots = [key_slot(keys.prefix(keys.tag_for("login", n)).encode()) for n in numbers]
+    slots = [key_slot(keys.prefix(keys.tag_for(TAG_KEY, "login", n)).encode()) for n in numbers]
     assert {slot * 3 // 16384 for slot in slots} == {0, 1, 2}, "numbers on every node"
     for to in numbers:
         code = cluster_api.last_code(to)

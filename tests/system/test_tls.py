@@ -75,3 +75,7 @@ async def test_an_unknown_certificate_authority_is_refused(
         r = await api.client.get("/health/ready")
         assert r.status_code == 503
         assert r.json()["code"] == "store_unavailable"
+        # readiness names the address and the cause, for the operator
+        assert r.json()["detail"].startswith(
+            f"Redis at {url} is not reachable: TLS: the server's certificate is not trusted"
+        ), r.json()

@@ -18,7 +18,8 @@ from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import parse_limits
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
-from verify_service.store.limiter import RateLimiter, limiter_storage, tagged
+from verify_service.store.keys import tagged
+from verify_service.store.limiter import Layer, RateLimiter, Refusal
 from verify_service.store.verifications import Store
 
 log = logging.getLogger("verify_service.abuse")
@@ -83,7 +84,7 @@ class AbusePolicy:
     ) -> None:
         self._observer = observer
         self.clock = clock
-        self.limiter = RateLimiter(limiter_storage(store), store.deadline)
+        self.limiter = RateLimiter(store)
         self.fraud = PumpingGuard(settings, store, observer)
         self._limits: dict[str, dict[str, list[limits.RateLimitItem]]] = {
             service.name: {
@@ -129,34 +130,55 @@ class AbusePolicy:
             "per_country": country,
             "global_sends": "",
         }
-        for layer in START_LAYERS:
-            subject = subjects[layer]
-            if subject is not None:
-                await self._hit(service, layer, subject, country)
+        # every layer in one store call (store/limiter.py)
+        await self._hit(
+            service,
+            [
+                self._layer(service, layer, subject)
+                for layer in START_LAYERS
+                if (subject := subjects[layer]) is not None
+            ],
+            country,
+        )
+
+    async def before_test_number_start(
+        self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
+    ) -> None:
+        """A start to a test number: it sends nothing, so it skips the country and send
+        budgets and the pumping guard, but not the per-client and per-number limits (a
+        test number must not be a way to loop starts for free)."""
+        subjects = {"per_ip": client_subject(client_ip), "per_number": phone.e164}
+        layers = [
+            self._layer(service, layer, subject)
+            for layer, subject in subjects.items()
+            if subject is not None
+        ]
+        await self._hit(service, layers, _country(phone))
 
     async def before_check(self, service: ServiceSettings, client_ip: str | None) -> None:
         subject = client_subject(client_ip)
         if subject is not None:
-            await self._hit(service, "checks_per_ip", subject)
+            await self._hit(service, [self._layer(service, "checks_per_ip", subject)])
 
     async def approved(self, service: ServiceSettings, e164: str, region: str) -> None:
         """Feed the pumping guard (test numbers excepted); never fails the check."""
         if self.test_code(service, e164) is None:
             await self.fraud.approved(service, e164)
 
-    async def _hit(
-        self, service: ServiceSettings, layer: str, subject: str, country: str = ""
-    ) -> None:
+    def _layer(self, service: ServiceSettings, layer: str, subject: str) -> Layer:
         items = self._limits[service.name][layer]
-        if not items:
-            return
-        strategy = service.rate_limits.strategy
-        refusal = await self.limiter.hit(strategy, items, tagged(layer, service.name, subject))
+        return Layer(layer, tagged(layer, service.name, subject), items)
+
+    async def _hit(self, service: ServiceSettings, layers: list[Layer], country: str = "") -> None:
+        refusal = await self.limiter.hit(service.rate_limits.strategy, layers)
         if refusal is not None:
-            self._observer.blocked(service.name, layer, country)
-            raise VerifyError(
-                "rate_limited",
-                f"{_DETAIL[layer]}; try again in {refusal.retry_after} s",
-                retry_after=refusal.retry_after,
-                extra={"limit": layer, "window": refusal.limit},
-            )
+            self._rate_limited(service, refusal, country)
+
+    def _rate_limited(self, service: ServiceSettings, refusal: Refusal, country: str) -> None:
+        self._observer.blocked(service.name, refusal.layer, country)
+        raise VerifyError(
+            "rate_limited",
+            f"{_DETAIL[refusal.layer]}; try again in {refusal.retry_after} s",
+            retry_after=refusal.retry_after,
+            extra={"limit": refusal.layer, "window": refusal.limit},
+        )

@@ -15,7 +15,6 @@ from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import YamlRenderPlugin
 from litestar.openapi.spec import Components as OpenAPIComponents
 from litestar.openapi.spec import SecurityScheme
 
@@ -27,15 +26,16 @@ from verify_service.api.native.fraud import FraudController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
-from verify_service.api.ops import health, reports
+from verify_service.api.ops import docs, health, reports
 from verify_service.api.request import ApiRequest
 from verify_service.api.swisscom import routes as swisscom
 from verify_service.api.twilio.errors import on_twilio_paths
 from verify_service.api.twilio.routes import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio.routes import twilio_router
 from verify_service.config import Settings, load_settings
+from verify_service.config.secrets import secrets_of
 from verify_service.domain.hashing import CodeHasher
-from verify_service.observability.logs import configure_logging, secrets_of
+from verify_service.observability.logs import configure_logging
 from verify_service.observability.metrics import Metrics, MetricsObserver
 from verify_service.observability.middleware import request_log_middleware
 from verify_service.providers.base import Provider
@@ -43,6 +43,7 @@ from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.registry import build_provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
+from verify_service.store.diagnose import unreachable
 from verify_service.store.outbox import OutboxStore
 from verify_service.usecases.fraud import FraudControl
 from verify_service.usecases.outbox import Outbox
@@ -134,7 +135,7 @@ def openapi_config() -> OpenAPIConfig:
         version=__version__,
         description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel.",
         path="/docs",
-        render_plugins=[YamlRenderPlugin()],
+        render_plugins=docs.render_plugins(),  # Swagger UI at /docs, assets served here
         components=OpenAPIComponents(
             security_schemes={
                 "bearer": SecurityScheme(
@@ -166,8 +167,9 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         try:
             await components.store.load_scripts()
-        except Exception:  # readiness reports it; the store may come up after us
-            log.warning("the store is not reachable at start-up; /health/ready says when it is")
+        except Exception as exc:  # readiness reports it; the store may come up after us
+            where = unreachable(settings.redis_url, exc) if settings.redis_url else str(exc)
+            log.warning("%s; starting anyway, /health/ready says when it is", where)
         # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
         # the process: out of the collector's generations, full GC pauses stay short.
         gc.freeze()
@@ -184,6 +186,9 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         health.live,
         health.ready,
         health.metrics,
+        docs.openapi_json,
+        docs.openapi_yaml,
+        docs.assets(),
         FraudController,
     ]
     if components.outbox is not None:
@@ -191,7 +196,6 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
     state = {
         "components": components,  # what api.deps hands to handlers
         "metrics": components.metrics,  # read by the request middleware
-        "verifications": components.verifications,  # read by the pytest plugin (testing.py)
     }
 
     app = Litestar(

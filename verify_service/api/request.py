@@ -11,6 +11,8 @@ from litestar import Request
 from litestar.exceptions import ClientException, HTTPException
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
+from verify_service.domain import json_depth
+
 
 def _is_json(content_type: str) -> bool:
     media_type = content_type.split(";", 1)[0].strip().lower()
@@ -28,8 +30,13 @@ class ApiRequest(Request[Any, Any, Any]):
                 status_code=HTTP_415_UNSUPPORTED_MEDIA_TYPE,
                 detail="send the body as application/json",
             )
-        if not (await self.body()).strip():
+        body = await self.body()
+        if not body.strip():
             raise ClientException("the request body is empty: send a JSON object")
+        try:
+            json_depth.check(body)
+        except json_depth.JsonDepthError:
+            raise ClientException("the JSON body is nested too deeply") from None
         try:
             return await super().json()
         except RecursionError:

@@ -10,7 +10,7 @@ from typing import Literal, Self
 import limits
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Strategy = Literal["moving-window", "fixed-window", "sliding-window-counter"]
+Strategy = Literal["auto", "moving-window", "fixed-window", "sliding-window-counter"]
 
 
 def parse_limits(values: list[str]) -> list[limits.RateLimitItem]:
@@ -22,6 +22,10 @@ def parse_limits(values: list[str]) -> list[limits.RateLimitItem]:
             raise ValueError(
                 f"{value!r} is not a rate limit; write it like '5/10minutes' or '10/day'"
             ) from None
+    if any(item.amount < 1 for item in items):
+        raise ValueError(
+            f"a limit of 0 refuses everything; write [] to switch a layer off: {values}"
+        )
     return items
 
 
@@ -31,10 +35,11 @@ class RateLimits(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # moving-window: exact, one Redis list entry per request within the window (bounded
-    # by the limit); fixed-window: one counter, but up to twice the limit across a window
-    # boundary; sliding-window-counter: two counters, approximate.
-    strategy: Strategy = "moving-window"
+    # auto: moving-window for limits up to 100, sliding-window-counter above;
+    # moving-window: exact, one stamp kept per request within the window (bounded by the
+    # limit); fixed-window: one counter, but up to twice the limit across a window
+    # boundary; sliding-window-counter: two counters, approximate (store/limiter.py).
+    strategy: Strategy = "auto"
     per_number: list[str] = Field(default_factory=lambda: ["5/10minutes", "10/day"])
     # Off by default: the caller of this API is usually a backend, so the socket address
     # is the backend's own. Turn on once trusted_proxies + X-Forwarded-For carry the

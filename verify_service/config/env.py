@@ -19,6 +19,7 @@ ENV_OVERRIDES = (
     "redis_url",
     "default_region",
     "pepper",
+    "id_key",
     "retention",
     "test_mode",
     "metrics_token",

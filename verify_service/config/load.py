@@ -48,10 +48,10 @@ def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
     return settings_from_mapping(data, environ)
 
 
-def dev_settings() -> tuple[Settings, str]:
-    """Dev mode (README "The two commands"): embedded store, console provider, one service with a
-    fresh key; returns the settings and that key."""
-    api_key = "dev_" + secrets.token_urlsafe(24)
+def dev_settings(api_key: str | None = None) -> tuple[Settings, str]:
+    """Dev mode (README "The two commands"): embedded store, console provider, one service with
+    `api_key` (default: a fresh one); returns the settings and that key."""
+    api_key = api_key or "dev_" + secrets.token_urlsafe(24)
     settings = Settings(
         providers={"console": {"kind": "console"}},
         services=[

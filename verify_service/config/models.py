@@ -116,9 +116,13 @@ class ServiceSettings(_Strict):
     webotp_domain: str | None = None
     webotp_iframe_domain: str | None = None
     # Delivery: seconds one send may take across retries and failover (router.py), and the
-    # most SMS segments a message may cost (templates are checked at start-up).
+    # most SMS segments a message may cost (templates are checked at start-up, a request's
+    # template at each start). Three: a code needs one; three leave room for a long text in
+    # any script (~200 UCS-2 or ~450 GSM-7 characters) and the autofill lines, while no
+    # caller can make one start cost more than three SMS (a template of %TOKEN% x 91 would
+    # cost 8-17).
     send_budget: float = Field(default=10.0, gt=0, le=120)
-    max_segments: int | None = Field(default=None, ge=1, le=20)
+    max_segments: int = Field(default=3, ge=1, le=20)
 
     # Status events (README "Operations"): a signed POST on every status change.
     status_callback_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
@@ -251,8 +255,6 @@ class ServiceSettings(_Strict):
         """Why `template` with a code of `token_length` characters (and the autofill lines)
         costs more than `max_segments` SMS, or None. Every token alphabet is plain GSM-7,
         so any code of that length gives the same count."""
-        if self.max_segments is None:
-            return None
         encoding, count = segments(compose(template, "0" * token_length, self.autofill))
         if count <= self.max_segments:
             return None
@@ -268,6 +270,9 @@ class Settings(_Strict):
     pepper: SecretStr | None = None
     # Peppers still accepted for checking after a rotation (newest first); see docs/security.md.
     previous_peppers: list[SecretStr] = Field(default_factory=list, max_length=4)
+    # The secret that keys the tag in verification ids (store/keys.py); the pepper when
+    # unset. Required once previous_peppers is set: a rotated pepper must not change ids.
+    id_key: SecretStr | None = None
     retention: int = Field(default=86400, ge=60, le=30 * 86400)
     test_mode: bool = False
     metrics_token: SecretStr | None = None  # Bearer token for /metrics; None = open
@@ -283,7 +288,7 @@ class Settings(_Strict):
     @classmethod
     def _provider_tables(cls, tables: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         # Each table against its kind's Options model, errors located inside the table
-        # (providers.<name>.<key>); the tables stay as written: logs.secrets_of reads them.
+        # (providers.<name>.<key>); the tables stay as written: `secrets_of` reads them.
         errors: list[InitErrorDetails] = []
         for name, table in tables.items():
             try:
@@ -321,6 +326,13 @@ class Settings(_Strict):
             _check_pepper(pepper)
         return pepper
 
+    @field_validator("id_key")
+    @classmethod
+    def _id_key(cls, key: SecretStr | None) -> SecretStr | None:
+        if key is not None and len(key.get_secret_value().encode()) < 16:
+            raise ValueError("id_key must be at least 16 bytes (the previous pepper, or random)")
+        return key
+
     @field_validator("previous_peppers")
     @classmethod
     def _previous_peppers(cls, peppers: list[SecretStr]) -> list[SecretStr]:
@@ -346,6 +358,14 @@ class Settings(_Strict):
         # Without redis_url nothing outlives the process, so a random pepper does no harm.
         if self.pepper is None and self.redis_url is not None:
             raise ValueError('pepper is required with redis_url (pepper = "env:VERIFY_PEPPER")')
+        if self.previous_peppers and self.id_key is None:
+            # Ids and lookups by number are keyed with id_key, else the pepper: without it a
+            # rotation would orphan every pending verification's lookup by number.
+            raise ValueError(
+                "previous_peppers is set but id_key is not: set id_key to the previous "
+                'pepper (id_key = "env:VERIFY_PEPPER_OLD") and keep it after the rotation, '
+                "so that verification ids and lookups by number do not change"
+            )
         names: set[str] = set()
         keys: set[str] = set()
         for service in self.services:
@@ -413,6 +433,13 @@ class Settings(_Strict):
 
     def previous_pepper_bytes(self) -> list[bytes]:
         return [p.get_secret_value().encode() for p in self.previous_peppers]
+
+    def id_secret(self) -> bytes:
+        """What keys the verification-id tags: `id_key`, else the pepper (a random one
+        for an embedded store, like `pepper_bytes`: call it once per app)."""
+        if self.id_key is not None:
+            return self.id_key.get_secret_value().encode()
+        return self.pepper_bytes()
 
 
 def derived_sid(prefix: str, service_name: str) -> str:

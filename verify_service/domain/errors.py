@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-# code -> (HTTP status, title). The codes are part of the public contract (DESIGN §3).
+# code -> (HTTP status, title). The codes are part of the public contract (README, API).
 ERRORS: dict[str, tuple[int, str]] = {
     "unauthorized": (401, "Missing or invalid API key"),
     "invalid_request": (400, "Invalid request"),

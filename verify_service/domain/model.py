@@ -8,10 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
+from verify_service.domain.timestamps import rfc3339
 from verify_service.domain.tokens import TokenType
 
 __all__ = [
@@ -62,11 +63,6 @@ SendStatus = Literal["sent", "failed", "delivered", "undelivered"]
 _SEND_STATUSES: frozenset[str] = frozenset(("sent", "failed", "delivered", "undelivered"))
 
 
-def _utc_text(at: datetime) -> str:
-    """`2024-05-01T12:00:00.123Z`: millisecond precision, `Z` for UTC."""
-    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
 @dataclass(frozen=True, slots=True)
 class SendAttempt:
     """One try to hand the code to a provider, as recorded on the verification.
@@ -84,7 +80,7 @@ class SendAttempt:
     @property
     def at_text(self) -> str:
         """`at` as the API shows it: ISO 8601, milliseconds, `Z`."""
-        return _utc_text(self.at)
+        return rfc3339(self.at)
 
     def to_json(self) -> dict[str, Any]:
         """The stored and published shape: `{"at", "provider", "message_id", "status",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
@@ -19,6 +20,10 @@ class PhoneNumber:
 
 
 MAX_INPUT_LENGTH = 32
+# A flow parses its number three times (start, check by `to`, the region of the approval),
+# and phonenumbers' parse is the costliest step of a start's own Python: the answers of
+# the last few thousand inputs are kept (an immutable result; errors are not cached).
+PARSE_CACHE = 4096
 
 
 def parse_phone(raw: str, default_region: str) -> PhoneNumber:
@@ -28,11 +33,24 @@ def parse_phone(raw: str, default_region: str) -> PhoneNumber:
         raise PhoneNumberError("the number is empty or too long")
     if text.startswith("00"):
         text = "+" + text[2:]
+    # a number in international form means the same whatever the default region
+    return _parse(text, "" if text.startswith("+") else default_region)
+
+
+@lru_cache(maxsize=PARSE_CACHE)
+def _parse(text: str, default_region: str) -> PhoneNumber:
     try:
-        parsed = phonenumbers.parse(text, default_region)
+        parsed = phonenumbers.parse(text, default_region or None)
     except phonenumbers.NumberParseException as exc:
         raise PhoneNumberError(f"the number cannot be parsed: {exc._msg}") from None
     if not phonenumbers.is_valid_number(parsed):
+        if not text.startswith("+"):
+            # The usual cause: a foreign number typed without its country code.
+            raise PhoneNumberError(
+                f"the number was read as a national number of {default_region} "
+                f"(default_region) and is not valid there; for another country write "
+                f"it with its country code: +<country code><number>"
+            )
         raise PhoneNumberError("the number is not a valid phone number")
     return PhoneNumber(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),

@@ -4,6 +4,7 @@ phone-autofill lines (Android SMS Retriever app hash, WebOTP origin-bound code).
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -20,13 +21,49 @@ class TemplateError(ValueError):
     pass
 
 
+# Characters a template may not hold (README "Templates", docs/security.md): whatever
+# changes how the text reads without being seen. By Unicode category: controls (Cc: C0,
+# DEL, C1 such as U+0085) except line feed and carriage return; format characters (Cf:
+# bidi overrides and isolates U+202A-202E and U+2066-2069, zero-width space U+200B, word
+# joiner, BOM, ...) except those real text needs; line and paragraph separators (Zl, Zp:
+# U+2028, U+2029); lone surrogates (Cs). A bidi override makes "code 1234 from Bank"
+# display as something else, and invisibles hide words from the reader and from filters.
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_LINE_BREAKS = frozenset("\n\r")
+# Format characters that languages and emoji need: ZWNJ (Persian, Indic scripts), ZWJ (emoji
+# sequences, Indic conjuncts), the direction marks LRM, RLM and ALM (they order neutral
+# characters such as digits inside Arabic or Hebrew text; they override nothing), and the
+# tag characters of subdivision flag emoji (U+E0020-E007F).
+_NEEDED_FORMAT = frozenset("\u200c\u200d\u200e\u200f\u061c") | frozenset(
+    chr(c) for c in range(0xE0020, 0xE0080)
+)
+
+
+def refused_character(text: str) -> str | None:
+    """The first character of `text` that templates refuse, as `U+XXXX (NAME)`; None."""
+    for char in text:
+        if char in _LINE_BREAKS or char in _NEEDED_FORMAT:
+            continue
+        if unicodedata.category(char) in _REFUSED_CATEGORIES:
+            name = unicodedata.name(char, "unnamed")
+            return f"U+{ord(char):04X} ({name})"
+    return None
+
+
 def validate_template(template: str) -> str:
+    """The template, if it may be sent: it holds %TOKEN%, fits MAX_TEMPLATE_LENGTH, and
+    has no invisible or direction-changing character (`refused_character`). Raises
+    TemplateError saying which rule and which character."""
     if PLACEHOLDER not in template:
         raise TemplateError(f"the template must contain {PLACEHOLDER}")
     if len(template) > MAX_TEMPLATE_LENGTH:
         raise TemplateError(f"the template is longer than {MAX_TEMPLATE_LENGTH} characters")
-    if any(ord(c) < 32 and c not in "\n\r\t" for c in template):
-        raise TemplateError("the template contains control characters")
+    refused = refused_character(template)
+    if refused is not None:
+        raise TemplateError(
+            f"the template contains {refused}: control, invisible and direction-changing "
+            "characters are not allowed"
+        )
     return template
 
 

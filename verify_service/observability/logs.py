@@ -5,7 +5,7 @@ structlog the context): the redaction has to run on the final text of every reco
 including records from uvicorn and third-party libraries, so it is the formatter's job
 anyway, and the rest is `json.dumps` of the record.
 
-What the filter removes (DESIGN §6: no plaintext code, key or secret in logs):
+What the filter removes (docs/architecture.md §3: no plaintext code, key or secret in logs):
 - codes handled by the current request (registered with `sensitive()`, a context variable),
 - secrets known at start-up: provider credentials, the pepper, callback and metrics tokens,
 - anything after `Bearer ` / `Basic `, and values of sensitive field names,
@@ -24,11 +24,7 @@ import sys
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
-
-if TYPE_CHECKING:
-    from verify_service.config import Settings
+from typing import Any
 
 REDACTED = "[redacted]"
 
@@ -100,42 +96,6 @@ def request_context(**fields: Any) -> Iterator[dict[str, Any]]:
     finally:
         _fields.reset(fields_token)
         _codes.reset(codes_token)
-
-
-# Provider config keys whose values are credentials (PROVIDERS.md), matched as substrings.
-_SECRET_KEY = re.compile(r"token|password|secret|key|client_id|auth|header", re.IGNORECASE)
-
-
-def _secret_values(value: Any, key: str = "") -> Iterator[str]:
-    if isinstance(value, Mapping):
-        for k, v in value.items():
-            yield from _secret_values(v, f"{key}.{k}")
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _secret_values(v, key)
-    elif isinstance(value, str) and _SECRET_KEY.search(key):
-        yield value
-        scheme, _, credential = value.partition(" ")  # "Bearer xyz" header values
-        if credential and scheme.lower() in ("bearer", "basic", "token"):
-            yield credential
-
-
-def secrets_of(settings: Settings) -> list[str]:
-    """Every secret the configuration holds in plaintext, for the redaction filter."""
-    found: list[str] = []
-    for secret in (settings.pepper, settings.metrics_token):
-        if secret is not None:
-            found.append(secret.get_secret_value())
-    for service in settings.services:
-        if service.status_callback_secret is not None:
-            found.append(service.status_callback_secret.get_secret_value())
-    for name, config in settings.providers.items():
-        found.extend(_secret_values(config, name))
-    if settings.redis_url:
-        password = urlsplit(settings.redis_url).password
-        if password:
-            found.append(password)
-    return found
 
 
 def mask_phone(match: re.Match[str]) -> str:

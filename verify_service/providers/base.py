@@ -36,9 +36,17 @@ class DeliveryReport:
 
 
 class ProviderError(Exception):
-    """A failed send. `retryable` failures may be retried and fail over; permanent ones
-    (bad credentials, bad request) fail over but are not retried; `recipient_invalid` means
-    the number itself was refused and no other provider should be tried."""
+    """A failed send, in one of four classes (the router's rule, README "Delivery"):
+
+    - `retryable`: transient (timeout, network error, 5xx, throttling): retried on the same
+      provider, then fail over;
+    - `exhausted`: the account cannot send now nor soon (quota or credits used up, account
+      disabled, credentials refused): fail over at once and open this provider's circuit
+      breaker, so that the next sends skip it until a probe finds it working again;
+    - `recipient_invalid`: the number itself was refused: no other provider is tried;
+    - otherwise permanent for this message (a request the provider refuses): fail over,
+      no retry.
+    An exhausted error is never retryable, whatever `retryable` says."""
 
     def __init__(
         self,
@@ -47,12 +55,14 @@ class ProviderError(Exception):
         retryable: bool,
         recipient_invalid: bool = False,
         retry_after: float | None = None,
+        exhausted: bool = False,
     ) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retryable = retryable
+        self.retryable = retryable and not exhausted
         self.recipient_invalid = recipient_invalid
         self.retry_after = retry_after
+        self.exhausted = exhausted
 
 
 class ProviderOptions(BaseModel):

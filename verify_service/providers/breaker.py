@@ -62,6 +62,13 @@ class Breaker:
             self.opened_at = self.clock()
         self.probing = False
 
+    def trip(self) -> None:
+        """Open now, whatever the count: the provider said it cannot send for a while
+        (quota, credits, account), so waiting for `threshold` failures only wastes sends."""
+        self.failures = max(self.failures + 1, self.threshold)
+        self.opened_at = self.clock()
+        self.probing = False
+
     def abandoned(self) -> None:
         """The send was cancelled before it had an outcome: free the probe for another."""
         self.probing = False

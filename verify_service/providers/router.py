@@ -1,10 +1,13 @@
 """Delivery across a service's providers, within a time budget per send.
 
-Each provider is tried in order. A retryable failure is retried on the same provider after
-an exponential backoff with full jitter (or the provider's `Retry-After`, whichever is
-longer), at most `retries` times; then the next provider is tried (failover). A refused
-recipient ends the delivery: another provider would refuse the number too. A provider
-whose circuit breaker is open is skipped without a request. Every try and every skip is
+Each provider is tried in order. A retryable (transient) failure is retried on the same
+provider after an exponential backoff with full jitter (or the provider's `Retry-After`,
+whichever is longer), at most `retries` times; then the next provider is tried (failover).
+An answer that means "not now, not soon" (quota or credits used up, account disabled,
+credentials refused: `ProviderError.exhausted`) fails over at once and opens that
+provider's breaker: retrying it would only delay the send. A refused recipient ends the
+delivery: another provider would refuse the number too. A provider whose circuit breaker
+is open is skipped without a request. Every try and every skip is
 returned as a `DeliveryAttempt`, recorded as the verification's `send_attempts`."""
 
 from __future__ import annotations
@@ -171,6 +174,9 @@ class Router:
                 if exc.recipient_invalid:
                     breaker.succeeded()  # the provider answered: it is up
                     return False
+                if exc.exhausted:
+                    self._failed(provider, breaker, trip=True)
+                    return None
                 self._failed(provider, breaker)
                 if not exc.retryable or retry >= provider.options.retries:
                     return None
@@ -192,9 +198,12 @@ class Router:
             return True
 
     @staticmethod
-    def _failed(provider: Provider, breaker: Breaker) -> None:
+    def _failed(provider: Provider, breaker: Breaker, *, trip: bool = False) -> None:
         was_open = breaker.opened_at is not None and not breaker.probing
-        breaker.failed()
+        if trip:
+            breaker.trip()
+        else:
+            breaker.failed()
         if breaker.opened_at is not None and not was_open:
             log.warning(
                 "circuit opened for %s: skipped for %s s",

@@ -13,8 +13,17 @@ monitored primary's name (`sentinel monitor <service_name> …`); the password i
 nodes'. Sentinels with their own password take `?sentinel_password=…` (and
 `sentinel_username=…`). Cluster: the hosts are any nodes (seeds, default port 6379); the
 rest of the topology is discovered; there is only db 0. Query parameters common to all:
-`socket_timeout`, `socket_connect_timeout` (seconds), and for TLS `ssl_cert_reqs`
-(`required` | `optional` | `none`) and `ssl_ca_certs` (a CA file)."""
+`socket_timeout`, `socket_connect_timeout` (seconds), `max_connections` (see below), and
+for TLS `ssl_cert_reqs` (`required` | `optional` | `none`) and `ssl_ca_certs` (a CA file).
+
+Connections: each process keeps at most `max_connections` (default MAX_CONNECTIONS) to
+Redis. On one server and on Sentinel the pool is a blocking one: a request that finds every
+connection busy waits for one, at most the store deadline (store/verifications.py
+`deadline_for`), instead of failing at once; redis-py's default pool refuses the 101st
+concurrent command with "Too many connections", which a burst turned into 503s while Redis
+was idle. Cluster: redis-py's cluster client has no blocking pool; `max_connections` is its
+limit per node, and a command beyond it fails (503) rather than waits, so its default is
+larger."""
 
 from __future__ import annotations
 
@@ -24,8 +33,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
-from redis.asyncio.sentinel import Sentinel
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -44,6 +54,22 @@ DEFAULT_PORT = 6379
 SOCKET_TIMEOUT = 2.0
 CONNECT_TIMEOUT = 2.0
 RETRIES = 3
+# Connections per process (per node on a Cluster): enough for every request in flight of a
+# busy worker; more wait for a free one. Redis's own default limit is 10,000 clients.
+MAX_CONNECTIONS = 100
+CLUSTER_MAX_CONNECTIONS = 1000
+
+
+def pool_wait(socket_timeout: float) -> float:
+    """Seconds a command may wait for a free connection: the store deadline of that socket
+    timeout (the caller's deadline cuts it shorter anyway)."""
+    return 2 * socket_timeout + 1.0
+
+
+class BlockingSentinelPool(SentinelConnectionPool, BlockingConnectionPool):
+    """Sentinel's pool (asks the sentinels for the primary) that waits for a free
+    connection like BlockingConnectionPool instead of refusing (redis-py has no such class;
+    the two compose: Sentinel's overrides connect, Blocking's get_connection waits)."""
 
 
 class RedisUrlError(ValueError):
@@ -128,6 +154,16 @@ def _common(options: dict[str, str]) -> dict[str, Any]:
         raise RedisUrlError("redis_url: socket timeouts are numbers of seconds") from None
 
 
+def max_connections(options: dict[str, str], default: int = MAX_CONNECTIONS) -> int:
+    """`?max_connections=N` (a positive integer), or `default`."""
+    raw = options.get("max_connections")
+    if raw is None:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise RedisUrlError(f"redis_url: max_connections must be a positive integer, not {raw!r}")
+    return int(raw)
+
+
 def _tls(parsed: ParsedUrl) -> dict[str, Any]:
     if not parsed.tls:
         return {}
@@ -144,8 +180,12 @@ def connect(url: str) -> RedisClient:
     scheme = urlsplit(url).scheme.lower()
     retry_on: list[type[Exception]] = [RedisConnectionError, RedisTimeoutError]
     if scheme in SINGLE_SCHEMES:
-        return aioredis.Redis.from_url(
+        options = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+        size = max_connections(options)  # validated here; redis-py reads it from the URL too
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=size,
+            timeout=pool_wait(_common(options)["socket_timeout"]),
             decode_responses=True,
             socket_timeout=SOCKET_TIMEOUT,
             socket_connect_timeout=CONNECT_TIMEOUT,
@@ -153,6 +193,8 @@ def connect(url: str) -> RedisClient:
             retry=_retry(),
             retry_on_error=retry_on,
         )
+        client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        return client
     if scheme in SENTINEL_SCHEMES:
         return _sentinel(parse_multi_host(url), retry_on)
     if scheme in CLUSTER_SCHEMES:
@@ -165,6 +207,7 @@ def connect(url: str) -> RedisClient:
             health_check_interval=30,
             retry=_retry(),
             retry_on_error=retry_on,
+            max_connections=max_connections(parsed.options, CLUSTER_MAX_CONNECTIONS),
             **_common(parsed.options),
             **_tls(parsed),
         )
@@ -197,6 +240,9 @@ def _sentinel(parsed: ParsedUrl, retry_on: list[type[Exception]]) -> aioredis.Re
     client: aioredis.Redis = sentinel.master_for(
         parsed.service_name,
         redis_class=aioredis.Redis,
+        connection_pool_class=BlockingSentinelPool,
+        max_connections=max_connections(parsed.options),
+        timeout=pool_wait(common["socket_timeout"]),
         retry=_retry(),
         retry_on_error=retry_on,
     )

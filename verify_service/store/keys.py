@@ -5,6 +5,9 @@ Every key of one (service, number) carries the same Redis Cluster hash tag, so e
 script touches a single slot. The tag is a digest rather than the number itself: it is
 embedded in the verification id, which makes a lookup by id a single round trip (no id ->
 key index to read first), and keeps phone numbers and service names out of key names.
+The digest is keyed (HMAC with `tag_key`, from the `id_key` setting or else the pepper):
+an unkeyed digest of (service, E.164) is reversed by trying every number of a country in
+under a minute, and the tag is in every id and Twilio SID a front end or access log sees.
 The other families carry a digest tag of their own: one key, one slot.
 
     key                         holds                                   TTL
@@ -28,9 +31,9 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:fraud:{<digest>}:allow   hash: ranges operators allow-listed     none (bounded)
     vs:fraud:{<digest>}:seen    zset: digests of numbers started in     REPEAT_WINDOW
                                 the last 10 minutes (repeats count once)
-    vs:rl:<limits' own key>     rate-limit windows, written by the      the window
-                                `limits` library under RATE_LIMIT_PREFIX;
-                                the identifier is `tagged(...)`
+    vs:rl:{<digest>}            hash: the rate-limit windows of one     twice the longest
+                                (layer, service, subject), a field per  window
+                                window (store/limiter.py)
 
 The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
 `:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
@@ -41,6 +44,7 @@ share the prefix's hash tag, hence its slot. Renaming a family loses the data un
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -54,7 +58,7 @@ IDEMPOTENCY_TTL = 24 * 3600
 # The test outbox: messages kept per number, and seconds a number's list lives.
 OUTBOX_KEEP = 50
 OUTBOX_TTL = 3600
-# The prefix `limits` puts before its own key names (`vs:rl:LIMITER/...`).
+# The prefix of the rate-limit hashes (`rate_key`).
 RATE_LIMIT_PREFIX = "vs:rl"
 
 
@@ -62,8 +66,21 @@ def _digest(*parts: str, length: int) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:length]
 
 
-def tag_for(service: str, to: str) -> str:
-    return _digest(service, to, length=TAG_HEX)
+# Domain separation: the tag key is derived from a secret that has other uses (the pepper).
+TAG_KEY_LABEL = b"verify-service/verification-id-tag/v1"
+
+
+def tag_key(secret: bytes) -> bytes:
+    """The key of verification tags: HMAC-SHA256(secret, TAG_KEY_LABEL), where `secret` is
+    the `id_key` setting or else the pepper (config `Settings.id_secret`)."""
+    return hmac.new(secret, TAG_KEY_LABEL, hashlib.sha256).digest()
+
+
+def tag_for(key: bytes, service: str, to: str) -> str:
+    """The tag of (service, E.164 number): 16 hex digits of HMAC-SHA256(`key`, ...), with
+    `key` from `tag_key`. Without the key it reveals nothing about the number."""
+    message = f"{service}\x00{to}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:TAG_HEX]
 
 
 def prefix(tag: str) -> str:
@@ -130,5 +147,10 @@ def number_digest(service: str, to: str) -> str:
 
 def tagged(*parts: str) -> str:
     """A rate-limit identifier: a short digest in braces, a Cluster hash tag that keeps
-    numbers out of key names (`limits` puts it inside its key, after RATE_LIMIT_PREFIX)."""
+    numbers out of key names (`rate_key` puts it after RATE_LIMIT_PREFIX)."""
     return f"{{{_digest(*parts, length=20)}}}"
+
+
+def rate_key(identifier: str) -> str:
+    """The hash of one subject's rate-limit windows; `identifier` is `tagged(...)`."""
+    return f"{RATE_LIMIT_PREFIX}:{identifier}"

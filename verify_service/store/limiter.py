@@ -1,93 +1,110 @@
-"""Rate limits on the `limits` library, kept in the store's own Redis: the real one, or the
-embedded fakeredis. Not `limits`' in-process memory storage for the embedded case: all
-state then lives in one place, so whatever empties the store (the pytest plugin does,
-before each test) also empties the counters, and nothing outlives it.
+"""Rate limits, counted in the store's own Redis (the real one, or the embedded fakeredis)
+by one Lua script (`scripts/ratelimit.lua`): every window of every layer of a request in
+one EVALSHA, all or nothing, so a refused request uses up no budget anywhere and parallel
+requests cannot pass a full window (the script runs atomically).
 
-Redis Cluster: every `limits` script touches one key, and the first identifier of each
-key is a `{hash tag}` of its own, so one limiter key lives in one slot and a layer's keys
-spread over the cluster. The sliding-window-counter strategy uses two keys per limit;
-they share the tag, hence the slot.
+Why not `limits`' own strategies (which this module used before; `limits` still parses
+the "5/10minutes" notation): they run one script per window, and their moving window keeps
+a Redis list as long as the limit, walked by LINDEX on every hit; a start with the
+default layers cost four EVALSHA, and a `global_sends` of a million an hour kept a
+million entries. Here a start is one EVALSHA and one hash per (layer, subject).
 
-Clock: `limits` stamps entries with the app server's clock, not Redis `TIME`. That is fine
-for rate limits (NTP keeps servers within milliseconds, and a window off by that much
-changes nothing); expiry of verifications, where it matters, stays on Redis's clock."""
+Strategies (`RateLimits.strategy`), per window:
+- "auto" (default): the exact moving window for limits up to EXACT_UP_TO, the
+  sliding-window counter above: exact where a limit is small (per number, per client),
+  constant cost and memory where it is large (per country, the service's send budget);
+- "moving-window": exact for every window (cost and memory grow with the limit);
+- "sliding-window-counter": two counts per window, approximate;
+- "fixed-window": one count per window, up to twice the limit across a boundary.
+
+Redis Cluster: the layers' keys carry hash tags of their own (one slot each), so there the
+script runs once per layer, in layer order; a layer that refuses leaves the later ones
+untouched (the earlier ones have counted the request, as with one call per layer).
+
+Clock: Redis `TIME` plus the store's test offset, like the verifications."""
 
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import limits
-from limits.aio import storage as limits_storage
-from limits.aio import strategies
-from limits.errors import StorageError
 from redis.asyncio.cluster import RedisCluster
 
-from verify_service.store.keys import RATE_LIMIT_PREFIX
-from verify_service.store.keys import tagged as tagged  # the identifiers' builder, for callers
+from verify_service.store import keys
 from verify_service.store.verifications import Store, store_call
 
-_STRATEGIES: dict[str, type[strategies.RateLimiter]] = {
-    "moving-window": strategies.MovingWindowRateLimiter,
-    "fixed-window": strategies.FixedWindowRateLimiter,
-    "sliding-window-counter": strategies.SlidingWindowCounterRateLimiter,
-}
+# Largest limit that "auto" counts exactly: the field keeps one ~14-byte stamp per request
+# in the window, so up to ~1.4 KB per subject at this limit (and only for subjects that
+# use their budget up).
+EXACT_UP_TO = 100
+
+_MODES = {"moving-window": "m", "sliding-window-counter": "s", "fixed-window": "f"}
 
 
-def limiter_storage(store: Store) -> limits_storage.Storage:
-    """Share the store's connection pool: no second set of connections, same server.
-    A Cluster client has no single pool: `limits` then gets its own cluster client, built
-    from the same nodes and credentials."""
-    client = store.client
-    if isinstance(client, RedisCluster):
-        kwargs = client.connection_kwargs
-        nodes = ",".join(f"{n.host}:{n.port}" for n in client.nodes_manager.startup_nodes.values())
-        options: dict[str, float | str | bool] = {"decode_responses": True}
-        for name in ("username", "password", "ssl", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile"):
-            if kwargs.get(name) is not None:
-                options[name] = kwargs[name]
-        return limits_storage.RedisClusterStorage(
-            f"async+redis+cluster://{nodes}",
-            implementation="redispy",
-            key_prefix=RATE_LIMIT_PREFIX,
-            wrap_exceptions=True,
-            **options,
-        )
-    # The URI only picks the redis-py bridge; the pool decides where it connects.
-    return limits_storage.RedisStorage(
-        "async+redis://",
-        implementation="redispy",
-        key_prefix=RATE_LIMIT_PREFIX,
-        wrap_exceptions=True,
-        # `limits` types its options narrowly; redis-py's bridge accepts a pool here.
-        connection_pool=client.connection_pool,  # type: ignore[arg-type]
-    )
+def window_mode(strategy: str, item: limits.RateLimitItem) -> str:
+    """The script's mode letter for one window under `strategy`."""
+    if strategy == "auto":
+        return "m" if item.amount <= EXACT_UP_TO else "s"
+    return _MODES[strategy]
+
+
+@dataclass(frozen=True, slots=True)
+class Layer:
+    """One layer of one request: its name (for the refusal), the subject's identifier
+    (`keys.tagged(...)`) and its windows."""
+
+    name: str
+    identifier: str
+    items: Sequence[limits.RateLimitItem]
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
-    limit: str
-    retry_after: int
+    layer: str
+    limit: str  # the full window, in `limits`' words ("5 per 10 minute")
+    retry_after: int  # seconds until that window admits one more request
+
+
+def _args(strategy: str, layer: Layer) -> list[str | int]:
+    args: list[str | int] = [len(layer.items)]
+    for item in layer.items:
+        mode = window_mode(strategy, item)
+        period_ms = item.get_expiry() * 1000
+        args += [f"{mode}{item.amount}/{period_ms}", mode, item.amount, period_ms]
+    return args
 
 
 class RateLimiter:
-    def __init__(self, storage: limits_storage.Storage, deadline: float) -> None:
-        self.storage = storage
-        self.deadline = deadline  # for all windows of one hit together
-        self._strategies = {name: cls(storage) for name, cls in _STRATEGIES.items()}
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._one_slot_per_layer = isinstance(store.client, RedisCluster)
 
-    async def hit(
-        self, strategy: str, items: Sequence[limits.RateLimitItem], *identifiers: str
-    ) -> Refusal | None:
-        """Count one request against each window in turn; the first full window refuses
-        it (the later ones are then left untouched) and says when it frees up."""
-        limiter = self._strategies[strategy]
-        with store_call(self.deadline, StorageError):
-            for item in items:
-                if not await limiter.hit(item, *identifiers):
-                    stats = await limiter.get_window_stats(item, *identifiers)
-                    wait = max(1, math.ceil(stats.reset_time - time.time()))
-                    return Refusal(str(item), wait)
+    async def hit(self, strategy: str, layers: Sequence[Layer]) -> Refusal | None:
+        """Count one request against every window of `layers` (those without windows are
+        skipped); None when all of them allow it, else the refusal of the first layer with
+        a full window, saying when that layer frees up (its full window that frees up
+        last). Raises VerifyError(store_unavailable) when Redis does not answer."""
+        layers = [layer for layer in layers if layer.items]
+        if not layers:
+            return None
+        groups = [[layer] for layer in layers] if self._one_slot_per_layer else [layers]
+        for group in groups:
+            refusal = await self._run(strategy, group)
+            if refusal is not None:
+                return refusal
         return None
+
+    async def _run(self, strategy: str, layers: Sequence[Layer]) -> Refusal | None:
+        args: list[str | int] = [self.store.clock_offset_ms]
+        for layer in layers:
+            args += _args(strategy, layer)
+        names = [keys.rate_key(layer.identifier) for layer in layers]
+        with store_call(self.store.deadline):
+            reply = await self.store.scripts.run("ratelimit", names, args)
+        if int(reply[0]) == 0:
+            return None
+        layer = layers[int(reply[1]) - 1]
+        item = layer.items[int(reply[2]) - 1]
+        return Refusal(layer.name, str(item), max(1, math.ceil(int(reply[3]) / 1000)))

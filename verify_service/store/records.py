@@ -27,7 +27,7 @@ class StoredVerification:
     sends: tuple[dict[str, Any], ...]
     metadata: dict[str, str]
     code_hashes: tuple[str, ...]
-    now_ms: int  # Redis server time when this was read (DESIGN §6, one clock)
+    now_ms: int  # Redis server time when this was read (docs/architecture.md §3, one clock)
 
     @classmethod
     def from_reply(cls, now: str, flat: Sequence[str]) -> StoredVerification:

@@ -38,6 +38,7 @@ NAMES = (
     "fraud_list",  # fraud_keys(service): blocks, allow
     "fraud_allow",  # fraud_keys(service): allow
     "outbox_push",  # keys.outbox_key(to)
+    "ratelimit",  # keys.rate_key(...) of each layer (store/limiter.py)
 )
 
 

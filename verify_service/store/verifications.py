@@ -151,7 +151,6 @@ class Store:
         new_id: str,
         service: str,
         to: str,
-        code_hash: str,
         expires_in: int,
         max_check_attempts: int,
         max_send_attempts: int,
@@ -162,13 +161,17 @@ class Store:
         channel: str,
         metadata: Mapping[str, str],
     ) -> StartOutcome:
+        """Create a verification of (service, `to`), or resend on its pending one: decide
+        the cooldown and send limits and reserve the send, storing no code. The caller then
+        draws and hashes the code (a refused start costs no hash) and `record_sends` stores
+        its hash with the send's outcome."""
         reply = await self._run(
             "start",
             tag,
             new_id,
             service,
             to,
-            code_hash,
+            "",  # start.lua's unused ARGV[5] (the code hash went to record_send)
             expires_in,
             max_check_attempts,
             max_send_attempts,
@@ -211,7 +214,10 @@ class Store:
         message_ids: Sequence[tuple[str, str]] = (),
         index_ttl_ms: int = 0,
     ) -> ScriptOutcome:
-        """Append the attempts; index each (provider, message id) for delivery reports.
+        """Append the attempts; store `code_hash` (the code the send carried) when `sent`
+        and the verification is still pending; a pending verification left without any
+        code by a failed send becomes `failed`. Index each (provider, message id) for
+        delivery reports.
 
         The index keys live in other slots than the verification, so they cannot be in its
         script; they go in the same non-transactional pipeline: one round trip on the start
@@ -300,28 +306,6 @@ class Store:
         the expiry, `not_pending` (an approval also when out of attempts), `not_found`."""
         args = (service, verification_id, status, retention)
         return _outcome(await self._run("end_pending", tag, *args))
-
-    async def cancel(
-        self, *, tag: str, service: str, verification_id: str, retention: int
-    ) -> ScriptOutcome:
-        return await self.end_pending(
-            tag=tag,
-            service=service,
-            verification_id=verification_id,
-            status="canceled",
-            retention=retention,
-        )
-
-    async def approve(
-        self, *, tag: str, service: str, verification_id: str, retention: int
-    ) -> ScriptOutcome:
-        return await self.end_pending(
-            tag=tag,
-            service=service,
-            verification_id=verification_id,
-            status="approved",
-            retention=retention,
-        )
 
     @_unavailable
     async def fetch(self, *, tag: str, service: str, verification_id: str) -> ScriptOutcome:

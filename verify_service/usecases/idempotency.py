@@ -13,12 +13,13 @@ from typing import Any
 
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import SendAttempt, Status, TokenType, Verification
+from verify_service.domain.timestamps import rfc3339
 from verify_service.store import Store
 from verify_service.store.verifications import IdempotentAnswer
 
 
 def verification_to_json(v: Verification) -> dict[str, Any]:
-    """The verification as a JSON object: its fields by name, dates ISO 8601 with offset,
+    """The verification as a JSON object: its fields by name, dates as `rfc3339`,
     send attempts as `SendAttempt.to_json`."""
     return {
         "id": v.id,
@@ -28,14 +29,14 @@ def verification_to_json(v: Verification) -> dict[str, Any]:
         "status": v.status.value,
         "token_type": v.token_type.value,
         "token_length": v.token_length,
-        "created_at": v.created_at.isoformat(),
-        "expires_at": v.expires_at.isoformat(),
+        "created_at": rfc3339(v.created_at),
+        "expires_at": rfc3339(v.expires_at),
         "check_attempts": v.check_attempts,
         "max_check_attempts": v.max_check_attempts,
         "attempts_remaining": v.attempts_remaining,
         "send_attempts": [attempt.to_json() for attempt in v.send_attempts],
         "metadata": dict(v.metadata),
-        "updated_at": v.updated_at.isoformat() if v.updated_at else None,
+        "updated_at": rfc3339(v.updated_at) if v.updated_at else None,
     }
 
 

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumberError, parse_phone
+from verify_service.domain.timestamps import rfc3339
 from verify_service.providers.base import Provider
 from verify_service.providers.kinds.capture import CapturedMessage, CaptureProvider
 from verify_service.store.outbox import OutboxStore
@@ -39,7 +40,7 @@ class Outbox:
             {
                 "to": message.to,
                 "text": message.text,
-                "at": message.at.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "at": rfc3339(message.at),
                 "message_id": message.message_id,
             },
         )

@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 
 from verify_service import __version__
+from verify_service.domain.timestamps import rfc3339
 from verify_service.observability.metrics import Metrics
 from verify_service.webhooks.signing import lenient_key, signature, signature_headers
 
@@ -79,7 +80,7 @@ def event_body(verification: dict[str, Any], status: str) -> bytes:
     verification view (the same fields as GET /v1/verifications/{id}), never the code."""
     payload = {
         "type": EVENT_TYPE,
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "timestamp": rfc3339(datetime.now(UTC)),
         "data": {**verification, "status": status},
     }
     return json.dumps(payload, separators=(",", ":"), default=str).encode()

@@ -275,6 +275,21 @@ async def test_retry_after_within_the_budget_is_waited_for(one_store_app: OpenAp
 # --- max_segments ---------------------------------------------------------------------------
 
 
+async def test_by_default_one_start_costs_at_most_three_sms(app: OpenApi) -> None:
+    """Issue 15.6: %TOKEN% x 91 with 12-digit codes was an 8-segment SMS; by default
+    (max_segments = 3) it is refused before anything is sent."""
+    async with app({"a": {"kind": "scripted"}}) as api:
+        body = {"to": TO, "template": "%TOKEN%" * 91, "token_length": 12}
+        r = await api.post("/v1/verifications", body)
+        assert r.status_code == 400, r.text
+        assert r.json()["code"] == "invalid_template"
+        assert "max_segments = 3" in r.json()["detail"]
+        assert scripted(api, "a").calls == []
+        # 38 codes of 12 digits: 456 GSM-7 characters, three segments, still allowed.
+        r = await api.post("/v1/verifications", {**body, "template": "%TOKEN%" * 38})
+        assert r.status_code == 201, r.text
+
+
 async def test_a_request_template_over_the_segment_cap_is_400(app: OpenApi) -> None:
     async with app({"a": {"kind": "scripted"}}, max_segments=1) as api:
         r = await api.post(

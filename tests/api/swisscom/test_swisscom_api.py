@@ -1,4 +1,4 @@
-"""The Swisscom-compatible API (DESIGN §4): Swisscom's paths, headers, bodies, answers and
+"""The Swisscom-compatible API (README, Swisscom): Swisscom's paths, headers, bodies, answers and
 error bodies, under the policy of the service that owns `client_id`."""
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import anyio
 import pytest
 import redis
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, TAG_KEY
 from tests.support.fake_swisscom import ALPHABETS, FakeSwisscom, Fault
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import RedisServer
@@ -117,7 +117,7 @@ async def test_no_hash_is_stored_and_no_local_check_can_approve(
         assert r.status_code == 201
     # Read with a client of our own: the app's runs in the test client's event loop.
     raw = redis.Redis.from_url(redis_server.url, decode_responses=True)
-    tag = keys.tag_for("login", TO)
+    tag = keys.tag_for(TAG_KEY, "login", TO)
     codes = raw.hget(f"{keys.prefix(tag)}:v:{r.json()['id']}", "codes")
     raw.close()
     assert codes is not None

@@ -342,7 +342,7 @@ def test_failures_of_start_in_twilio_codes(
     async def refuse(*_: Any, **__: Any) -> Any:
         raise VerifyError(ours, "refused for this test", retry_after=7)
 
-    monkeypatch.setattr(server.app.state.verifications, "start", refuse)
+    monkeypatch.setattr(server.app.state.components.verifications, "start", refuse)
     client, service_sid = login
     with raises(code, status):
         client.verify.v2.services(service_sid).verifications.create(

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar.testing import TestClient
 
-from tests.conftest import API_KEY, MakeVerifs, config
+from tests.conftest import API_KEY, TAG_KEY, MakeVerifs, config
 from tests.support.helpers import sent_code
 from verify_service.api.app import create_app
 from verify_service.api.twilio.schemas import attempt_sid, verification_id, verification_sid
@@ -40,7 +40,7 @@ def test_sid_and_id_map_one_to_one(digits: str) -> None:
 
 
 def test_real_ids_map_to_sids() -> None:
-    our = keys.new_id(keys.tag_for("login", TO))
+    our = keys.new_id(keys.tag_for(TAG_KEY, "login", TO))
     assert verification_id(verification_sid(our)) == our
 
 

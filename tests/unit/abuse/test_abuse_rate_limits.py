@@ -40,7 +40,9 @@ def assert_limited(r: Any, layer: str, window_s: int) -> None:
     assert body["code"] == "rate_limited"
     assert body["limit"] == layer
     retry_after = int(r.headers["retry-after"])
-    assert window_s - 2 <= retry_after <= window_s
+    # The window began with the test's first request: on a loaded CI machine some seconds
+    # may pass before the refused one, never more than a small share of the window.
+    assert window_s - max(2, min(30, window_s // 10)) <= retry_after <= window_s
     assert body["retry_after"] == retry_after
 
 

@@ -1,5 +1,6 @@
-"""Test numbers: a fixed code, nothing sent, exempt from send limits but not from check
-attempts or expiry; after `test_numbers_valid_until` they are ordinary numbers."""
+"""Test numbers: a fixed code, nothing sent, exempt from the send budgets and the pumping
+guard but not from the per-client and per-number limits, check attempts or expiry; after
+`test_numbers_valid_until` they are ordinary numbers."""
 
 from __future__ import annotations
 
@@ -42,14 +43,34 @@ async def check(api: Any, code: str) -> dict[str, Any]:
 async def test_fixed_code_nothing_sent_no_send_limits_but_attempts_count(
     store: Store, make_settings: MakeSettings
 ) -> None:
-    async with open_client(settings_for(make_settings), store, API_KEY) as api:
-        for _ in range(4):  # far past the per-number, global and pumping limits
+    settings = settings_for(make_settings, rate_limits=only(global_sends=["1/hour"]))
+    async with open_client(settings, store, API_KEY) as api:
+        for _ in range(4):  # far past the global send budget and the pumping guard
             assert (await api.post("/v1/verifications", {"to": TEST_NUMBER})).status_code == 201
         assert api.sent_to(TEST_NUMBER) == []
         assert (await check(api, "000000"))["attempts_remaining"] == 4
         assert (await check(api, "111111"))["attempts_remaining"] == 3
         result = await check(api, FIXED)
         assert (result["valid"], result["status"]) == (True, "approved")
+
+
+@pytest.mark.parametrize("layer", ["per_number", "per_ip"])
+async def test_test_numbers_keep_the_per_client_and_per_number_limits(
+    store: Store, make_settings: MakeSettings, argon2_runs: list[int], layer: str
+) -> None:
+    """Issue 15.2: looping starts to a test number is no way around the request limits,
+    and a refused start costs no hash."""
+    settings = settings_for(make_settings, rate_limits=only(**{layer: ["2/10minutes"]}))
+    async with open_client(settings, store, API_KEY) as api:
+        for _ in range(2):
+            assert (await api.post("/v1/verifications", {"to": TEST_NUMBER})).status_code == 201
+        hashed = len(argon2_runs)
+        for _ in range(5):
+            r = await api.post("/v1/verifications", {"to": TEST_NUMBER})
+            assert r.status_code == 429, r.text
+            assert (r.json()["code"], r.json()["limit"]) == ("rate_limited", layer)
+        assert len(argon2_runs) == hashed
+        assert api.sent_to(TEST_NUMBER) == []
 
 
 async def test_wrong_codes_still_lock_a_test_number(

@@ -18,7 +18,7 @@ def settings(**service: Any) -> Any:
 def test_defaults() -> None:
     service = settings().services[0]
     assert service.send_budget == 10.0
-    assert service.max_segments is None
+    assert service.max_segments == 3  # issue 15.6: one start costs at most three SMS
     provider = build_provider("capture", {"kind": "capture"})
     assert (provider.options.retries, provider.options.breaker_threshold) == (1, 5)
     assert provider.options.breaker_cooldown == 30.0

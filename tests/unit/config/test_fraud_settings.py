@@ -38,10 +38,10 @@ def test_the_first_guards_keys_keep_their_meaning() -> None:
 def test_each_mode_sets_its_knobs(mode: str) -> None:
     settings = settings_from_mapping(config(service={"fraud_guard": {"mode": mode}}), {})
     args = guard_args(settings.services[0].fraud_guard)
-    assert (args.z, args.ratio, args.min_starts) == (
-        MODES[mode].z,
+    assert (args.ratio, args.min_starts, args.repeat_min_starts) == (
         MODES[mode].ratio,
         MODES[mode].min_starts,
+        MODES[mode].repeat_min_starts,
     )
     assert args.cooldown_ms == MODES[mode].cooldown * 1000
 

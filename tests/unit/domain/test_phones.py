@@ -37,3 +37,21 @@ def test_example_numbers_round_trip(region: str, data: st.DataObject) -> None:
     assert parse_phone(e164, other).e164 == e164
     assert parse_phone(national, region).e164 == e164
     assert parse_phone(national, region).region == region
+
+
+def test_international_numbers_mean_the_same_under_any_default_region() -> None:
+    """Parsing is cached (a flow parses its number more than once): the cache must not
+    mix up inputs whose meaning depends on the default region, nor remember errors."""
+    from verify_service.domain.phones import PhoneNumberError, parse_phone
+
+    assert parse_phone("+41791234567", "CH") == parse_phone("+41791234567", "ZZ")
+    assert parse_phone("0041791234567", "DE").e164 == "+41791234567"
+    assert parse_phone("0791234567", "CH").e164 == "+41791234567"
+    assert parse_phone("015123456789", "DE").e164 == "+4915123456789"
+    for _ in range(2):
+        try:
+            parse_phone("0791234567", "ZZ")
+        except PhoneNumberError:
+            pass
+        else:
+            raise AssertionError("a national number without a region must be refused")

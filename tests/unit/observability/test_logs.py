@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from verify_service.config import settings_from_mapping
+from verify_service.config.secrets import secrets_of
 from verify_service.observability import logs
-from verify_service.observability.logs import JsonFormatter, RedactingFilter, Redactor, secrets_of
+from verify_service.observability.logs import JsonFormatter, RedactingFilter, Redactor
 
 e164 = st.from_regex(r"\+[1-9][0-9]{7,13}", fullmatch=True)
 

@@ -17,7 +17,8 @@ from tests.conftest import API_KEY, PEPPER
 from tests.support.helpers import Api, open_api
 from tests.support.redis_server import free_port
 from verify_service.config import Settings
-from verify_service.observability.logs import configure_logging, secrets_of
+from verify_service.config.secrets import secrets_of
+from verify_service.observability.logs import configure_logging
 from verify_service.providers import registry
 from verify_service.providers.base import (
     OutgoingMessage,

@@ -93,16 +93,24 @@ async def test_minimal_body_and_scs_message_id(fake: FakeSwisscom) -> None:
 
 
 @pytest.mark.parametrize(
-    ("status", "retryable"),
-    [(500, True), (503, True), (429, True), (401, False), (403, False), (404, False)],
+    ("status", "retryable", "exhausted"),
+    [
+        (500, True, False),
+        (503, True, False),
+        (429, False, True),  # EXPIRED_QUOTA: not now, not soon (issue 15.8)
+        (401, False, True),
+        (403, False, True),
+        (404, False, False),
+    ],
 )
 async def test_error_classes(
-    fake: FakeSwisscom, sms: SwisscomSmsProvider, status: int, retryable: bool
+    fake: FakeSwisscom, sms: SwisscomSmsProvider, status: int, retryable: bool, exhausted: bool
 ) -> None:
     fake.faults.append(Fault(status))
     with pytest.raises(ProviderError) as caught:
         await sms.send(MESSAGE)
     assert caught.value.retryable is retryable
+    assert caught.value.exhausted is exhausted
     assert caught.value.recipient_invalid is False
     assert f"HTTP {status}" in caught.value.reason
 
@@ -111,7 +119,7 @@ async def test_quota_passes_retry_after(fake: FakeSwisscom, sms: SwisscomSmsProv
     fake.faults.append(Fault(429, headers={"Retry-After": "120"}))
     with pytest.raises(ProviderError) as caught:
         await sms.send(MESSAGE)
-    assert caught.value.retryable is True
+    assert caught.value.exhausted is True
     assert caught.value.retry_after == 120
     assert "EXPIRED_QUOTA" in caught.value.reason
 

@@ -6,10 +6,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from tests.conftest import TAG_KEY
 from verify_service.store import Store, keys
 
 TO = "+41791234567"
-TAG = keys.tag_for("login", TO)
+TAG = keys.tag_for(TAG_KEY, "login", TO)
 RETENTION = 3600
 
 StartOne = Callable[..., Awaitable[str]]
@@ -27,7 +28,6 @@ def start_one(store: Store) -> StartOne:
             new_id=new_id,
             service="login",
             to=TO,
-            code_hash="h",
             expires_in=600,
             max_check_attempts=max_check_attempts,
             max_send_attempts=3,
@@ -39,6 +39,15 @@ def start_one(store: Store) -> StartOne:
             metadata={},
         )
         assert started.outcome == "created"
+        # start reserves the send; the hash comes with its outcome (issue 15.2)
+        await store.record_sends(
+            tag=TAG,
+            verification_id=new_id,
+            attempts=[],
+            sent=True,
+            code_hash="h",
+            retention=RETENTION,
+        )
         return new_id
 
     return start

@@ -13,19 +13,20 @@ from collections.abc import Awaitable, Iterator
 import limits
 import pytest
 
+from tests.conftest import TAG_KEY
 from tests.support.redis_server import RedisServer, start_redis
 from verify_service.abuse.fraud import guard_args
 from verify_service.config.abuse import FraudGuard
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys
 from verify_service.store.fraud import FraudStore
-from verify_service.store.limiter import RateLimiter, limiter_storage
+from verify_service.store.limiter import Layer, RateLimiter
 from verify_service.store.outbox import OutboxStore
 
 pytestmark = pytest.mark.redis  # stops (SIGSTOP) a redis-server of its own
 
 TO = "+41791234567"
-TAG = keys.tag_for("login", TO)
+TAG = keys.tag_for(TAG_KEY, "login", TO)
 SLACK = 2.0  # scheduling on a loaded machine
 
 
@@ -43,7 +44,7 @@ async def test_every_caller_gives_up_at_the_deadline(hung_redis: RedisServer) ->
     await store.load_scripts()
     outbox = OutboxStore(store.client)
     guard = FraudStore(store)
-    limiter = RateLimiter(limiter_storage(store), store.deadline)
+    limiter = RateLimiter(store)
     assert hung_redis.process is not None
     os.kill(hung_redis.process.pid, signal.SIGSTOP)  # accepts, answers nothing
     calls: dict[str, Awaitable[object]] = {
@@ -58,7 +59,9 @@ async def test_every_caller_gives_up_at_the_deadline(hung_redis: RedisServer) ->
             allowed=False,
             number_id="n",
         ),
-        "rate limit": limiter.hit("fixed-window", [limits.parse("5/minute")], keys.tagged("x")),
+        "rate limit": limiter.hit(
+            "fixed-window", [Layer("per_ip", keys.tagged("x"), [limits.parse("5/minute")])]
+        ),
         "outbox push": outbox.push(TO, {"body": "x"}),
         "outbox read": outbox.newest_first(TO),
     }

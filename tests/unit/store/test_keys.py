@@ -20,11 +20,14 @@ SCRIPTS = PACKAGE / "store" / "scripts"
 
 # What the code before the one-vocabulary step wrote (computed with it): the names must
 # not move.
+# One deliberate move: issue 15 keyed the verification tag (it was the unkeyed
+# d14749e0010c20ab, which gave the number away); docs/security.md says what that does to
+# verifications pending across the upgrade. The families around it did not move.
 WRITTEN_BEFORE = [
-    (TAG, "d14749e0010c20ab"),
-    (keys.prefix(TAG), "vs:{d14749e0010c20ab}"),
-    (keys.last_key(TAG), "vs:{d14749e0010c20ab}:last"),
-    (keys.verification_key(TAG, "ver_x"), "vs:{d14749e0010c20ab}:v:ver_x"),
+    (TAG, "783307165011ed1c"),
+    (keys.prefix(TAG), "vs:{783307165011ed1c}"),
+    (keys.last_key(TAG), "vs:{783307165011ed1c}:last"),
+    (keys.verification_key(TAG, "ver_x"), "vs:{783307165011ed1c}:v:ver_x"),
     (keys.idempotency_key("login", "k-1"), "vs:idem:{3765de8082be55e22929d887aa2971e6}"),
     (keys.outbox_key(TO), "vs:outbox:{0c702bcc72f19b3f}"),
     (keys.message_key("twilio", "SM123"), "vs:msg:{a19e6563fd25863b061cdc3dc96e9ee8}"),

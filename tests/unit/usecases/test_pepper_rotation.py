@@ -60,11 +60,16 @@ def test_garbage_stored_hashes_are_ignored() -> None:
 
 
 def test_config_reads_previous_peppers_from_the_environment() -> None:
-    data = config(previous_peppers=["env:OLD_PEPPER"])
+    data = config(previous_peppers=["env:OLD_PEPPER"], id_key="env:OLD_PEPPER")
     settings = settings_from_mapping(data, environ={"OLD_PEPPER": OLD.decode()})
     assert settings.previous_pepper_bytes() == [OLD]
     with pytest.raises(ConfigError, match="previous_peppers"):
-        settings_from_mapping(config(previous_peppers=["short"]), environ={})
+        settings_from_mapping(config(previous_peppers=["short"], id_key=PEPPER), environ={})
+
+
+def test_a_rotation_needs_id_key_so_that_ids_do_not_change() -> None:
+    with pytest.raises(ConfigError, match="id_key"):
+        settings_from_mapping(config(previous_peppers=[PEPPER]), environ={})
 
 
 async def test_rotation_without_downtime_keeps_pending_verifications(
@@ -77,14 +82,17 @@ async def test_rotation_without_downtime_keeps_pending_verifications(
         assert r.status_code == 201
         code = before.last_code("+41791234567")
 
-    rotated = make_settings(pepper="rotated-pepper-0123456789ab", previous_peppers=[PEPPER])
+    # id_key keeps the ids' tags (and so lookups by number) as they were under the old pepper.
+    rotated = make_settings(
+        pepper="rotated-pepper-0123456789ab", previous_peppers=[PEPPER], id_key=PEPPER
+    )
     async with open_api(rotated, store, API_KEY) as after:
         r = await after.post("/v1/verifications/check", {"to": "+41791234567", "code": code})
         assert r.json()["valid"] is True
         r = await after.post("/v1/verifications", {"to": "+41791234599"})
         new_code = after.last_code("+41791234599")
 
-    retired = make_settings(pepper="rotated-pepper-0123456789ab")
+    retired = make_settings(pepper="rotated-pepper-0123456789ab", id_key=PEPPER)
     async with open_api(retired, store, API_KEY) as later:
         r = await later.post("/v1/verifications/check", {"to": "+41791234599", "code": new_code})
         assert r.json()["valid"] is True

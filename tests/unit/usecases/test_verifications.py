@@ -1,4 +1,4 @@
-"""The use cases of DESIGN §3, run on the embedded fakeredis and on a real redis-server."""
+"""The use cases (docs/architecture.md §2-3), on the embedded fakeredis and a real redis-server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Native API v1 (DESIGN §3): start, check, fetch, cancel."""
+"""Native API v1 (README, API): start, check, fetch, cancel."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from verify_service.api.native.schemas import (
 )
 from verify_service.config import ServiceSettings
 from verify_service.domain.model import CheckResult, StartParams, Verification
+from verify_service.domain.timestamps import rfc3339
 from verify_service.usecases.verifications import Verifications
 
 
@@ -64,8 +65,8 @@ def verification_out(v: Verification) -> VerificationOut:
         status=v.status.name_literal,
         token_type=v.token_type,
         token_length=v.token_length,
-        created_at=v.created_at,
-        expires_at=v.expires_at,
+        created_at=rfc3339(v.created_at),
+        expires_at=rfc3339(v.expires_at),
         check_attempts=v.check_attempts,
         max_check_attempts=v.max_check_attempts,
         attempts_remaining=v.attempts_remaining,

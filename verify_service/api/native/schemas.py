@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -61,8 +60,12 @@ class CheckRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     verification_id: Annotated[str, Meta(min_length=1, max_length=64)] | None = None
 
 
+# RFC 3339, UTC, milliseconds: domain/timestamps.py
+Timestamp = Annotated[str, Meta(extra_json_schema={"extra": {"format": "date-time"}})]
+
+
 class SendAttemptOut(msgspec.Struct, kw_only=True):
-    at: str
+    at: Timestamp
     provider: str
     message_id: str | None
     status: SendStatus
@@ -77,8 +80,8 @@ class VerificationOut(msgspec.Struct, kw_only=True):
     status: StatusName
     token_type: TokenType
     token_length: int
-    created_at: datetime
-    expires_at: datetime
+    created_at: Timestamp
+    expires_at: Timestamp
     check_attempts: int
     max_check_attempts: int
     attempts_remaining: int

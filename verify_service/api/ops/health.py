@@ -15,6 +15,7 @@ from verify_service.config import Settings
 from verify_service.domain.errors import VerifyError
 from verify_service.observability.metrics import Metrics
 from verify_service.store import Store
+from verify_service.store.diagnose import unreachable
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
 
@@ -30,11 +31,16 @@ async def live() -> HealthOut:
     summary="The store answers and its scripts are loaded (503 problem otherwise)",
     responses=None,
 )
-async def ready(store: NamedDependency[Store]) -> Response[HealthOut]:
+async def ready(
+    store: NamedDependency[Store], settings: NamedDependency[Settings]
+) -> Response[HealthOut]:
     try:
         await store.ready()
     except VerifyError as exc:
-        return problem(exc.code, exc.detail)  # type: ignore[return-value]
+        url = settings.redis_url
+        # The operator's question is why: name the address and the cause (never the password).
+        detail = unreachable(url, exc.__cause__) if url and exc.__cause__ else exc.detail
+        return problem(exc.code, detail)  # type: ignore[return-value]
     return Response(HealthOut(status="ok"))
 
 

@@ -1,4 +1,4 @@
-"""Swisscom-compatible API (DESIGN §4): Swisscom Token Validation's paths, headers, bodies
+"""Swisscom-compatible API (README, Swisscom): Swisscom Token Validation's paths, headers, bodies
 and errors, so that an application written for Swisscom only changes its base URL.
 
 `client_id` is an API key of one of our services, and that service's policy applies

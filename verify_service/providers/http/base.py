@@ -76,10 +76,19 @@ def retry_after(response: httpx.Response) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+# 401: the credentials are refused; 402 Payment Required: the account has no credit.
+# Neither passes on a retry, nor for any other message: the account needs a person.
+EXHAUSTED_STATUSES = frozenset({401, 402})
+
+
 def status_error(response: httpx.Response, reason: str) -> ProviderError:
-    """Classify by HTTP status alone: 429 and 5xx may pass, anything else will not."""
+    """Classify by HTTP status alone: 429 (throttled) and 5xx may pass on a retry; 401 and
+    402 say the account cannot send (exhausted); anything else will not pass."""
     status = response.status_code
     retryable = status == 429 or status >= 500
     return ProviderError(
-        f"HTTP {status}: {reason}", retryable=retryable, retry_after=retry_after(response)
+        f"HTTP {status}: {reason}",
+        retryable=retryable,
+        retry_after=retry_after(response),
+        exhausted=status in EXHAUSTED_STATUSES,
     )

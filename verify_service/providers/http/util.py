@@ -3,12 +3,13 @@ callbacks, and keeping the message text (it holds the code) out of error reasons
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from verify_service.domain import json_depth
 
 _WORD = re.compile(r"\w{4,}")
 _DIGITS = re.compile(r"\d{4,}")  # a numeric code glued to letters ("G482913") still counts
@@ -21,9 +22,10 @@ def digits(e164: str) -> str:
 
 
 def json_answer(response: httpx.Response) -> Any:
-    """The answer's JSON, or None when it has none (empty, HTML error page, garbage)."""
+    """The answer's JSON, or None when it has none (empty, HTML error page, garbage, or
+    nested deeper than json_depth allows)."""
     try:
-        return response.json()
+        return json_depth.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return None
 
@@ -60,6 +62,6 @@ def dotted(data: Any, path: str) -> Any:
 def json_callback(body: bytes) -> Any:
     """A callback body as JSON; ValueError (as parse_reports promises) when it is not."""
     try:
-        return json.loads(body)
+        return json_depth.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"callback body is not JSON: {exc}") from None

@@ -7,13 +7,13 @@ would send the same SMS twice. A status of 1 with `sent == 0` means the number w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import SecretStr
 
+from verify_service.domain import json_depth
 from verify_service.providers.base import (
     DeliveryReport,
     OutgoingMessage,
@@ -25,6 +25,8 @@ from verify_service.providers.http.base import HttpProvider, retry_after, status
 from verify_service.providers.http.util import digits, json_answer
 
 OK, MODERATION, UNKNOWN_ERROR = 1, -8, -99
+# Authentication error, not enough credits: the account cannot send until a person acts.
+EXHAUSTED = frozenset({-1, -3})
 STATUS_NAMES = {
     -1: "authentication error",
     -2: "XML error",
@@ -94,6 +96,7 @@ class SmsFactorProvider(HttpProvider):
                 f"smsfactor {status}: {name}",
                 retryable=status == UNKNOWN_ERROR,
                 retry_after=retry_after(response),
+                exhausted=status in EXHAUSTED,
             )
         if _count(answer.get("sent"), default=1) == 0:
             # The counters say why; "invalid" is the number itself, which no provider fixes.
@@ -139,7 +142,7 @@ def _callback_fields(body: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     if "form" in content_type:
         return dict(parse_qsl(text))
     try:
-        data = json.loads(text)
+        data = json_depth.loads(text)
     except ValueError:
         raise ValueError("smsfactor delivery report is neither JSON nor a form") from None
     if not isinstance(data, dict):

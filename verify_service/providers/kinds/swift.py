@@ -24,6 +24,9 @@ RESULT_STATUSES = frozenset({200, 207, 422})
 RETRYABLE = frozenset(
     {"temporary_error", "internal_error", "upstream_error", "too_many_dispatches"}
 )
+# The seed's own example: the account may not send SMS at all. Words of other account-level
+# codes (credit, balance, disabled, suspended) mean the same whatever their exact spelling.
+_EXHAUSTED = re.compile(r"^account_|credit|balance|disabled|suspended|quota", re.IGNORECASE)
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -86,4 +89,5 @@ class SwiftProvider(HttpProvider):
             retryable=code.lower() in RETRYABLE,
             recipient_invalid=code.lower() in self.opts.recipient_invalid_codes,
             retry_after=retry_after(response),
+            exhausted=bool(_EXHAUSTED.search(code)),
         )

@@ -4,7 +4,6 @@ options, and the mapping of Swisscom's error body onto our error classes."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -14,6 +13,7 @@ from typing import Any, ClassVar
 import httpx
 from pydantic import Field, SecretStr
 
+from verify_service.domain import json_depth
 from verify_service.providers.base import ProviderError, ProviderOptions
 from verify_service.providers.http.base import HttpProvider, retry_after
 
@@ -107,11 +107,17 @@ class SwisscomHttp(HttpProvider):
                 code,
                 extra={"provider": self.name, "scs_request_id": request_id},
             )
-            return SwisscomError(reason, code=code, status=status, retryable=False)
+            return SwisscomError(reason, code=code, status=status, retryable=False, exhausted=True)
         if status == 429:
-            # A quota, not a hiccup: fail over now, and say when Swisscom may take more.
+            # EXPIRED_QUOTA: the quota of the app is used up, not a hiccup. Fail over now and
+            # open the breaker; a probe after its cool-down finds out when it is renewed.
             return SwisscomError(
-                reason, code=code, status=status, retryable=True, retry_after=retry_after(response)
+                reason,
+                code=code,
+                status=status,
+                retryable=False,
+                exhausted=True,
+                retry_after=retry_after(response),
             )
         if status >= 500:
             return SwisscomError(reason, code=code, status=status, retryable=True)
@@ -134,7 +140,7 @@ def _error_body(response: httpx.Response) -> tuple[str, str]:
     """(code, detail) of Swisscom's `{"status","code","message","detail"}`, tolerating
     bodies from proxies in front of it that are not of that shape."""
     try:
-        body = json.loads(response.content)
+        body = json_depth.loads(response.content)
     except ValueError:
         return "UNKNOWN", ""
     if not isinstance(body, dict):

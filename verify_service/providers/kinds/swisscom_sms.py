@@ -8,12 +8,12 @@ objects too)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
 
+from verify_service.domain import json_depth
 from verify_service.providers.base import DeliveryReport, OutgoingMessage, SendResult
 from verify_service.providers.kinds.swisscom_common import (
     SwisscomHttp,
@@ -57,7 +57,7 @@ class SwisscomSmsProvider(SwisscomHttp):
 
     def parse_reports(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryReport]:
         try:
-            data = json.loads(body) if body.strip() else {}
+            data = json_depth.loads(body) if body.strip() else {}
         except ValueError:
             raise ValueError("the Swisscom delivery report is not JSON") from None
         items = data if isinstance(data, list) else [data]

@@ -11,6 +11,7 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from verify_service.domain import json_depth
 from verify_service.providers.base import ProviderError, SendResult, TokenRequest, TokenValidator
 from verify_service.providers.kinds.swisscom_common import (
     SwisscomHttp,
@@ -55,7 +56,7 @@ class SwisscomTokenValidationProvider(SwisscomHttp, TokenValidator):
         if response.status_code == 404:
             return False
         try:
-            validation = response.json().get("validation")
+            validation = json_depth.loads(response.content).get("validation")
         except (ValueError, AttributeError):
             validation = None
         if validation not in ("SUCCESS", "FAILED"):

@@ -24,6 +24,7 @@ from verify_service.providers.http.util import json_answer, json_callback, safe_
 
 ACCEPTED = "1001"  # "Queued"
 RETRYABLE = frozenset({"7006"})  # internal error
+EXHAUSTED = frozenset({"7001", "7002", "7007"})  # authentication, key missing, service inactive
 CODE_NAMES = {
     "7000": "invalid JSON",
     "7001": "authentication failed",
@@ -96,6 +97,7 @@ class WebexConnectProvider(HttpProvider):
         raise ProviderError(
             f"webex connect {code}: {name}",
             retryable=code in RETRYABLE,
+            exhausted=code in EXHAUSTED,
         )
 
     def parse_reports(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryReport]:

@@ -24,6 +24,9 @@ from verify_service.providers.http.util import digits, json_answer, json_callbac
 SUCCESS = frozenset({2000, 2001})
 RETRYABLE = frozenset({4023, 5000, 5003})  # IP throttling, internal error, unavailable
 RECIPIENT_INVALID = frozenset({4002})
+# The account cannot send: invalid credentials or inactive account, message limit reached,
+# IP not authorised, invalid account, access denied, SMS not allowed.
+EXHAUSTED = frozenset({4001, 4013, 4014, 4021, 4022, 4035})
 STATUS_NAMES = {
     4001: "INVALID_CREDENTIALS",
     4002: "INVALID_RECIPIENT",
@@ -108,7 +111,7 @@ class WebsmsProvider(HttpProvider):
             headers={"Authorization": self._authorization(), "Accept": "application/json"},
         )
         if response.status_code == 401:
-            raise ProviderError("HTTP 401: credentials refused", retryable=False)
+            raise ProviderError("HTTP 401: credentials refused", retryable=False, exhausted=True)
         if response.status_code != 200:
             raise status_error(response, "websms error")
         answer = json_answer(response)
@@ -125,6 +128,7 @@ class WebsmsProvider(HttpProvider):
             retryable=code in RETRYABLE,
             recipient_invalid=code in RECIPIENT_INVALID,
             retry_after=retry_after(response),
+            exhausted=code in EXHAUSTED,
         )
 
     def parse_reports(self, body: bytes, headers: Mapping[str, str]) -> list[DeliveryReport]:

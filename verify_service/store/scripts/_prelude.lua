@@ -3,7 +3,7 @@
 -- Key names: KEYS[1] of a verification script is keys.prefix(tag) = "vs:{<tag>}"; the keys
 -- built from it mirror keys.last_key / keys.verification_key and share its hash tag.
 
--- Redis's clock in ms (DESIGN §6, one clock for every expiry), moved by the store's
+-- Redis's clock in ms (docs/architecture.md §3, one clock for every expiry), moved by the store's
 -- test offset (0 in production).
 local function now_ms(clock_offset_ms)
   local t = redis.call('TIME')

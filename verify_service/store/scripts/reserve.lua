@@ -1,4 +1,4 @@
--- Reserve one check attempt (DESIGN §6, hard rule 1). Rejects verifications that are not
+-- Reserve one check attempt (docs/architecture.md §3, hard rule 1). Rejects verifications that are not
 -- pending, expired or out of attempts, else counts the attempt
 -- *before* the hash is verified: parallel checks cannot exceed max_check_attempts.
 -- Replies 'expired' when this call is the one that found and recorded the expiry (status

@@ -1,11 +1,13 @@
 -- Start a verification, or resend on the pending one of (service, number). One round trip:
 -- the cooldown and send limits are decided here, so parallel starts cannot race past them.
+-- It reserves the send and stores no code: the caller hashes the code only once the send
+-- is allowed (a refused start costs no argon2), and record_send.lua stores the hash.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local new_id = ARGV[2]
 local service = ARGV[3]
 local to = ARGV[4]              -- E.164
-local code_hash = ARGV[5]
+local unused = ARGV[5]          -- was the code hash: record_send.lua stores it now
 local expires_in = tonumber(ARGV[6]) * 1000   -- ms
 local max_check_attempts = ARGV[7]
 local max_send_attempts = ARGV[8]
@@ -30,9 +32,7 @@ if last then
     if wait > 0 then
       return {'resend_too_soon', tostring(math.ceil(wait / 1000))}
     end
-    local codes = redis.call('HGET', vkey, 'codes')
-    if codes and codes ~= '' then codes = codes .. '\n' .. code_hash else codes = code_hash end
-    redis.call('HSET', vkey, 'codes', codes, 'last_send_at', now, 'updated_at', now,
+    redis.call('HSET', vkey, 'last_send_at', now, 'updated_at', now,
       'expires_at', now + expires_in)
     redis.call('HINCRBY', vkey, 'send_count', 1)
     redis.call('PEXPIRE', vkey, expires_in + retention)
@@ -51,7 +51,7 @@ redis.call('HSET', vkey,
   'token_type', token_type, 'token_length', token_length, 'created_at', now,
   'updated_at', now, 'expires_at', now + expires_in, 'check_attempts', 0,
   'max_check_attempts', max_check_attempts, 'max_send_attempts', max_send_attempts,
-  'send_count', 1, 'last_send_at', now, 'codes', code_hash, 'sends', '', 'metadata', metadata)
+  'send_count', 1, 'last_send_at', now, 'codes', '', 'sends', '', 'metadata', metadata)
 redis.call('PEXPIRE', vkey, expires_in + retention)
 redis.call('SET', last_key(prefix), new_id, 'PX', expires_in + retention)
 return with_record('created', now, vkey)
