@@ -41,7 +41,8 @@ async def test_default_policy_commands_per_start_and_check(
     store = Store(client)
     await store.load_scripts()
     limits = {"checks_per_ip": ["30/minute"]}  # defaults plus one window on checks
-    verifs = build_components(make_settings(service={"rate_limits": limits}), store)
+    settings = make_settings(service={"rate_limits": limits, "fraud_guard": {}})  # guard on
+    verifs = build_components(settings, store)
     service = verifs.settings.services[0]
     # once through each path first: scripts load on their first use (NOSCRIPT, SCRIPT LOAD)
     await verifs.verifications.start(service, StartParams(to="+41791234500"))
@@ -73,7 +74,7 @@ async def test_the_rate_limit_call_does_constant_work_per_layer(
     store = Store(client)
     await store.load_scripts()
     limits = {"per_country": ["1000000/hour"], "global_sends": ["10/hour", "1000000/day"]}
-    settings = make_settings(service={"rate_limits": limits})
+    settings = make_settings(service={"rate_limits": limits, "fraud_guard": {}})  # guard on
     service = settings.services[0]
     policy = AbusePolicy(settings, store, _Quiet())
     number = parse_phone(TO, "CH")

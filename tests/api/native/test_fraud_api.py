@@ -28,7 +28,7 @@ def pumped(i: int) -> str:
 @pytest.fixture
 async def api(store: Store, make_settings: Callable[..., Settings]) -> AsyncIterator[Api]:
     settings = make_settings(
-        service={"rate_limits": NO_LIMITS},
+        service={"rate_limits": NO_LIMITS, "fraud_guard": {}},  # the guard on, as shipped
         extra_services=[
             {"name": "shop", "api_keys": [hash_api_key(OTHER_KEY)], "providers": ["capture"]}
         ],
