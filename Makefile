@@ -9,7 +9,7 @@ PIP_LOCKED := $(BIN)/pip install --quiet --disable-pip-version-check --require-h
 HOST ?= 127.0.0.1
 PORT ?= 8080
 
-.PHONY: serve test test-fast lint typecheck openapi clean bench
+.PHONY: serve test test-fast lint typecheck openapi clean bench bench-fraud
 
 # Serving needs the runtime dependencies only; the test and dev extras come with $(STAMP).
 $(RUNTIME_STAMP): requirements/runtime.lock pyproject.toml
@@ -58,3 +58,7 @@ lock: $(STAMP)
 # Swagger UI's files for /docs, from the npm lock in tools/docs_assets (needs npm).
 docs-assets: $(STAMP)
 	$(BIN)/python tools/docs_assets/vendor.py
+
+# The pumping guard on simulated traffic (docs/fraud.md): seeded, a few minutes.
+bench-fraud: $(STAMP)
+	$(BIN)/python bench/fraud_sim.py $(BENCH_FRAUD_ARGS)

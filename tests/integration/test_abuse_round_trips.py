@@ -26,8 +26,11 @@ class _Quiet:
     def blocked(self, service: str, reason: str, country: str) -> None:
         raise AssertionError(f"refused: {reason}")
 
-    def fraud_guard_tripped(self, service: str, country: str) -> None:
+    def fraud_guard_tripped(self, service: str, country: str, level: str) -> None:
         raise AssertionError("tripped")
+
+    def fraud_operator_action(self, service: str, action: str, country: str) -> None:
+        raise AssertionError("operator action")
 
 
 async def test_default_policy_commands_per_start_and_check(
@@ -38,7 +41,8 @@ async def test_default_policy_commands_per_start_and_check(
     store = Store(client)
     await store.load_scripts()
     limits = {"checks_per_ip": ["30/minute"]}  # defaults plus one window on checks
-    verifs = build_components(make_settings(service={"rate_limits": limits}), store)
+    settings = make_settings(service={"rate_limits": limits, "fraud_guard": {}})  # guard on
+    verifs = build_components(settings, store)
     service = verifs.settings.services[0]
     # once through each path first: scripts load on their first use (NOSCRIPT, SCRIPT LOAD)
     await verifs.verifications.start(service, StartParams(to="+41791234500"))
@@ -46,9 +50,10 @@ async def test_default_policy_commands_per_start_and_check(
     await verifs.verifications.check(service, to="+41791234500", code=code, client_ip="203.0.113.9")
     async with monitored(redis_server.url, client) as log:
         commands_of = log.commands_of
-        # the rate limits (all layers in one call) + pumping guard, then the verification's
-        # own two (create; send outcome pipelined with its message-id index), and the attempt
-        # log's write alongside the send outcome (order between them not fixed)
+        # the pumping guard, the rate limits (all layers in one call), then the
+        # verification's own two (create; send outcome pipelined with its message-id
+        # index), and the attempt log's write alongside the send outcome (order between
+        # them not fixed)
         started = await commands_of(
             verifs.verifications.start(service, StartParams(to=TO, client_ip="203.0.113.1"))
         )
@@ -71,14 +76,14 @@ async def test_the_rate_limit_call_does_constant_work_per_layer(
     store = Store(client)
     await store.load_scripts()
     limits = {"per_country": ["1000000/hour"], "global_sends": ["10/hour", "1000000/day"]}
-    settings = make_settings(service={"rate_limits": limits})
+    settings = make_settings(service={"rate_limits": limits, "fraud_guard": {}})  # guard on
     service = settings.services[0]
     policy = AbusePolicy(settings, store, _Quiet())
     number = parse_phone(TO, "CH")
     await policy.before_send(service, number, None)  # loads the script
     async with monitored(redis_server.url, client) as log:
         inside = await log.commands_of(policy.before_send(service, number, None), inside=True)
-    limiter_calls = inside[: inside.index("EVALSHA", 1)]  # the pumping guard's call follows
+    limiter_calls = inside[inside.index("EVALSHA", 1) :]  # after the pumping guard's call
     layers = 3  # per_number, per_country, global_sends
     assert limiter_calls == [
         "EVALSHA",

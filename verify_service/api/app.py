@@ -22,9 +22,10 @@ from litestar.openapi.spec import SecurityScheme
 
 from verify_service import __version__
 from verify_service.abuse.policy import AbusePolicy
-from verify_service.api.deps import Components, app_dependencies, key_index
+from verify_service.api.deps import Components, app_dependencies, key_index, operator_key_index
 from verify_service.api.header_limit import header_limit
 from verify_service.api.native.attempts import AttemptsController
+from verify_service.api.native.fraud import FraudController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
@@ -51,6 +52,7 @@ from verify_service.store.diagnose import unreachable
 from verify_service.store.outbox import OutboxStore
 from verify_service.store.workflows import WorkflowQueue
 from verify_service.usecases.attempts import Attempts
+from verify_service.usecases.fraud import FraudControl
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -58,6 +60,9 @@ from verify_service.usecases.workflows import Workflows, WorkflowSchedule
 from verify_service.webhooks.callbacks import StatusEvents
 
 log = logging.getLogger("verify_service")
+
+# Seconds shutdown waits for the workflow poller to stop.
+POLLER_SHUTDOWN_S = 5.0
 
 MAX_BODY_BYTES = 16 * 1024  # a start request is a few hundred bytes; refuse floods early
 
@@ -144,6 +149,8 @@ def build_components(
         api_keys=key_index(settings),
         outbox=test_outbox,
         workflows=workflows,
+        fraud=FraudControl(store, observer),
+        operator_keys=operator_key_index(settings),
     )
 
 
@@ -166,6 +173,11 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "bearer": SecurityScheme(
                     type="http", scheme="bearer", description="An API key of a service."
+                ),
+                "operator": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An operator's key (`[[operators]]`), for /v1/fraud.",
                 ),
                 TWILIO_SECURITY: SecurityScheme(
                     type="http",
@@ -204,8 +216,10 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         finally:
             if poller is not None:
                 poller.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await poller
+                # A step in flight gets a moment to unwind; shutdown never waits on it longer
+                # (its queue entry is leased: another worker takes it when the lease ends).
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(poller, timeout=POLLER_SHUTDOWN_S)
             await components.aclose()
 
     handlers: list[Any] = [
@@ -221,6 +235,7 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         docs.openapi_json,
         docs.openapi_yaml,
         docs.assets(),
+        FraudController,
     ]
     if components.outbox is not None:
         handlers.append(TestMessagesController)

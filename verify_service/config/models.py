@@ -27,7 +27,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from verify_service.config.abuse import FraudGuard, RateLimits
+from verify_service.config.abuse import FraudGuard, Operator, RateLimits, check_operators
 from verify_service.config.attempts import AttemptSettings
 from verify_service.config.channels import (
     ChannelTables,
@@ -334,6 +334,8 @@ class Settings(_Strict):
     workflow_poll_interval: float = Field(default=1.0, ge=0.05, le=60)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
+    # Who may control the fraud guard (/v1/fraud/*), with keys of their own (config/abuse.py).
+    operators: list[Operator] = Field(default_factory=list)
 
     @field_validator("providers")
     @classmethod
@@ -465,6 +467,12 @@ class Settings(_Strict):
                     f"service {service.name!r}: its SMS provider makes and checks the codes "
                     "itself, so it cannot offer other channels"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _operators(self) -> Self:
+        service_keys = {key for service in self.services for key in service.api_keys}
+        check_operators(self.operators, [s.name for s in self.services], service_keys)
         return self
 
     @model_validator(mode="after")

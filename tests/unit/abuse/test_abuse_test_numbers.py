@@ -27,7 +27,8 @@ def settings_for(make_settings: MakeSettings, **service: Any) -> Settings:
         service={
             "test_numbers": {TEST_NUMBER: FIXED, "+41790000011": "654321"},
             "rate_limits": only(per_number=["1/10minutes"], global_sends=["1/hour"]),
-            "fraud_guard": {"min_starts": 1, "min_conversion": 1.0},
+            # a guard that blocks at the second start (this one counted): test numbers pass
+            "fraud_guard": {"min_starts": 2, "min_conversion": 1.0},
             **service,
         }
     )

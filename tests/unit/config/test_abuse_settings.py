@@ -55,12 +55,13 @@ def test_a_toml_file_with_every_abuse_setting(tmp_path: Path) -> None:
     assert service.test_numbers_valid_until == date(2027, 1, 31)
     assert service.rate_limits.per_number == ["3/10minutes", "8/day"]
     assert service.rate_limits.per_country == ["1000/hour"]  # defaults fill the rest
-    assert service.fraud_guard.min_starts == 100
-    assert service.fraud_guard.cooldown == 3600
+    assert service.fraud_guard.min_starts == 100  # the first guard's keys still load
+    assert service.fraud_guard.min_conversion == 0.1
 
 
 def test_defaults() -> None:
-    service = settings_from_mapping(config(), {}).services[0]
+    # the test config switches the pumping guard off; {} = the shipped defaults
+    service = settings_from_mapping(config(service={"fraud_guard": {}}), {}).services[0]
     limits_ = service.rate_limits
     assert (limits_.per_number, limits_.per_ip, limits_.checks_per_ip) == (
         ["5/10minutes", "10/day"],
@@ -69,12 +70,13 @@ def test_defaults() -> None:
     )
     assert (limits_.per_country, limits_.global_sends) == (["1000/hour"], ["5000/hour"])
     guard = service.fraud_guard
-    assert (guard.enabled, guard.window, guard.min_starts, guard.min_conversion) == (
+    assert (guard.enabled, guard.mode, guard.window, guard.baseline) == (
         True,
+        "standard",
         3600,
-        50,
-        0.2,
+        7 * 86400,
     )
+    assert (guard.min_starts, guard.min_conversion, guard.cooldown) == (None, None, None)
     assert (service.mobile_only, service.blocked_prefixes, service.blocked_countries) == (
         False,
         [],
@@ -92,6 +94,24 @@ def test_defaults() -> None:
         ({"service": {"rate_limits": {"strategy": "leaky"}}}, "rate_limits.strategy"),
         ({"service": {"rate_limits": {"per_phone": []}}}, "per_phone"),
         ({"service": {"fraud_guard": {"min_conversion": 1.5}}}, "fraud_guard.min_conversion"),
+        ({"service": {"fraud_guard": {"mode": "paranoid"}}}, "fraud_guard.mode"),
+        ({"service": {"fraud_guard": {"window": 7 * 86400}}}, "at least 4 x window"),
+        ({"service": {"fraud_guard": {"cooldown": 7200, "max_cooldown": 3600}}}, "max_cooldown"),
+        ({"service": {"fraud_guard": {"max_ranges": 10}}}, "fraud_guard.max_ranges"),
+        ({"service": {"fraud_guard": {"allowed_prefixes": ["491521"]}}}, "E.164 form"),
+        ({"service": {"fraud_guard": {"min_sends": 3}}}, "min_sends"),
+        (
+            {
+                "operators": [
+                    {"name": "oncall", "api_keys": ["sha256:" + "0" * 64], "services": ["nope"]}
+                ]
+            },
+            "operator 'oncall': unknown services nope",
+        ),
+        (
+            {"operators": [{"name": "oncall", "api_keys": ["plain"], "services": ["*"]}]},
+            "operators.0.api_keys",
+        ),
         ({"service": {"blocked_countries": ["XX"]}}, "unknown country codes: XX"),
         ({"service": {"blocked_prefixes": ["882"]}}, "E.164 form"),
         ({"service": {"test_numbers_valid_until": "soon"}}, "test_numbers_valid_until"),

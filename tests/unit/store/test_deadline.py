@@ -15,11 +15,13 @@ import pytest
 
 from tests.conftest import TAG_KEY
 from tests.support.redis_server import RedisServer, start_redis
+from verify_service.abuse.fraud import guard_args
+from verify_service.config.abuse import FraudGuard
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys
+from verify_service.store.fraud import FraudStore
 from verify_service.store.limiter import Layer, RateLimiter
 from verify_service.store.outbox import OutboxStore
-from verify_service.store.pumping import PumpingCounters
 
 pytestmark = pytest.mark.redis  # stops (SIGSTOP) a redis-server of its own
 
@@ -41,14 +43,21 @@ async def test_every_caller_gives_up_at_the_deadline(hung_redis: RedisServer) ->
     store = Store.from_url(hung_redis.url)
     await store.load_scripts()
     outbox = OutboxStore(store.client)
-    guard = PumpingCounters(store)
+    guard = FraudStore(store)
     limiter = RateLimiter(store)
     assert hung_redis.process is not None
     os.kill(hung_redis.process.pid, signal.SIGSTOP)  # accepts, answers nothing
     calls: dict[str, Awaitable[object]] = {
         "fetch": store.fetch(tag=TAG, service="login", verification_id=keys.new_id(TAG)),
         "pumping guard": guard.start(
-            "login", "CH", window=60, min_starts=10, min_conversion=0.1, cooldown=60
+            "login",
+            ["*", "+41"],
+            ["service", "country"],
+            [3.0, 3.0],
+            [],
+            guard_args(FraudGuard()),
+            allowed=False,
+            number_id="n",
         ),
         "rate limit": limiter.hit(
             "fixed-window", [Layer("per_ip", keys.tagged("x"), [limits.parse("5/minute")])]

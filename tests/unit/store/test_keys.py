@@ -31,7 +31,11 @@ WRITTEN_BEFORE = [
     (keys.idempotency_key("login", "k-1"), "vs:idem:{3765de8082be55e22929d887aa2971e6}"),
     (keys.outbox_key(TO), "vs:outbox:{0c702bcc72f19b3f}"),
     (keys.message_key("twilio", "SM123"), "vs:msg:{a19e6563fd25863b061cdc3dc96e9ee8}"),
-    (keys.pump_key("login", "CH"), "vs:pump:{6c71b7b7d3ad1e21}"),
+    (keys.fraud_keys("login").ranges, "vs:fraud:{812882cea9f63a92}:ranges"),
+    (keys.fraud_keys("login").lru, "vs:fraud:{812882cea9f63a92}:lru"),
+    (keys.fraud_keys("login").blocks, "vs:fraud:{812882cea9f63a92}:blocks"),
+    (keys.fraud_keys("login").allow, "vs:fraud:{812882cea9f63a92}:allow"),
+    (keys.fraud_keys("login").seen, "vs:fraud:{812882cea9f63a92}:seen"),
     (keys.tagged("per_number", "login", TO), "{893915f468297a56ad49}"),
     (keys.RATE_LIMIT_PREFIX, "vs:rl"),
 ]

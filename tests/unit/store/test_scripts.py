@@ -12,10 +12,12 @@ import pytest
 
 import verify_service
 from tests.unit.store.conftest import RETENTION, TAG, TO, StartOne
+from verify_service.abuse.fraud import guard_args
+from verify_service.config.abuse import FraudGuard
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys, scripts
+from verify_service.store.fraud import FraudStore
 from verify_service.store.outbox import OutboxStore
-from verify_service.store.pumping import PumpingCounters
 
 SCRIPTS = Path(verify_service.__file__).parent / "store" / "scripts"
 
@@ -69,16 +71,23 @@ async def test_a_lost_script_cache_is_reloaded_for_every_caller(
     await store.client.script_flush()
     vid = await start_one()
     assert (await store.fetch(tag=TAG, service="login", verification_id=vid)).outcome == "ok"
-    guard = PumpingCounters(store)
+    guard, args = FraudStore(store), guard_args(FraudGuard())
     verdict = await guard.start(
-        "login", "CH", window=60, min_starts=10, min_conversion=0.1, cooldown=60
+        "login",
+        ["*", "+41"],
+        ["service", "country"],
+        [3.0, 3.0],
+        [],
+        args,
+        allowed=False,
+        number_id="n",
     )
     assert verdict.state == "ok"
-    await guard.approved("login", "CH", window=60, cooldown=60)
+    await guard.approved("login", ["*", "+41"], args)
     outbox = OutboxStore(store.client)
     await outbox.push(TO, {"body": "x"})
     assert await outbox.newest_first(TO) == [{"body": "x"}]
-    used = ["start", "fetch", "pump_start", "pump_approve", "outbox_push"]
+    used = ["start", "fetch", "fraud_start", "fraud_approve", "outbox_push"]
     shas = [hashlib.sha1(scripts.source(n).encode()).hexdigest() for n in used]
     assert await store.client.script_exists(*shas) == [True] * len(shas)
 

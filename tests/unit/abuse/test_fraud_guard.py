@@ -1,0 +1,278 @@
+"""The pumping guard through the start and check use cases, on fakeredis and a real
+redis-server: the narrowest range that pumping explains is blocked (403 fraud_suspected),
+real users elsewhere keep getting codes, blocks are shared, end, come back longer,
+and operators can lift them and allow-list ranges."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import phonenumbers
+import pytest
+
+from tests.support.abuse_helpers import NO_LIMITS
+from tests.support.helpers import sent_code
+from verify_service.abuse.fraud import MODES
+from verify_service.api.app import build_components
+from verify_service.api.deps import Components
+from verify_service.config import Settings
+from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams
+from verify_service.providers.kinds.capture import CaptureProvider
+from verify_service.store import Store, keys
+
+MakeSettings = Callable[..., Settings]
+STANDARD = MODES["standard"]
+
+
+def pumped(i: int) -> str:
+    """Sequential numbers of one DE range, the shape of a pumping list."""
+    return f"+49152110000{i:02d}"
+
+
+def real_de(i: int) -> str:
+    return f"+49176{(i * 7919) % 10**8:08d}"  # spread over +49 176
+
+
+def swiss(i: int) -> str:
+    return f"+4179{(i * 104729) % 10**7:07d}"
+
+
+def numbers(prefix: str, digits: int, count: int, step: int = 7_654_321) -> list[str]:
+    """`count` valid numbers `prefix` + `digits` digits, scattered over the range."""
+    found: list[str] = []
+    i = 0
+    while len(found) < count:
+        i += 1
+        e164 = f"{prefix}{(i * step) % 10**digits:0{digits}d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(e164)):
+            found.append(e164)
+    return found
+
+
+def components(store: Store, make_settings: MakeSettings, **guard: Any) -> Components:
+    settings = make_settings(service={"rate_limits": NO_LIMITS, "fraud_guard": guard})
+    return build_components(settings, store)
+
+
+async def start(v: Components, to: str) -> str:
+    try:
+        await v.verifications.start(v.settings.services[0], StartParams(to=to))
+    except VerifyError as exc:
+        return exc.code
+    return "sent"
+
+
+async def approve(v: Components, to: str) -> None:
+    code = sent_code(v, to)
+    assert (await v.verifications.check(v.settings.services[0], to=to, code=code)).valid
+
+
+async def pump_until_blocked(v: Components) -> int:
+    """Sequential numbers until the guard refuses one; how many were sent."""
+    for i in range(40):
+        if await start(v, pumped(i)) != "sent":
+            return i
+    raise AssertionError("never blocked")
+
+
+async def history(v: Components, count: int = 12) -> None:
+    """Real users in CH and DE who approve their codes."""
+    for i in range(count):
+        for to in (swiss(i), real_de(i)):
+            assert await start(v, to) == "sent"
+            await approve(v, to)
+
+
+async def test_a_sequential_run_blocks_its_100_block_and_nothing_else(
+    store: Store, make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    v = components(store, make_settings)
+    await history(v)
+    with caplog.at_level(logging.WARNING, "verify_service.abuse"):
+        outcomes = [await start(v, pumped(i)) for i in range(20)]
+    sent = outcomes.count("sent")
+    assert 3 <= sent <= 6  # a run of unconverted starts in 100 numbers: a few, not 30
+    assert outcomes == ["sent"] * sent + ["fraud_suspected"] * (20 - sent)
+    assert "blocks +49152110000 (block_100, DE)" in caplog.text
+    assert pumped(1) not in caplog.text
+
+    with pytest.raises(VerifyError) as info:
+        await v.verifications.start(v.settings.services[0], StartParams(to=pumped(40)))
+    assert info.value.status == 403
+    assert 1 <= (info.value.retry_after or 0) <= STANDARD.cooldown
+    assert info.value.extra == {"country": "DE"}
+    assert "+49152110000" not in info.value.detail  # the caller does not learn the range
+    # the rest of DE, and CH, are untouched
+    assert await start(v, real_de(50)) == "sent"
+    assert await start(v, "+4915211000100") == "sent"  # the next 100-block
+    assert await start(v, swiss(50)) == "sent"
+    capture = v.providers["capture"]
+    assert isinstance(capture, CaptureProvider)
+    assert len([m for m in capture.messages if m.to.startswith("+4915211000")]) == sent + 1
+
+    metrics = v.metrics.render().decode()
+    assert (
+        'verify_fraud_guard_trips_total{country="DE",level="block_100",service="login"} 1.0'
+        in metrics
+    )
+    refused = 20 - sent + 1
+    assert (
+        f'verify_blocks_total{{country="DE",reason="fraud_suspected",service="login"}} '
+        f"{refused}.0" in metrics
+    )
+
+
+async def test_the_block_is_shared_comes_back_twice_as_long_and_ends(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    first = components(store, make_settings)
+    await history(first)
+    sent = await pump_until_blocked(first)
+    second = components(store, make_settings)  # another worker on the same Redis
+    assert await start(second, pumped(sent + 1)) == "fraud_suspected"
+    store.clock_offset_ms += (STANDARD.cooldown + 1) * 1000  # Redis time, past the block
+    # A range blocked before, still without a single approval: blocked again at once,
+    # for twice as long.
+    with pytest.raises(VerifyError) as info:
+        await second.verifications.start(second.settings.services[0], StartParams(to=pumped(30)))
+    assert info.value.retry_after is not None
+    assert STANDARD.cooldown < info.value.retry_after <= 2 * STANDARD.cooldown
+    # Once the block and its memory (a day) are over, the range is judged afresh.
+    store.clock_offset_ms += (2 * STANDARD.cooldown + 86400 + 1) * 1000
+    assert await start(second, pumped(31)) == "sent"
+
+
+async def test_a_new_country_gets_a_small_allowance_that_grows_with_approvals(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    v = components(store, make_settings)
+    # Approved codes: the allowance grows with them, nothing is ever blocked.
+    for i in range(30):
+        assert await start(v, swiss(i)) == "sent"
+        await approve(v, swiss(i))
+    # A country this service never sent to, random ranges, nothing approved.
+    french = numbers("+336", 8, 20)
+    outcomes = [await start(v, to) for to in french]
+    assert outcomes[: int(STANDARD.new_allowance)] == ["sent"] * int(STANDARD.new_allowance)
+    assert outcomes[-1] == "fraud_suspected"
+    assert await start(v, swiss(99)) == "sent"
+
+
+async def test_a_range_with_a_record_of_its_own_passes_a_broader_block(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    v = components(store, make_settings)
+    await history(v)
+    # Real users in one block of a million Berlin numbers (+49 3012…) approve their codes.
+    berlin_regulars = numbers("+493012", 6, 8, step=104_729)
+    for to in berlin_regulars[:5]:
+        assert await start(v, to) == "sent"
+        await approve(v, to)
+    # Then someone sends to random Berlin numbers and never approves.
+    attack = numbers("+4930", 8, 60, step=1_234_567)
+    outcomes = [await start(v, to) for to in attack if not to.startswith("+493012")]
+    assert "fraud_suspected" in outcomes
+    first = outcomes.index("fraud_suspected")
+    assert first <= 45
+    assert set(outcomes[first:]) == {"fraud_suspected"}
+    assert v.fraud is not None
+    state = await v.fraud.list_blocks(v.settings.services[0])
+    assert [b.range for b in state.blocks] == ["+4930"]
+    # Berlin is blocked, yet the block with a record of its own gets codes...
+    assert await start(v, berlin_regulars[6]) == "sent"
+    # ...a Berlin number without one does not, and the rest of DE is untouched.
+    assert await start(v, "+493099123456") == "fraud_suspected"
+    assert await start(v, real_de(77)) == "sent"
+
+
+async def test_operators_lift_blocks_and_allow_list_ranges(
+    store: Store, make_settings: MakeSettings, caplog: pytest.LogCaptureFixture
+) -> None:
+    v = components(store, make_settings)
+    assert v.fraud is not None
+    service = v.settings.services[0]
+    await history(v)
+    await pump_until_blocked(v)
+    overview = await v.fraud.list_blocks(service)
+    [block] = overview.blocks
+    assert (block.range, block.level, block.country, block.strikes) == (
+        "+49152110000",
+        "block_100",
+        "DE",
+        1,
+    )
+    assert block.starts >= STANDARD.min_starts
+    assert block.approvals == 0
+    assert block.refused == 1
+    assert 0.6 < block.baseline_conversion <= 1.0
+
+    with caplog.at_level(logging.WARNING, "verify_service.abuse"):
+        lifted = await v.fraud.lift(service, "+49152110000", "alice")
+    assert lifted.range == "+49152110000"
+    assert "alice lifted the block of +49152110000" in caplog.text
+    assert await start(v, pumped(20)) == "sent"  # the counts that caused it are gone
+    with pytest.raises(VerifyError) as info:
+        await v.fraud.lift(service, "+49152110000", "alice")
+    assert info.value.code == "not_found"
+
+    allowed = await v.fraud.allow(service, "491521100", "alice")
+    assert (allowed.range, allowed.actor) == ("+491521100", "alice")
+    assert [await start(v, pumped(10 + i)) for i in range(15)] == ["sent"] * 15
+    assert (await v.fraud.list_blocks(service)).blocks == []
+    await v.fraud.unallow(service, "+491521100", "alice")
+    outcomes = [await start(v, pumped(40 + i)) for i in range(6)]
+    assert "fraud_suspected" in outcomes
+    metrics = v.metrics.render().decode()
+    for action in ("lift", "allow", "unallow"):
+        assert (
+            f'verify_fraud_operator_actions_total{{action="{action}",country="DE",'
+            f'service="login"}} 1.0' in metrics
+        )
+
+
+async def test_config_allow_list_is_never_blocked(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    v = components(store, make_settings, allowed_prefixes=["+4915211"])
+    assert [await start(v, pumped(i)) for i in range(25)] == ["sent"] * 25
+    assert v.fraud is not None
+    overview = await v.fraud.list_blocks(v.settings.services[0])
+    assert [(a.range, a.actor) for a in overview.allowed] == [("+4915211", "config")]
+
+
+async def test_the_guard_can_be_switched_off(store: Store, make_settings: MakeSettings) -> None:
+    v = components(store, make_settings, enabled=False)
+    assert [await start(v, pumped(i)) for i in range(25)] == ["sent"] * 25
+    assert [k async for k in store.client.scan_iter("vs:fraud:*")] == []
+
+
+async def test_memory_is_bounded_and_every_key_is_one_slot_with_a_ttl(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    v = components(store, make_settings, max_ranges=100, allowed_prefixes=["+41"])
+    for i in range(60):  # each a new 1M, 10k and 100 block: ~180 ranges offered
+        await start(v, swiss(i * 31))
+    k = keys.fraud_keys("login")
+    assert await store.client.hlen(k.ranges) <= 100
+    assert await store.client.zcard(k.lru) == await store.client.hlen(k.ranges)
+    found = [key async for key in store.client.scan_iter("vs:fraud:*")]
+    assert {key.split("}")[0] for key in found} == {k.ranges.split("}")[0]}
+    for key in found:
+        assert 0 < await store.client.pttl(key) <= 4 * 7 * 86400 * 1000
+
+
+async def test_a_user_who_asks_again_is_no_new_evidence(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """Starts again to the same number within ten minutes count once: a user who resends
+    (or gives up) does not make their own 100-block look like a pumping list."""
+    v = components(store, make_settings)
+    await history(v)
+    users = [pumped(0), pumped(50)]  # two in one 100-block, neither approving
+    for _ in range(5):  # ten starts in the block, two numbers
+        assert [await start(v, to) for to in users] == ["sent"] * len(users)
+    assert v.fraud is not None
+    assert (await v.fraud.list_blocks(v.settings.services[0])).blocks == []
