@@ -32,6 +32,9 @@ class LocalHttpClient(TwilioHttpClient):
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
         # Every call must have been meant for Twilio: proves nothing bypasses the rewrite.
+        # A list's `next_page_url` is ours already (absolute, as Twilio's): followed as is.
+        if url.startswith(self.base_url + "/v2/"):
+            url = TWILIO_VERIFY + url.removeprefix(self.base_url)
         assert url.startswith(TWILIO_VERIFY + "/v2/"), url
         local = self.base_url + url.removeprefix(TWILIO_VERIFY)
         self.urls.append(local)

@@ -22,12 +22,14 @@ from verify_service import __version__
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.api.deps import Components, app_dependencies, key_index
 from verify_service.api.header_limit import header_limit
+from verify_service.api.native.attempts import AttemptsController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
 from verify_service.api.ops import docs, health, reports
 from verify_service.api.request import ApiRequest
 from verify_service.api.swisscom import routes as swisscom
+from verify_service.api.twilio.attempts import twilio_attempts_router
 from verify_service.api.twilio.errors import on_twilio_paths
 from verify_service.api.twilio.routes import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio.routes import twilio_router
@@ -42,8 +44,10 @@ from verify_service.providers.metered import MeteredProvider
 from verify_service.providers.registry import build_provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
+from verify_service.store.attempts import AttemptStore
 from verify_service.store.diagnose import unreachable
 from verify_service.store.outbox import OutboxStore
+from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -81,6 +85,15 @@ def build_components(
     observer = MetricsObserver(metrics)
     router = Router(on_breaker=observer.breaker_state)
     events = events or StatusEvents(metrics)
+    attempts = Attempts(
+        settings,
+        AttemptStore(
+            store,
+            retention=settings.attempts.retention,
+            max_per_service=settings.attempts.max_per_service,
+        ),
+        observer,
+    )
     verifications = Verifications(
         settings,
         store,
@@ -97,6 +110,7 @@ def build_components(
         events=events,
         abuse=AbusePolicy(settings, store, observer),
         observer=observer,
+        attempts=attempts,
         hash_threads=hash_threads(settings, workers),
     )
     test_outbox = None
@@ -112,6 +126,7 @@ def build_components(
         events=events,
         verifications=verifications,
         reports=DeliveryReports(store, observer),
+        attempts=attempts,
         api_keys=key_index(settings),
         outbox=test_outbox,
     )
@@ -171,7 +186,9 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
 
     handlers: list[Any] = [
         VerificationsController,
+        AttemptsController,
         twilio_router,
+        twilio_attempts_router,
         swisscom.router,
         reports.delivery_reports,
         health.live,

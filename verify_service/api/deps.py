@@ -27,6 +27,7 @@ from verify_service.observability.metrics import Metrics
 from verify_service.providers.base import Provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
+from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -52,12 +53,14 @@ class Components:
     verifications: Verifications
     reports: DeliveryReports
     api_keys: Mapping[str, ServiceSettings]
+    attempts: Attempts
     outbox: Outbox | None = None
 
     async def aclose(self) -> None:
         """Let pending status events go out (within their grace period), then close the
         providers' connections and the store's."""
         await self.events.aclose()
+        await self.attempts.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         await self.store.aclose()
@@ -173,6 +176,10 @@ def _reports(state: State) -> DeliveryReports:
     return components_of(state).reports
 
 
+def _attempts(state: State) -> Attempts:
+    return components_of(state).attempts
+
+
 def _outbox(state: State) -> Outbox:
     outbox = components_of(state).outbox
     assert outbox is not None, "the outbox routes exist only in test_mode"
@@ -182,7 +189,7 @@ def _outbox(state: State) -> Outbox:
 def app_dependencies() -> dict[str, Provide]:
     """The dependencies every handler may name (each dialect adds how it finds `service`):
     `settings`, `store` (readiness), `metrics`, `providers`, `verifications`, `reports`,
-    `outbox` (test_mode) and `client_ip`."""
+    `attempts`, `outbox` (test_mode) and `client_ip`."""
     return {
         "settings": Provide(_settings, sync_to_thread=False),
         "store": Provide(_store, sync_to_thread=False),
@@ -190,6 +197,7 @@ def app_dependencies() -> dict[str, Provide]:
         "providers": Provide(_providers, sync_to_thread=False),
         "verifications": Provide(_verifications, sync_to_thread=False),
         "reports": Provide(_reports, sync_to_thread=False),
+        "attempts": Provide(_attempts, sync_to_thread=False),
         "outbox": Provide(_outbox, sync_to_thread=False),
         "client_ip": Provide(client_ip, sync_to_thread=False),
     }

@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from verify_service.config.abuse import FraudGuard, RateLimits
+from verify_service.config.attempts import AttemptSettings
 from verify_service.domain.hashing import HashParams
 from verify_service.domain.phones import PhoneNumberError, is_valid_region, parse_phone
 from verify_service.domain.sms import segments
@@ -274,6 +275,7 @@ class Settings(_Strict):
     # Peers allowed to say who the client is (X-Forwarded-For); anyone else is the client.
     trusted_proxies: list[IPv4Network | IPv6Network] = Field(default_factory=list)
     hashing: HashingSettings = Field(default_factory=HashingSettings)
+    attempts: AttemptSettings = Field(default_factory=AttemptSettings)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
 

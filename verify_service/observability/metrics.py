@@ -118,6 +118,34 @@ class Metrics:
             ["service", "country"],
             registry=self.registry,
         )
+        # The conversion dashboard (deploy/grafana/): starts, approvals and attempts by
+        # service, country and channel, test numbers left out (they send nothing).
+        self.starts = Counter(
+            "verify_starts_total",
+            "New verifications whose code went to a provider, by service, country, channel.",
+            ["service", "country", "channel"],
+            registry=r,
+        )
+        self.approvals = Counter(
+            "verify_approvals_total",
+            "Approved verifications (conversions) that had codes sent, by service, country "
+            "and channel.",
+            ["service", "country", "channel"],
+            registry=r,
+        )
+        self.attempts = Counter(
+            "verify_attempts_total",
+            "Attempts in the attempt log by service, country, channel and status (sent, "
+            "failed, refused).",
+            ["service", "country", "channel", "status"],
+            registry=r,
+        )
+        self.attempt_log_errors = Counter(
+            "verify_attempt_log_errors_total",
+            "Attempt log writes the store did not take (the request itself went on).",
+            ["service"],
+            registry=r,
+        )
 
     def render(self) -> bytes:
         directory = _multiprocess_dir()
@@ -130,7 +158,8 @@ class Metrics:
 
 class MetricsObserver:
     """The use cases' observer (`usecases.observer.VerificationObserver`, which includes
-    `abuse.policy.AbuseObserver`) writing to `metrics`."""
+    `abuse.policy.AbuseObserver`, and `usecases.attempts.AttemptObserver`) writing to
+    `metrics`."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics
@@ -157,3 +186,15 @@ class MetricsObserver:
 
     def fraud_guard_tripped(self, service: str, country: str) -> None:
         self.metrics.fraud_guard_trips.labels(service, country).inc()
+
+    def attempt_recorded(self, service: str, country: str, channel: str, status: str) -> None:
+        self.metrics.attempts.labels(service, country, channel, status).inc()
+
+    def verification_started(self, service: str, country: str, channel: str) -> None:
+        self.metrics.starts.labels(service, country, channel).inc()
+
+    def verification_converted(self, service: str, country: str, channel: str) -> None:
+        self.metrics.approvals.labels(service, country, channel).inc()
+
+    def attempt_log_failed(self, service: str) -> None:
+        self.metrics.attempt_log_errors.labels(service).inc()

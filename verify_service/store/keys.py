@@ -24,6 +24,12 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:rl:<limits' own key>     rate-limit windows, written by the      the window
                                 `limits` library under RATE_LIMIT_PREFIX;
                                 the identifier is `tagged(...)`
+    vs:att:{<svc>}:log          sorted set: the attempt log of one      [attempts] retention
+                                service (member = packed record,        (trimmed on write, and
+                                score = ms), store/attempts.py          to max_per_service)
+    vs:att:{<svc>}:num          hash: the attempt index by number of    [attempts] retention
+                                one service (field = the number's tag,  (each field trimmed on
+                                value = "<ms>:<record id>" entries)     write, swept)
 
 The scripts receive `vs:{<tag>}` (`prefix`) as KEYS[1] and append `:last` and
 `:v:<id>` themselves, in the shared prelude (`scripts/_prelude.lua`, `last_key` and
@@ -104,3 +110,20 @@ def tagged(*parts: str) -> str:
     """A rate-limit identifier: a short digest in braces, a Cluster hash tag that keeps
     numbers out of key names (`limits` puts it inside its key, after RATE_LIMIT_PREFIX)."""
     return f"{{{_digest(*parts, length=20)}}}"
+
+
+def attempts_tag(service: str) -> str:
+    """The hash tag of a service's attempt log: every attempt key of a service shares it,
+    so each attempts script touches one slot (a digest: no service name in key names)."""
+    return _digest("attempts", service, length=TAG_HEX)
+
+
+def attempts_log_key(service: str) -> str:
+    return f"vs:att:{{{attempts_tag(service)}}}:log"
+
+
+def attempts_numbers_key(service: str) -> str:
+    """The index of a service's attempts by number: one hash, whose field for a number is
+    that number's verification tag (`tag_for(service, to)`, also inside each of its
+    verification ids), so a lookup by number or by verification id is one field read."""
+    return f"vs:att:{{{attempts_tag(service)}}}:num"

@@ -35,6 +35,9 @@ NAMES = (
     "pump_start",  # keys.pump_key(service, country)
     "pump_approve",  # keys.pump_key(service, country)
     "outbox_push",  # keys.outbox_key(to)
+    "attempts_add",  # keys.attempts_log_key(service), keys.attempts_numbers_key(service)
+    "attempts_convert",  # keys.attempts_log_key(service)
+    "attempts_read",  # keys.attempts_log_key(service)[, keys.attempts_numbers_key(service)]
 )
 
 

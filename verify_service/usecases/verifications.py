@@ -41,6 +41,7 @@ from verify_service.providers.metered import SendOutcome
 from verify_service.providers.router import Router
 from verify_service.store import Store, StoredVerification, keys
 from verify_service.usecases import delegation, idempotency
+from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
@@ -99,6 +100,7 @@ class Verifications:
         events: the status-callback queue.
         abuse: rate limits, destination rules, test numbers, pumping guard.
         observer: told of status changes, checks, sends and refusals.
+        attempts: the attempt log, told of sends, refused starts and approvals.
         hash_threads: most argon2 runs at once in this process.
     """
 
@@ -114,6 +116,7 @@ class Verifications:
         events: StatusEvents,
         abuse: AbusePolicy,
         observer: VerificationObserver,
+        attempts: Attempts,
         hash_threads: int | None = None,
     ) -> None:
         self._settings = settings
@@ -125,6 +128,7 @@ class Verifications:
         self._events = events
         self._abuse = abuse
         self._observer = observer
+        self._attempts = attempts
         # Whether a service's provider makes and checks the codes itself is fixed by the
         # config: decided once here, not on every start and check. The providers themselves,
         # not their timing wrappers: the test is on their type.
@@ -153,6 +157,14 @@ class Verifications:
     # --- start ---------------------------------------------------------------------------
 
     async def start(self, service: ServiceSettings, params: StartParams) -> Verification:
+        """`_start`, and a start refused by abuse protection goes into the attempt log."""
+        try:
+            return await self._start(service, params)
+        except VerifyError as exc:
+            await self._attempts.refused(service, params, exc)
+            raise
+
+    async def _start(self, service: ServiceSettings, params: StartParams) -> Verification:
         """Start a verification of `params.to`, or resend the code of its pending one, and
         send the code. Returns the verification as it stands after the send.
 
@@ -254,6 +266,16 @@ class Verifications:
             for attempt in delivery.attempts:
                 if attempt.seconds is None:  # breaker open or no time left
                     self._observer.send_observed(attempt.provider, "skipped", None)
+        logged = self._attempts.sends(
+            service,
+            phone,
+            channel=params.channel,
+            verification_id=record.id,
+            attempts=delivery.attempts,
+            template=template,
+            token_length=length,
+            created=created,
+        )
         recorded = await self._store.record_sends(
             tag=tag,
             verification_id=record.id,
@@ -269,6 +291,7 @@ class Verifications:
             # Reports can come while the verification is readable: its lifetime + retention.
             index_ttl_ms=record.expires_at_ms - record.now_ms + self._settings.retention * 1000,
         )
+        await logged  # written alongside the send record: no round trip of its own
         region = phone.region or ""
         if recorded.record is not None and created:
             self._status_changed(service, to_verification(recorded.record), Status.PENDING, region)
@@ -396,6 +419,7 @@ class Verifications:
                 region = _region_of(verification.to)
                 self._status_changed(service, verification, Status.APPROVED, region)
                 await self._abuse.approved(service, verification.to, region)
+                await self._attempts.converted(service, verification, region)
             return CheckResult(
                 verification,
                 verification.status,
@@ -465,6 +489,8 @@ class Verifications:
                 extra={"verification_status": verification.status},
             )
         self._status_changed(service, verification, status)
+        if status == Status.APPROVED:
+            await self._attempts.converted(service, verification)
         return verification
 
 

@@ -225,18 +225,34 @@ async def test_the_start_path_stays_two_round_trips(
     service = components.settings.services[0]
     await verifications.start(service, StartParams(to="+41791234500"))  # the connection is open
     writes: list[bytes] = []
+    events: list[str] = []
     original = Connection.send_packed_command
+    original_read = Connection.read_response
 
     async def counting(self: Connection, command: Any, check_health: bool = True) -> None:
         writes.append(b"".join(command) if isinstance(command, list) else bytes(command))
+        events.append("write")
         await original(self, command, check_health)
+
+    async def reading(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        reply = await original_read(self, *args, **kwargs)
+        events.append("read")
+        return reply
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(Connection, "send_packed_command", counting)
+        patch.setattr(Connection, "read_response", reading)
         await verifications.start(service, StartParams(to=TO))
-    assert len(writes) == 2
-    assert b"EVALSHA" in writes[1]
-    assert b"vs:msg:{" in writes[1]  # the index SET, in the same write
+    # the attempt log's write (issue 17) goes out on a second connection alongside the send
+    # outcome, before either answer is read: still two round trips of latency
+    [send_outcome] = [w for w in writes if b"vs:msg:{" in w]  # the index SET, same write
+    assert b"EVALSHA" in send_outcome
+    assert len(writes) == 3
+    assert [b"vs:att:{" in w for w in writes] == [False, False, True] or [
+        b"vs:att:{" in w for w in writes
+    ] == [False, True, False]
+    first_answer = events.index("read")
+    assert events[first_answer + 1 : first_answer + 3] == ["write", "write"], events
     await store.aclose()
 
 

@@ -166,11 +166,12 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
 
 def on_twilio_paths(native: Any) -> Any:
     """An app-level handler for HTTP errors that speaks Twilio's dialect under
-    `/v2/Services/`: an unknown path or a wrong method there is refused by the router before
-    any route (and so before the route-scoped handlers above) is reached."""
+    `/v2/Services/` and `/v2/Attempts`: an unknown path or a wrong method there is refused
+    by the router before any route (and so before the route-scoped handlers above) is
+    reached."""
 
     def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-        if request.url.path.startswith("/v2/Services/"):
+        if request.url.path.startswith(("/v2/Services/", "/v2/Attempts")):
             return _http_error(request, exc)
         return native(request, exc)  # type: ignore[no-any-return]
 

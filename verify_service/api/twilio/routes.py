@@ -72,9 +72,9 @@ def _credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
     return account_sid, auth_token
 
 
-def twilio_service(request: Request[Any, Any, Any], service_sid: ServiceSid) -> ServiceSettings:
-    """The service whose API key is the AuthToken. As with Twilio, wrong credentials are
-    401 (20003) and a ServiceSid the credentials do not own is 404 (20404)."""
+def account_service(request: Request[Any, Any, Any]) -> ServiceSettings:
+    """The service whose API key is the AuthToken, under its own AccountSid; as with Twilio,
+    wrong credentials are 401 (20003)."""
     account_sid, auth_token = _credentials(request)
     try:
         service = service_for_key(request, auth_token)
@@ -82,6 +82,12 @@ def twilio_service(request: Request[Any, Any, Any], service_sid: ServiceSid) -> 
         raise authenticate() from None
     if account_sid != service.twilio_account_sid:
         raise authenticate()
+    return service
+
+
+def twilio_service(request: Request[Any, Any, Any], service_sid: ServiceSid) -> ServiceSettings:
+    """account_service(), and a ServiceSid the credentials do not own is 404 (20404)."""
+    service = account_service(request)
     if service_sid != service.twilio_service_sid:
         raise not_found(request)
     return service

@@ -1,0 +1,212 @@
+"""The attempt log's store (store/attempts.py + attempts_*.lua): records survive the round
+trip, paging shows each record once newest first even when many share a millisecond,
+conversion changes only its verification's records, and the log stays bounded (retention
+on Redis's clock, max_per_service, and bytes per attempt on a real redis-server)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.support.redis_server import RedisServer
+from verify_service.domain.attempts import ATTEMPT_STATUSES, Attempt, id_parts, ms_of
+from verify_service.store import Store, keys
+from verify_service.store.attempts import AttemptStore, new_id, pack, unpack
+
+SERVICE = "login"
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+DAY = 86400
+
+
+def attempt(
+    at: datetime,
+    to: str = "+41791234567",
+    *,
+    verification: str | None = None,
+    status: str = "sent",
+) -> Attempt:
+    # a verification id as start makes them: the number's tag, then 16 hex of its own
+    verification = verification or keys.new_id(keys.tag_for(SERVICE, to))
+    return Attempt(
+        id=new_id(at),
+        created_at=at,
+        service=SERVICE,
+        status=status,  # type: ignore[arg-type]
+        to=to,
+        country="CH",
+        channel="sms",
+        provider="capture" if status != "refused" else None,
+        verification_id=verification if status != "refused" else None,
+        reason="per_number" if status == "refused" else None,
+        segments=1,
+    )
+
+
+def log_of(store: Store, retention: int = 30 * DAY, most: int = 1_000_000) -> AttemptStore:
+    # the records are dated 2030: the store's clock is moved there
+    store.clock_offset_ms = ms_of(T0) - ms_of(datetime.now(UTC))
+    return AttemptStore(store, retention=retention, max_per_service=most)
+
+
+@given(
+    status=st.sampled_from(ATTEMPT_STATUSES),
+    reason=st.text(max_size=80),
+    provider=st.text(max_size=30),
+    converted=st.booleans(),
+    segments=st.integers(0, 20),
+    millis=st.integers(0, 10**12),
+)
+def test_pack_unpack_round_trip(
+    status: str, reason: str, provider: str, converted: bool, segments: int, millis: int
+) -> None:
+    at = T0 + timedelta(milliseconds=millis)
+    original = Attempt(
+        id=new_id(at),
+        created_at=at,
+        service=SERVICE,
+        status=status,  # type: ignore[arg-type]
+        to="+41791234567",
+        country="CH",
+        channel="sms",
+        provider=provider or None,
+        verification_id=keys.new_id(keys.tag_for(SERVICE, "+41791234567")),
+        reason=reason or None,
+        segments=segments,
+        converted=converted,
+    )
+    score, member = pack(original)
+    back = unpack(SERVICE, str(score), member)
+    assert "\n" not in member
+    assert back.id == original.id
+    assert back.created_at == at.replace(microsecond=at.microsecond // 1000 * 1000)
+    assert (back.status, back.converted, back.segments) == (status, converted, segments)
+    assert back.verification_id == original.verification_id
+    assert back.provider == (_cleaned(provider)[:40] or None)
+    assert back.reason == (_cleaned(reason)[:40] or None)
+    assert back.prefix == "+4179"
+
+
+def _cleaned(text: str) -> str:
+    return text.replace("|", "/").replace("\n", " ").replace("\r", " ")
+
+
+async def test_read_pages_newest_first_through_ties(store: Store) -> None:
+    log = log_of(store)
+    # three records in one millisecond, two of another number
+    same = [attempt(T0) for _ in range(3)]
+    other = [attempt(T0 + timedelta(seconds=1), "+41791234500") for _ in range(2)]
+    await log.add(SERVICE, keys.tag_for(SERVICE, "+41791234567"), same)
+    await log.add(SERVICE, keys.tag_for(SERVICE, "+41791234500"), other)
+    seen: list[str] = []
+    before = None
+    for _ in range(10):
+        batch = await log.read(SERVICE, before=before, count=1)
+        seen += [a.id for a in batch.attempts]
+        if batch.done:
+            break
+        before = batch.resume
+    assert sorted(seen) == sorted(a.id for a in same + other)
+    assert len(seen) == 5
+    assert seen[:2] == sorted((a.id for a in other), reverse=True)
+    by_number = await log.read(SERVICE, tag=keys.tag_for(SERVICE, "+41791234567"), count=10)
+    assert sorted(a.id for a in by_number.attempts) == sorted(a.id for a in same)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    offsets=st.lists(st.integers(0, 5), min_size=1, max_size=25),
+    page=st.integers(1, 8),
+    number_index=st.booleans(),
+)
+def test_paging_shows_each_record_once_whatever_the_page(
+    offsets: list[int], page: int, number_index: bool
+) -> None:
+    """Records at few distinct milliseconds (many ties), read in pages of any size, from
+    the log or from the number's index (fakeredis: one fresh store per example)."""
+
+    async def run() -> None:
+        store = Store.embedded()
+        await store.load_scripts()
+        log = log_of(store)
+        records = [attempt(T0 + timedelta(milliseconds=o)) for o in offsets]
+        tag = keys.tag_for(SERVICE, "+41791234567")
+        await log.add(SERVICE, tag, records)
+        seen: list[Attempt] = []
+        before = None
+        while True:
+            batch = await log.read(
+                SERVICE, tag=tag if number_index else None, before=before, count=page
+            )
+            seen += batch.attempts
+            if batch.done or batch.resume is None:
+                break
+            before = batch.resume
+        assert sorted(a.id for a in seen) == sorted(a.id for a in records)
+        keys_ = [(ms_of(a.created_at), id_parts(a.id)) for a in seen]
+        assert keys_ == sorted(keys_, reverse=True)
+        await store.aclose()
+
+    asyncio.run(run())
+
+
+async def test_convert_marks_only_that_verification(store: Store) -> None:
+    log = log_of(store)
+    tag = keys.tag_for(SERVICE, "+41791234567")
+    mine, theirs = keys.new_id(tag), keys.new_id(tag)
+    a, b = attempt(T0, verification=mine), attempt(T0, verification=theirs)
+    c = attempt(T0 + timedelta(seconds=5), verification=mine)
+    await log.add(SERVICE, tag, [a, b, c])
+    assert await log.convert(SERVICE, mine, [ms_of(T0), ms_of(c.created_at)]) == 2
+    assert await log.convert(SERVICE, mine, [ms_of(T0)]) == 0  # already converted
+    converted = {x.id: x.converted for x in (await log.read(SERVICE)).attempts}
+    assert converted == {a.id: True, b.id: False, c.id: True}
+
+
+async def test_retention_and_size_bound(store: Store) -> None:
+    log = log_of(store, retention=DAY, most=100)
+    tag = keys.tag_for(SERVICE, "+41791234567")
+    await log.add(SERVICE, tag, [attempt(T0 - timedelta(hours=23))])
+    assert len((await log.read(SERVICE)).attempts) == 1
+    store.clock_offset_ms += 2 * 3600 * 1000  # Redis's clock: now 25 hours after it
+    assert (await log.read(SERVICE)).attempts == []
+    assert (await log.read(SERVICE, tag=tag)).attempts == []
+    # writing trims what is past the retention, and keeps the newest `most`
+    await log.add(SERVICE, tag, [attempt(T0 + timedelta(milliseconds=i)) for i in range(150)])
+    log_key = keys.attempts_log_key(SERVICE)
+    assert await store.client.zcard(log_key) == 100
+    assert 0 < await store.client.pttl(log_key) <= DAY * 1000
+    newest = (await log.read(SERVICE, count=1)).attempts[0]
+    assert newest.created_at == T0 + timedelta(milliseconds=149)
+
+
+@pytest.mark.parametrize("per_number", [1, 5])
+async def test_bytes_per_attempt_on_redis(redis_server: RedisServer, per_number: int) -> None:
+    """What docs/performance.md records: Redis's own accounting (INFO used_memory) around
+    5,000 realistic attempts (a verification id, a provider, a country), indexes included,
+    with `per_number` attempts to each number. Target: at most 300 bytes."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    await store.load_scripts()
+    log = log_of(store)
+    count = 5000
+    before = int((await client.info("memory"))["used_memory"])
+    for n in range(count // per_number):
+        to = f"+4179{n:07d}"
+        records = [
+            attempt(T0 + timedelta(milliseconds=n * per_number + i), to) for i in range(per_number)
+        ]
+        await log.add(SERVICE, keys.tag_for(SERVICE, to), records)
+    after = int((await client.info("memory"))["used_memory"])
+    per_attempt = (after - before) / count
+    usage = await client.memory_usage(keys.attempts_log_key(SERVICE))
+    print(f"\n{per_number} per number: {per_attempt:.0f} B/attempt, log {usage / count:.0f} B")
+    assert per_attempt <= 300
+    await store.aclose()

@@ -1,0 +1,368 @@
+"""The attempt log (issue 17): what was sent where, through which provider, what abuse
+protection refused, and which of it converted. Written by three hooks of `verifications`
+(each one call: `sends` after a delivery, `refused` when a start is refused, `converted`
+on approval); read by the native `/v1/attempts*` routes, the Twilio-compatible
+`/v2/Attempts*` ones and the operations console.
+
+Reading API (every method takes the calling service's settings; all raise
+VerifyError(store_unavailable) when Redis does not answer in time):
+
+    list(service, AttemptFilter, cursor=None, limit=50) -> AttemptPage
+        newest first; `page.next_cursor` is None on the last page; numbers masked
+        (`domain.attempts.mask`) unless the filter names one number (`to`).
+        Raises VerifyError(invalid_request) for a malformed cursor.
+    get(service, attempt_id) -> Attempt        (number masked)
+        Raises VerifyError(not_found) for an unknown, foreign or expired id.
+    summary(service, AttemptFilter, group_by=None) -> Summary
+        `total` over everything the filter keeps, `groups` by country | provider |
+        channel | day (UTC), sorted by key.
+    check_filter(AttemptFilter) -> None
+        Raises VerifyError(invalid_request) for `until` not after `since`, an unknown
+        country, a `to` that is not a phone number or a malformed verification id.
+
+Writing never fails a start or a check: a record the store did not take is logged and
+counted (`AttemptObserver.attempt_log_failed`), the start goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Protocol
+
+from verify_service.config import ServiceSettings, Settings
+from verify_service.domain import sms, templates
+from verify_service.domain.attempts import (
+    Attempt,
+    AttemptFilter,
+    GroupBy,
+    SummaryRow,
+    id_parts,
+    mask,
+    ms_of,
+)
+from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import StartParams, Verification
+from verify_service.domain.phones import PhoneNumber, PhoneNumberError, is_valid_region, parse_phone
+from verify_service.providers.router import DeliveryAttempt
+from verify_service.store import keys
+from verify_service.store.attempts import AttemptStore, new_id
+
+log = logging.getLogger("verify_service.attempts")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+# Records one listing reads at most before it answers with what it found and a cursor (a
+# rare filter over a long log must not hold Redis or the worker for long).
+SCAN_BUDGET = 20_000
+SUMMARY_BATCH = 1000
+
+# A refused start, by error code: the rule that refused it (from the error's extra) or the
+# code itself. Other errors (a malformed number, a provider down) are not refusals.
+_REFUSALS = {
+    "country_not_allowed": "reason",
+    "rate_limited": "limit",
+    "fraud_suspected": None,
+    "resend_too_soon": None,
+    "max_send_attempts": None,
+}
+
+
+class AttemptObserver(Protocol):
+    """Counters for dashboards (`observability.metrics.MetricsObserver`). Called on the
+    event loop; must be quick and must not raise."""
+
+    def attempt_recorded(self, service: str, country: str, channel: str, status: str) -> None:
+        """One attempt: `status` sent, failed or refused; `country` ISO 3166 or ""."""
+
+    def verification_started(self, service: str, country: str, channel: str) -> None:
+        """A new verification whose code went to a provider (test numbers do not count)."""
+
+    def verification_converted(self, service: str, country: str, channel: str) -> None:
+        """A verification with sent codes was approved."""
+
+    def attempt_log_failed(self, service: str) -> None:
+        """The store did not take or change a record (the request went on)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptPage:
+    attempts: list[Attempt]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    total: SummaryRow
+    groups: list[SummaryRow]
+
+
+def refusal_reason(exc: VerifyError) -> str | None:
+    """The rule behind a refused start (`per_number`, `country_blocked`, ...); None when
+    `exc` is not a refusal by abuse protection."""
+    if exc.code not in _REFUSALS:
+        return None
+    detail_key = _REFUSALS[exc.code]
+    return str(exc.extra.get(detail_key) or exc.code) if detail_key else exc.code
+
+
+def _cursor(at_ms: int, random_part: str) -> str:
+    return f"{at_ms:012x}{random_part}"
+
+
+def _position(cursor: str) -> tuple[int, str]:
+    parts = id_parts("att_" + cursor)
+    if parts is None:
+        raise VerifyError("invalid_request", "the cursor is malformed: pass next_cursor as given")
+    return parts
+
+
+def _group_key(attempt: Attempt, group_by: GroupBy) -> str:
+    if group_by == "day":
+        return attempt.day
+    value = getattr(attempt, group_by)
+    return str(value) if value else ""
+
+
+class Attempts:
+    def __init__(self, settings: Settings, store: AttemptStore, observer: AttemptObserver) -> None:
+        self._settings = settings
+        self._store = store
+        self._observer = observer
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # --- the hooks of verifications ----------------------------------------------------
+
+    def sends(
+        self,
+        service: ServiceSettings,
+        phone: PhoneNumber,
+        *,
+        channel: str,
+        verification_id: str,
+        attempts: Sequence[DeliveryAttempt],
+        template: str,
+        token_length: int,
+        created: bool,
+    ) -> Awaitable[None]:
+        """Record the attempts of one delivery. Returns at once with the write under way
+        (it runs alongside the verification's own send record: no round trip added to the
+        start); await the result before answering. Never raises."""
+        country = phone.region or ""
+        text = templates.compose(template, "0" * token_length, service.autofill)
+        parts = sms.segments(text)[1]
+        records = [
+            Attempt(
+                id=new_id(a.at),
+                created_at=a.at,
+                service=service.name,
+                status=a.status,
+                to=phone.e164,
+                country=phone.region,
+                channel=channel,
+                provider=a.provider,
+                verification_id=verification_id,
+                reason=a.error if a.status != "sent" else None,
+                segments=parts if a.status == "sent" else 0,
+            )
+            # as the verification records them: a provider skipped (breaker open, no
+            # time left) is a failed attempt too, so a start that reached nobody shows
+            for a in attempts
+        ]
+        for record in records:
+            self._observer.attempt_recorded(service.name, country, channel, record.status)
+        if created and records:
+            self._observer.verification_started(service.name, country, channel)
+        task = asyncio.ensure_future(self._write(service.name, phone.e164, records))
+        self._tasks.add(task)  # held until done: the loop keeps only weak references
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def refused(
+        self, service: ServiceSettings, params: StartParams, exc: VerifyError
+    ) -> None:
+        """Record a start that abuse protection refused (nothing for other errors, or for
+        a number that does not parse). Never raises."""
+        reason = refusal_reason(exc)
+        if reason is None:
+            return
+        try:
+            phone = parse_phone(params.to, self._settings.default_region)
+        except PhoneNumberError:
+            return
+        now = datetime.now(UTC)
+        record = Attempt(
+            id=new_id(now),
+            created_at=now,
+            service=service.name,
+            status="refused",
+            to=phone.e164,
+            country=phone.region,
+            channel=params.channel,
+            reason=reason,
+        )
+        self._observer.attempt_recorded(service.name, phone.region or "", params.channel, "refused")
+        await self._write(service.name, phone.e164, [record])
+
+    async def converted(
+        self, service: ServiceSettings, verification: Verification, country: str | None = None
+    ) -> None:
+        """The verification was approved: mark its attempts converted. `country` is the
+        number's region when the caller has it (one parse less). Never raises."""
+        times = [ms_of(a.at) for a in verification.send_attempts]
+        if not times:  # a test number: nothing was sent, nothing to convert
+            return
+        if country is None:
+            country = _region(verification.to, self._settings.default_region)
+        self._observer.verification_converted(service.name, country, verification.channel)
+        try:
+            await self._store.convert(service.name, verification.id, times)
+        except VerifyError:
+            log.warning("attempt log: the conversion of a verification was not recorded")
+            self._observer.attempt_log_failed(service.name)
+
+    async def _write(self, service: str, e164: str, records: list[Attempt]) -> None:
+        try:
+            await self._store.add(service, keys.tag_for(service, e164), records)
+        except VerifyError:
+            log.warning("attempt log: %d record(s) not written", len(records))
+            self._observer.attempt_log_failed(service)
+
+    async def aclose(self) -> None:
+        """Let writes under way finish (at shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def check_filter(self, filters: AttemptFilter) -> None:
+        if filters.since and filters.until and filters.until <= filters.since:
+            raise VerifyError("invalid_request", "`until` must be after `since`")
+        if filters.country is not None and not is_valid_region(filters.country):
+            raise VerifyError(
+                "invalid_request", f"unknown country {filters.country!r} (ISO 3166 alpha-2)"
+            )
+        if filters.verification_id is not None and keys.tag_of_id(filters.verification_id) is None:
+            raise VerifyError("invalid_request", "`verification_id` is not a verification id")
+        if filters.to is not None:
+            self._e164(filters.to)
+
+    def _e164(self, to: str) -> str:
+        try:
+            return parse_phone(to, self._settings.default_region).e164
+        except PhoneNumberError as exc:
+            raise VerifyError("invalid_request", f"`to` is not a phone number: {exc}") from None
+
+    def _tag(self, service: ServiceSettings, filters: AttemptFilter) -> str | None:
+        if filters.to is not None:
+            return keys.tag_for(service.name, self._e164(filters.to))
+        if filters.verification_id is not None:
+            return keys.tag_of_id(filters.verification_id)
+        return None
+
+    async def list(
+        self,
+        service: ServiceSettings,
+        filters: AttemptFilter,
+        *,
+        cursor: str | None = None,
+        limit: int = DEFAULT_LIMIT,
+    ) -> AttemptPage:
+        self.check_filter(filters)
+        limit = max(1, min(limit, MAX_LIMIT))
+        before = _position(cursor) if cursor is not None else None
+        tag = self._tag(service, filters)
+        e164 = self._e164(filters.to) if filters.to is not None else None
+        found: list[Attempt] = []
+        scanned = 0
+        while True:
+            batch = await self._store.read(
+                service.name,
+                tag=tag,
+                before=before,
+                until_ms=_until_ms(filters.until),
+                since_ms=ms_of(filters.since) if filters.since else None,
+                count=min(MAX_LIMIT, max(limit + 1, 100)),
+            )
+            for attempt in batch.attempts:
+                if (e164 is None or attempt.to == e164) and filters.matches(attempt):
+                    if len(found) == limit:
+                        last = found[-1]
+                        return AttemptPage(_shown(found, e164), _cursor_of(last))
+                    found.append(attempt)
+            scanned += len(batch.attempts)
+            if batch.done or batch.resume is None:
+                return AttemptPage(_shown(found, e164), None)
+            before = batch.resume
+            if scanned >= SCAN_BUDGET:  # a short page; the cursor goes on from here
+                return AttemptPage(_shown(found, e164), _cursor(*before))
+
+    async def get(self, service: ServiceSettings, attempt_id: str) -> Attempt:
+        parts = id_parts(attempt_id)
+        if parts is not None:
+            at_ms, _ = parts
+            batch = await self._store.read(
+                service.name, until_ms=at_ms, since_ms=at_ms, count=MAX_LIMIT
+            )
+            for attempt in batch.attempts:
+                if attempt.id == attempt_id:
+                    return replace(attempt, to=mask(attempt.to))
+        raise VerifyError("not_found", "no attempt with this id")
+
+    async def summary(
+        self,
+        service: ServiceSettings,
+        filters: AttemptFilter,
+        group_by: GroupBy | None = None,
+    ) -> Summary:
+        self.check_filter(filters)
+        tag = self._tag(service, filters)
+        e164 = self._e164(filters.to) if filters.to is not None else None
+        total = SummaryRow(None)
+        groups: dict[str, SummaryRow] = {}
+        before: tuple[int, str] | None = None
+        while True:
+            batch = await self._store.read(
+                service.name,
+                tag=tag,
+                before=before,
+                until_ms=_until_ms(filters.until),
+                since_ms=ms_of(filters.since) if filters.since else None,
+                count=SUMMARY_BATCH,
+            )
+            for attempt in batch.attempts:
+                if (e164 is None or attempt.to == e164) and filters.matches(attempt):
+                    total.add(attempt)
+                    if group_by is not None:
+                        key = _group_key(attempt, group_by)
+                        groups.setdefault(key, SummaryRow(key)).add(attempt)
+            if batch.done or batch.resume is None:
+                break
+            before = batch.resume
+        return Summary(total, [groups[k] for k in sorted(groups)])
+
+
+def _until_ms(until: datetime | None) -> int | None:
+    return None if until is None else ms_of(until) - 1
+
+
+def _region(e164: str, default_region: str) -> str:
+    try:
+        return parse_phone(e164, default_region).region or ""
+    except PhoneNumberError:
+        return ""
+
+
+def _cursor_of(attempt: Attempt) -> str:
+    parts = id_parts(attempt.id)
+    assert parts is not None  # made by new_id
+    return _cursor(*parts)
+
+
+def _shown(attempts: list[Attempt], e164: str | None) -> list[Attempt]:
+    """Numbers masked, unless the caller asked for this one number."""
+    if e164 is not None:
+        return attempts
+    return [replace(a, to=mask(a.to)) for a in attempts]
