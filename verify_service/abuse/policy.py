@@ -1,11 +1,10 @@
 """The abuse policy of each service, as `verifications` sees it: a few calls at fixed
-points of start and check. The rules are here; counting is in `store.limiter` (the
-`limits` library) and `store.pumping` (Lua)."""
+points of start and check. The rules are here and in `abuse.fraud`; counting is in
+`store.limiter` (the `limits` library) and `store.fraud` (Lua)."""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
@@ -14,13 +13,13 @@ from typing import Protocol
 import limits
 
 from verify_service.abuse import destinations, testnumbers
+from verify_service.abuse.fraud import PumpingGuard
 from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import parse_limits
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
 from verify_service.store.keys import tagged
 from verify_service.store.limiter import RateLimiter, limiter_storage
-from verify_service.store.pumping import PumpingCounters
 from verify_service.store.verifications import Store
 
 log = logging.getLogger("verify_service.abuse")
@@ -45,8 +44,13 @@ class AbuseObserver(Protocol):
         (country_blocked, not_mobile, ...), fraud_suspected, resend_too_soon or
         max_send_attempts; `country` the ISO 3166 region ("" when not known)."""
 
-    def fraud_guard_tripped(self, service: str, country: str) -> None:
-        """The pumping guard paused starts to `country` for a cool-down."""
+    def fraud_guard_tripped(self, service: str, country: str, level: str) -> None:
+        """The pumping guard blocked a number range of `country` for a cool-down; `level`
+        is the range's (`abuse.ranges.LEVELS`: country, ndc, block_1m, ...)."""
+
+    def fraud_operator_action(self, service: str, action: str, country: str) -> None:
+        """An operator changed the guard's state (`usecases.fraud`): `action` is lift,
+        allow or unallow; `country` that of the range ("" when not known)."""
 
 
 def client_subject(client_ip: str | None) -> str | None:
@@ -81,7 +85,7 @@ class AbusePolicy:
         self._observer = observer
         self.clock = clock
         self.limiter = RateLimiter(limiter_storage(store), store.deadline)
-        self.pumping = PumpingCounters(store)
+        self.fraud = PumpingGuard(settings, store, observer)
         self._limits: dict[str, dict[str, list[limits.RateLimitItem]]] = {
             service.name: {
                 layer: parse_limits(getattr(service.rate_limits, layer))
@@ -89,9 +93,6 @@ class AbusePolicy:
             }
             for service in settings.services
         }
-        # (service, country) -> monotonic instant until which the pumping guard said no:
-        # this process then refuses without a round trip and without using any budget.
-        self._blocked: dict[tuple[str, str], float] = {}
         now = clock()
         for service in settings.services:
             line = testnumbers.describe(service, now)
@@ -118,9 +119,11 @@ class AbusePolicy:
         self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
     ) -> None:
         """Every start that may send counts here, new verification or resend alike (test
-        numbers never get here: they send nothing)."""
+        numbers never get here: they send nothing). The pumping guard goes first: starts
+        to a blocked range cost no rate-limit budget, so an attacker's refused starts do
+        not use up the country's or the service's budget for real users."""
         country = _country(phone)
-        self._refuse_if_blocked(service, country)
+        await self.fraud.before_send(service, phone)
         subjects = {
             "per_ip": client_subject(client_ip),
             "per_number": phone.e164,
@@ -131,7 +134,6 @@ class AbusePolicy:
             subject = subjects[layer]
             if subject is not None:
                 await self._hit(service, layer, subject, country)
-        await self._guard(service, country)
 
     async def before_check(self, service: ServiceSettings, client_ip: str | None) -> None:
         subject = client_subject(client_ip)
@@ -139,16 +141,9 @@ class AbusePolicy:
             await self._hit(service, "checks_per_ip", subject)
 
     async def approved(self, service: ServiceSettings, e164: str, region: str) -> None:
-        """Feed the pumping guard; never fails the check that was just approved."""
-        guard = service.fraud_guard
-        if not guard.enabled or self.test_code(service, e164) is not None:
-            return
-        try:
-            await self.pumping.approved(
-                service.name, region or "001", window=guard.window, cooldown=guard.cooldown
-            )
-        except VerifyError:
-            log.warning("fraud guard: could not count an approval for service %r", service.name)
+        """Feed the pumping guard (test numbers excepted); never fails the check."""
+        if self.test_code(service, e164) is None:
+            await self.fraud.approved(service, e164)
 
     async def _hit(
         self, service: ServiceSettings, layer: str, subject: str, country: str = ""
@@ -166,54 +161,3 @@ class AbusePolicy:
                 retry_after=refusal.retry_after,
                 extra={"limit": layer, "window": refusal.limit},
             )
-
-    def _refuse_if_blocked(self, service: ServiceSettings, country: str) -> None:
-        until = self._blocked.get((service.name, country))
-        if until is None:
-            return
-        left = until - time.monotonic()
-        if left <= 0:
-            del self._blocked[(service.name, country)]
-            return
-        self._fraud_suspected(service, country, max(1, round(left)))
-
-    async def _guard(self, service: ServiceSettings, country: str) -> None:
-        guard = service.fraud_guard
-        if not guard.enabled:
-            return
-        verdict = await self.pumping.start(
-            service.name,
-            country,
-            window=guard.window,
-            min_starts=guard.min_starts,
-            min_conversion=guard.min_conversion,
-            cooldown=guard.cooldown,
-        )
-        if verdict.state == "ok":
-            return
-        retry_after = verdict.retry_after or guard.cooldown
-        if verdict.state == "tripped":
-            self._observer.fraud_guard_tripped(service.name, country)
-            log.warning(
-                "fraud guard: service %r blocks starts to %s for %d s: %d starts, %d approved "
-                "in the last %d s (below %.0f%%)",
-                service.name,
-                country,
-                retry_after,
-                verdict.starts,
-                verdict.approvals,
-                guard.window,
-                guard.min_conversion * 100,
-            )
-        self._blocked[(service.name, country)] = time.monotonic() + retry_after
-        self._fraud_suspected(service, country, retry_after)
-
-    def _fraud_suspected(self, service: ServiceSettings, country: str, retry_after: int) -> None:
-        self._observer.blocked(service.name, "fraud_suspected", country)
-        raise VerifyError(
-            "fraud_suspected",
-            f"verifications to {country} are paused after unusual traffic; "
-            f"try again in {retry_after} s",
-            retry_after=retry_after,
-            extra={"country": country},
-        )

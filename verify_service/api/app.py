@@ -20,9 +20,10 @@ from litestar.openapi.spec import SecurityScheme
 
 from verify_service import __version__
 from verify_service.abuse.policy import AbusePolicy
-from verify_service.api.deps import Components, app_dependencies, key_index
+from verify_service.api.deps import Components, app_dependencies, key_index, operator_key_index
 from verify_service.api.header_limit import header_limit
 from verify_service.api.native.attempts import AttemptsController
+from verify_service.api.native.fraud import FraudController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
@@ -48,6 +49,7 @@ from verify_service.store.attempts import AttemptStore
 from verify_service.store.diagnose import unreachable
 from verify_service.store.outbox import OutboxStore
 from verify_service.usecases.attempts import Attempts
+from verify_service.usecases.fraud import FraudControl
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -129,6 +131,8 @@ def build_components(
         attempts=attempts,
         api_keys=key_index(settings),
         outbox=test_outbox,
+        fraud=FraudControl(store, observer),
+        operator_keys=operator_key_index(settings),
     )
 
 
@@ -151,6 +155,11 @@ def openapi_config() -> OpenAPIConfig:
             security_schemes={
                 "bearer": SecurityScheme(
                     type="http", scheme="bearer", description="An API key of a service."
+                ),
+                "operator": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An operator's key (`[[operators]]`), for /v1/fraud.",
                 ),
                 TWILIO_SECURITY: SecurityScheme(
                     type="http",
@@ -197,6 +206,7 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         docs.openapi_json,
         docs.openapi_yaml,
         docs.assets(),
+        FraudController,
     ]
     if components.outbox is not None:
         handlers.append(TestMessagesController)

@@ -21,6 +21,7 @@ from litestar.datastructures import State
 from litestar.di import Provide
 
 from verify_service.config import ServiceSettings, Settings
+from verify_service.config.abuse import Operator
 from verify_service.domain.errors import VerifyError
 from verify_service.observability import logs
 from verify_service.observability.metrics import Metrics
@@ -28,6 +29,7 @@ from verify_service.providers.base import Provider
 from verify_service.providers.router import Router
 from verify_service.store import Store
 from verify_service.usecases.attempts import Attempts
+from verify_service.usecases.fraud import FraudControl
 from verify_service.usecases.outbox import Outbox
 from verify_service.usecases.reports import DeliveryReports
 from verify_service.usecases.verifications import Verifications
@@ -55,6 +57,8 @@ class Components:
     api_keys: Mapping[str, ServiceSettings]
     attempts: Attempts
     outbox: Outbox | None = None
+    fraud: FraudControl | None = None  # operator control of the pumping guard
+    operator_keys: Mapping[str, Operator] | None = None  # SHA-256 hex digest -> operator
 
     async def aclose(self) -> None:
         """Let pending status events go out (within their grace period), then close the
@@ -79,6 +83,14 @@ def key_index(settings: Settings) -> dict[str, ServiceSettings]:
         key.removeprefix("sha256:"): service
         for service in settings.services
         for key in service.api_keys
+    }
+
+
+def operator_key_index(settings: Settings) -> dict[str, Operator]:
+    return {
+        key.removeprefix("sha256:"): operator
+        for operator in settings.operators
+        for key in operator.api_keys
     }
 
 

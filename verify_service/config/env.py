@@ -45,6 +45,9 @@ def resolve(data: Mapping[str, Any], environ: Mapping[str, str]) -> Resolved:
     # API keys read from the environment are plaintext: hash them before anything keeps them.
     if isinstance(services, list):
         prepared["services"] = [_hash_env_keys(service, environ) for service in services]
+    operators = prepared.get("operators")
+    if isinstance(operators, list):
+        prepared["operators"] = [_hash_env_keys(operator, environ) for operator in operators]
     result.data = _resolve(prepared, "", environ, result.missing)
     for key in ENV_OVERRIDES:
         env_name = f"VERIFY_{key.upper()}"

@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from verify_service.config.abuse import FraudGuard, RateLimits
+from verify_service.config.abuse import FraudGuard, Operator, RateLimits, check_operators
 from verify_service.config.attempts import AttemptSettings
 from verify_service.domain.hashing import HashParams
 from verify_service.domain.phones import PhoneNumberError, is_valid_region, parse_phone
@@ -278,6 +278,8 @@ class Settings(_Strict):
     attempts: AttemptSettings = Field(default_factory=AttemptSettings)
     providers: dict[str, dict[str, Any]] = Field(default_factory=dict)
     services: list[ServiceSettings] = Field(min_length=1)
+    # Who may control the fraud guard (/v1/fraud/*), with keys of their own (config/abuse.py).
+    operators: list[Operator] = Field(default_factory=list)
 
     @field_validator("providers")
     @classmethod
@@ -379,6 +381,12 @@ class Settings(_Strict):
                     )
                 if not MIN_LENGTH <= len(code) <= MAX_LENGTH:
                     raise ValueError(f"service {service.name!r}: test code for {number} length")
+        return self
+
+    @model_validator(mode="after")
+    def _operators(self) -> Self:
+        service_keys = {key for service in self.services for key in service.api_keys}
+        check_operators(self.operators, [s.name for s in self.services], service_keys)
         return self
 
     @model_validator(mode="after")

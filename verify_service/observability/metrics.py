@@ -114,8 +114,16 @@ class Metrics:
         )
         self.fraud_guard_trips = Counter(
             "verify_fraud_guard_trips_total",
-            "Times the SMS pumping guard blocked a country for a cool-down.",
-            ["service", "country"],
+            "Number ranges the SMS pumping guard blocked for a cool-down, by service, "
+            "country and range level (country, ndc, block_1m, block_10k, block_100).",
+            ["service", "country", "level"],
+            registry=self.registry,
+        )
+        self.fraud_operator_actions = Counter(
+            "verify_fraud_operator_actions_total",
+            "Operators' changes to the pumping guard, by service, action (lift, allow, "
+            "unallow) and country of the range.",
+            ["service", "action", "country"],
             registry=self.registry,
         )
         # The conversion dashboard (deploy/grafana/): starts, approvals and attempts by
@@ -184,8 +192,11 @@ class MetricsObserver:
     def blocked(self, service: str, reason: str, country: str) -> None:
         self.metrics.blocks.labels(service, reason, country).inc()
 
-    def fraud_guard_tripped(self, service: str, country: str) -> None:
-        self.metrics.fraud_guard_trips.labels(service, country).inc()
+    def fraud_guard_tripped(self, service: str, country: str, level: str) -> None:
+        self.metrics.fraud_guard_trips.labels(service, country, level).inc()
+
+    def fraud_operator_action(self, service: str, action: str, country: str) -> None:
+        self.metrics.fraud_operator_actions.labels(service, action, country).inc()
 
     def attempt_recorded(self, service: str, country: str, channel: str, status: str) -> None:
         self.metrics.attempts.labels(service, country, channel, status).inc()

@@ -19,8 +19,13 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:msg:{<digest>}           id of the verification a (provider,     the verification's
                                 message id) was sent for, so that a     (expires_in +
                                 delivery report finds its verification  retention)
-    vs:pump:{<digest>}          hash: SMS pumping guard counters of     window + cool-down
-                                one (service, country), bucketed
+    vs:fraud:{<digest>}:ranges  hash: fraud guard counters of one       4 x baseline from
+                                service, per number range               the last write
+    vs:fraud:{<digest>}:lru     zset: the same ranges by last use       (same)
+                                (bounds them to max_ranges)
+    vs:fraud:{<digest>}:blocks  hash: the service's range blocks and    (same), at least
+                                how many starts each refused            until forgotten
+    vs:fraud:{<digest>}:allow   hash: ranges operators allow-listed     none (bounded)
     vs:rl:<limits' own key>     rate-limit windows, written by the      the window
                                 `limits` library under RATE_LIMIT_PREFIX;
                                 the identifier is `tagged(...)`
@@ -42,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 
 TAG_HEX = 16
 ID_PREFIX = "ver_"
@@ -102,8 +108,20 @@ def message_key(provider: str, message_id: str) -> str:
     return f"vs:msg:{{{_digest(provider, message_id, length=32)}}}"
 
 
-def pump_key(service: str, country: str) -> str:
-    return f"vs:pump:{{{_digest(service, country, length=16)}}}"
+@dataclass(frozen=True, slots=True)
+class FraudKeys:
+    """The fraud guard's keys of one service: one hash tag, so that one script sees the
+    counters of every range of a number, the blocks and the allow-list."""
+
+    ranges: str
+    lru: str
+    blocks: str
+    allow: str
+
+
+def fraud_keys(service: str) -> FraudKeys:
+    base = f"vs:fraud:{{{_digest('fraud', service, length=16)}}}"
+    return FraudKeys(f"{base}:ranges", f"{base}:lru", f"{base}:blocks", f"{base}:allow")
 
 
 def tagged(*parts: str) -> str:

@@ -32,8 +32,11 @@ NAMES = (
     "end_pending",  # keys.prefix(tag)
     "fetch",  # keys.prefix(tag)
     "report",  # keys.prefix(tag)
-    "pump_start",  # keys.pump_key(service, country)
-    "pump_approve",  # keys.pump_key(service, country)
+    "fraud_start",  # fraud_keys(service): ranges, lru, blocks, allow
+    "fraud_approve",  # fraud_keys(service): ranges, lru
+    "fraud_lift",  # fraud_keys(service): ranges, blocks
+    "fraud_list",  # fraud_keys(service): blocks, allow
+    "fraud_allow",  # fraud_keys(service): allow
     "outbox_push",  # keys.outbox_key(to)
     "attempts_add",  # keys.attempts_log_key(service), keys.attempts_numbers_key(service)
     "attempts_convert",  # keys.attempts_log_key(service)

@@ -16,7 +16,7 @@ from verify_service.providers.metered import SendOutcome
 
 class VerificationObserver(AbuseObserver, Protocol):
     """The observation points of the use cases (and, inherited, of the abuse policy:
-    `blocked` and `fraud_guard_tripped`)."""
+    `blocked`, `fraud_guard_tripped` and `fraud_operator_action`)."""
 
     def status_changed(self, service: str, provider: str, country: str, status: Status) -> None:
         """A verification entered `status`. `provider` is the one that last took the code

@@ -1,0 +1,172 @@
+"""The SMS pumping guard (docs/fraud.md): per number range, recent conversion against the
+baseline the service has learnt, and a block of the narrowest range that explains an
+anomaly. The statistics run in Redis (`store.fraud`, one Lua call per start and per
+approval); this module holds the rules' parameters, the protection modes, and what a
+verdict means for the caller (a `fraud_suspected` refusal, a log line, a metric).
+
+A range is anomalous when, with 1 - Φ(-z) confidence, its recent conversion is below
+`ratio` x its baseline: the Wilson score interval's upper bound of approvals / starts
+(Wilson 1927; Agresti & Coull 1998 for why it behaves at small counts) is below that
+line. Counters decay exponentially (time constants `window` and `baseline`), so memory
+per range is constant and "recent" slides without buckets."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from verify_service.abuse.ranges import prefixes_of, ranges_of
+from verify_service.config import ServiceSettings, Settings
+from verify_service.config.abuse import FraudGuard as GuardSettings
+from verify_service.domain.errors import VerifyError
+from verify_service.domain.phones import PhoneNumber
+from verify_service.store.fraud import FraudStore, GuardArgs, StartVerdict
+from verify_service.store.verifications import Store
+
+log = logging.getLogger("verify_service.abuse")
+
+
+@dataclass(frozen=True, slots=True)
+class Mode:
+    """How much evidence a block needs: `z` (confidence), `ratio` (how far below the
+    baseline), `min_starts` (recent starts before a range is judged; `repeat_min_starts`
+    for one blocked within the last day), `new_allowance` (unconverted starts a country
+    without history gets, plus `growth` per approval) and `cooldown` (s, first block)."""
+
+    z: float
+    ratio: float
+    min_starts: int
+    repeat_min_starts: int
+    new_allowance: float
+    growth: float
+    cooldown: int
+
+
+MODES = {
+    # Few false blocks: a range must convert at under a third of its baseline with
+    # 99.98 % confidence; more pumped SMS go out before the first block.
+    "basic": Mode(z=3.5, ratio=0.35, min_starts=12, repeat_min_starts=5, new_allowance=20,
+                  growth=2.0, cooldown=900),
+    # The default: under half the baseline with 99.87 % confidence.
+    "standard": Mode(z=3.0, ratio=0.5, min_starts=8, repeat_min_starts=3, new_allowance=10,
+                     growth=2.0, cooldown=3600),
+    # Blocks early (under two thirds of the baseline, 99 %): least pumping, more
+    # legitimate users caught in a block when their range converts poorly.
+    "max": Mode(z=2.33, ratio=0.65, min_starts=5, repeat_min_starts=2, new_allowance=5,
+                growth=1.0, cooldown=7200),
+}  # fmt: skip
+# Conversion assumed before a service has history, and how many starts of a range's own
+# history outweigh its parent's baseline.
+PRIOR_CONVERSION = 0.7
+PRIOR_WEIGHT = 20.0
+# Approvals over the baseline horizon that make a range healthy: a block of a broader
+# range lets its starts through.
+HEALTHY_APPROVALS = 3.0
+# A block is remembered this long after it ends: a repeat needs less evidence and lasts
+# twice as long.
+STRIKE_MEMORY = 86400
+
+
+def guard_args(guard: GuardSettings) -> GuardArgs:
+    mode = MODES[guard.mode]
+    return GuardArgs(
+        window_ms=guard.window * 1000,
+        baseline_ms=guard.baseline * 1000,
+        z=mode.z,
+        ratio=mode.ratio,
+        min_starts=guard.min_starts or mode.min_starts,
+        repeat_min_starts=min(guard.min_starts or mode.min_starts, mode.repeat_min_starts),
+        min_conversion=guard.min_conversion or 0.0,
+        prior=PRIOR_CONVERSION,
+        prior_weight=PRIOR_WEIGHT,
+        new_allowance=mode.new_allowance,
+        growth=mode.growth,
+        healthy_min=HEALTHY_APPROVALS,
+        cooldown_ms=min(guard.cooldown or mode.cooldown, guard.max_cooldown) * 1000,
+        max_cooldown_ms=guard.max_cooldown * 1000,
+        strike_memory_ms=STRIKE_MEMORY * 1000,
+        max_ranges=guard.max_ranges,
+    )
+
+
+class FraudObserver(Protocol):
+    def blocked(self, service: str, reason: str, country: str) -> None: ...
+
+    def fraud_guard_tripped(self, service: str, country: str, level: str) -> None: ...
+
+
+class PumpingGuard:
+    """The guard of every service of one app: `before_send` on each start that may send,
+    `approved` on each approval."""
+
+    def __init__(self, settings: Settings, store: Store, observer: FraudObserver) -> None:
+        self.counters = FraudStore(store)
+        self._observer = observer
+        self._args = {s.name: guard_args(s.fraud_guard) for s in settings.services}
+
+    def args(self, service: str) -> GuardArgs:
+        return self._args[service]
+
+    async def before_send(self, service: ServiceSettings, phone: PhoneNumber) -> None:
+        """Count a start; raises VerifyError(fraud_suspected) when a range of the number
+        is blocked or this start blocks one."""
+        guard = service.fraud_guard
+        if not guard.enabled:
+            return
+        ranges = ranges_of(phone.e164)
+        verdict = await self.counters.start(
+            service.name,
+            [r.prefix for r in ranges],
+            [r.level for r in ranges],
+            prefixes_of(phone.e164),
+            self._args[service.name],
+            allowed=any(phone.e164.startswith(p) for p in guard.allowed_prefixes),
+        )
+        if verdict.state == "ok":
+            return
+        country = ranges[1].country
+        if verdict.state == "tripped":
+            self._tripped(service, country, verdict)
+        self._observer.blocked(service.name, "fraud_suspected", country)
+        raise VerifyError(
+            "fraud_suspected",
+            # The range stays out of the answer: the caller's users need not learn how
+            # narrowly the guard works; operators see it on /v1/fraud/blocks.
+            "verifications to this destination are paused after unusual traffic; "
+            f"try again in {verdict.retry_after} s",
+            retry_after=verdict.retry_after,
+            extra={"country": country},
+        )
+
+    async def approved(self, service: ServiceSettings, e164: str) -> None:
+        """Count an approval; never fails the check that was just approved."""
+        if not service.fraud_guard.enabled:
+            return
+        prefixes = [r.prefix for r in ranges_of(e164)]
+        try:
+            await self.counters.approved(service.name, prefixes, self._args[service.name])
+        except VerifyError:
+            log.warning("fraud guard: could not count an approval for service %r", service.name)
+
+    def _tripped(self, service: ServiceSettings, country: str, verdict: StartVerdict) -> None:
+        self._observer.fraud_guard_tripped(service.name, country, verdict.level)
+        log.warning(
+            "fraud guard: service %r blocks %s (%s, %s) for %d s: %.1f recent starts, "
+            "%.1f approved, baseline conversion %.0f%%, block %d in a row",
+            service.name,
+            verdict.prefix,
+            verdict.level,
+            country,
+            verdict.retry_after,
+            verdict.starts,
+            verdict.approvals,
+            verdict.baseline * 100,
+            verdict.strikes,
+            extra={
+                "event": "fraud_block",
+                "service": service.name,
+                "level": verdict.level,
+                "country": country,
+            },
+        )

@@ -1,0 +1,84 @@
+"""Number ranges: the nested E.164 prefixes a number belongs to, from its country code
+down to its block of 100 numbers. The fraud guard counts traffic per range and blocks the
+narrowest range that pumping explains (docs/fraud.md).
+
+The levels follow the numbering plan as `phonenumbers` knows it (ITU-T E.164 and each
+country's plan): the country calling code, the national destination code (area code or
+mobile network code, `length_of_national_destination_code`), then blocks of 1 000 000,
+10 000 and 100 consecutive numbers, the units regulators and operators allocate and
+resell, and the shape of a pumping list (sequential or near-sequential numbers fall into
+one 100-block). A level that would not be narrower than the one above it is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import phonenumbers
+
+# The service-wide range: only a baseline (the prior of every country), never blocked.
+ROOT = "*"
+LEVELS = ("service", "country", "ndc", "block_1m", "block_10k", "block_100")
+# Digits left out of the national number at each block level.
+_BLOCK_DIGITS = (("block_1m", 6), ("block_10k", 4), ("block_100", 2))
+_RANGE = re.compile(r"^\+[1-9][0-9]{0,14}$")
+
+
+class RangeError(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """One range: `prefix` is "+" and its leading digits ("+491521"), or ROOT; `level` one
+    of LEVELS ("custom" for a prefix an operator wrote that is no level of ours);
+    `country` the ISO 3166 region of its calling code ("001" non-geographic, "" ROOT)."""
+
+    prefix: str
+    level: str
+    country: str
+
+
+def ranges_of(e164: str) -> tuple[Range, ...]:
+    """The ranges of a valid E.164 number, broadest first, starting with ROOT.
+    `+4915212345678` -> *, +49, +491521, +4915212, +491521234, +49152123456."""
+    number = phonenumbers.parse(e164)
+    code = str(number.country_code)
+    national = phonenumbers.national_significant_number(number)
+    country = phonenumbers.region_code_for_number(number) or "001"
+    found = [Range(ROOT, "service", ""), Range(f"+{code}", "country", country)]
+    ndc = phonenumbers.length_of_national_destination_code(number)
+    depth = 0
+    if 0 < ndc < len(national):
+        found.append(Range(f"+{code}{national[:ndc]}", "ndc", country))
+        depth = ndc
+    for level, dropped in _BLOCK_DIGITS:
+        keep = len(national) - dropped
+        if keep > depth:
+            found.append(Range(f"+{code}{national[:keep]}", level, country))
+            depth = keep
+    return tuple(found)
+
+
+def prefixes_of(e164: str) -> list[str]:
+    """Every prefix of the number from its first digit to the whole number: the candidates
+    an allow-list entry may match ("+4", "+49", ..., "+4915212345678")."""
+    return [e164[:i] for i in range(2, len(e164) + 1)]
+
+
+def parse_range(text: str) -> Range:
+    """An operator's range: an E.164 prefix whose leading digits are a country calling
+    code (the "+" may be left out). RangeError says what is wrong."""
+    value = text.strip()
+    if not value.startswith("+"):
+        value = "+" + value
+    if not _RANGE.fullmatch(value):
+        raise RangeError("write the range as an E.164 prefix: '+' and 1-15 digits, e.g. +491521")
+    for length in range(1, min(3, len(value) - 1) + 1):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(value[1 : 1 + length]))
+        if regions:
+            # The calling code's main region (+1 is "US" for Canada's area codes too).
+            level = "country" if len(value) == 1 + length else "custom"
+            return Range(value, level, regions[0])
+    raise RangeError(f"{value} does not start with a country calling code")

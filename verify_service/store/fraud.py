@@ -1,0 +1,260 @@
+"""The fraud guard's state in Redis: decayed start and approval counters per number range,
+the blocks, and the operators' allow-list, all keys of one service under one hash tag
+(`keys.fraud_keys`). A start is one EVALSHA (`fraud_start.lua` judges and counts), an
+approval one (`fraud_approve.lua`). Time is Redis `TIME` plus the store's test offset,
+like the verifications. The rules are in `abuse.fraud`; this module only moves values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from verify_service.store import keys
+from verify_service.store.verifications import Store, store_call
+
+MAX_ALLOWED = 1000  # allow-list entries per service: operators' work, bounded all the same
+
+
+@dataclass(frozen=True, slots=True)
+class GuardArgs:
+    """The knobs of one service's guard as the script takes them (see fraud_start.lua):
+    times in ms, conversions as fractions, counts in starts."""
+
+    window_ms: int
+    baseline_ms: int
+    z: float
+    ratio: float
+    min_starts: int
+    repeat_min_starts: int
+    min_conversion: float
+    prior: float
+    prior_weight: float
+    new_allowance: float
+    growth: float
+    healthy_min: float
+    cooldown_ms: int
+    max_cooldown_ms: int
+    strike_memory_ms: int
+    max_ranges: int
+
+    @property
+    def ttl_ms(self) -> int:
+        return 4 * self.baseline_ms
+
+    def argv(self) -> list[Any]:
+        return [
+            self.window_ms,
+            self.baseline_ms,
+            repr(self.z),
+            repr(self.ratio),
+            self.min_starts,
+            self.repeat_min_starts,
+            repr(self.min_conversion),
+            repr(self.prior),
+            repr(self.prior_weight),
+            repr(self.new_allowance),
+            repr(self.growth),
+            repr(self.healthy_min),
+            self.cooldown_ms,
+            self.max_cooldown_ms,
+            self.strike_memory_ms,
+            self.max_ranges,
+            self.ttl_ms,
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class StartVerdict:
+    """`ok`; `blocked` (a block of `prefix` refused it, `retry_after` s left); `tripped`
+    (this start blocked `prefix` at `level`, on `starts` recent starts of which `approvals`
+    approved against a baseline conversion `baseline`, its `strikes`-th block in a row)."""
+
+    state: str
+    retry_after: int = 0
+    prefix: str = ""
+    level: str = ""
+    starts: float = 0.0
+    approvals: float = 0.0
+    baseline: float = 0.0
+    strikes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    """One block as stored: times in ms of Redis's clock; `refused` starts since."""
+
+    prefix: str
+    until_ms: int
+    at_ms: int
+    starts: float
+    approvals: float
+    baseline: float
+    strikes: int
+    level: str
+    refused: int
+
+    @classmethod
+    def parse(cls, prefix: str, raw: str, refused: str | None) -> BlockRecord:
+        until, at, starts, approvals, baseline, strikes, level = raw.split(" ", 6)
+        return cls(
+            prefix,
+            int(float(until)),
+            int(float(at)),
+            float(starts),
+            float(approvals),
+            float(baseline),
+            int(strikes),
+            level,
+            int(refused or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AllowRecord:
+    prefix: str
+    at_ms: int
+    actor: str
+
+
+@dataclass(frozen=True, slots=True)
+class FraudState:
+    """What operators see: Redis's time (ms), the blocks still in force, the allow-list."""
+
+    now_ms: int
+    blocks: list[BlockRecord]
+    allowed: list[AllowRecord]
+
+
+def _pairs(flat: Sequence[str]) -> dict[str, str]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+class FraudStore:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def start(
+        self,
+        service: str,
+        prefixes: Sequence[str],
+        levels: Sequence[str],
+        candidates: Sequence[str],
+        args: GuardArgs,
+        *,
+        allowed: bool,
+    ) -> StartVerdict:
+        """Judge and count one start to a number whose ranges are `prefixes` (broadest
+        first, the service-wide one first) at `levels`; `candidates` are the number's
+        prefixes an allow-list entry may match; `allowed`: the config allow-lists it."""
+        k = keys.fraud_keys(service)
+        with store_call(self.store.deadline):
+            reply = await self.store.scripts.run(
+                "fraud_start",
+                [k.ranges, k.lru, k.blocks, k.allow],
+                [
+                    self.store.clock_offset_ms,
+                    *args.argv(),
+                    "1" if allowed else "0",
+                    len(prefixes),
+                    *prefixes,
+                    *levels,
+                    *candidates,
+                ],
+            )
+        state = str(reply[0])
+        if state == "ok":
+            return StartVerdict(state)
+        if state == "blocked":
+            return StartVerdict(state, int(reply[1]), str(reply[2]))
+        return StartVerdict(
+            state,
+            int(reply[1]),
+            str(reply[2]),
+            str(reply[3]),
+            float(reply[4]),
+            float(reply[5]),
+            float(reply[6]),
+            int(reply[7]),
+        )
+
+    async def approved(self, service: str, prefixes: Sequence[str], args: GuardArgs) -> None:
+        k = keys.fraud_keys(service)
+        with store_call(self.store.deadline):
+            await self.store.scripts.run(
+                "fraud_approve",
+                [k.ranges, k.lru],
+                [
+                    self.store.clock_offset_ms,
+                    args.window_ms,
+                    args.baseline_ms,
+                    args.ttl_ms,
+                    *prefixes,
+                ],
+            )
+
+    async def state(self, service: str) -> FraudState:
+        k = keys.fraud_keys(service)
+        with store_call(self.store.deadline):
+            now, blocks, allowed = await self.store.scripts.run(
+                "fraud_list", [k.blocks, k.allow], [self.store.clock_offset_ms]
+            )
+        now_ms = int(float(now))
+        fields = _pairs(blocks)
+        records = [
+            BlockRecord.parse(prefix, raw, fields.get(prefix + "#r"))
+            for prefix, raw in fields.items()
+            if not prefix.endswith("#r")
+        ]
+        allow = []
+        for prefix, raw in _pairs(allowed).items():
+            at, actor = raw.split(" ", 1)
+            allow.append(AllowRecord(prefix, int(float(at)), actor))
+        return FraudState(
+            now_ms,
+            sorted((r for r in records if r.until_ms > now_ms), key=lambda r: -r.at_ms),
+            sorted(allow, key=lambda r: r.prefix),
+        )
+
+    async def lift(self, service: str, prefix: str) -> tuple[BlockRecord, int] | None:
+        """Lift the block of `prefix` (None when it has none in force): its record as it
+        was, with the starts it refused, and Redis's time (ms)."""
+        k = keys.fraud_keys(service)
+        with store_call(self.store.deadline):
+            reply = await self.store.scripts.run(
+                "fraud_lift", [k.ranges, k.blocks], [self.store.clock_offset_ms, prefix]
+            )
+        if reply[0] != "lifted":
+            return None
+        return BlockRecord.parse(prefix, str(reply[2]), str(reply[3])), int(float(reply[1]))
+
+    async def allow(self, service: str, prefix: str, actor: str) -> int | None:
+        """Allow-list `prefix` as `actor` (who is recorded): Redis's time (ms), or None when
+        the list already holds MAX_ALLOWED other ranges."""
+        k = keys.fraud_keys(service)
+        with store_call(self.store.deadline):
+            reply = await self.store.scripts.run(
+                "fraud_allow", [k.allow], [self.store.clock_offset_ms, prefix, actor, MAX_ALLOWED]
+            )
+        return int(float(reply[1])) if reply[0] == "ok" else None
+
+    async def unallow(self, service: str, prefix: str) -> bool:
+        """Take `prefix` off the allow-list; False when it was not on it."""
+        k = keys.fraud_keys(service)
+        with store_call(self.store.deadline):
+            reply = await self.store.scripts.run(
+                "fraud_allow", [k.allow], [self.store.clock_offset_ms, prefix, "", MAX_ALLOWED]
+            )
+        return str(reply[0]) == "1"
+
+    async def memory(self, service: str) -> dict[str, int]:
+        """Bytes Redis holds for the service's guard, by key (MEMORY USAGE), and the number
+        of ranges counted: for the memory figures in docs/fraud.md."""
+        k = keys.fraud_keys(service)
+        client = self.store.client
+        sizes = {
+            name: int(await client.memory_usage(key) or 0)
+            for name, key in (("ranges", k.ranges), ("lru", k.lru), ("blocks", k.blocks))
+        }
+        sizes["count"] = int(await client.hlen(k.ranges))
+        return sizes
