@@ -60,6 +60,8 @@ OUTBOX_KEEP = 50
 OUTBOX_TTL = 3600
 # The prefix `limits` puts before its own key names (`vs:rl:LIMITER/...`).
 RATE_LIMIT_PREFIX = "vs:rl"
+# Seconds dev mode's one-time console sign-in link stays valid.
+ONE_TIME_LOGIN_TTL = 24 * 3600
 
 
 def _digest(*parts: str, length: int) -> str:
@@ -145,3 +147,13 @@ def attempts_numbers_key(service: str) -> str:
     that number's verification tag (`tag_for(service, to)`, also inside each of its
     verification ids), so a lookup by number or by verification id is one field read."""
     return f"vs:att:{{{attempts_tag(service)}}}:num"
+
+
+def console_session_key(session_id: str) -> str:
+    """A console session, by the digest of its cookie value (the id itself is not kept)."""
+    return f"vs:console:s:{{{_digest('console', session_id, length=32)}}}"
+
+
+def console_login_key(token: str) -> str:
+    """Dev mode's one-time sign-in token, by its digest."""
+    return f"vs:console:once:{{{_digest('console-once', token, length=32)}}}"
