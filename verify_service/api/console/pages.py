@@ -236,6 +236,21 @@ def _timeline(verification: Verification, show_number: bool) -> dict[str, Any]:
     }
 
 
+async def _timeline_of(
+    request: Req, service: ServiceSettings, verification_id: str, searched: set[str]
+) -> dict[str, Any] | None:
+    """The verification's timeline; None once its record is gone (it lives `retention`,
+    its attempts longer: the table below still lists them)."""
+    verifications = components_of(request.app.state).verifications
+    try:
+        verification = await verifications.fetch(service, verification_id)
+    except VerifyError as exc:
+        if exc.code != "verification_not_found":
+            raise
+        return None
+    return _timeline(verification, verification.to in searched)
+
+
 @get("/attempts")
 async def attempts_page(
     request: Req,
@@ -275,9 +290,9 @@ async def attempts_page(
         result = await components.attempts.list(chosen, filters, cursor=cursor or None, limit=50)
         rows, next_cursor = result.attempts, result.next_cursor
         if filters.verification_id:
-            verification = await components.verifications.fetch(chosen, filters.verification_id)
-            searched = filters.to is not None and rows and rows[0].to == verification.to
-            timeline = _timeline(verification, bool(searched))
+            # its number in full only where the search named that number
+            searched = {row.to for row in rows} if filters.to else set()
+            timeline = await _timeline_of(request, chosen, filters.verification_id, searched)
     except VerifyError as exc:
         if exc.code not in ("invalid_request", "not_found"):
             raise
