@@ -41,12 +41,36 @@ from verify_service.usecases.console_auth import hash_password  # noqa: E402
 SERVICE = "login"
 PASSWORD = "bench operator password"
 COUNTRIES = [
-    ("CH", "+4179"), ("DE", "+49151"), ("FR", "+336"), ("IT", "+39347"), ("AT", "+43664"),
-    ("GB", "+447700"), ("ES", "+346"), ("NL", "+316"), ("BE", "+32470"), ("PL", "+48500"),
-    ("SE", "+46701"), ("NO", "+4790"), ("DK", "+4520"), ("FI", "+35840"), ("PT", "+35191"),
-    ("IE", "+35385"), ("CZ", "+420601"), ("HU", "+3620"), ("RO", "+40721"), ("GR", "+30690"),
-    ("US", "+1202555"), ("CA", "+1416555"), ("BR", "+5511"), ("MX", "+5255"), ("IN", "+9198"),
-    ("ID", "+62812"), ("NG", "+234803"), ("ZA", "+2782"), ("AU", "+61412"), ("JP", "+8190"),
+    ("CH", "+4179"),
+    ("DE", "+49151"),
+    ("FR", "+336"),
+    ("IT", "+39347"),
+    ("AT", "+43664"),
+    ("GB", "+447700"),
+    ("ES", "+346"),
+    ("NL", "+316"),
+    ("BE", "+32470"),
+    ("PL", "+48500"),
+    ("SE", "+46701"),
+    ("NO", "+4790"),
+    ("DK", "+4520"),
+    ("FI", "+35840"),
+    ("PT", "+35191"),
+    ("IE", "+35385"),
+    ("CZ", "+420601"),
+    ("HU", "+3620"),
+    ("RO", "+40721"),
+    ("GR", "+30690"),
+    ("US", "+1202555"),
+    ("CA", "+1416555"),
+    ("BR", "+5511"),
+    ("MX", "+5255"),
+    ("IN", "+9198"),
+    ("ID", "+62812"),
+    ("NG", "+234803"),
+    ("ZA", "+2782"),
+    ("AU", "+61412"),
+    ("JP", "+8190"),
 ]
 PROVIDERS = ["alpha", "beta", "gamma"]
 SEARCHED = "+41791234567"
@@ -160,7 +184,10 @@ def main() -> None:
             },
         }
         app = create_app(settings_from_mapping(mapping, environ={}))
-        with serve(app) as base, httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client:
+        with (
+            serve(app) as base,
+            httpx.Client(base_url=base, timeout=60, follow_redirects=True) as client,
+        ):
             form = client.get("/console/login")
             token = re.search(r'name="csrf" value="([^"]+)"', form.text)
             assert token is not None

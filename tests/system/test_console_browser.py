@@ -128,18 +128,16 @@ class Pages:
 
     def sign_in(self, name: str, password: str, shot: str | None = None) -> str:
         from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.expected_conditions import staleness_of
         from selenium.webdriver.support.ui import WebDriverWait
 
         self.open("/console/login")
         self.driver.find_element(By.NAME, "name").send_keys(name)
         self.driver.find_element(By.NAME, "password").send_keys(password)
+        old_page = self.driver.find_element(By.TAG_NAME, "main")
         self.driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        WebDriverWait(self.driver, 30).until(
-            lambda d: (
-                d.execute_script("return document.readyState") == "complete"
-                and d.find_elements(By.TAG_NAME, "main")
-            )
-        )
+        # the answer replaced the form's page (not just: some page is loaded)
+        WebDriverWait(self.driver, 30).until(staleness_of(old_page))
         return self.keep(shot)
 
     def session_cookie(self) -> str | None:

@@ -19,7 +19,7 @@ from verify_service.config import ConfigError, settings_from_mapping
 from verify_service.usecases.console_auth import hash_password
 
 PASSWORD = "a long operator password"
-HTTPS = "https://testserver"  # the cookies are Secure outside dev mode
+HTTPS = "https://testserver.local"  # the cookies are Secure outside dev mode
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.params import FromQuery
 from litestar.response import Redirect
 
 from verify_service.api.console import charts, latency
@@ -82,7 +83,7 @@ def _login_page(request: Req, status: int = 200, message: str | None = None) -> 
 
 
 @get("/login", sync_to_thread=False)
-def login_form(request: Req, expired: bool = False) -> Response[str]:
+def login_form(request: Req, expired: FromQuery[bool] = False) -> Response[str]:
     return _login_page(request, message="Please sign in again." if expired else None)
 
 
@@ -112,7 +113,7 @@ def _signed_in(request: Req, session: Session) -> Response[Any]:
 
 
 @get("/login/once")
-async def login_once(request: Req, token: str = "") -> Response[Any]:
+async def login_once(request: Req, token: FromQuery[str] = "") -> Response[Any]:
     session = await parts_of(request).auth.redeem(token, client_of(request))
     return _signed_in(request, session)
 
@@ -140,7 +141,7 @@ def _day_label(now: datetime, index: int, count: int) -> str:
 
 
 @get("/")
-async def overview(request: Req, service: str | None = None) -> Response[str]:
+async def overview(request: Req, service: FromQuery[str | None] = None) -> Response[str]:
     session = await current_session(request)
     chosen = _service(request, session, service)
     now = datetime.now(UTC)
@@ -254,14 +255,14 @@ async def _timeline_of(
 @get("/attempts")
 async def attempts_page(
     request: Req,
-    service: str | None = None,
-    to: str | None = None,
-    verification_id: str | None = None,
-    country: str | None = None,
-    status: str | None = None,
-    since: str | None = None,
-    until: str | None = None,
-    cursor: str | None = None,
+    service: FromQuery[str | None] = None,
+    to: FromQuery[str | None] = None,
+    verification_id: FromQuery[str | None] = None,
+    country: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
 ) -> Response[str]:
     session = await current_session(request)
     chosen = _service(request, session, service)
@@ -314,7 +315,7 @@ async def attempts_page(
 
 
 @get("/providers")
-async def providers_page(request: Req, service: str | None = None) -> Response[str]:
+async def providers_page(request: Req, service: FromQuery[str | None] = None) -> Response[str]:
     session = await current_session(request)
     chosen = _service(request, session, service)
     components = components_of(request.app.state)
@@ -361,7 +362,7 @@ def _fraud(request: Req) -> Any:
 
 @get("/fraud")
 async def fraud_page(
-    request: Req, service: str | None = None, done: str | None = None
+    request: Req, service: FromQuery[str | None] = None, done: FromQuery[str | None] = None
 ) -> Response[str]:
     session = await current_session(request)
     chosen = _service(request, session, service)
@@ -419,7 +420,7 @@ async def fraud_unallow(request: Req) -> Response[Any]:
 
 @get("/outbox")
 async def outbox_page(
-    request: Req, service: str | None = None, to: str | None = None
+    request: Req, service: FromQuery[str | None] = None, to: FromQuery[str | None] = None
 ) -> Response[str]:
     """test_mode only: the messages the capture provider kept for a number (test codes,
     which is what a person testing a sign-in flow by hand comes for)."""
