@@ -1,4 +1,4 @@
-"""Command line: serve, openapi, check-config, init-config, hash-api-key."""
+"""Command line: serve, openapi, check-config, init-config, hash-api-key, hash-password."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from verify_service.config import (
 from verify_service.config.secrets import secrets_of
 from verify_service.config.starter import dev_api_key, write_starter_config
 from verify_service.observability.logs import configure_logging, uvicorn_log_config
+from verify_service.usecases.console_auth import hash_password, new_one_time_token
 
 
 def _settings(path: str | None) -> Settings | None:
@@ -42,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args.config)
     url = _url(args.host, args.port)
     banner = None  # with a config the logs are JSON lines: the start is one of them
+    console_login = None
     if settings is None:
         if args.workers > 1:
             print(
@@ -52,7 +54,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             return 2
         api_key, key_origin = dev_api_key()
         settings, _ = dev_settings(api_key)
-        banner = _dev_banner(settings, api_key, key_origin, url)
+        console_login = new_one_time_token()
+        banner = _dev_banner(settings, api_key, key_origin, url, console_login)
     elif settings.redis_url is None and args.workers > 1:
         print(
             "error: without redis_url the store lives in one process; "
@@ -110,7 +113,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
             Multiprocess(config, sockets=[sock]).run()
             return 0
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), **options))
+        app = create_app(settings, console_login=console_login)
+        server = uvicorn.Server(uvicorn.Config(app, **options))
         server.run(sockets=[sock])
         return 0 if server.started else 3
     finally:
@@ -125,8 +129,16 @@ def _url(host: str, port: int) -> str:
     return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
 
-def _dev_banner(settings: Settings, api_key: str, key_origin: str, url: str) -> str:
+def _dev_banner(
+    settings: Settings, api_key: str, key_origin: str, url: str, console_login: str | None = None
+) -> str:
     service = settings.services[0]
+    console = ""
+    if settings.console is not None and console_login is not None:
+        console = (
+            f"\n  Operations console (one-time sign-in link): "
+            f"{url}{settings.console.path}/login/once?token={console_login}"
+        )
     return (
         f"verify-service DEV MODE on {url}: in-memory store (nothing is kept), SMS printed here.\n"
         f"  API key of service 'default': {api_key}\n"
@@ -137,6 +149,7 @@ def _dev_banner(settings: Settings, api_key: str, key_origin: str, url: str) -> 
         f"  try: curl -s -X POST {url}/v1/verifications "
         f"-H 'Authorization: Bearer {api_key}' -H 'Content-Type: application/json' "
         '-d \'{"to": "+41791234567"}\''
+        f"{console}"
     )
 
 
@@ -250,6 +263,23 @@ def cmd_hash_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hash_password(_: argparse.Namespace) -> int:
+    """The argon2id hash of a console operator's password, for `[[console.users]]`. Read
+    from standard input when it is not a terminal (one line), else prompted for twice."""
+    if sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Again: "):
+            print("error: the two passwords differ", file=sys.stderr)
+            return 2
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 12:
+        print("error: use at least 12 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="verify-service", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -308,6 +338,11 @@ def parser() -> argparse.ArgumentParser:
     hash_key = sub.add_parser("hash-api-key", help="print the sha256: form of an API key")
     hash_key.add_argument("key", nargs="?", help="the key (prompted for when absent)")
     hash_key.set_defaults(fn=cmd_hash_api_key)
+
+    hash_pw = sub.add_parser(
+        "hash-password", help="print the argon2id hash of a console operator's password"
+    )
+    hash_pw.set_defaults(fn=cmd_hash_password)
     return p
 
 

@@ -22,6 +22,7 @@ from litestar.openapi.spec import SecurityScheme
 
 from verify_service import __version__
 from verify_service.abuse.policy import AbusePolicy
+from verify_service.api.console import build_console, console_router
 from verify_service.api.deps import Components, app_dependencies, key_index, operator_key_index
 from verify_service.api.header_limit import header_limit
 from verify_service.api.native.attempts import AttemptsController
@@ -190,11 +191,18 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings, *, store: Store | None = None, workers: int = 1) -> Litestar:
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    workers: int = 1,
+    console_login: str | None = None,
+) -> Litestar:
     """The app of `settings`; `workers` = the processes serving it (their share of the
-    cores sizes the hashing threads)."""
+    cores sizes the hashing threads); `console_login` = dev mode's one-time console link."""
     # The test outbox exists only in test_mode (its routes answer 404 otherwise).
     components = build_components(settings, store, workers=workers, outbox=settings.test_mode)
+    console = build_console(components, dev=console_login is not None)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -203,6 +211,8 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         except Exception as exc:  # readiness reports it; the store may come up after us
             where = unreachable(settings.redis_url, exc) if settings.redis_url else str(exc)
             log.warning("%s; starting anyway, /health/ready says when it is", where)
+        if console is not None and console_login is not None:
+            await console.auth.register_one_time(console_login)
         # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
         # the process: out of the collector's generations, full GC pauses stay short.
         gc.freeze()
@@ -239,8 +249,11 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
     ]
     if components.outbox is not None:
         handlers.append(TestMessagesController)
+    if console is not None:
+        handlers.append(console_router(console))
     state = {
         "components": components,  # what api.deps hands to handlers
+        "console": console,  # the operations console's parts (api/console), or None
         "metrics": components.metrics,  # read by the request middleware
     }
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from verify_service.config.console import ConsoleSettings
 from verify_service.config.env import resolve
 from verify_service.config.errors import ConfigError, describe, invalid
 from verify_service.config.models import ServiceSettings, Settings, hash_api_key
@@ -57,5 +58,8 @@ def dev_settings(api_key: str | None = None) -> tuple[Settings, str]:
         services=[
             ServiceSettings(name="default", api_keys=[hash_api_key(api_key)], providers=["console"])
         ],
+        # The operations console over plain HTTP on this machine; signed in through the
+        # one-time link `serve` prints (no operator passwords in dev mode).
+        console=ConsoleSettings(secure_cookie=False),
     )
     return settings, api_key

@@ -37,6 +37,7 @@ from verify_service.config.channels import (
     check_channel_providers,
     check_workflow,
 )
+from verify_service.config.console import ConsoleSettings, check_console_users
 from verify_service.domain.hashing import HashParams
 from verify_service.domain.phones import PhoneNumberError, is_valid_region, parse_phone
 from verify_service.domain.sms import segments
@@ -336,6 +337,8 @@ class Settings(_Strict):
     services: list[ServiceSettings] = Field(min_length=1)
     # Who may control the fraud guard (/v1/fraud/*), with keys of their own (config/abuse.py).
     operators: list[Operator] = Field(default_factory=list)
+    # The operations console (config/console.py); None = off.
+    console: ConsoleSettings | None = None
 
     @field_validator("providers")
     @classmethod
@@ -473,6 +476,11 @@ class Settings(_Strict):
     def _operators(self) -> Self:
         service_keys = {key for service in self.services for key in service.api_keys}
         check_operators(self.operators, [s.name for s in self.services], service_keys)
+        return self
+
+    @model_validator(mode="after")
+    def _console_users(self) -> Self:
+        check_console_users(self.console, [s.name for s in self.services])
         return self
 
     @model_validator(mode="after")

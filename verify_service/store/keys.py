@@ -75,6 +75,8 @@ OUTBOX_KEEP = 50
 OUTBOX_TTL = 3600
 # The prefix of the rate-limit hashes (`rate_key`).
 RATE_LIMIT_PREFIX = "vs:rl"
+# Seconds dev mode's one-time console sign-in link stays valid.
+ONE_TIME_LOGIN_TTL = 24 * 3600
 
 
 def _digest(*parts: str, length: int) -> str:
@@ -198,3 +200,13 @@ def workflow_due_key() -> str:
 
 def workflow_steps_key() -> str:
     return f"vs:wf:{{{WORKFLOW_TAG}}}:steps"
+
+
+def console_session_key(session_id: str) -> str:
+    """A console session, by the digest of its cookie value (the id itself is not kept)."""
+    return f"vs:console:s:{{{_digest('console', session_id, length=32)}}}"
+
+
+def console_login_key(token: str) -> str:
+    """Dev mode's one-time sign-in token, by its digest."""
+    return f"vs:console:once:{{{_digest('console-once', token, length=32)}}}"

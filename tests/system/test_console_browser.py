@@ -1,0 +1,295 @@
+"""The operations console in a real browser: Debian's chromium, driven by Selenium through
+Debian's chromium-driver, against the app under uvicorn on a real redis-server.
+
+One operator signs in, the API runs a flow, the console shows it (Overview, Attempts, a
+verification's timeline), a fraud block is lifted through the Fraud page and the next
+start is accepted; a wrong password, a POST without its CSRF token and an expired session
+are refused. Screenshots and the HTML of each page go to artifacts/console/ (git-ignored)
+for a reviewer. Without chromium or chromedriver the test is skipped with a reason, unless
+VERIFY_TEST_REQUIRE_BROWSER=1 (CI) makes that a failure."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import redis
+
+from tests.conftest import API_KEY, PEPPER, config
+from tests.support.helpers import sent_code
+from tests.support.live_server import serve
+from tests.support.redis_server import RedisServer
+from tests.system.test_docs_page import chromium
+from verify_service.api.app import create_app
+from verify_service.config import settings_from_mapping
+from verify_service.store import keys
+from verify_service.usecases.console_auth import hash_password
+
+pytestmark = pytest.mark.redis
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "console"
+PASSWORD = "correct horse battery staple"
+NUMBER = "+41791234567"
+OTHER = "+41791234568"
+
+
+def pumped(i: int) -> str:
+    """Sequential numbers of one German range: the shape of an SMS pumping list."""
+    return f"+49152110000{i:02d}"
+
+
+def chromedriver() -> str:
+    binary = shutil.which("chromedriver")
+    if binary is None:
+        why = "chromedriver is not installed (Debian: apt-get install chromium-driver)"
+        if os.environ.get("VERIFY_TEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
+    return binary
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium()
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--window-size=1280,1400",
+        # Only the service is reachable: a page that needed a CDN would break.
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=chromedriver()), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def console(redis_server: RedisServer) -> Iterator[tuple[str, Any]]:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    mapping = config(
+        redis_url=redis_server.url,
+        # The pumping guard is off in the shared test config; this test pumps a range.
+        service={"fraud_guard": {"enabled": True}},
+        console={
+            "secure_cookie": False,  # plain HTTP on loopback
+            "users": [
+                {"name": "alice", "password_hash": hash_password(PASSWORD), "services": ["login"]}
+            ],
+        },
+    )
+    app = create_app(settings_from_mapping(mapping, environ={}))
+    with serve(app) as url:
+        yield url, app.state["components"]
+
+
+class Pages:
+    """The browser, with what each page showed kept for the checks at the end."""
+
+    def __init__(self, driver: Any, base: str) -> None:
+        self.driver = driver
+        self.base = base
+        self.seen: dict[str, str] = {}
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def open(self, path: str, shot: str | None = None) -> str:
+        self.driver.get(self.base + path)
+        return self.keep(shot)
+
+    def keep(self, shot: str | None) -> str:
+        html: str = self.driver.page_source
+        if shot:
+            self.seen[shot] = html
+            self.driver.save_screenshot(str(ARTIFACTS / f"{shot}.png"))
+            (ARTIFACTS / f"{shot}.html").write_text(html)
+        return html
+
+    def text(self, css: str) -> str:
+        from selenium.webdriver.common.by import By
+
+        return str(self.driver.find_element(By.CSS_SELECTOR, css).text)
+
+    def sign_in(self, name: str, password: str, shot: str | None = None) -> str:
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.expected_conditions import staleness_of
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        self.open("/console/login")
+        self.driver.find_element(By.NAME, "name").send_keys(name)
+        self.driver.find_element(By.NAME, "password").send_keys(password)
+        old_page = self.driver.find_element(By.TAG_NAME, "main")
+        self.driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        # the answer replaced the form's page (not just: some page is loaded)
+        WebDriverWait(self.driver, 30).until(staleness_of(old_page))
+        return self.keep(shot)
+
+    def session_cookie(self) -> str | None:
+        found = self.driver.get_cookie("vs_console")
+        return None if found is None else str(found["value"])
+
+
+def api(base: str, path: str, body: dict[str, str]) -> httpx.Response:
+    return httpx.post(
+        base + path, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+    )
+
+
+def test_console_in_a_browser(
+    browser: Any, console: tuple[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    caplog.set_level(logging.INFO)
+    base, components = console
+    pages = Pages(browser, base)
+
+    # Not signed in: every page leads to the sign-in form; a wrong password is refused.
+    pages.open("/console/attempts")
+    assert browser.current_url.startswith(base + "/console/login")
+    html = pages.sign_in("alice", "not the password", "login-refused")
+    assert "Wrong name or password" in html
+    assert pages.session_cookie() is None
+    html = pages.sign_in("alice", PASSWORD)
+    assert browser.current_url == base + "/console/"
+    cookie = browser.get_cookie("vs_console")
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
+    assert cookie["path"] == "/console"
+
+    # A flow through the API: one verification approved, one left unconverted.
+    assert api(base, "/v1/verifications", {"to": NUMBER}).status_code == 201
+    assert api(base, "/v1/verifications", {"to": OTHER}).status_code == 201
+    code = sent_code(components, NUMBER)
+    checked = api(base, "/v1/verifications/check", {"to": NUMBER, "code": code})
+    assert checked.json()["status"] == "approved", checked.text
+    verification_id = checked.json()["id"]
+
+    html = pages.open("/console/", "overview")
+    assert pages.text("#window-hour .starts") == "2"
+    assert pages.text("#window-hour .approvals") == "1"
+    assert pages.text("#window-hour .conversion") == "50.0 %"
+    row = pages.text("#countries tbody tr")
+    assert row.startswith("CH 2 1 50.0 %"), row
+    assert html.count("<svg") >= 3  # two charts and a sparkline, inline
+
+    # Attempts: numbers masked in a listing, shown when searched for; the timeline.
+    html = pages.open("/console/attempts", "attempts")
+    assert NUMBER not in html
+    assert "+*******4567" in html
+    html = pages.open(f"/console/attempts?to={NUMBER.replace('+', '%2B')}", "attempts-search")
+    assert NUMBER in html
+    assert OTHER not in html
+    browser.find_element(By.LINK_TEXT, verification_id).click()
+    WebDriverWait(browser, 30).until(lambda d: "verification_id=" in d.current_url)
+    html = pages.keep("attempts-timeline")
+    timeline = pages.text("#timeline")
+    assert "approved" in timeline
+    assert "send sent" in timeline
+    assert "1 check(s)" in timeline
+    assert code not in timeline
+
+    pages.open("/console/providers", "providers")
+    provider = pages.text("#providers tbody tr")
+    assert provider.startswith("capture 2 0 100.0 %"), provider  # 2 sends, 0 failed
+
+    # SMS pumping: sequential numbers of one range until the guard blocks the range.
+    for i in range(60):
+        started = api(base, "/v1/verifications", {"to": pumped(i)})
+        if started.status_code == 403:
+            assert started.json()["code"] == "fraud_suspected", started.text
+            blocked = pumped(i)
+            break
+        assert started.status_code == 201, started.text
+    else:
+        pytest.fail("the fraud guard never blocked the pumped range")
+    pages.open("/console/fraud", "fraud")
+    block = pages.text("#blocks tbody tr")
+    assert block.startswith("+49"), block
+    browser.find_element(By.CSS_SELECTOR, "#blocks button[name=lift]").click()
+    WebDriverWait(browser, 30).until(lambda d: "done=lift" in d.current_url)
+    pages.keep("fraud-lifted")
+    assert "Done: lift" in browser.page_source
+    assert "No blocks in force" in pages.text("#blocks")
+    assert api(base, "/v1/verifications", {"to": blocked}).status_code == 201
+    audit = [r for r in caplog.records if "lifted the block" in r.getMessage()]
+    assert audit, "the lift is not in the log"
+    assert "console:alice" in audit[0].getMessage(), audit[0].getMessage()
+
+    # A POST without the session's CSRF token is refused, with the session cookie sent.
+    session = pages.session_cookie()
+    assert session
+    no_csrf = httpx.post(
+        base + "/console/fraud/allow",
+        data={"service": "login", "range": "+4179"},
+        cookies={"vs_console": session},
+    )
+    assert no_csrf.status_code == 403
+    assert "CSRF" in no_csrf.text
+    browser.execute_script(
+        "document.querySelector('form[action$=\"/fraud/allow\"] [name=csrf]').remove()"
+    )
+    browser.find_element(By.NAME, "range").send_keys("+4179")
+    browser.find_element(By.CSS_SELECTOR, "form[action$='/fraud/allow'] button").click()
+    WebDriverWait(browser, 30).until(lambda d: d.title.startswith("Refused"))
+    assert "CSRF" in pages.keep("csrf-refused")
+    pages.open("/console/fraud")
+    assert "None." in pages.text("#allowed")  # nothing was allow-listed
+
+    # Test outbox (test_mode): what the capture provider kept for a number.
+    html = pages.open(f"/console/outbox?to={OTHER.replace('+', '%2B')}", "outbox")
+    assert "Your code is" in html
+
+    # On a phone: nothing wider than the screen.
+    browser.set_window_size(390, 900)
+    pages.open("/console/", "overview-phone")
+    width = browser.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 390, width
+    browser.set_window_size(1280, 1400)
+
+    # The session expires (its Redis key's time runs out): the next page asks to sign in.
+    redis.Redis.from_url(components.settings.redis_url).pexpire(
+        keys.console_session_key(session), 1
+    )
+    pages.open("/console/", "expired")
+    assert browser.current_url.startswith(base + "/console/login")
+    assert "Please sign in again" in browser.page_source
+
+    # Secrets: no code, API key or pepper in any page, cookie or log line; full numbers
+    # only on the pages that searched for them (and the test outbox's number search).
+    log_text = "\n".join(r.getMessage() for r in caplog.records) + caplog.text
+    codes = [sent_code(components, to) for to in (NUMBER, OTHER)]
+    for name, html in pages.seen.items():
+        for secret in (API_KEY, PEPPER, *([] if name == "outbox" else codes)):
+            assert secret not in html, f"{name} shows a secret"
+        if name.startswith("fraud"):
+            # A block names its range (a prefix that many numbers share), never a number.
+            numbers = (NUMBER, OTHER, *(pumped(i) for i in range(60)))
+            assert not any(n in html for n in numbers), f"{name} shows a full number"
+        elif name not in ("attempts-search", "outbox"):
+            assert not re.search(r"\+\d{8,}", html), f"{name} shows a full number"
+    for secret in (API_KEY, PEPPER, *codes, PASSWORD):
+        assert secret not in log_text
+    for number in (NUMBER, OTHER):
+        assert number not in log_text
+    for cookie in browser.get_cookies():
+        assert all(s not in str(cookie["value"]) for s in (API_KEY, PEPPER, *codes))

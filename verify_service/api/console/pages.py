@@ -1,0 +1,454 @@
+"""The console's pages: Overview, Attempts, Providers, Fraud, Test outbox, and signing in
+and out. Every page needs a session; every POST its CSRF token. An operator sees only the
+services its `services` list names; numbers are masked except the one searched for."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect
+
+from verify_service.api.console import charts, latency
+from verify_service.api.console.render import page
+from verify_service.api.console.session import (
+    COOKIE,
+    LOGIN_COOKIE,
+    LOGIN_COOKIE_TTL,
+    Refused,
+    check_csrf,
+    client_of,
+    cookie,
+    current_session,
+    expired_cookie,
+    form_of,
+    parts_of,
+)
+from verify_service.api.deps import components_of
+from verify_service.config import ServiceSettings
+from verify_service.domain.attempts import ATTEMPT_STATUSES, AttemptFilter, AttemptStatus, mask
+from verify_service.domain.errors import VerifyError
+from verify_service.domain.model import Verification
+from verify_service.usecases.console_auth import Session, csrf_ok
+
+log = logging.getLogger("verify_service.console")
+Req = Request[Any, Any, Any]
+
+
+def _context(
+    request: Req, session: Session, service: ServiceSettings, active: str
+) -> dict[str, Any]:
+    components = components_of(request.app.state)
+    return {
+        "path": parts_of(request).path,
+        "operator": session.operator.name,
+        "csrf": session.csrf,
+        "service": service.name,
+        "services": [s.name for s in _visible(request, session)],
+        "active": active,
+        "test_mode": components.outbox is not None,
+    }
+
+
+def _visible(request: Req, session: Session) -> list[ServiceSettings]:
+    settings = components_of(request.app.state).settings
+    return [s for s in settings.services if session.operator.sees(s.name)]
+
+
+def _service(request: Req, session: Session, name: str | None) -> ServiceSettings:
+    visible = _visible(request, session)
+    if not visible:
+        raise Refused(403, "Your operator account is not given any service.")
+    if name is None:
+        return visible[0]
+    for service in visible:
+        if service.name == name:
+            return service
+    raise Refused(404, "No such service among yours.")
+
+
+# --- signing in and out ------------------------------------------------------------------
+
+
+def _login_page(request: Req, status: int = 200, message: str | None = None) -> Response[str]:
+    parts = parts_of(request)
+    token = secrets.token_urlsafe(32)
+    response = page("login.html", status, path=parts.path, login_csrf=token, message=message)
+    response.set_cookie(cookie(parts, LOGIN_COOKIE, token, LOGIN_COOKIE_TTL))
+    return response
+
+
+@get("/login", sync_to_thread=False)
+def login_form(request: Req, expired: FromQuery[bool] = False) -> Response[str]:
+    return _login_page(request, message="Please sign in again." if expired else None)
+
+
+@post("/login", status_code=303)
+async def login(request: Req) -> Response[Any]:
+    parts = parts_of(request)
+    form = await form_of(request)
+    if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
+        raise Refused(403, "The sign-in form is stale or was not sent by the console (CSRF check).")
+    try:
+        session = await parts.auth.sign_in(
+            form.get("name", ""), form.get("password", ""), client_of(request)
+        )
+    except VerifyError as exc:
+        if exc.code != "unauthorized":
+            raise
+        return _login_page(request, 401, "Wrong name or password.")
+    return _signed_in(request, session)
+
+
+def _signed_in(request: Req, session: Session) -> Response[Any]:
+    parts = parts_of(request)
+    response = Redirect(f"{parts.path}/", status_code=303)
+    response.set_cookie(cookie(parts, COOKIE, session.id, parts.auth.settings.session_ttl))
+    response.set_cookie(expired_cookie(parts, LOGIN_COOKIE))
+    return response
+
+
+@get("/login/once")
+async def login_once(request: Req, token: FromQuery[str] = "") -> Response[Any]:
+    session = await parts_of(request).auth.redeem(token, client_of(request))
+    return _signed_in(request, session)
+
+
+@post("/logout", status_code=303)
+async def logout(request: Req) -> Response[Any]:
+    session = await current_session(request)
+    check_csrf(session, await form_of(request))
+    parts = parts_of(request)
+    await parts.auth.sign_out(session)
+    response = Redirect(f"{parts.path}/login", status_code=303)
+    response.set_cookie(expired_cookie(parts, COOKIE))
+    return response
+
+
+# --- Overview ------------------------------------------------------------------------------
+
+
+def _hour_label(now: datetime, index: int, count: int) -> str:
+    return (now - timedelta(hours=count - 1 - index)).strftime("%H:00")
+
+
+def _day_label(now: datetime, index: int, count: int) -> str:
+    return (now - timedelta(days=count - 1 - index)).strftime("%a %d")
+
+
+@get("/")
+async def overview(request: Req, service: FromQuery[str | None] = None) -> Response[str]:
+    session = await current_session(request)
+    chosen = _service(request, session, service)
+    now = datetime.now(UTC)
+    data = await parts_of(request).insights.overview(chosen.name, now)
+    hourly = charts.bars(
+        "Last 24 hours (UTC): starts and approvals per hour",
+        [_hour_label(now, i, 24) for i in range(24)],
+        {
+            "starts": [f.start_count for f in data.hourly],
+            "approvals": [f.approval_count for f in data.hourly],
+        },
+    )
+    daily = charts.bars(
+        "Last 7 days: starts and approvals per day",
+        [_day_label(now, i, 7) for i in range(7)],
+        {
+            "starts": [f.start_count for f in data.daily],
+            "approvals": [f.approval_count for f in data.daily],
+        },
+    )
+    countries = [
+        {
+            "country": row.country,
+            "starts": row.week.start_count,
+            "approvals": row.week.approval_count,
+            "refused": row.week.refused,
+            "conversion": row.week.conversion,
+            "spark": charts.sparkline([f.conversion for f in row.daily]),
+        }
+        for row in data.countries[:50]
+    ]
+    return page(
+        "overview.html",
+        **_context(request, session, chosen, "overview"),
+        windows=data.windows,
+        hourly=hourly,
+        daily=daily,
+        countries=countries,
+        more_countries=max(0, len(data.countries) - 50),
+    )
+
+
+# --- Attempts ------------------------------------------------------------------------------
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise Refused(400, f"{name} is not a date and time (2024-05-01T10:00)") from None
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def _status(value: str | None) -> AttemptStatus | None:
+    if not value:
+        return None
+    for status in ATTEMPT_STATUSES:
+        if status == value:
+            return status
+    raise Refused(400, f"unknown status {value!r}")
+
+
+def _timeline(verification: Verification, show_number: bool) -> dict[str, Any]:
+    """What happened to a verification, oldest first: its start, each send attempt, its
+    checks and its outcome (never a code: the record holds none to show)."""
+    events = [{"at": verification.created_at, "what": "started", "detail": verification.channel}]
+    for send in verification.send_attempts:
+        detail = send.provider + (f" ({send.error})" if send.error else "")
+        events.append({"at": send.at, "what": f"send {send.status}", "detail": detail})
+    if verification.check_attempts:
+        events.append(
+            {
+                "at": verification.updated_at or verification.created_at,
+                "what": f"{verification.check_attempts} check(s)",
+                "detail": f"{verification.attempts_remaining} left",
+            }
+        )
+    events.append(
+        {
+            "at": verification.updated_at or verification.created_at,
+            "what": "status",
+            "detail": verification.status,
+        }
+    )
+    return {
+        "id": verification.id,
+        "to": verification.to if show_number else mask(verification.to),
+        "status": verification.status,
+        "expires_at": verification.expires_at,
+        "events": events,
+    }
+
+
+async def _timeline_of(
+    request: Req, service: ServiceSettings, verification_id: str, searched: set[str]
+) -> dict[str, Any] | None:
+    """The verification's timeline; None once its record is gone (it lives `retention`,
+    its attempts longer: the table below still lists them)."""
+    verifications = components_of(request.app.state).verifications
+    try:
+        verification = await verifications.fetch(service, verification_id)
+    except VerifyError as exc:
+        if exc.code != "verification_not_found":
+            raise
+        return None
+    return _timeline(verification, verification.to in searched)
+
+
+@get("/attempts")
+async def attempts_page(
+    request: Req,
+    service: FromQuery[str | None] = None,
+    to: FromQuery[str | None] = None,
+    verification_id: FromQuery[str | None] = None,
+    country: FromQuery[str | None] = None,
+    status: FromQuery[str | None] = None,
+    since: FromQuery[str | None] = None,
+    until: FromQuery[str | None] = None,
+    cursor: FromQuery[str | None] = None,
+) -> Response[str]:
+    session = await current_session(request)
+    chosen = _service(request, session, service)
+    components = components_of(request.app.state)
+    query = {
+        "to": (to or "").strip(),
+        "verification_id": (verification_id or "").strip(),
+        "country": (country or "").strip().upper(),
+        "status": status or "",
+        "since": since or "",
+        "until": until or "",
+    }
+    filters = AttemptFilter(
+        to=query["to"] or None,
+        verification_id=query["verification_id"] or None,
+        country=query["country"] or None,
+        status=_status(status),
+        since=_time(since, "since"),
+        until=_time(until, "until"),
+    )
+    error = None
+    rows: list[Any] = []
+    next_cursor = None
+    timeline = None
+    try:
+        result = await components.attempts.list(chosen, filters, cursor=cursor or None, limit=50)
+        rows, next_cursor = result.attempts, result.next_cursor
+        if filters.verification_id:
+            # its number in full only where the search named that number
+            searched = {row.to for row in rows} if filters.to else set()
+            timeline = await _timeline_of(request, chosen, filters.verification_id, searched)
+    except VerifyError as exc:
+        if exc.code not in ("invalid_request", "not_found"):
+            raise
+        error = exc.detail
+    return page(
+        "attempts.html",
+        400 if error else 200,
+        **_context(request, session, chosen, "attempts"),
+        query=query,
+        statuses=ATTEMPT_STATUSES,
+        rows=rows,
+        next_cursor=next_cursor,
+        timeline=timeline,
+        error=error,
+    )
+
+
+# --- Providers -----------------------------------------------------------------------------
+
+
+@get("/providers")
+async def providers_page(request: Req, service: FromQuery[str | None] = None) -> Response[str]:
+    session = await current_session(request)
+    chosen = _service(request, session, service)
+    components = components_of(request.app.state)
+    now = datetime.now(UTC)
+    rows = {
+        row.provider: row for row in await parts_of(request).insights.providers(chosen.name, now)
+    }
+    names = list(dict.fromkeys([*chosen.providers, *rows]))
+    table = []
+    for name in names:
+        row = rows.get(name)
+        provider = components.providers.get(name)
+        breaker = components.router.breaker(provider).state if provider is not None else "-"
+        table.append(
+            {
+                "name": name,
+                "attempts": row.attempts if row else 0,
+                "failed": row.failed if row else 0,
+                "success_rate": row.success_rate if row else None,
+                "p50": latency.quantile(components.metrics, name, 0.5),
+                "p95": latency.quantile(components.metrics, name, 0.95),
+                "breaker": breaker,
+            }
+        )
+    chart = charts.bars(
+        "Send attempts per hour, last 24 hours (UTC)",
+        [_hour_label(now, i, 24) for i in range(24)],
+        {name: rows[name].hourly for name in names if name in rows},
+    )
+    return page(
+        "providers.html", **_context(request, session, chosen, "providers"), rows=table, chart=chart
+    )
+
+
+# --- Fraud ---------------------------------------------------------------------------------
+
+
+def _fraud(request: Req) -> Any:
+    fraud = components_of(request.app.state).fraud
+    if fraud is None:
+        raise Refused(404, "The fraud guard is not part of this service.")
+    return fraud
+
+
+@get("/fraud")
+async def fraud_page(
+    request: Req, service: FromQuery[str | None] = None, done: FromQuery[str | None] = None
+) -> Response[str]:
+    session = await current_session(request)
+    chosen = _service(request, session, service)
+    state = await _fraud(request).list_blocks(chosen)
+    return page(
+        "fraud.html",
+        **_context(request, session, chosen, "fraud"),
+        blocks=state.blocks,
+        allowed=state.allowed,
+        done=done,
+        enabled=chosen.fraud_guard.enabled,
+    )
+
+
+async def _fraud_action(request: Req, action: str) -> Response[Any]:
+    session = await current_session(request)
+    form = await form_of(request)
+    check_csrf(session, form)
+    chosen = _service(request, session, form.get("service"))
+    target = form.get("range", "").strip()
+    fraud = _fraud(request)
+    actor = f"console:{session.operator.name}"
+    try:
+        if action == "lift":
+            await fraud.lift(chosen, target, actor)
+        elif action == "allow":
+            await fraud.allow(chosen, target, actor)
+        else:
+            await fraud.unallow(chosen, target, actor)
+    except VerifyError as exc:
+        if exc.code not in ("invalid_request", "not_found"):
+            raise
+        raise Refused(exc.status, exc.detail) from None
+    path = parts_of(request).path
+    return Redirect(f"{path}/fraud?service={chosen.name}&done={action}", status_code=303)
+
+
+@post("/fraud/lift", status_code=303)
+async def fraud_lift(request: Req) -> Response[Any]:
+    return await _fraud_action(request, "lift")
+
+
+@post("/fraud/allow", status_code=303)
+async def fraud_allow(request: Req) -> Response[Any]:
+    return await _fraud_action(request, "allow")
+
+
+@post("/fraud/unallow", status_code=303)
+async def fraud_unallow(request: Req) -> Response[Any]:
+    return await _fraud_action(request, "unallow")
+
+
+# --- Test outbox ---------------------------------------------------------------------------
+
+
+@get("/outbox")
+async def outbox_page(
+    request: Req, service: FromQuery[str | None] = None, to: FromQuery[str | None] = None
+) -> Response[str]:
+    """test_mode only: the messages the capture provider kept for a number (test codes,
+    which is what a person testing a sign-in flow by hand comes for)."""
+    session = await current_session(request)
+    chosen = _service(request, session, service)
+    outbox = components_of(request.app.state).outbox
+    if outbox is None:
+        raise Refused(404, "The test outbox exists only with test_mode = true.")
+    messages = await outbox.messages(to.strip()) if to and to.strip() else []
+    return page(
+        "outbox.html",
+        **_context(request, session, chosen, "outbox"),
+        to=(to or "").strip(),
+        messages=messages,
+    )
+
+
+HANDLERS = [
+    login_form,
+    login,
+    login_once,
+    logout,
+    overview,
+    attempts_page,
+    providers_page,
+    fraud_page,
+    fraud_lift,
+    fraud_allow,
+    fraud_unallow,
+    outbox_page,
+]
