@@ -37,6 +37,7 @@ from verify_service.api.swisscom.routes import SECURITY_SCHEME as SWISSCOM_SECUR
 from verify_service.api.twilio.attempts import twilio_attempts_router
 from verify_service.api.twilio.routes import SECURITY_SCHEME as TWILIO_SECURITY
 from verify_service.api.twilio.routes import twilio_router
+from verify_service.api.twilio.services import services_router
 from verify_service.config import Settings, load_settings
 from verify_service.config.secrets import secrets_of
 from verify_service.domain.hashing import CodeHasher
@@ -225,6 +226,7 @@ def create_app(settings: Settings, *, store: Store | None = None, workers: int =
         AttemptsController,
         twilio_router,
         twilio_attempts_router,
+        services_router,
         swisscom.router,
         reports.delivery_reports,
         health.live,

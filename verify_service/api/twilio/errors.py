@@ -72,6 +72,12 @@ PROVISIONING = (
 _FIELD_IN_MESSAGE = re.compile(r"field `([A-Za-z]+)`")
 
 
+def _twilio_name(key: str) -> str:
+    """A query or path parameter's Python name in Twilio's spelling (`page_size` ->
+    `PageSize`): the message must name what the caller sent. Form fields come spelled so."""
+    return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
+
+
 class TwilioError(Exception):
     """An error in Twilio's vocabulary, raised by the Twilio routes themselves."""
 
@@ -86,7 +92,7 @@ class TwilioError(Exception):
 
 
 def not_found(request: Request[Any, Any, Any]) -> TwilioError:
-    resource = request.url.path.removeprefix("/v2")
+    resource = request.url.path.removeprefix("/v2") or "/"
     return TwilioError(404, NOT_FOUND, f"The requested resource {resource} was not found")
 
 
@@ -143,7 +149,7 @@ def _validation_error(
         key, message = str(error.get("key") or ""), str(error.get("message") or "")
         # A missing required form field is reported on the body as a whole ("data").
         match = _FIELD_IN_MESSAGE.search(message)
-        name = match.group(1) if match else key or name
+        name = match.group(1) if match else _twilio_name(key) or name
         break
     return _twilio_error(_, invalid_parameter(name))
 
