@@ -50,41 +50,34 @@ DATE = _nullable("string", format="date-time")
 URI = _nullable("string", format="uri")
 CHANNELS = ["sms", "call", "email", "whatsapp", "sna"]  # verification(_check)_enum_channel
 
+# The properties both verification resources share, then each one's own.
+_VERIFICATION_BOTH: dict[str, Any] = {
+    "sid": _sid("VE"),
+    "service_sid": _sid("VA"),
+    "account_sid": _sid("AC"),
+    "to": _nullable("string"),
+    "channel": {"type": "string", "enum": CHANNELS},
+    "status": _nullable("string"),
+    "valid": _nullable("boolean"),
+    "amount": _nullable("string"),
+    "payee": _nullable("string"),
+    "date_created": DATE,
+    "date_updated": DATE,
+}
 VERIFICATION: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "sid": _sid("VE"),
-        "service_sid": _sid("VA"),
-        "account_sid": _sid("AC"),
-        "to": _nullable("string"),
-        "channel": {"type": "string", "enum": CHANNELS},
-        "status": _nullable("string"),
-        "valid": _nullable("boolean"),
+        **_VERIFICATION_BOTH,
         "lookup": _nullable(),
-        "amount": _nullable("string"),
-        "payee": _nullable("string"),
         "send_code_attempts": _nullable("array", items={}),
-        "date_created": DATE,
-        "date_updated": DATE,
         "sna": _nullable(),
         "url": URI,
     },
 }
-
 VERIFICATION_CHECK: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "sid": _sid("VE"),
-        "service_sid": _sid("VA"),
-        "account_sid": _sid("AC"),
-        "to": _nullable("string"),
-        "channel": {"type": "string", "enum": CHANNELS},
-        "status": _nullable("string"),
-        "valid": _nullable("boolean"),
-        "amount": _nullable("string"),
-        "payee": _nullable("string"),
-        "date_created": DATE,
-        "date_updated": DATE,
+        **_VERIFICATION_BOTH,
         "sna_attempts_error_codes": _nullable("array", items={}),
     },
 }
