@@ -24,7 +24,7 @@ from verify_service.api.app import create_app
 from verify_service.api.swisscom.errors import ERRORS as SWISSCOM_ERRORS
 from verify_service.api.twilio.errors import MORE_INFO
 from verify_service.cli import openapi_document
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 
 SETTINGS = settings_from_mapping(config(), environ={})
 SERVICE = SETTINGS.services[0]

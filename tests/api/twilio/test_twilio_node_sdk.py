@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import API_KEY, config
 from tests.support.live_server import serve
 from verify_service.api.app import create_app
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 
 NODE_PROJECT = Path(__file__).parent / "node"
 REQUIRE = os.environ.get("VERIFY_TEST_REQUIRE_NODE") == "1"

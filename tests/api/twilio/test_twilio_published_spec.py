@@ -31,7 +31,7 @@ from tests.support.helpers import sent_code
 from verify_service.api.app import create_app
 from verify_service.api.twilio.schemas import verification_resource
 from verify_service.cli import openapi_document
-from verify_service.config.settings import settings_from_mapping
+from verify_service.config import settings_from_mapping
 from verify_service.usecases.verifications import Verification
 
 # --- Twilio's facts (verify.v2.* schemas of twilio_verify_v2.json) ------------------------

@@ -23,7 +23,7 @@ from verify_service.api.twilio.schemas import (
     error_responses,
     service_resource,
 )
-from verify_service.config.settings import ServiceSettings
+from verify_service.config import ServiceSettings
 
 # Twilio's paging limits: 50 a page unless asked, at most 1,000.
 DEFAULT_PAGE_SIZE = 50
