@@ -155,35 +155,44 @@ REAL_NUMBERS = (
 )
 
 
+def _fits(value: Any) -> bool:
+    """A phone number field's schema: a string of 1 to 32 characters."""
+    return isinstance(value, str) and 1 <= len(value) <= 32
+
+
 @schema.hook
 def map_case(context: Any, case: Any) -> Any:
     # A map (not a strategy) so that it also applies to the coverage phase's cases; only
     # positive cases are touched (negative ones must stay invalid), and the choice is a
-    # digest of the case, which keeps the run deterministic.
-    positive = case.meta is not None and case.meta.generation.mode == GenerationMode.POSITIVE
-    if not positive:
+    # digest of the case, which keeps the run deterministic. A value is replaced only where
+    # it fits its schema (1-32 characters): a case can be negative in one parameter while
+    # the hook still sees it as positive, and that parameter must reach the server as is.
+    meta = case.meta
+    if meta is None or meta.generation.mode != GenerationMode.POSITIVE:
         return case
     seen = repr((case.body, case.path_parameters, case.query)).encode()
     pick = int(hashlib.sha256(seen).hexdigest(), 16)
     if pick % 4 == 0:  # a quarter stays as generated: odd input must be refused cleanly
         return case
     number = REAL_NUMBERS[pick % len(REAL_NUMBERS)]
-    if isinstance(case.path_parameters, dict):
-        params = dict(case.path_parameters)
+    # In place, not replaced: the generator may still turn this case negative by mutating
+    # these very dicts, and its mutation must land on what is sent.
+    params = case.path_parameters
+    if isinstance(params, dict):
         if "service_sid" in params:
             params["service_sid"] = SERVICE.twilio_service_sid
-        if "msisdn" in params:
+        if _fits(params.get("msisdn")):
             params["msisdn"] = "0" + number.replace(" ", "")[-9:]
-        case.path_parameters = params
-    if isinstance(case.body, dict):
-        body = dict(case.body)
+    body = case.body
+    if isinstance(body, dict):
         for key in ("to", "To"):
-            if isinstance(body.get(key), str):
+            if _fits(body.get(key)):
                 body[key] = number
         for key in ("template", "text"):
-            if isinstance(body.get(key), str) and "%TOKEN%" not in body[key]:
-                body[key] = body[key][:600] + " %TOKEN%"
-        case.body = body
+            text = body.get(key)
+            # Not cut to length: a text over the schema's limit must stay over it.
+            if isinstance(text, str) and len(text) <= 600 and "%TOKEN%" not in text:
+                body[key] = text + " %TOKEN%"
     return case
 
 
