@@ -32,7 +32,8 @@ from verify_service.api.app import create_app
 from verify_service.api.twilio.schemas import verification_resource
 from verify_service.cli import openapi_document
 from verify_service.config import settings_from_mapping
-from verify_service.usecases.verifications import Verification
+from verify_service.domain.model import SendAttempt, Status, Verification
+from verify_service.domain.tokens import TokenType
 
 # --- Twilio's facts (verify.v2.* schemas of twilio_verify_v2.json) ------------------------
 
@@ -196,7 +197,7 @@ def test_the_five_operations_answer_as_twilio_describes(client: TestClient[Any])
     assert r.status_code == 200
     conforms(r.json(), VERIFICATION)
 
-    code = sent_code(client.app.state.verifications, "+41791616001")
+    code = sent_code(client.app.state.components, "+41791616001")
     r = client.post(
         f"{base}/VerificationCheck", data={"To": "+41791616001", "Code": code}, headers=AUTH
     )
@@ -265,21 +266,21 @@ def test_an_expired_verification_was_updated_when_it_expired() -> None:
         service="login",
         to="+41791616003",
         channel="sms",
-        status="expired",
-        token_type="numeric",
+        status=Status.EXPIRED,
+        token_type=TokenType.NUMERIC,
         token_length=6,
         created_at=created,
         expires_at=created + timedelta(minutes=10),
         check_attempts=0,
         max_check_attempts=5,
         attempts_remaining=0,
-        send_attempts=[{"at": "2026-01-02T03:04:05.678Z", "provider": "capture"}],
+        send_attempts=(SendAttempt(at=created, provider="capture", message_id="m", status="sent"),),
         updated_at=created,
     )
     resource = verification_resource(expired, SETTINGS.services[0], "http://x")
     assert resource.date_created == "2026-01-02T03:04:05Z"
     assert resource.date_updated == "2026-01-02T03:14:05Z"
     assert resource.send_code_attempts[0].time == "2026-01-02T03:04:05Z"  # no milliseconds
-    pending = dataclasses.replace(expired, status="pending")
+    pending = dataclasses.replace(expired, status=Status.PENDING)
     resource = verification_resource(pending, SETTINGS.services[0], "http://x")
     assert resource.date_updated == "2026-01-02T03:04:05Z"
