@@ -152,8 +152,7 @@ def test_swisscom_oversized_requests_keep_swisscom_shape(client: TestClient[Any]
 TWILIO_404 = [
     "/v2",
     "/v2/",
-    "/v2/Attempts",
-    "/v2/Attempts/VL" + "0" * 32,
+    "/v2/Attempts/Summary/extra",
     "/v2/SafeList/Numbers",
     "/v2/Forms/form-push",
     "/v2/Templates",
@@ -227,7 +226,9 @@ SEGMENT = st.text(
 
 
 @given(
-    prefix=st.sampled_from(["/v2", "/messaging", "/messaging/tokenvalidation", "/v2/Services"]),
+    prefix=st.sampled_from(
+        ["/v2", "/messaging", "/messaging/tokenvalidation", "/v2/Services", "/v2/Attempts"]
+    ),
     segments=st.lists(SEGMENT, max_size=4),
     method=st.sampled_from(METHODS),
 )
