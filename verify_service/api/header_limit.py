@@ -1,26 +1,18 @@
 """Header size limit, enforced by the app itself: uvicorn's default parser (httptools)
 accepts headers of any size, and a request that carries 200 KiB of headers to obtain a
-one-time code is abuse. A reverse proxy in front should cap them earlier still."""
+one-time code is abuse. A reverse proxy in front should cap them earlier still.
+
+A Litestar middleware, so it runs once the route is known: the 431 is raised, and the
+route's own handlers answer it in the dialect of the path (problem+json, Twilio's or
+Swisscom's error body). An unknown path is answered 404 before this runs."""
 
 from __future__ import annotations
 
-import json
-
 from litestar.enums import ScopeType
-from litestar.types import (
-    ASGIApp,
-    HTTPResponseBodyEvent,
-    HTTPResponseStartEvent,
-    Receive,
-    Scope,
-    Send,
-)
-
-from verify_service.api.native.problems import PROBLEM_JSON, TYPE_BASE
-from verify_service.domain.errors import ERRORS
+from litestar.exceptions import HTTPException
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 MAX_HEADER_BYTES = 16 * 1024
-_CODE = "request_header_fields_too_large"
 
 
 def header_limit(app: ASGIApp) -> ASGIApp:
@@ -28,32 +20,10 @@ def header_limit(app: ASGIApp) -> ASGIApp:
         if scope["type"] == ScopeType.HTTP:
             size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
             if size > MAX_HEADER_BYTES:
-                status, title = ERRORS[_CODE]
-                body = json.dumps(
-                    {
-                        "type": TYPE_BASE + _CODE,
-                        "title": title,
-                        "status": status,
-                        "detail": f"the request headers exceed {MAX_HEADER_BYTES} bytes",
-                        "code": _CODE,
-                    }
-                ).encode()
-                start: HTTPResponseStartEvent = {
-                    "type": "http.response.start",
-                    "status": status,
-                    "headers": [
-                        (b"content-type", PROBLEM_JSON.encode()),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                }
-                end: HTTPResponseBodyEvent = {
-                    "type": "http.response.body",
-                    "body": body,
-                    "more_body": False,
-                }
-                await send(start)
-                await send(end)
-                return
+                raise HTTPException(
+                    status_code=431,
+                    detail=f"the request headers exceed {MAX_HEADER_BYTES} bytes",
+                )
         await app(scope, receive, send)
 
     return middleware

@@ -147,12 +147,12 @@ async def test_authentication_errors(api: Api) -> None:
 async def test_method_and_resource_errors(api: Api) -> None:
     r = await api.client.put(START, json=SEED_BODY, headers=HEADERS)
     assert_swisscom_error(r, 405, "INVALID_REQUEST_METHOD")
-    assert r.headers["allow"] == "POST"
+    assert r.headers["allow"] == "OPTIONS, POST"
     r = await api.client.get(START, headers=HEADERS)
     assert_swisscom_error(r, 405, "INVALID_REQUEST_METHOD")
     r = await api.client.post(f"{START}/{TO}/123456", headers=HEADERS)
     assert_swisscom_error(r, 405, "INVALID_REQUEST_METHOD")
-    assert r.headers["allow"] == "GET"
+    assert r.headers["allow"] == "GET, OPTIONS"
     r = await api.client.get("/messaging/sms/abc", headers=HEADERS)
     assert_swisscom_error(r, 404, "INVALID_REQUEST_RESOURCE")
 

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from tests.conftest import API_KEY, OTHER_KEY, config
@@ -117,7 +117,8 @@ def test_create_check_wrong_then_right_fetch_cancel(
     assert verification.payee is None
     attempts = verification.send_code_attempts or []
     assert len(attempts) == 1
-    assert attempts[0]["channel"] == "sms"
+    assert attempts[0]["channel"] == "SMS"  # upper case in Twilio's own examples
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", attempts[0]["time"])
     assert re.fullmatch(r"VL[0-9a-f]{32}", str(attempts[0]["attempt_sid"]))
     assert verification.url == (
         f"{server.base_url}/v2/Services/{service_sid}/Verifications/{verification.sid}"
@@ -199,6 +200,58 @@ def test_service_resource(server: LocalServer, strict: tuple[Client, str]) -> No
     assert service.friendly_name == "strict"
     assert service.code_length == 6
     assert service.url == f"{server.base_url}/v2/Services/{STRICT_SERVICE}"
+    # Twilio's keys with nothing set, as in its examples: no push, TOTP, WhatsApp, passkeys.
+    assert service.push == {
+        "include_date": False,
+        "apn_credential_sid": None,
+        "fcm_credential_sid": None,
+    }
+    assert service.totp == dict.fromkeys(("issuer", "time_step", "code_length", "skew"))
+    assert service.whatsapp == {"msg_service_sid": None, "from": None}
+    assert service.passkeys == {
+        "relying_party": {"id": None, "name": None, "origins": None},
+        "authenticator_attachment": None,
+        "discoverable_credentials": None,
+        "user_verification": None,
+    }
+
+
+def test_provisioning_scripts_list_services(
+    server: LocalServer, strict: tuple[Client, str], login: tuple[Client, str]
+) -> None:
+    """`services.list()` pages through `/v2/Services`: the credentials see their service."""
+    for (client, service_sid), name in ((strict, "strict"), (login, "login")):
+        services = client.verify.v2.services.list()
+        assert [(s.sid, s.friendly_name) for s in services] == [(service_sid, name)]
+        assert client.verify.v2.services.list(limit=5, page_size=1)[0].sid == service_sid
+    client, _ = strict
+    assert client.verify.v2.services.page(page_number=1, page_size=1)._payload["meta"] == {
+        "page": 1,
+        "page_size": 1,
+        "first_page_url": f"{server.base_url}/v2/Services?PageSize=1&Page=0",
+        "previous_page_url": f"{server.base_url}/v2/Services?PageSize=1&Page=0",
+        "url": f"{server.base_url}/v2/Services?PageSize=1&Page=1",
+        "next_page_url": None,
+        "key": "services",
+    }
+    # The SDK reports a failed page as its base TwilioException, with the body in it.
+    with pytest.raises(TwilioException, match=r'HTTP 401 \{"code":20003,'):
+        server.client(STRICT_ACCOUNT, "not-a-key").verify.v2.services.list()
+
+
+def test_provisioning_changes_are_refused_as_configuration(strict: tuple[Client, str]) -> None:
+    """create / update / delete: a TwilioRestException that says where services come from."""
+    client, service_sid = strict
+    for call in (
+        lambda: client.verify.v2.services.create(friendly_name="new"),
+        lambda: client.verify.v2.services(service_sid).update(friendly_name="renamed"),
+        lambda: client.verify.v2.services(service_sid).delete(),
+    ):
+        with pytest.raises(TwilioRestException) as info:
+            call()
+        assert (info.value.status, info.value.code) == (405, 20004)
+        assert "configuration file" in info.value.msg
+    assert client.verify.v2.services(service_sid).fetch().friendly_name == "strict"
 
 
 # --- errors, as the SDK raises them -------------------------------------------------------

@@ -11,10 +11,9 @@ import re
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Request, Response, Router, get, post, route
+from litestar import Request, Response, Router, get, post
 from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
-from litestar.enums import HttpMethod
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from msgspec import Meta
@@ -128,20 +127,17 @@ def _errors(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
-_ClientId = Annotated[
-    str | None,
-    HeaderParameter(
-        name="client_id", required=False, description="An API key of a service (required)."
-    ),
-]
-_Version = Annotated[
-    str | None, HeaderParameter(name="SCS-Version", required=False, description="Must be 2.")
-]
+# `client_id` is the security scheme SECURITY_SCHEME (app.py), not a parameter.
+SECURITY_SCHEME = "swisscom_client_id"
+_Version = Annotated[Literal["2"], HeaderParameter(name="SCS-Version", description="Must be 2.")]
 _RequestId = Annotated[
     str | None,
     HeaderParameter(name="SCS-Request-ID", required=False, description="Echoed in the answer."),
 ]
-_ECHO = [ResponseHeader(name="SCS-Request-ID", description="As sent.", documentation_only=True)]
+# `value` only gives the header its schema (a string) in the OpenAPI document.
+_ECHO = [
+    ResponseHeader(name="SCS-Request-ID", value="", description="As sent.", documentation_only=True)
+]
 
 
 @post(
@@ -164,8 +160,7 @@ async def start_token_validation(
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
     client_ip: NamedDependency[str | None],
-    client_id: _ClientId = None,
-    scs_version: _Version = None,
+    scs_version: _Version,
     scs_request_id: _RequestId = None,
 ) -> Response[bytes]:
     if data.expireTime and data.expireTime < MIN_EXPIRES_IN:
@@ -207,8 +202,7 @@ async def check_token(
     service: NamedDependency[ServiceSettings],
     verifications: NamedDependency[Verifications],
     client_ip: NamedDependency[str | None],
-    client_id: _ClientId = None,
-    scs_version: _Version = None,
+    scs_version: _Version,
     scs_request_id: _RequestId = None,
 ) -> Response[ValidationOut]:
     try:
@@ -232,54 +226,14 @@ async def check_token(
     return Response(body, headers=echo_headers(request))
 
 
-# Swisscom's 405 and 404 in its own shape: without these the app's routing answers first,
-# in problem+json.
-@route(
-    BASE,
-    http_method=[HttpMethod.GET, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE],
-    include_in_schema=False,
-    name="swisscom_start_other_methods",
-)
-async def start_other_methods() -> None:
-    raise SwisscomApiError(405, "use POST", {"Allow": "POST"})
-
-
-@route(
-    CHECK,
-    http_method=[HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH, HttpMethod.DELETE],
-    include_in_schema=False,
-    name="swisscom_check_other_methods",
-)
-async def check_other_methods() -> None:
-    raise SwisscomApiError(405, "use GET", {"Allow": "GET"})
-
-
-@route(
-    "/messaging/{rest:path}",
-    http_method=[
-        HttpMethod.GET,
-        HttpMethod.POST,
-        HttpMethod.PUT,
-        HttpMethod.PATCH,
-        HttpMethod.DELETE,
-    ],
-    include_in_schema=False,
-    name="swisscom_not_found",
-)
-async def not_found() -> None:
-    raise SwisscomApiError(404)
-
-
 router = Router(
     path="/",
     route_handlers=[
         start_token_validation,
         check_token,
-        start_other_methods,
-        check_other_methods,
-        not_found,
     ],
     tags=["swisscom"],
+    security=[{SECURITY_SCHEME: []}],
     dependencies={"service": Provide(_service, sync_to_thread=False)},
     exception_handlers=EXCEPTION_HANDLERS,
 )

@@ -35,6 +35,9 @@ TOO_MANY_REQUESTS = 20429
 INTERNAL = 20500
 UNAVAILABLE = 20503
 METHOD_NOT_ALLOWED = 20004
+# "Request Entity Too Large: request entity is larger than limits defined by the server".
+# Twilio has no code of its own for oversized headers: this, its nearest, goes with HTTP 431.
+REQUEST_TOO_LARGE = 20413
 
 # Our error code -> (HTTP status, Twilio code). Statuses follow Twilio where it has one.
 _FROM_NATIVE: dict[str, tuple[int, int]] = {
@@ -60,7 +63,19 @@ _FROM_NATIVE: dict[str, tuple[int, int]] = {
 }
 
 _PARAMETER_OF = {"invalid_phone_number": "To", "invalid_email_address": "To"}
+# `/v2/Services` and `/v2/Services/{Sid}`: Twilio's provisioning resources.
+_SERVICES = re.compile(r"^/v2/Services(/[^/]+)?/?$")
+PROVISIONING = (
+    "Method not allowed: services are not created, updated or deleted through this API; "
+    "they are defined in verify-service's configuration file"
+)
 _FIELD_IN_MESSAGE = re.compile(r"field `([A-Za-z]+)`")
+
+
+def _twilio_name(key: str) -> str:
+    """A query or path parameter's Python name in Twilio's spelling (`page_size` ->
+    `PageSize`): the message must name what the caller sent. Form fields come spelled so."""
+    return "".join(part[:1].upper() + part[1:] for part in key.split("_"))
 
 
 class TwilioError(Exception):
@@ -77,7 +92,7 @@ class TwilioError(Exception):
 
 
 def not_found(request: Request[Any, Any, Any]) -> TwilioError:
-    resource = request.url.path.removeprefix("/v2")
+    resource = request.url.path.removeprefix("/v2") or "/"
     return TwilioError(404, NOT_FOUND, f"The requested resource {resource} was not found")
 
 
@@ -134,7 +149,7 @@ def _validation_error(
         key, message = str(error.get("key") or ""), str(error.get("message") or "")
         # A missing required form field is reported on the body as a whole ("data").
         match = _FIELD_IN_MESSAGE.search(message)
-        name = match.group(1) if match else key or name
+        name = match.group(1) if match else _twilio_name(key) or name
         break
     return _twilio_error(_, invalid_parameter(name))
 
@@ -144,7 +159,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if status == 404:
         return _twilio_error(request, not_found(request))
     if status == 405:
-        response = twilio_response(405, METHOD_NOT_ALLOWED, "Method not allowed")
+        provisioning = _SERVICES.match(request.url.path) and request.method != "GET"
+        message = PROVISIONING if provisioning else "Method not allowed"
+        response = twilio_response(405, METHOD_NOT_ALLOWED, message)
         # RFC 9110 §15.5.6: a 405 names the methods that are allowed.
         response.headers.update(
             {k: v for k, v in (exc.headers or {}).items() if k.lower() == "allow"}
@@ -152,6 +169,8 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
         return response
     if status == 401:
         return _twilio_error(request, authenticate())
+    if status in (413, 431):
+        return twilio_response(status, REQUEST_TOO_LARGE, str(exc.detail))
     if status < 500:
         return twilio_response(status, INVALID_PARAMETER, str(exc.detail))
     return twilio_response(status, INTERNAL, "Internal server error")
@@ -169,17 +188,3 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: _http_error,
     Exception: _internal_error,
 }
-
-
-def on_twilio_paths(native: Any) -> Any:
-    """An app-level handler for HTTP errors that speaks Twilio's dialect under
-    `/v2/Services/` and `/v2/Attempts`: an unknown path or a wrong method there is refused
-    by the router before any route (and so before the route-scoped handlers above) is
-    reached."""
-
-    def handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-        if request.url.path.startswith(("/v2/Services/", "/v2/Attempts")):
-            return _http_error(request, exc)
-        return native(request, exc)  # type: ignore[no-any-return]
-
-    return handler

@@ -30,12 +30,12 @@ from verify_service.api.twilio.errors import (
 from verify_service.api.twilio.schemas import (
     CreateVerificationForm,
     ServiceResource,
-    TwilioErrorOut,
     UpdateVerificationForm,
     VerificationCheckForm,
     VerificationCheckResource,
     VerificationResource,
     check_resource,
+    error_responses,
     service_resource,
     verification_id,
     verification_resource,
@@ -53,10 +53,7 @@ ServiceSid = Annotated[str, PathParameter(description="The service's `twilio_ser
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
-    return {
-        status: ResponseSpec(TwilioErrorOut, description="Twilio error", generate_examples=False)
-        for status in statuses
-    }
+    return error_responses(*statuses)
 
 
 def _credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:

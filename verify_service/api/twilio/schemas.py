@@ -9,6 +9,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIFormat
+from litestar.params import KwargDefinition
 from msgspec import Meta
 
 from verify_service.config import ServiceSettings
@@ -18,6 +21,8 @@ from verify_service.domain.tokens import MAX_LENGTH, MIN_LENGTH
 
 # Twilio's date format: second precision, `Z`. Its SDKs parse exactly this and nothing else.
 DATE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+# A date on the wire: a string in DATE_FORMAT, `format: date-time` in the OpenAPI document.
+TwilioDate = Annotated[str, KwargDefinition(format=OpenAPIFormat.DATE_TIME)]
 
 # Our ids are `ver_` + 32 hex (store/keys.py); the API layer does not import the store.
 ID_PREFIX = "ver_"
@@ -73,11 +78,8 @@ class CreateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
         ),
     ]
     channel: Annotated[
-        str,
-        Meta(
-            max_length=16,
-            description="`sms`, `whatsapp`, `call` or `email`, as the service enables them.",
-        ),
+        Literal["sms", "whatsapp", "call", "email"],
+        Meta(description="As the service enables them."),
     ]
     locale: Locale | None = None
     custom_friendly_name: (
@@ -102,7 +104,7 @@ class CreateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
 
 
 class UpdateVerificationForm(msgspec.Struct, rename="pascal", kw_only=True):
-    status: Annotated[str, Meta(max_length=32, description="`canceled` or `approved`.")]
+    status: Literal["canceled", "approved"]
 
 
 class VerificationCheckForm(msgspec.Struct, rename="pascal", kw_only=True):
@@ -118,8 +120,8 @@ class VerificationCheckForm(msgspec.Struct, rename="pascal", kw_only=True):
 
 class SendCodeAttempt(msgspec.Struct, kw_only=True):
     attempt_sid: str
-    channel: str
-    time: str
+    channel: Annotated[str, Meta(description="Upper case, as Twilio's examples: `SMS`.")]
+    time: TwilioDate
 
 
 class VerificationResource(msgspec.Struct, kw_only=True):
@@ -134,8 +136,8 @@ class VerificationResource(msgspec.Struct, kw_only=True):
     amount: str | None
     payee: str | None
     send_code_attempts: list[SendCodeAttempt]
-    date_created: str
-    date_updated: str | None
+    date_created: TwilioDate
+    date_updated: TwilioDate | None
     sna: dict[str, Any] | None
     url: str
 
@@ -150,9 +152,42 @@ class VerificationCheckResource(msgspec.Struct, kw_only=True):
     valid: bool
     amount: str | None
     payee: str | None
-    date_created: str
-    date_updated: str | None
+    date_created: TwilioDate
+    date_updated: TwilioDate | None
     sna_attempts_error_codes: list[dict[str, Any]]
+
+
+# The service's channel settings, with the keys Twilio shows and nothing set: this service
+# has no push, TOTP, WhatsApp or passkey channel.
+class PushSettings(msgspec.Struct, kw_only=True):
+    include_date: bool
+    apn_credential_sid: str | None
+    fcm_credential_sid: str | None
+
+
+class TotpSettings(msgspec.Struct, kw_only=True):
+    issuer: str | None
+    time_step: int | None
+    code_length: int | None
+    skew: int | None
+
+
+class WhatsAppSettings(msgspec.Struct, kw_only=True, rename={"from_": "from"}):
+    msg_service_sid: str | None
+    from_: str | None
+
+
+class RelyingParty(msgspec.Struct, kw_only=True):
+    id: str | None
+    name: str | None
+    origins: list[str] | None
+
+
+class PasskeysSettings(msgspec.Struct, kw_only=True):
+    relying_party: RelyingParty
+    authenticator_attachment: str | None
+    discoverable_credentials: str | None
+    user_verification: str | None
 
 
 class ServiceResource(msgspec.Struct, kw_only=True):
@@ -167,13 +202,14 @@ class ServiceResource(msgspec.Struct, kw_only=True):
     tts_name: str | None
     do_not_share_warning_enabled: bool
     custom_code_enabled: bool
-    push: dict[str, Any]
-    totp: dict[str, Any]
+    push: PushSettings
+    totp: TotpSettings
     default_template_sid: str | None
-    whatsapp: dict[str, Any]
+    whatsapp: WhatsAppSettings
+    passkeys: PasskeysSettings
     verify_event_subscription_enabled: bool
-    date_created: str | None
-    date_updated: str | None
+    date_created: TwilioDate | None
+    date_updated: TwilioDate | None
     url: str
     links: dict[str, str]
 
@@ -183,6 +219,40 @@ class TwilioErrorOut(msgspec.Struct, kw_only=True):
     message: str
     more_info: str
     status: int
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The OpenAPI `responses` of a Twilio route for these error statuses."""
+    return {
+        status: ResponseSpec(TwilioErrorOut, description="Twilio error", generate_examples=False)
+        for status in statuses
+    }
+
+
+class ListMeta(msgspec.Struct, kw_only=True):
+    """Twilio's paging block: `key` names the list's field; URLs are absolute."""
+
+    page: int
+    page_size: int
+    first_page_url: str
+    previous_page_url: str | None
+    url: str
+    next_page_url: str | None
+    key: str
+
+
+class ServiceList(msgspec.Struct, kw_only=True):
+    services: list[ServiceResource]
+    meta: ListMeta
+
+
+def _updated(v: Verification) -> datetime:
+    """When the verification last changed. Expiry is no write (the status is judged when read),
+    yet an expired verification changed when it expired: its `date_updated` says so."""
+    updated = v.updated_at or v.created_at
+    if v.status == "expired":
+        return max(updated, v.expires_at)
+    return updated
 
 
 def verification_resource(
@@ -203,13 +273,13 @@ def verification_resource(
         send_code_attempts=[
             SendCodeAttempt(
                 attempt_sid=attempt_sid(v.id, i),
-                channel=twilio_channel(attempt.channel),
-                time=attempt.at_text,
+                channel=twilio_channel(attempt.channel).upper(),  # `SMS` in Twilio's examples
+                time=twilio_date(attempt.at) or "",
             )
             for i, attempt in enumerate(v.send_attempts)
         ],
         date_created=twilio_date(v.created_at) or "",
-        date_updated=twilio_date(v.updated_at or v.created_at),
+        date_updated=twilio_date(_updated(v)),
         sna=None,
         url=f"{base_url}/v2/Services/{service.twilio_service_sid}/Verifications/{sid}",
     )
@@ -230,7 +300,7 @@ def check_resource(result: CheckResult, service: ServiceSettings) -> Verificatio
         amount=None,
         payee=None,
         date_created=twilio_date(v.created_at) or "",
-        date_updated=twilio_date(v.updated_at or v.created_at),
+        date_updated=twilio_date(_updated(v)),
         sna_attempts_error_codes=[],
     )
 
@@ -249,10 +319,16 @@ def service_resource(service: ServiceSettings, base_url: str) -> ServiceResource
         tts_name=None,
         do_not_share_warning_enabled=False,
         custom_code_enabled=False,
-        push={},
-        totp={},
+        push=PushSettings(include_date=False, apn_credential_sid=None, fcm_credential_sid=None),
+        totp=TotpSettings(issuer=None, time_step=None, code_length=None, skew=None),
         default_template_sid=None,
-        whatsapp={},
+        whatsapp=WhatsAppSettings(msg_service_sid=None, from_=None),
+        passkeys=PasskeysSettings(
+            relying_party=RelyingParty(id=None, name=None, origins=None),
+            authenticator_attachment=None,
+            discoverable_credentials=None,
+            user_verification=None,
+        ),
         verify_event_subscription_enabled=False,
         date_created=None,
         date_updated=None,
