@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
@@ -231,13 +232,15 @@ def create_app(
         gc.freeze()
         # Every worker polls the workflow due-queue; the queue shares the steps out.
         poller = None
+        stop_polling = anyio.Event()
         if components.workflows is not None:
             poll = components.settings.workflow_poll_interval
-            poller = asyncio.create_task(components.workflows.run(poll))
+            poller = asyncio.create_task(components.workflows.run(poll, stop_polling))
         try:
             yield
         finally:
             if poller is not None:
+                stop_polling.set()  # heard even where the cancel below is lost (Workflows.run)
                 poller.cancel()
                 # A step in flight gets a moment to unwind; shutdown never waits on it longer
                 # (its queue entry is leased: another worker takes it when the lease ends).

@@ -107,10 +107,17 @@ class Workflows:
         """Whether any service can have a workflow (more than one channel enabled)."""
         return any(len(s.allowed_channels) > 1 for s in settings.services)
 
-    async def run(self, poll_interval: float) -> None:
-        """Poll the due-queue until cancelled. The pause is jittered so that the workers
-        of many instances spread their polls; a full batch is followed at once."""
-        while True:
+    async def run(self, poll_interval: float, stop: anyio.Event | None = None) -> None:
+        """Poll the due-queue until `stop` is set (or the task is cancelled). The pause is
+        jittered so that the workers of many instances spread their polls; a full batch is
+        followed at once.
+
+        The owner sets `stop` before it cancels: a cancellation alone can be lost. On
+        CPython 3.11 `asyncio.wait_for` drops one that arrives in the loop turn where the
+        awaited call ends (gh-86296, fixed in 3.12), and redis-py wraps every socket write
+        in it; the poll then returned normally and polled on, and shutdown hung."""
+        stop = stop or anyio.Event()
+        while not stop.is_set():
             handled = 0
             try:
                 handled = await self.tick()
@@ -119,7 +126,8 @@ class Workflows:
             except Exception:
                 log.exception("workflow queue: a poll failed")
             if handled < BATCH:
-                await anyio.sleep(poll_interval * random.uniform(0.5, 1.5))  # noqa: S311
+                with anyio.move_on_after(poll_interval * random.uniform(0.5, 1.5)):  # noqa: S311
+                    await stop.wait()
 
     async def tick(self) -> int:
         """Claim the due entries (up to BATCH) and take their steps; returns how many."""
