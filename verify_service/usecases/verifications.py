@@ -530,7 +530,7 @@ class Verifications:
                 await self._hash_once(code, tag)
             raise VerifyError("verification_not_found", "no verification for this number or id")
         if reserved.outcome == "reserved":
-            return await self._verify(service, tag, record, code)
+            return await self._verify(service, tag, record, code, uniform_time=uniform_time)
         if reserved.outcome == "exhausted":
             record = await self._outcome_of(service, tag, record)
         if uniform_time or reserved.outcome == "malformed":
@@ -546,7 +546,13 @@ class Verifications:
         return CheckResult(verification, verification.status, False, attempts_remaining=0)
 
     async def _verify(
-        self, service: ServiceSettings, tag: str, record: StoredVerification, code: str
+        self,
+        service: ServiceSettings,
+        tag: str,
+        record: StoredVerification,
+        code: str,
+        *,
+        uniform_time: bool = False,
     ) -> CheckResult:
         """The check of a reserved attempt: compare, then record the end it makes."""
         if delegation.is_delegated(record.code_hashes):
@@ -586,6 +592,16 @@ class Verifications:
                 attempts_remaining=0 if approved else max(0, remaining),
             )
         self._observer.check_outcome(service.name, "invalid")
+        if remaining <= 0 and not uniform_time:
+            # Checks that reserved earlier attempts may still be comparing, a right code
+            # among them: it was typed within the limit and must approve, not lose to this
+            # later guess because this hash ended first. Wait for them as an exhausted check
+            # does (`_outcome_of`). Not where timing must hide existence: that wait would
+            # tell a pending number's last attempt apart from an unknown number's check.
+            record = await self._outcome_of(service, tag, record)
+            if record.status != Status.PENDING:
+                verification = to_verification(record)
+                return CheckResult(verification, verification.status, False, 0)
         if remaining <= 0:
             finished = await self._store.finish(
                 tag=tag,
