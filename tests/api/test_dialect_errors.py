@@ -292,3 +292,38 @@ def test_options_and_405_name_exactly_the_methods_served(
     for method in set(METHODS) - DOCUMENTED[path]:
         r = client.request(method, url)
         assert (r.status_code, r.headers.get("allow")) == (405, allow), (method, r.text)
+
+
+# Credentials as raw header bytes a client or a proxy can send: not ASCII (Latin-1, UTF-8),
+# control characters, not base64. Each is a wrong credential: 401 in the dialect's shape.
+CREDENTIAL_BYTES = [b"\xff\xfe", "\u00e9t\u00e9".encode(), b"\x01\x7f", b"!!!", b"\xc3\xa9" * 40]
+
+
+@pytest.mark.parametrize("raw", CREDENTIAL_BYTES)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", f"/v2/Services/{SID}/Verifications"),
+        ("GET", f"/v2/Services/{SID}/Verifications/{VE}"),
+        ("GET", "/v2/Attempts"),
+        ("GET", "/v2/Services"),
+    ],
+)
+def test_twilio_credentials_that_are_not_ascii_are_401(
+    client: TestClient[Any], method: str, path: str, raw: bytes
+) -> None:
+    r = client.request(method, path, headers={"Authorization": b"Basic " + raw})
+    assert assert_twilio(r, 401)["code"] == 20003
+
+
+@pytest.mark.parametrize("raw", CREDENTIAL_BYTES)
+def test_other_dialects_credentials_that_are_not_ascii_are_401(
+    client: TestClient[Any], raw: bytes
+) -> None:
+    r = client.get(f"/v1/verifications/ver_{'0' * 32}", headers={"Authorization": b"Bearer " + raw})
+    assert assert_problem(r, 401)["code"] == "unauthorized"
+    r = client.get("/v1/fraud/blocks", headers={"Authorization": b"Bearer " + raw})
+    assert assert_problem(r, 401)["code"] == "unauthorized"
+    headers = {**SWISSCOM_HEADERS, "client_id": raw}
+    r = client.get("/messaging/tokenvalidation/0791234567/123456", headers=headers)
+    assert_swisscom(r, 401)
