@@ -8,7 +8,6 @@ account SID that service's `twilio_account_sid`, and `ServiceSid` its `twilio_se
 from __future__ import annotations
 
 import base64
-import binascii
 from typing import Annotated, Any
 
 from litestar import Request, Router, get, post
@@ -62,7 +61,7 @@ def _credentials(request: Request[Any, Any, Any]) -> tuple[str, str]:
         raise authenticate()
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+    except ValueError:  # not base64 (binascii.Error), not ASCII, or not UTF-8 once decoded
         raise authenticate() from None
     account_sid, sep, auth_token = decoded.partition(":")
     if not sep or not auth_token:
