@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
 
 from verify_service.observability import logs
 from verify_service.observability.metrics import Metrics
@@ -23,6 +23,7 @@ REQUEST_ID_HEADERS = (b"x-request-id", b"scs-request-id")
 # Accept what proxies and clients commonly send (UUIDs, ULIDs, hex); anything else is
 # replaced so that a header cannot inject text into our logs.
 _VALID_ID = re.compile(rb"^[A-Za-z0-9._:\-]{1,128}$")
+CLIENT_CLOSED = 499
 
 
 def new_request_id() -> str:
@@ -50,6 +51,14 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
         if header == b"scs-request-id":  # the Swisscom dialect echoes its own header
             echo.append((b"scs-request-id", request_id.encode()))
 
+        disconnected = False
+
+        async def receive_wrapper() -> ReceiveMessage:
+            nonlocal disconnected
+            message = await receive()
+            disconnected = disconnected or message["type"] == "http.disconnect"
+            return message
+
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
@@ -62,9 +71,11 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
 
         with logs.request_context(request_id=request_id):
             try:
-                await app(scope, receive, send_wrapper)
+                await app(scope, receive_wrapper, send_wrapper)
             finally:
-                _finished(scope, status, started)
+                # Gone before its request was read (the framework answers that with a 500
+                # nobody receives): not a server error. 499 is nginx's "client closed request".
+                _finished(scope, CLIENT_CLOSED if disconnected else status, started)
 
     return middleware
 
