@@ -24,11 +24,18 @@ MAX_INPUT_LENGTH = 32
 # and phonenumbers' parse is the costliest step of a start's own Python: the answers of
 # the last few thousand inputs are kept (an immutable result; errors are not cached).
 PARSE_CACHE = 4096
+# Every character str.isspace() takes (Unicode White_Space, and the ASCII separators), as
+# the ASCII space: a table for str.translate, built once (a test holds it to isspace).
+_SPACES = {c: " " for c in (*range(0x09, 0x0E), *range(0x1C, 0x20), 0x85, 0xA0, 0x1680)}
+_SPACES |= {c: " " for c in (*range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)}
 
 
 def parse_phone(raw: str, default_region: str) -> PhoneNumber:
-    """`079 123 45 67` with region CH -> `+41791234567`; `0041…` and `+41…` likewise."""
-    text = raw.strip()
+    """`079 123 45 67` with region CH -> `+41791234567`; `0041…` and `+41…` likewise.
+    Any Unicode space or line break separates groups as the ASCII space does (phonenumbers
+    takes only some: U+202F, which CLDR puts between the groups of fr-CH numbers, or a tab
+    pasted from a spreadsheet would make the number unreadable)."""
+    text = raw.translate(_SPACES).strip()
     if not text or len(text) > MAX_INPUT_LENGTH:
         raise PhoneNumberError("the number is empty or too long")
     if text.startswith("00"):

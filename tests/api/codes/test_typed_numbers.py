@@ -10,6 +10,7 @@ invalid_phone_number, though the no-break space and the ideographic space were a
 from __future__ import annotations
 
 import itertools
+import sys
 
 import pytest
 
@@ -51,3 +52,10 @@ async def test_twilio_number_with_any_space_is_read(api: Api, separator: str) ->
     assert r.json()["to"] == to
     checked = await twilio_check(api, typed(to, SEPARATORS[separator]), api.last_code(to))
     assert (checked.status_code, checked.json()["status"]) == (200, "approved")
+
+
+def test_the_separator_table_is_every_space() -> None:
+    from verify_service.domain.phones import _SPACES
+
+    spaces = {c for c in range(sys.maxunicode + 1) if chr(c).isspace() and c != 0x20}
+    assert set(_SPACES) == spaces
