@@ -258,6 +258,8 @@ def create_app(
         reports.delivery_reports,
         health.live,
         health.ready,
+        health.live_head,
+        health.ready_head,
         health.metrics,
         docs.openapi_json,
         docs.openapi_yaml,
