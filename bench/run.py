@@ -580,6 +580,7 @@ def report(res: dict[str, Any]) -> None:
         "| workers | flows/s (windows) | spread | worker CPU/flow | Redis CPU/flow | "
         "Redis busy | Redis calls/flow | worker busy (cores, min..max) | bare Litestar req/s |"
     )
+    balance = []
     print("|---|---|---|---|---|---|---|---|---|")
     for n, e in res["workers"].items():
         ws = [w["counters"] for w in e["flows"]["windows"]]
@@ -589,12 +590,19 @@ def report(res: dict[str, Any]) -> None:
         busy = ws[-1]["worker_busy"]
         print(
             f"| {n} | {_joined(ws, 'flows_per_s', '.0f')} "
-            f"| {e['spread']['flows_per_s'] * 100:.1f} % "
+            f"| flows/s {e['spread']['flows_per_s'] * 100:.1f} %, "
+            f"worker CPU {e['spread']['worker_cpu_ms_per_flow'] * 100:.1f} % "
             f"| {_joined(ws, 'worker_cpu_ms_per_flow', '.2f')} ms "
             f"| {_joined(ws, 'redis_cpu_us_per_flow', '.0f')} µs "
             f"| {ws[-1]['redis_busy'] * 100:.0f} % | {total:.1f} ({top}) "
             f"| {busy[0]:.2f}..{busy[-1]:.2f} | {e.get('bare_requests_per_s', float('nan')):.0f} |"
         )
+        shares = [
+            " ".join(f"{b / max(sum(w['worker_busy']), 1e-9) * 100:.0f}%" for b in w["worker_busy"])
+            for w in ws
+        ]
+        balance.append(f"{n} workers, each one's share of the workers' CPU: " + " | ".join(shares))
+    print("\n" + "\n".join(balance))
     ns = list(res["workers"])
     if len(ns) >= 2:
         a, b = res["workers"][ns[0]], res["workers"][ns[-1]]
