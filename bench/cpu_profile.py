@@ -230,19 +230,12 @@ def main() -> None:
 
     import uvloop
 
-    from bench.run import MINIMAL, process, uvicorn_cmd, write_config
-    from tests.support.redis_server import free_port, start_redis
+    from bench.run import fake_provider
+    from tests.support.redis_server import start_redis
 
     server = start_redis()
     try:
-        sms_port = free_port()
-        with process(
-            uvicorn_cmd("bench.fake_sms:app", sms_port, 1),
-            f"http://127.0.0.1:{sms_port}/",
-            {"PYTHONPATH": str(ROOT)},
-        ):
-            config = tmp / "profile.toml"
-            write_config(config, server.url, sms_port, MINIMAL, None)
+        with fake_provider(tmp, server.url) as (sms_port, config):
             with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
                 result = runner.run(main_async(args, config, f"http://127.0.0.1:{sms_port}"))
             if args.json:

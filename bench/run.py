@@ -203,6 +203,21 @@ def serve_cmd(config: Path, port: int, workers: int) -> list[str]:
     ]
 
 
+@contextmanager
+def fake_provider(tmp: Path, redis_url: str) -> Iterator[tuple[int, Path]]:
+    """The fake SMS provider running, and a config at minimal hashing that sends to it:
+    (its port, the config's path)."""
+    sms_port = free_port()
+    with process(
+        uvicorn_cmd("bench.fake_sms:app", sms_port, 1),
+        f"http://127.0.0.1:{sms_port}/",
+        {"PYTHONPATH": str(ROOT)},
+    ):
+        config = tmp / "minimal.toml"
+        write_config(config, redis_url, sms_port, MINIMAL, None)
+        yield sms_port, config
+
+
 def workers_of(master: subprocess.Popen[bytes]) -> list[psutil.Process]:
     """The processes that serve requests: the master's children, or the master itself
     when it serves alone (multiprocessing's resource tracker is no worker)."""

@@ -29,12 +29,10 @@ sys.path.insert(0, str(ROOT))
 from bench.cpu_profile import PACKAGES  # noqa: E402
 from bench.run import (  # noqa: E402
     API_KEY,
-    MINIMAL,
+    fake_provider,
     process,
     serve_cmd,
-    uvicorn_cmd,
     workers_of,
-    write_config,
 )
 from tests.support.redis_server import free_port, start_redis  # noqa: E402
 
@@ -114,14 +112,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="verify-spy-"))
     server = start_redis()
     try:
-        sms_port = free_port()
-        with process(
-            uvicorn_cmd("bench.fake_sms:app", sms_port, 1),
-            f"http://127.0.0.1:{sms_port}/",
-            {"PYTHONPATH": str(ROOT)},
-        ):
-            config = tmp / "minimal.toml"
-            write_config(config, server.url, sms_port, MINIMAL, None)
+        with fake_provider(tmp, server.url) as (sms_port, config):
             port = free_port()
             target = f"127.0.0.1:{port}"
             with process(

@@ -25,6 +25,15 @@ from verify_service.listeners import reuse_port_supported
 KEY = "workers-test-key-0123456789"
 
 
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def pending_started(text: str) -> float:
     total = 0.0
     for family in text_string_to_metric_families(text):
@@ -95,12 +104,7 @@ def test_two_workers_share_redis_and_metrics(tmp_path: Path, redis_server: Redis
         # Whichever worker answers, it reports the one verification started.
         assert {pending_started(text) for text in scrapes} == {1.0}
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 async def burst(port: int, connections: int, requests: int) -> int:
@@ -191,9 +195,4 @@ def test_a_burst_of_connections_reaches_every_worker(
         # 64 connections hashed over 4 sockets: a socket gets none with p = 4 * (3/4)^64 < 1e-7
         assert len([n for n in served.values() if n > 0]) == workers, served
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
