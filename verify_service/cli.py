@@ -39,6 +39,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from verify_service.api import slow_clients
     from verify_service.api.app import create_app
+    from verify_service.listeners import Supervisor, listeners
 
     settings = _settings(args.config)
     url = _url(args.host, args.port)
@@ -81,8 +82,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     }
     # Bind before anything is printed: a taken port is one plain line, not a banner with a
     # fresh key for a server that never starts (and a curl line that reaches another one).
+    # Several workers get a socket each where the kernel balances them (listeners.py).
     try:
-        sock = _bind(args.host, args.port)
+        sockets = listeners(args.host, args.port, args.workers)
     except OSError as exc:
         print(f"error: {_bind_error(args.host, args.port, exc)}", file=sys.stderr)
         return 2
@@ -109,16 +111,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 workers=args.workers,
                 **options,
             )
-            from uvicorn.supervisors import Multiprocess
-
-            Multiprocess(config, sockets=[sock]).run()
+            Supervisor(config, sockets, args.host).run()
             return 0
         app = create_app(settings, console_login=console_login)
         server = uvicorn.Server(uvicorn.Config(app, **options))
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
         return 0 if server.started else 3
     finally:
-        sock.close()
+        for sock in sockets:
+            sock.close()
         if own_metrics_dir:  # the workers' counts die with this run
             shutil.rmtree(own_metrics_dir, ignore_errors=True)
 
@@ -151,26 +152,6 @@ def _dev_banner(
         '-d \'{"to": "+41791234567"}\''
         f"{console}"
     )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound as uvicorn would bind it, for uvicorn (and its workers)
-    to serve on."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        # Listening from here on: a request sent right after the banner waits in the
-        # backlog until the app has started, instead of being refused.
-        sock.listen(2048)  # uvicorn's default backlog
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)  # the workers are child processes
-    return sock
 
 
 def _bind_error(host: str, port: int, exc: OSError) -> str:

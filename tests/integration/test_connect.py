@@ -27,7 +27,7 @@ def test_single_server_and_tls() -> None:
     assert plain.connection_pool.connection_kwargs["password"] == "pw"
     tls = connect("rediss://redis.internal:6380/0?ssl_cert_reqs=required")
     assert isinstance(tls, aioredis.Redis)
-    assert tls.connection_pool.connection_class is SSLConnection
+    assert issubclass(tls.connection_pool.connection_class, SSLConnection)
 
 
 def test_sentinel_form() -> None:

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 from redis.asyncio.connection import BlockingConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tests.conftest import API_KEY
 from tests.support.live_server import serve
@@ -20,6 +21,7 @@ from verify_service.store.connect import (
     MAX_CONNECTIONS,
     BlockingSentinelPool,
     RedisUrlError,
+    WaitingPool,
     connect,
 )
 
@@ -50,6 +52,31 @@ async def test_commands_beyond_the_pool_wait_for_a_connection(redis_server: Redi
         assert len(pool._available_connections) + len(pool._in_use_connections) <= 2
     finally:
         await client.delete("pool-test")
+        await client.aclose()
+
+
+async def test_an_idle_connection_is_taken_at_once_and_a_busy_pool_still_waits(
+    redis_server: RedisServer,
+) -> None:
+    client = connect(f"{redis_server.url}?max_connections=1")
+    pool = client.connection_pool
+    assert isinstance(pool, WaitingPool)
+    try:
+        assert await client.incr("pool-fast") == 1  # the idle connection, the short way
+        held = await pool.get_connection()
+        waiter = asyncio.create_task(client.incr("pool-fast"))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()  # every connection busy: it waits
+        await pool.release(held)
+        assert await waiter == 2
+        pool.timeout = 0.2
+        held = await pool.get_connection()
+        with pytest.raises(RedisConnectionError, match="No connection available"):
+            await client.incr("pool-fast")
+        await pool.release(held)
+        assert len(pool._available_connections) + len(pool._in_use_connections) == 1
+    finally:
+        await client.delete("pool-fast")
         await client.aclose()
 
 

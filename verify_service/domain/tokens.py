@@ -66,6 +66,10 @@ def normalize_code(token_type: TokenType, typed: str) -> str:
 
     The result is not checked against the alphabet here: `shape_of` and `in_alphabet`
     say whether it can be a code at all."""
+    if typed.isascii() and typed.isalnum():
+        # what nearly every check holds: NFKC keeps ASCII letters and digits as they are,
+        # none is a decoration and every digit is already ASCII: only step 4 applies
+        return typed.upper() if token_type is TokenType.ALPHANUMERIC else typed
     kept = []
     for char in unicodedata.normalize("NFKC", typed):
         if _decoration(char):

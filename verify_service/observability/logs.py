@@ -58,6 +58,10 @@ _EMAIL = re.compile(
     r"([\w.!#$%&'*+/=?^`{|}~-])([\w.!#$%&'*+/=?^`{|}~-]*)@([\w.-]+)(\.[A-Za-z]{2,63})\b"
 )
 _AUTH = re.compile(r"\b(Bearer|Basic)\s+[^\s\"',;]+", re.IGNORECASE)
+# A text without a digit, an "@" or whitespace holds no phone number (digits), no email
+# address ("@") and no credential after Bearer/Basic (whitespace): the three patterns
+# above cannot match it, only the secrets and codes (plain substrings) can be in it.
+_PATTERN_FREE = re.compile(r"[^\d@\s]*").fullmatch
 
 # Per request (or task): codes that must not appear, and fields added to every line.
 _codes: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("codes", default=None)
@@ -123,10 +127,13 @@ class Redactor:
                 value = value.replace(secret, REDACTED)
         codes = _codes.get()
         if codes:
-            for code in sorted(codes, key=len, reverse=True):
+            # the longest first: a code that contains another is scrubbed whole
+            for code in sorted(codes, key=len, reverse=True) if len(codes) > 1 else codes:
                 if code in value:
                     value = value.replace(code, REDACTED)
-        value = _AUTH.sub(lambda m: f"{m.group(1)} {REDACTED}", value)
+        if _PATTERN_FREE(value):
+            return value
+        value = _AUTH.sub(_mask_auth, value)
         if "@" in value:
             value = _EMAIL.sub(mask_email, value)
         return _PHONE.sub(mask_phone, value)
@@ -134,15 +141,33 @@ class Redactor:
     def value(self, key: str, value: Any) -> Any:
         if key.lower() in SENSITIVE_FIELDS:
             return REDACTED
+        kind = type(value)
+        if kind is str:
+            return self.text(value)
+        if kind is int or kind is float or kind is bool or value is None:
+            return value  # numbers say nothing: a count, a status, a duration
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, Mapping):
             return {str(k): self.value(str(k), v) for k, v in value.items()}
         if isinstance(value, list | tuple):
             return [self.value(key, v) for v in value]
-        if isinstance(value, bool | int | float) or value is None:
+        if isinstance(value, bool | int | float):
             return value
         return self.text(str(value))
+
+
+def _mask_auth(match: re.Match[str]) -> str:
+    return f"{match.group(1)} {REDACTED}"
+
+
+def _extras(record: logging.LogRecord) -> list[str]:
+    """The names of a record's extra fields (what `extra=` added), in the order given."""
+    found = getattr(record, "_extras", None)
+    if found is None:
+        names = record.__dict__.keys() - _RECORD_FIELDS
+        found = [k for k in record.__dict__ if k in names and not k.startswith("_")]
+    return found
 
 
 class RedactingFilter(logging.Filter):
@@ -171,17 +196,38 @@ class RedactingFilter(logging.Filter):
         record.exc_info = None
         if record.stack_info:
             record.stack_info = r.text(record.stack_info)
-        for key, value in list(vars(record).items()):
-            if key not in _RECORD_FIELDS and not key.startswith("_"):
-                setattr(record, key, r.value(key, value))
+        extras = _extras(record)
+        fields = record.__dict__
+        for key in extras:
+            fields[key] = r.value(key, fields[key])
+        record._extras = extras
         record._redacted = True
         return True
 
 
 class JsonFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__()
+        # one encoder for every line (json.dumps with options builds one per call)
+        self._encode = json.JSONEncoder(default=str, ensure_ascii=False).encode
+        self._second = -1
+        self._second_text = ""
+
+    def _timestamp(self, created: float) -> str:
+        """ISO 8601 in UTC with milliseconds ("2026-05-04T12:00:00.123+00:00"), the date
+        and time formatted once per second."""
+        second = int(created)
+        micro = round((created - second) * 1_000_000)  # as datetime rounds a timestamp
+        if micro >= 1_000_000:
+            return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        if second != self._second:
+            self._second_text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        return f"{self._second_text}.{micro // 1000:03d}+00:00"
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": self._timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),
@@ -189,16 +235,16 @@ class JsonFormatter(logging.Formatter):
         context = _fields.get()
         if context:
             line.update(context)
-        for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and not key.startswith("_"):
-                line[key] = value
+        fields = record.__dict__
+        for key in _extras(record):
+            line[key] = fields[key]
         if record.exc_text:
             line["exc"] = record.exc_text
         elif record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             line["stack"] = record.stack_info
-        return json.dumps(line, default=str, ensure_ascii=False)
+        return self._encode(line)
 
 
 # Loggers that keep their own handlers otherwise; routed to the root handler instead.
@@ -219,6 +265,12 @@ def configure_logging(
             root.removeHandler(old)
     handler._verify_service = True  # type: ignore[attr-defined]
     root.addHandler(handler)
+    # Nothing of ours prints where a line was logged from, nor thread or process: don't
+    # have every record look them up (the logging HOWTO's "Optimization").
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root.setLevel(level.upper())
     for name in _FRAMEWORK_LOGGERS:
         framework = logging.getLogger(name)

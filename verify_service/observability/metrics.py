@@ -12,6 +12,7 @@ scrape of any worker shows the whole instance."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -21,6 +22,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from verify_service.domain.model import Status
@@ -156,6 +158,20 @@ class Metrics:
             registry=r,
         )
 
+        # The labelled children in use, by metric and label values (see `child`).
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: MetricWrapperBase, *values: str) -> Any:
+        """`metric.labels(*values)`, kept: prometheus_client's `labels` checks and converts
+        the values and takes a lock on every call, and the request path asks for the same
+        few children each time. Label values are bounded sets (routes, services,
+        countries, outcomes), so is this cache."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
+
     def render(self) -> bytes:
         directory = _multiprocess_dir()
         if directory is None:
@@ -174,39 +190,41 @@ class MetricsObserver:
         self.metrics = metrics
 
     def status_changed(self, service: str, provider: str, country: str, status: Status) -> None:
-        self.metrics.verifications.labels(service, provider, country, status.value).inc()
+        self.metrics.child(
+            self.metrics.verifications, service, provider, country, status.value
+        ).inc()
 
     def check_outcome(self, service: str, outcome: str) -> None:
-        self.metrics.checks.labels(service, outcome).inc()
+        self.metrics.child(self.metrics.checks, service, outcome).inc()
 
     def send_observed(self, provider: str, outcome: str, seconds: float | None) -> None:
-        self.metrics.sends.labels(provider, outcome).inc()
+        self.metrics.child(self.metrics.sends, provider, outcome).inc()
         if seconds is not None:
-            self.metrics.send_seconds.labels(provider, outcome).observe(seconds)
+            self.metrics.child(self.metrics.send_seconds, provider, outcome).observe(seconds)
 
     def breaker_state(self, provider: str, state: str) -> None:
-        self.metrics.breaker_state.labels(provider).set(BREAKER_GAUGE[state])
+        self.metrics.child(self.metrics.breaker_state, provider).set(BREAKER_GAUGE[state])
 
     def report_applied(self, provider: str, status: str, effect: str) -> None:
-        self.metrics.delivery_reports.labels(provider, status, effect).inc()
+        self.metrics.child(self.metrics.delivery_reports, provider, status, effect).inc()
 
     def blocked(self, service: str, reason: str, country: str) -> None:
-        self.metrics.blocks.labels(service, reason, country).inc()
+        self.metrics.child(self.metrics.blocks, service, reason, country).inc()
 
     def fraud_guard_tripped(self, service: str, country: str, level: str) -> None:
-        self.metrics.fraud_guard_trips.labels(service, country, level).inc()
+        self.metrics.child(self.metrics.fraud_guard_trips, service, country, level).inc()
 
     def fraud_operator_action(self, service: str, action: str, country: str) -> None:
-        self.metrics.fraud_operator_actions.labels(service, action, country).inc()
+        self.metrics.child(self.metrics.fraud_operator_actions, service, action, country).inc()
 
     def attempt_recorded(self, service: str, country: str, channel: str, status: str) -> None:
-        self.metrics.attempts.labels(service, country, channel, status).inc()
+        self.metrics.child(self.metrics.attempts, service, country, channel, status).inc()
 
     def verification_started(self, service: str, country: str, channel: str) -> None:
-        self.metrics.starts.labels(service, country, channel).inc()
+        self.metrics.child(self.metrics.starts, service, country, channel).inc()
 
     def verification_converted(self, service: str, country: str, channel: str) -> None:
-        self.metrics.approvals.labels(service, country, channel).inc()
+        self.metrics.child(self.metrics.approvals, service, country, channel).inc()
 
     def attempt_log_failed(self, service: str) -> None:
-        self.metrics.attempt_log_errors.labels(service).inc()
+        self.metrics.child(self.metrics.attempt_log_errors, service).inc()

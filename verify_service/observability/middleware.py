@@ -94,5 +94,5 @@ def _finished(scope: Scope, status: int, started: float) -> None:
     log.log(level, "%s %s %d", method, route, status, extra=extra)
     metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
     if metrics is not None:
-        metrics.requests.labels(method, route, str(status)).inc()
-        metrics.request_seconds.labels(method, route).observe(elapsed)
+        metrics.child(metrics.requests, method, route, str(status)).inc()
+        metrics.child(metrics.request_seconds, method, route).observe(elapsed)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import string
+import unicodedata
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,3 +130,28 @@ def test_symbols_outside_every_alphabet_are_kept_so_the_code_is_refused() -> Non
 )
 def test_test_codes_must_be_possible_codes(token_type: TokenType, code: str, fits: bool) -> None:
     assert (problem_with_test_code(token_type, code) is None) is fits
+
+
+def normalized_by_the_rule(token_type: TokenType, typed: str) -> str:
+    """README "Checking a code", step by step, for every input (no shortcut)."""
+    kept = []
+    for char in unicodedata.normalize("NFKC", typed):
+        if char.isspace() or char == "\u2212" or unicodedata.category(char) in ("Cf", "Pd"):
+            continue
+        digit = unicodedata.decimal(char, None)
+        kept.append(str(digit) if digit is not None else char)
+    code = "".join(kept)
+    if token_type is TokenType.ALPHANUMERIC:
+        code = "".join(c.upper() if c in string.ascii_lowercase else c for c in code)
+    return code
+
+
+@given(
+    token_type=st.sampled_from(TokenType),
+    typed=st.one_of(
+        st.text(alphabet=string.ascii_letters + string.digits, max_size=12),
+        st.text(max_size=12),
+    ),
+)
+def test_the_plain_ascii_shortcut_follows_the_rule(token_type: TokenType, typed: str) -> None:
+    assert normalize_code(token_type, typed) == normalized_by_the_rule(token_type, typed)

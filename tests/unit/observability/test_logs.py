@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+from datetime import UTC, datetime
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -83,3 +84,71 @@ def test_configured_secrets_auth_headers_and_sensitive_fields() -> None:
     assert first["client_id"] == "[redacted]"
     assert first["attempt"] == 2
     assert "unformattable" in second["msg"]
+
+
+# --- the fast paths keep the redaction of the plain algorithm -----------------------------
+
+
+def reference_text(secrets: list[str], codes: set[str], value: str) -> str:
+    """The filter's rules applied one after another, every pattern on every text."""
+    for secret in sorted({s for s in secrets if len(s) >= 6}, key=len, reverse=True):
+        value = value.replace(secret, logs.REDACTED)
+    for code in sorted(codes, key=len, reverse=True):
+        value = value.replace(code, logs.REDACTED)
+    value = logs._AUTH.sub(lambda m: f"{m.group(1)} {logs.REDACTED}", value)
+    value = logs._EMAIL.sub(logs.mask_email, value)
+    return logs._PHONE.sub(logs.mask_phone, value)
+
+
+pieces = st.one_of(
+    st.text(max_size=12),
+    st.text(alphabet="abcXYZ/{}_-.:", max_size=12),  # route templates, words
+    e164,
+    st.from_regex(r"[0-9]{4,16}", fullmatch=True),
+    st.sampled_from(["Bearer ", "basic  ", "alice@example.com", "@", " ", "\t", "١٢٣٤٥٦٧٨"]),
+    st.sampled_from(["pepper-value-01", "SECRETWORD", "123456", "ABCD"]),
+)
+
+
+@given(
+    parts=st.lists(pieces, max_size=6),
+    codes=st.sets(st.sampled_from(["123456", "ABCD", "1234", "98765432"]), max_size=2),
+)
+def test_redaction_equals_every_rule_applied_in_turn(parts: list[str], codes: set[str]) -> None:
+    secrets = ["pepper-value-01", "SECRETWORD", "short"]
+    value = "".join(parts)
+    with logs.request_context(request_id="r"):
+        logs.sensitive(*codes)
+        assert Redactor(secrets).text(value) == reference_text(secrets, codes, value)
+
+
+@given(
+    value=st.one_of(st.integers(), st.floats(allow_nan=False), st.booleans(), st.none()),
+    text=st.text(max_size=20),
+)
+def test_numbers_pass_and_every_text_field_is_redacted(value: object, text: str) -> None:
+    redactor = Redactor(["pepper-value-01"])
+    assert redactor.value("attempt", value) == value
+    assert redactor.value("to", text) == redactor.text(text)
+    assert redactor.value("detail", {"to": text, "code": text}) == {
+        "to": redactor.text(text),
+        "code": logs.REDACTED,
+    }
+
+
+@given(created=st.floats(min_value=0, max_value=4e9, allow_nan=False))
+def test_timestamps_are_iso_8601_utc_with_milliseconds(created: float) -> None:
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "m", None, None)
+    record.created = created
+    formatter = JsonFormatter()
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert json.loads(formatter.format(record))["ts"] == expected
+    assert json.loads(formatter.format(record))["ts"] == expected  # the cached second too
+
+
+def test_extra_fields_keep_their_order_and_private_ones_stay_out() -> None:
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "m", None, None)
+    record.method, record.path, record._hidden, record.status = "POST", "/v1/x", "h", 201
+    RedactingFilter(Redactor()).filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert list(line)[4:] == ["method", "path", "status"]

@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, Operation, Reference
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
-from verify_service.api.deps import bearer_service
+from verify_service.api.deps import bearer_service, client_ip, components_of
 from verify_service.api.native.schemas import (
     CheckOut,
     CheckRequest,
@@ -94,6 +94,25 @@ def check_out(result: CheckResult) -> CheckOut:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What every native verification handler needs, as ONE dependency: Litestar resolves
+    two or more dependencies of a handler in a task group, a task each (~6 tasks a flow,
+    docs/performance.md), one without any."""
+
+    service: ServiceSettings  # by the bearer key (401 otherwise)
+    verifications: Verifications
+    client_ip: str | None
+
+
+def bearer_caller(request: Request[Any, Any, Any]) -> Caller:
+    return Caller(
+        bearer_service(request),
+        components_of(request.app.state).verifications,
+        client_ip(request),
+    )
+
+
 VerificationId = Annotated[
     str, PathParameter(min_length=1, max_length=64, description="Verification id (ver_…)")
 ]
@@ -103,7 +122,7 @@ class VerificationsController(Controller):
     path = "/v1/verifications"
     tags = ["verifications"]
     security = [{"bearer": []}]
-    dependencies = {"service": Provide(bearer_service, sync_to_thread=False)}
+    dependencies = {"caller": Provide(bearer_caller, sync_to_thread=False)}
 
     @post(
         "/",
@@ -117,9 +136,7 @@ class VerificationsController(Controller):
         self,
         request: Request[Any, Any, Any],
         data: JSONBody[StartRequest],
-        service: NamedDependency[ServiceSettings],
-        verifications: NamedDependency[Verifications],
-        client_ip: NamedDependency[str | None],
+        caller: NamedDependency[Caller],
         idempotency_key: Annotated[
             str | None,
             HeaderParameter(name="Idempotency-Key", min_length=1, max_length=255, required=False),
@@ -148,14 +165,14 @@ class VerificationsController(Controller):
             locale=data.locale,
             metadata=data.metadata,
             accept_language=accept_language,
-            client_ip=client_ip,
+            client_ip=caller.client_ip,
         )
         if idempotency_key is not None:
-            verification = await verifications.start_idempotent(
-                service, idempotency_key, await request.body(), params
+            verification = await caller.verifications.start_idempotent(
+                caller.service, idempotency_key, await request.body(), params
             )
         else:
-            verification = await verifications.start(service, params)
+            verification = await caller.verifications.start(caller.service, params)
         return Response(
             verification_out(verification),
             status_code=201,
@@ -172,16 +189,14 @@ class VerificationsController(Controller):
     async def check(
         self,
         data: JSONBody[CheckRequest],
-        service: NamedDependency[ServiceSettings],
-        verifications: NamedDependency[Verifications],
-        client_ip: NamedDependency[str | None],
+        caller: NamedDependency[Caller],
     ) -> CheckOut:
-        result = await verifications.check(
-            service,
+        result = await caller.verifications.check(
+            caller.service,
             code=data.code,
             to=data.to,
             verification_id=data.verification_id,
-            client_ip=client_ip,
+            client_ip=caller.client_ip,
         )
         return check_out(result)
 
@@ -194,10 +209,9 @@ class VerificationsController(Controller):
     async def fetch(
         self,
         verification_id: VerificationId,
-        service: NamedDependency[ServiceSettings],
-        verifications: NamedDependency[Verifications],
+        caller: NamedDependency[Caller],
     ) -> VerificationOut:
-        return verification_out(await verifications.fetch(service, verification_id))
+        return verification_out(await caller.verifications.fetch(caller.service, verification_id))
 
     @post(
         "/{verification_id:str}/cancel",
@@ -209,7 +223,6 @@ class VerificationsController(Controller):
     async def cancel(
         self,
         verification_id: VerificationId,
-        service: NamedDependency[ServiceSettings],
-        verifications: NamedDependency[Verifications],
+        caller: NamedDependency[Caller],
     ) -> VerificationOut:
-        return verification_out(await verifications.cancel(service, verification_id))
+        return verification_out(await caller.verifications.cancel(caller.service, verification_id))

@@ -243,3 +243,20 @@ def test_any_text_round_trips_through_json_and_form_bodies(text: str, to: str) -
         "text": f"Code: {text}",
         "n": "3",
     }
+
+
+async def test_cookies_a_provider_sets_are_not_sent_back(
+    start_fake: Callable[[Handler], FakeServer], make_provider: MakeProvider
+) -> None:
+    # an HTTP provider authenticates each request; a session cookie from one send must not
+    # ride along on the next message
+    def sets_cookies(request: Any) -> Reply:
+        return Reply(
+            200, json={"data": {"id": "m-1"}}, headers={"Set-Cookie": "session=abc123; Path=/"}
+        )
+
+    fake = start_fake(sets_cookies)
+    provider = make_provider(http_config(fake.url))
+    for _ in range(2):
+        assert (await provider.send(MESSAGE)).message_id == "m-1"
+        assert "cookie" not in fake.last.headers
