@@ -33,7 +33,10 @@ class Mode:
     """How much evidence a block needs: `z` (confidence), `ratio` (how far below the
     baseline), `min_starts` (recent starts before a range is judged; `repeat_min_starts`
     for one blocked within the last day), `new_allowance` (unconverted starts a country
-    without history gets, plus `growth` per approval) and `cooldown` (s, first block)."""
+    without history gets, plus `growth` per approval), `cooldown` (s, first block) and
+    `fresh_allowance` (unconverted repeats into 10k-blocks without a record the service
+    takes within its recent window before it is alerted and such a block is judged on
+    its second start: the spread attack's shape, docs/fraud.md)."""
 
     z: float
     ratio: float
