@@ -359,3 +359,28 @@ async def test_unconverted_repeats_in_blocks_with_a_record_are_no_alarm(
     for i in range(70, 80):  # and real users who approve go on as ever
         assert await start(v, real_de(i)) == "sent"
         await approve(v, real_de(i))
+
+
+@pytest.mark.slow
+async def test_a_service_that_always_has_such_repeats_learns_to_expect_them(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """The allowance is on top of what the service's own history leads it to expect: a
+    service whose users often leave codes unapproved in blocks without a record (here a
+    pair every 80 s for two hours, among users who approve) is not alerted by a handful
+    more, while a service without that history is (the spread test above)."""
+    v = components(store, make_settings, window=900, baseline=3600)
+    for step in range(90):
+        store.clock_offset_ms += 80_000
+        block = f"+49176{step * 97 % 10_000:04d}"
+        for to in numbers(block, 4, 2, step=4_321):  # a pair nobody approves
+            await start(v, to)  # (refused now and then at first, before it has learnt)
+        for i in range(3):  # and users who approve
+            to = real_de(step * 3 + i)
+            assert await start(v, to) == "sent"
+            await approve(v, to)
+    store.clock_offset_ms += 60_000
+    assert [await start(v, to) for to in spread_rounds(2)] == ["sent"] * 2 * len(SPREAD)
+    assert v.fraud is not None
+    blocked = {b.range for b in (await v.fraud.list_blocks(v.settings.services[0])).blocks}
+    assert not blocked & set(SPREAD)
