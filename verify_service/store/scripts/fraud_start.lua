@@ -2,7 +2,9 @@
 -- In one call: refuse while a range of the number is blocked (unless a narrower range of
 -- it has a healthy record of its own, or the number is allow-listed); else judge every
 -- range with this start counted, block the narrowest one whose recent conversion is
--- significantly below its country's baseline, or count the start.
+-- significantly below its country's baseline, or count the start. Unconverted repeats into
+-- 10k-blocks without a record are counted service-wide: beyond an allowance they alert the
+-- service and such a block is judged on its second start (a spread attack).
 -- Every key is one service's (same hash tag, one slot):
 local ranges_key = KEYS[1]  -- hash: prefix -> "s a S A t u" (see decayed)
 local lru_key = KEYS[2]     -- zset: prefix -> last touched (ms); memory bound
