@@ -33,7 +33,10 @@ class Mode:
     """How much evidence a block needs: `z` (confidence), `ratio` (how far below the
     baseline), `min_starts` (recent starts before a range is judged; `repeat_min_starts`
     for one blocked within the last day), `new_allowance` (unconverted starts a country
-    without history gets, plus `growth` per approval) and `cooldown` (s, first block)."""
+    without history gets, plus `growth` per approval), `cooldown` (s, first block) and
+    `fresh_allowance` (unconverted repeats into 10k-blocks without a record the service
+    takes within its recent window before it is alerted and such a block is judged on
+    its second start: the spread attack's shape, docs/fraud.md)."""
 
     z: float
     ratio: float
@@ -42,20 +45,21 @@ class Mode:
     new_allowance: float
     growth: float
     cooldown: int
+    fresh_allowance: float
 
 
 MODES = {
     # Few false blocks: a range must convert at under a third of its baseline with
     # 99.98 % confidence; more pumped SMS go out before the first block.
     "basic": Mode(z=3.5, ratio=0.35, min_starts=6, repeat_min_starts=3, new_allowance=20,
-                  growth=2.0, cooldown=900),
+                  growth=2.0, cooldown=900, fresh_allowance=6),
     # The default: under half the baseline with 99.87 % confidence.
     "standard": Mode(z=3.0, ratio=0.5, min_starts=4, repeat_min_starts=2, new_allowance=10,
-                     growth=2.0, cooldown=3600),
+                     growth=2.0, cooldown=3600, fresh_allowance=3),
     # Blocks early (under two thirds of the baseline, 99 %): least pumping, more
     # legitimate users caught in a block when their range converts poorly.
     "max": Mode(z=2.33, ratio=0.65, min_starts=3, repeat_min_starts=2, new_allowance=5,
-                growth=1.0, cooldown=7200),
+                growth=1.0, cooldown=7200, fresh_allowance=2),
 }  # fmt: skip
 # The narrower the range, the less real users cluster in it (a block of 100 numbers sees
 # two unrelated users in a day at most), so the less confidence a verdict needs: a run of
@@ -98,6 +102,7 @@ def guard_args(guard: GuardSettings) -> GuardArgs:
         max_ranges=guard.max_ranges,
         suspect_factor=SUSPECT_FACTOR,
         alert_factor=ALERT_FACTOR,
+        fresh_allowance=mode.fresh_allowance,
     )
 
 

@@ -40,6 +40,7 @@ class GuardArgs:
     max_ranges: int
     suspect_factor: float
     alert_factor: float
+    fresh_allowance: float
 
     @property
     def ttl_ms(self) -> int:
@@ -65,6 +66,7 @@ class GuardArgs:
             self.ttl_ms,
             repr(self.suspect_factor),
             repr(self.alert_factor),
+            repr(self.fresh_allowance),
         ]
 
 

@@ -276,3 +276,111 @@ async def test_a_user_who_asks_again_is_no_new_evidence(
         assert [await start(v, to) for to in users] == ["sent"] * len(users)
     assert v.fraud is not None
     assert (await v.fraud.list_blocks(v.settings.services[0])).blocks == []
+
+
+# The spread attack of bench/fraud_sim.py: random numbers in six 10k-blocks of three
+# countries, fed at once, none with a record of its own.
+SPREAD = {
+    "+491577123": 4,
+    "+491590456": 4,
+    "+44740012": 4,
+    "+44740098": 4,
+    "+1212555": 4,
+    "+1917444": 4,
+}
+
+
+def spread_rounds(rounds: int) -> list[str]:
+    """Round-robin over the six blocks: one new number in each per round."""
+    per_block = {p: numbers(p, digits, rounds, step=4_321) for p, digits in SPREAD.items()}
+    return [per_block[p][r] for r in range(rounds) for p in SPREAD]
+
+
+async def test_a_spread_over_blocks_without_history_trips_early(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """Each block alone has too few starts to be judged; unconverted repeats into blocks
+    that never saw an approval, counted across the service, give the attack away: after
+    the allowance every block is blocked on its next start, and a block blocked before and
+    never approved is blocked again on its first start after the block."""
+    v = components(store, make_settings)
+    await history(v)
+    attack = spread_rounds(4)
+    outcomes = [await start(v, to) for to in attack]
+    allowance = int(STANDARD.fresh_allowance)
+    # the first number in each block, then the allowance of repeats, then refusals only
+    sent = len(SPREAD) + allowance
+    assert outcomes == ["sent"] * sent + ["fraud_suspected"] * (len(attack) - sent)
+    assert v.fraud is not None
+    state = await v.fraud.list_blocks(v.settings.services[0])
+    assert sorted((b.range, b.level) for b in state.blocks) == sorted(
+        (p, "block_10k") for p in SPREAD
+    )
+    # Real users keep getting codes (and approve them), in the attacked countries too.
+    for i in range(60, 66):
+        for to in (real_de(i), swiss(i)):
+            assert await start(v, to) == "sent"
+            await approve(v, to)
+    assert await start(v, "+447911123456") == "sent"
+    assert await start(v, "+12125559876") == "fraud_suspected"  # in a blocked block
+    assert await start(v, "+13125559876") == "sent"
+    # After the block: each block is blocked again on its first start, twice as long.
+    store.clock_offset_ms += (STANDARD.cooldown + 1) * 1000
+    later = spread_rounds(6)[-len(SPREAD) :]
+    assert [await start(v, to) for to in later] == ["fraud_suspected"] * len(SPREAD)
+    state = await v.fraud.list_blocks(v.settings.services[0])
+    assert {b.strikes for b in state.blocks} == {2}
+
+
+async def test_unconverted_repeats_in_blocks_with_a_record_are_no_alarm(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """Real users who do not (yet) approve, two to a block, in blocks where someone
+    approved before, count as nothing special, however many blocks: the service is not
+    alerted and nobody is refused. Below the allowance, blocks without a record pass too."""
+    v = components(store, make_settings)
+    await history(v)
+    blocks = [f"+4179{b:03d}" for b in range(100, 112)]  # 12 Swiss 10k-blocks
+    for block in blocks:  # one real user in each approves
+        [to] = numbers(block, 4, 1, step=4_321)
+        assert await start(v, to) == "sent"
+        await approve(v, to)
+    for block in blocks:  # then two more in each, who never approve
+        for to in numbers(block, 4, 3, step=4_321)[1:]:
+            assert await start(v, to) == "sent"
+    # A few real users without a record in blocks nobody used before, two to a block:
+    # repeats up to the allowance, no alert.
+    fresh = [f"+4176{b:03d}" for b in range(200, 200 + int(STANDARD.fresh_allowance))]
+    for block in fresh:
+        for to in numbers(block, 4, 2, step=4_321):
+            assert await start(v, to) == "sent"
+    assert v.fraud is not None
+    assert (await v.fraud.list_blocks(v.settings.services[0])).blocks == []
+    for i in range(70, 80):  # and real users who approve go on as ever
+        assert await start(v, real_de(i)) == "sent"
+        await approve(v, real_de(i))
+
+
+@pytest.mark.slow
+async def test_a_service_that_always_has_such_repeats_learns_to_expect_them(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """The allowance is on top of what the service's own history leads it to expect: a
+    service whose users often leave codes unapproved in blocks without a record (here a
+    pair every 80 s for two hours, among users who approve) is not alerted by a handful
+    more, while a service without that history is (the spread test above)."""
+    v = components(store, make_settings, window=900, baseline=3600)
+    for step in range(90):
+        store.clock_offset_ms += 80_000
+        block = f"+49176{step * 97 % 10_000:04d}"
+        for to in numbers(block, 4, 2, step=4_321):  # a pair nobody approves
+            await start(v, to)  # (refused now and then at first, before it has learnt)
+        for i in range(3):  # and users who approve
+            to = real_de(step * 3 + i)
+            assert await start(v, to) == "sent"
+            await approve(v, to)
+    store.clock_offset_ms += 60_000
+    assert [await start(v, to) for to in spread_rounds(2)] == ["sent"] * 2 * len(SPREAD)
+    assert v.fraud is not None
+    blocked = {b.range for b in (await v.fraud.list_blocks(v.settings.services[0])).blocks}
+    assert not blocked & set(SPREAD)

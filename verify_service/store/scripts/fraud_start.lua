@@ -2,7 +2,9 @@
 -- In one call: refuse while a range of the number is blocked (unless a narrower range of
 -- it has a healthy record of its own, or the number is allow-listed); else judge every
 -- range with this start counted, block the narrowest one whose recent conversion is
--- significantly below its country's baseline, or count the start.
+-- significantly below its country's baseline, or count the start. Unconverted repeats into
+-- 10k-blocks without a record are counted service-wide: beyond an allowance they alert the
+-- service and such a block is judged on its second start (a spread attack).
 -- Every key is one service's (same hash tag, one slot):
 local ranges_key = KEYS[1]  -- hash: prefix -> "s a S A t u" (see decayed)
 local lru_key = KEYS[2]     -- zset: prefix -> last touched (ms); memory bound
@@ -29,13 +31,14 @@ local max_ranges = tonumber(ARGV[16])
 local ttl = tonumber(ARGV[17])            -- ms every key lives after its last write
 local suspect_factor = tonumber(ARGV[18])  -- z of a suspect range (below the country) x this
 local alert_factor = tonumber(ARGV[19])   -- z of every range while the service is alerted x this
-local allowed_flag = ARGV[20]      -- '1': allow-listed by the config
-local prefix_list = ARGV[21]       -- the number's ranges, broadest (the service) first
-local level_list = ARGV[22]        -- their levels, in the same order
-local z_list = ARGV[23]            -- the confidence (normal quantile) each range is judged at
-local candidate_list = ARGV[24]    -- prefixes an allow-list entry may match
-local number_id = ARGV[25]         -- digest of the number (never the number itself)
-local repeat_window = tonumber(ARGV[26])  -- ms: a start again to the same number counts once
+local fresh_allowance = tonumber(ARGV[20])  -- unconverted repeats into ranges without history
+local allowed_flag = ARGV[21]      -- '1': allow-listed by the config
+local prefix_list = ARGV[22]       -- the number's ranges, broadest (the service) first
+local level_list = ARGV[23]        -- their levels, in the same order
+local z_list = ARGV[24]            -- the confidence (normal quantile) each range is judged at
+local candidate_list = ARGV[25]    -- prefixes an allow-list entry may match
+local number_id = ARGV[26]         -- digest of the number (never the number itself)
+local repeat_window = tonumber(ARGV[27])  -- ms: a start again to the same number counts once
 local now = now_ms(clock_offset_ms)
 
 local function words(text)
@@ -85,11 +88,42 @@ local function parse_block(raw)
   return {until_ms = tonumber(u), strikes = tonumber(strikes)}
 end
 
-local raws = redis.call('HMGET', ranges_key, unpack(prefixes))
+-- FRESH: the service's decayed count of unconverted repeats into ranges without history
+-- (recent, then over the baseline horizon), "f F t"; a field of the counters' hash that is
+-- no range (never in the LRU index, never forgotten before the hash).
+local FRESH = '#fresh'
+local fields = {unpack(prefixes)}
+fields[n + 1] = FRESH
+local raws = redis.call('HMGET', ranges_key, unpack(fields))
 local s, a, S, A, u = {}, {}, {}, {}, {}
 for i = 1, n do
   s[i], a[i], S[i], A[i], u[i] = decayed(raws[i])
 end
+-- This number's 10k-block, and whether this start is an unconverted repeat into it while
+-- it has no history: a start within the last ~40 minutes, never an approval over the
+-- baseline horizon (see the service's count below).
+local fresh_i = nil
+for i = 3, n do
+  if levels[i] == 'block_10k' then
+    fresh_i = i
+  end
+end
+local fresh_repeat = fresh_i ~= nil and s[fresh_i] >= 0.5 and A[fresh_i] < 0.5
+-- The service's count of them with this one (recent and over the baseline horizon), and
+-- whether it is over the allowance plus what the service's history leads to expect: the
+-- shape of a pumping list fed into a few blocks, before any one block can be judged.
+local fresh_f, fresh_F, fresh_hot = 0, 0, false
+if fresh_repeat then
+  if raws[n + 1] then
+    local rf, rF, t = string.match(raws[n + 1], '^(%S+) (%S+) (%S+)$')
+    local dt = math.max(0, now - tonumber(t))
+    fresh_f, fresh_F = tonumber(rf) * math.exp(-dt / tau), tonumber(rF) * math.exp(-dt / tau_long)
+  end
+  fresh_f, fresh_F = fresh_f + 1, fresh_F + 1
+  local expected = math.max(0, fresh_F - fresh_f) * tau / tau_long
+  fresh_hot = fresh_f > fresh_allowance + expected + tonumber(zs[1]) * math.sqrt(expected)
+end
+
 -- Baseline conversion of each range: its own history older than the recent window,
 -- shrunk towards its parent's baseline while it has little (prior_weight starts' worth).
 -- Every range of a number is judged against its country's: a narrower range's own
@@ -132,6 +166,11 @@ local function anomalous(i, starts, approvals)
   local need = min_starts
   if blocks[i] or u[1] > now then
     need = repeat_min_starts
+  end
+  if i == fresh_i and fresh_hot then
+    need = 1.5  -- a second start within ~40 min, whatever the decay left of the first
+  elseif blocks[i] and A[i] < 0.5 then
+    need = 1  -- blocked before and never approved since: its next start is judged
   end
   if starts < need then
     return false
@@ -203,6 +242,20 @@ if not allowed and u[1] <= now and anomalous(1, s[1] + 1, a[1]) then
   u[1] = now + cooldown
 end
 
+-- A start to a 10k-block that had a start within the last ~40 minutes and never an
+-- approval over the baseline horizon: real users land in a block without a record once in
+-- a while, but two unconverted ones in the same block are rare; a pumping list fed into a
+-- few blocks does little else. More of these than the service's allowance (plus what it
+-- learnt to expect) alert the service before any one block has enough starts to be judged.
+local values = {}
+if not allowed and fresh_repeat then
+  if fresh_hot and u[1] <= now then
+    u[1] = now + cooldown
+  end
+  values[1] = FRESH
+  values[2] = string.format('%.6g %.6g %.0f', fresh_f, fresh_F, now)
+end
+
 -- Judge: the narrowest anomalous range (a range still blocked that let this start
 -- through, for a healthy range below it, is not judged again).
 local trip = nil
@@ -221,7 +274,6 @@ if not allowed then
   end
 end
 
-local values = {}
 local verdict = {'ok'}
 if trip then
   local strikes = 1
