@@ -4,7 +4,8 @@
 -- ownership, expiry and attempts, this script checks all of them itself, so that the
 -- decision and the change are one atomic step.
 -- Replies `status` when it made the change, 'expired' when this call found and recorded
--- the expiry, 'not_pending' otherwise, 'not_found' for another service's or no id.
+-- the expiry, 'not_pending' otherwise (each with the verification), 'not_found' for
+-- another service's or no id.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]
@@ -19,9 +20,9 @@ local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
 -- Out of attempts: no approval. Readers derive max_attempts_reached; a check still in
 -- flight records it. A cancel still ends it: the caller wants it gone either way.
-local f, refusal = pending_fields(vkey, service, now, retention_s, status == 'approved')
-if not f then
+local h, refusal = pending_fields(vkey, service, now, retention_s, status == 'approved')
+if not h then
   return refusal
 end
-end_verification(vkey, status, now, retention_s)
-return with_record(status, now, vkey)
+end_verification(vkey, h, status, now, retention_s)
+return reply_all(status, now, vkey, h)

@@ -6,8 +6,8 @@ local id = ARGV[3]
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local fields = redis.call('HGETALL', vkey)
-if #fields == 0 or redis.call('HGET', vkey, 'service') ~= service then
+local h = owned(vkey, service)
+if not h then
   return {'not_found'}
 end
-return {'ok', tostring(now), unpack(fields)}
+return reply_all('ok', now, vkey, h)

@@ -5,7 +5,8 @@
 -- events and metrics report it once), 'exhausted' when it is pending with every attempt
 -- reserved (checks still in flight decide its end: the caller waits for it), 'final' for
 -- any other refusal, 'malformed' (nothing counted) when the typed code cannot be a code
--- of this verification's type and length, so that no hash could match it.
+-- of this verification's type and length, so that no hash could match it. Each with the
+-- whole verification (one read: what the check compares and what its answer shows).
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]
@@ -20,28 +21,27 @@ if id == '' then
   if not id then return {'not_found'} end
 end
 local vkey = verification_key(prefix, id)
-local f = owned_fields(vkey, service)
-if not f then
+local h = owned(vkey, service)
+if not h then
   return {'not_found'}
 end
-if f[2] == 'pending' then
-  if now >= tonumber(f[3]) then
-    expire_now(vkey, now, retention_s)
-    return with_record('expired', now, vkey)
+if h['st'] == 'pending' then
+  if now >= tonumber(h['ea']) then
+    end_verification(vkey, h, 'expired', now, retention_s)
+    return reply_all('expired', now, vkey, h)
   end
-  if tonumber(f[4]) >= tonumber(f[5]) then
+  if tonumber(h['ck']) >= tonumber(h['mc']) then
     -- Refused, but not recorded here: attempts reserved earlier may still be verifying, and
     -- a right code among them must still approve. The last reserved attempt, if wrong,
     -- records max_attempts_reached (finish.lua); readers derive it meanwhile.
-    return with_record('exhausted', now, vkey)
+    return reply_all('exhausted', now, vkey, h)
   end
   if code_length ~= '' then
-    local shape = redis.call('HMGET', vkey, 'token_type', 'token_length')
-    if shape[2] ~= code_length or not string.find(code_types, ',' .. shape[1] .. ',', 1, true) then
-      return with_record('malformed', now, vkey)
+    if h['tl'] ~= code_length or not string.find(code_types, ',' .. h['tt'] .. ',', 1, true) then
+      return reply_all('malformed', now, vkey, h)
     end
   end
-  redis.call('HINCRBY', vkey, 'check_attempts', 1)
-  return with_record('reserved', now, vkey)
+  h['ck'] = text(redis.call('HINCRBY', vkey, 'ck', 1))
+  return reply_all('reserved', now, vkey, h)
 end
-return with_record('final', now, vkey)
+return reply_all('final', now, vkey, h)

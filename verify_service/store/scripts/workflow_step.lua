@@ -13,24 +13,23 @@ local retention_s = ARGV[6]
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local f, refusal = pending_fields(vkey, service, now, retention_s, true)
-if not f then
+local h, refusal = pending_fields(vkey, service, now, retention_s, true)
+if not h then
   return refusal
 end
-local g = redis.call('HMGET', vkey, 'workflow_step', 'send_count', 'max_send_attempts')
-if tonumber(g[1] or '0') >= step then
-  return with_record('stale', now, vkey)
+if tonumber(h['wf'] or '0') >= step then
+  return reply_all('stale', now, vkey, h)
 end
-if tonumber(g[2]) >= tonumber(g[3]) then
-  return with_record('max_send_attempts', now, vkey)
+if tonumber(h['sc']) >= tonumber(h['ms']) then
+  return reply_all('max_send_attempts', now, vkey, h)
 end
 -- The verification's end moves once the step's code went out (record_send.lua stores it
 -- with its own expiry); the keys live until the later of the two ends, plus retention.
-redis.call('HSET', vkey, 'last_send_at', now, 'updated_at', now, 'workflow_step', step)
-redis.call('HINCRBY', vkey, 'send_count', 1)
-local ttl = math.max(tonumber(f[3]), now + expires_in) - now + tonumber(retention_s) * 1000
+set_fields(vkey, h, 'ls', now, 'ua', now, 'wf', step)
+h['sc'] = text(redis.call('HINCRBY', vkey, 'sc', 1))
+local ttl = math.max(tonumber(h['ea']), now + expires_in) - now + tonumber(retention_s) * 1000
 redis.call('PEXPIRE', vkey, ttl)
 if redis.call('GET', last_key(prefix)) == id then
   redis.call('PEXPIRE', last_key(prefix), ttl)
 end
-return with_record('ok', now, vkey)
+return reply_all('ok', now, vkey, h)
