@@ -136,10 +136,10 @@ def main() -> None:
     print(f"{result['pending']} pending, verification hash: {result['hash_encoding']}")
     print(f"{'family':<22} {'keys':>6} {'B/key':>7} {'B/pending':>10}")
     for family, v in result["families"].items():
-        print(
-            f"{family:<22} {v['keys']:>6} {v['bytes_per_key']:>7.0f} {v['bytes_per_pending']:>10.0f}"
-        )
-    print(f"MEMORY USAGE per pending (families with a key each): {result['memory_usage_per_pending']:.0f}")
+        per_key, per_pending = v["bytes_per_key"], v["bytes_per_pending"]
+        print(f"{family:<22} {v['keys']:>6} {per_key:>7.0f} {per_pending:>10.0f}")
+    usage = result["memory_usage_per_pending"]
+    print(f"MEMORY USAGE per pending (families with a key each): {usage:.0f}")
     print(f"used_memory per pending: {result['used_memory_per_pending']:.0f}")
 
 

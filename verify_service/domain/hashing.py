@@ -66,7 +66,9 @@ class CodeHasher:
         p = self.params
         if p.time_cost > 255 or p.parallelism > 255 or p.memory_cost_kib >= 2**32:
             return encoded
-        packed = _COMPACT.pack(p.time_cost, p.parallelism, p.memory_cost_kib, salt[0], _tag(encoded))
+        packed = _COMPACT.pack(
+            p.time_cost, p.parallelism, p.memory_cost_kib, salt[0], _tag(encoded)
+        )
         return base64.b64encode(packed).decode()
 
     def matches(self, code: str, scope: str, stored: Iterable[str]) -> bool:
@@ -106,9 +108,7 @@ def _tag(encoded: str) -> bytes:
     return base64.b64decode(part + "=" * (-len(part) % 4))
 
 
-def _candidates(
-    text: str, by_salt: dict[bytes, bytes]
-) -> list[tuple[HashParams, bytes, bytes]]:
+def _candidates(text: str, by_salt: dict[bytes, bytes]) -> list[tuple[HashParams, bytes, bytes]]:
     """(parameters, salt, tag) to compare `text` with, for each configured pepper's salt
     it may have been made with: none for a string that is not a hash or whose pepper is
     gone; normally one (the compact form names its salt by one byte: two peppers sharing

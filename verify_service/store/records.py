@@ -29,15 +29,11 @@ _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 def escape(text: str) -> str:
     """`text` safe between the packed form's `|` separators and in a newline-separated
     script argument: `%`, `|`, CR and LF percent-encoded (nothing else, to stay short)."""
-    return (
-        text.replace("%", "%25").replace("|", "%7C").replace("\n", "%0A").replace("\r", "%0D")
-    )
+    return text.replace("%", "%25").replace("|", "%7C").replace("\n", "%0A").replace("\r", "%0D")
 
 
 def _unescape(text: str) -> str:
-    return (
-        text.replace("%0D", "\r").replace("%0A", "\n").replace("%7C", "|").replace("%25", "%")
-    )
+    return text.replace("%0D", "\r").replace("%0A", "\n").replace("%7C", "|").replace("%25", "%")
 
 
 def _base36(n: int) -> str:

@@ -55,7 +55,8 @@ def test_a_packed_attempt_reads_back_as_it_was(
 ) -> None:
     attempt = SendAttempt(at, provider, message_id, status, error, channel).to_json()
     packed = pack_attempt(attempt)
-    assert "\n" not in packed and "\r" not in packed  # one line of record_send's argument
+    assert "\n" not in packed
+    assert "\r" not in packed
     assert unpack_attempt(packed) == attempt
     assert SendAttempt.from_json(unpack_attempt(packed)).at == at
 
@@ -123,7 +124,8 @@ async def test_replies_of_state_changes_agree_with_a_full_read(
         base=reserved.record,
     )  # fmt: skip
     assert again.outcome == "unchanged"
-    assert again.record is not None and again.record.status == "approved"
+    assert again.record is not None
+    assert again.record.status == "approved"
 
 
 def _fields(record: Any) -> dict[str, Any]:
@@ -194,7 +196,8 @@ async def test_a_verification_of_the_previous_version_checks_after_the_upgrade(
     assert fetched.status == "pending"
     assert [(a.provider, a.message_id) for a in fetched.send_attempts] == [("capture", "SMold|1")]
     upgraded = await store.client.hgetall(vkey)
-    assert "service" not in upgraded and upgraded["sv"] == "login"
+    assert "service" not in upgraded
+    assert upgraded["sv"] == "login"
     assert upgraded[f"c:{record.codes[0].expires_at_ms}"] == legacy_hash
     assert 0 < await store.client.pttl(vkey) <= ttl
 
