@@ -40,7 +40,7 @@ FAMILIES = (
 PEPPER = "bench-pepper-0123456789abcdef"
 
 
-def _config() -> dict[str, Any]:
+def config() -> dict[str, Any]:
     from verify_service.config import hash_api_key
 
     return {
@@ -80,7 +80,7 @@ async def measure(url: str, count: int) -> dict[str, Any]:
     await client.flushdb()
     store = Store(client)
     await store.load_scripts()
-    components = build_components(settings_from_mapping(_config(), environ={}), store)
+    components = build_components(settings_from_mapping(config(), environ={}), store)
     service = components.settings.services[0]
     verifications = components.verifications
     # one start first: connections, script cache and the service-wide keys exist before

@@ -28,37 +28,30 @@ end
 --   = its hash (CodeHasher's stored form, or a delegation marker), while pending; one per
 --   send attempt, `s:<n>` = the attempt packed (records.pack_attempt; a JSON object in
 --   records upgraded from the first format). The id is the key's own (not stored).
--- Fields the caller of a state change already has (record_send, finish reply the rest).
-local STATIC = {sv = true, to = true, ch = true, tt = true, tl = true, ca = true, mc = true,
-  ms = true, md = true}
-
--- The first format (up to wave 2): long field names, one `codes` field (lines
--- `<expires_at_ms> <hash>`, or `<hash>` from before codes had their own expiry) and one
--- `sends` field (JSON lines). Old name -> new.
-local RENAMED = {service = 'sv', to = 'to', channel = 'ch', status = 'st', token_type = 'tt',
-  token_length = 'tl', created_at = 'ca', updated_at = 'ua', expires_at = 'ea',
-  check_attempts = 'ck', max_check_attempts = 'mc', max_send_attempts = 'ms',
-  send_count = 'sc', last_send_at = 'ls', metadata = 'md', workflow_step = 'wf'}
 
 -- A free `c:` field for a code expiring at `expiry` (ms): two codes of one millisecond
 -- (parallel resends) must not overwrite each other, so the later one lasts 1 ms longer.
-local function code_field(exists, expiry)
-  while exists('c:' .. expiry) do expiry = expiry + 1 end
+local function code_field(taken, expiry)
+  while taken['c:' .. expiry] do expiry = expiry + 1 end
   return 'c:' .. expiry
 end
 
--- Rewrite a verification of the first format in the current one, in place, keeping its
--- TTL (pending verifications written before an upgrade keep working: every script that
--- reads a verification calls this first). A no-op (one HEXISTS) on a current one.
+-- Rewrite a verification of the first format (up to wave 2: long field names, one `codes`
+-- field of `<expires_at_ms> <hash>` lines, or `<hash>` from before codes had their own
+-- expiry, and one `sends` field of JSON lines) in the current one, in place, keeping its
+-- TTL, so that pending verifications written before an upgrade keep working. Callers
+-- check first (`old` below: the first format has `service`, the current one `sv`).
 local function upgrade(vkey)
-  if redis.call('HEXISTS', vkey, 'service') == 0 then
-    return
-  end
+  local renamed = {service = 'sv', to = 'to', channel = 'ch', status = 'st',
+    token_type = 'tt', token_length = 'tl', created_at = 'ca', updated_at = 'ua',
+    expires_at = 'ea', check_attempts = 'ck', max_check_attempts = 'mc',
+    max_send_attempts = 'ms', send_count = 'sc', last_send_at = 'ls', metadata = 'md',
+    workflow_step = 'wf'}
   local flat = redis.call('HGETALL', vkey)
   local old = {}
   for i = 1, #flat, 2 do old[flat[i]] = flat[i + 1] end
   local fields, taken = {}, {}
-  for name, short in pairs(RENAMED) do
+  for name, short in pairs(renamed) do
     local value = old[name]
     if value and not (name == 'metadata' and (value == '{}' or value == '')) then
       fields[#fields + 1] = short
@@ -68,7 +61,7 @@ local function upgrade(vkey)
   for line in string.gmatch(old['codes'] or '', '[^\n]+') do
     local expiry, hash = string.match(line, '^(%d+) (.+)$')
     if not expiry then expiry, hash = old['expires_at'], line end
-    local name = code_field(function(n) return taken[n] end, tonumber(expiry))
+    local name = code_field(taken, tonumber(expiry))
     taken[name] = true
     fields[#fields + 1] = name
     fields[#fields + 1] = hash
@@ -85,119 +78,87 @@ local function upgrade(vkey)
   if ttl > 0 then redis.call('PEXPIRE', vkey, ttl) end
 end
 
--- The verification as a Lua table (field -> value), upgraded first; nil when there is none.
-local function read_verification(vkey)
-  upgrade(vkey)
-  local flat = redis.call('HGETALL', vkey)
-  if #flat == 0 then return nil end
-  local h = {}
-  for i = 1, #flat, 2 do h[flat[i]] = flat[i + 1] end
-  return h
-end
-
--- A field's text: integers (ms times, counts) as digits, never in exponent form.
-local function text(value)
-  if type(value) == 'number' then return string.format('%d', value) end
-  return value
-end
-
--- Set fields of the verification `vkey` and of its table `h` alike (name, value, ...).
-local function set_fields(vkey, h, ...)
-  local args = {...}
-  for i = 2, #args, 2 do
-    args[i] = text(args[i])
-    h[args[i - 1]] = args[i]
+-- HMGET of `vkey`'s fields `...`, the first of which every verification has (`sv` or
+-- `st`): when it is missing, the key is gone or of the first format, which is upgraded
+-- first (so a current verification costs no extra read).
+local function fields_of(vkey, ...)
+  local f = redis.call('HMGET', vkey, ...)
+  if not f[1] and redis.call('HEXISTS', vkey, 'service') == 1 then
+    upgrade(vkey)
+    f = redis.call('HMGET', vkey, ...)
   end
-  redis.call('HSET', vkey, unpack(args))
+  return f
 end
 
--- The codes of `h`, {expires_at_ms, hash, field} each.
-local function codes_of(h)
-  local list = {}
-  for name, value in pairs(h) do
-    local expiry = string.match(name, '^c:(%d+)$')
-    if expiry then list[#list + 1] = {tonumber(expiry), value, name} end
+-- The code fields of `vkey` ({expires_at_ms, field} each) and how many send attempts
+-- it holds (its `s:` fields), from the field names alone.
+local function codes_and_sends(vkey)
+  local codes, sends = {}, 0
+  for _, name in ipairs(redis.call('HKEYS', vkey)) do
+    local kind = string.sub(name, 1, 2)
+    if kind == 'c:' then
+      codes[#codes + 1] = {tonumber(string.sub(name, 3)), name}
+    elseif kind == 's:' then
+      sends = sends + 1
+    end
   end
-  return list
+  return codes, sends
 end
 
--- Delete the fields `names` from the verification and its table.
-local function delete_fields(vkey, h, names)
-  if #names == 0 then return end
-  for _, name in ipairs(names) do h[name] = nil end
-  redis.call('HDEL', vkey, unpack(names))
-end
-
-local function drop_codes(vkey, h)
+local function drop_codes(vkey)
   local names = {}
-  for _, code in ipairs(codes_of(h)) do names[#names + 1] = code[3] end
-  delete_fields(vkey, h, names)
+  for _, code in ipairs((codes_and_sends(vkey))) do names[#names + 1] = code[2] end
+  if #names > 0 then redis.call('HDEL', vkey, unpack(names)) end
 end
 
--- What deciding on a verification needs, as a table (read_verification); nil when `vkey`
--- is not `service`'s (another service's ids are not found, never refused, so that
--- nothing is learnt about them).
-local function owned(vkey, service)
-  local h = read_verification(vkey)
-  if not h or h['sv'] ~= service then
+-- What deciding on a verification needs: {service, status, expires_at, check_attempts,
+-- max_check_attempts}; nil when `vkey` is not `service`'s (another service's ids are not
+-- found, never refused, so that nothing is learnt about them).
+local function owned_fields(vkey, service)
+  local f = fields_of(vkey, 'sv', 'st', 'ea', 'ck', 'mc')
+  if not f[1] or f[1] ~= service then
     return nil
   end
-  return h
-end
-
-local function id_of(vkey)
-  return string.match(vkey, ':v:(.+)$')
+  return f
 end
 
 -- The reply of a script that hands back the verification: the outcome word, the server
--- time it was judged at, then its fields, the id first (StoredVerification.from_reply).
-local function reply_all(outcome, now, vkey, h)
-  local out = {outcome, tostring(now), 'id', id_of(vkey)}
-  for name, value in pairs(h) do
-    out[#out + 1] = name
-    out[#out + 1] = value
-  end
-  return out
-end
-
--- The same with only the fields a state change can move (not STATIC): the caller merges
--- them into the record it had (StoredVerification.updated).
-local function reply_changes(outcome, now, h)
-  local out = {outcome, tostring(now)}
-  for name, value in pairs(h) do
-    if not STATIC[name] then
-      out[#out + 1] = name
-      out[#out + 1] = value
-    end
-  end
-  return out
+-- time it was judged at, then the id and the hash (StoredVerification.from_reply).
+local function with_record(outcome, now, vkey)
+  local id = string.match(vkey, ':v:(.+)$')
+  return {outcome, tostring(now), 'id', id, unpack(redis.call('HGETALL', vkey))}
 end
 
 -- End a verification in `status`: its code hashes go (no later check can approve), and
 -- it is kept `retention_s` from now for reads, reports and audits.
-local function end_verification(vkey, h, status, now, retention_s)
-  set_fields(vkey, h, 'st', status, 'ua', now)
-  drop_codes(vkey, h)
+local function end_verification(vkey, status, now, retention_s)
+  redis.call('HSET', vkey, 'st', status, 'ua', now)
+  drop_codes(vkey)
   redis.call('PEXPIRE', vkey, tonumber(retention_s) * 1000)
 end
 
--- The table of a pending, unexpired verification of `service`, with check attempts left
--- when `need_attempts`; else nil and the reply that refuses it: 'not_found',
--- 'not_pending', or 'expired' (recorded here, once).
+-- Record the expiry of a pending verification found past expires_at.
+local function expire_now(vkey, now, retention_s)
+  end_verification(vkey, 'expired', now, retention_s)
+end
+
+-- The fields of a pending, unexpired verification of `service` (as owned_fields gives
+-- them), with check attempts left when `need_attempts`; else nil and the reply that
+-- refuses it: 'not_found', 'not_pending', or 'expired' (recorded here, once).
 local function pending_fields(vkey, service, now, retention_s, need_attempts)
-  local h = owned(vkey, service)
-  if not h then
+  local f = owned_fields(vkey, service)
+  if not f then
     return nil, {'not_found'}
   end
-  if h['st'] ~= 'pending' then
-    return nil, reply_all('not_pending', now, vkey, h)
+  if f[2] ~= 'pending' then
+    return nil, with_record('not_pending', now, vkey)
   end
-  if now >= tonumber(h['ea']) then
-    end_verification(vkey, h, 'expired', now, retention_s)
-    return nil, reply_all('expired', now, vkey, h)
+  if now >= tonumber(f[3]) then
+    expire_now(vkey, now, retention_s)
+    return nil, with_record('expired', now, vkey)
   end
-  if need_attempts and tonumber(h['ck']) >= tonumber(h['mc']) then
-    return nil, reply_all('not_pending', now, vkey, h)
+  if need_attempts and tonumber(f[4]) >= tonumber(f[5]) then
+    return nil, with_record('not_pending', now, vkey)
   end
-  return h, nil
+  return f, nil
 end

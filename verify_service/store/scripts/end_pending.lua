@@ -20,9 +20,9 @@ local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
 -- Out of attempts: no approval. Readers derive max_attempts_reached; a check still in
 -- flight records it. A cancel still ends it: the caller wants it gone either way.
-local h, refusal = pending_fields(vkey, service, now, retention_s, status == 'approved')
-if not h then
+local f, refusal = pending_fields(vkey, service, now, retention_s, status == 'approved')
+if not f then
   return refusal
 end
-end_verification(vkey, h, status, now, retention_s)
-return reply_all(status, now, vkey, h)
+end_verification(vkey, status, now, retention_s)
+return with_record(status, now, vkey)

@@ -6,8 +6,7 @@ local id = ARGV[3]
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local h = owned(vkey, service)
-if not h then
+if not owned_fields(vkey, service) then
   return {'not_found'}
 end
-return reply_all('ok', now, vkey, h)
+return with_record('ok', now, vkey)

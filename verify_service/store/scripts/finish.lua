@@ -13,24 +13,17 @@ local full = ARGV[5]            -- 1: reply with every field
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-upgrade(vkey)
-local f = redis.call('HMGET', vkey, 'st', 'ck', 'mc', 'ua')
+local f = fields_of(vkey, 'st', 'ck', 'mc', 'ua')
 if not f[1] then
   return {'not_found'}
 end
 local outcome = 'unchanged'
 if f[1] == 'pending' and (new_status ~= 'max_attempts_reached'
     or tonumber(f[2]) >= tonumber(f[3])) then
-  redis.call('HSET', vkey, 'st', new_status, 'ua', now)
-  local names = {}
-  for _, name in ipairs(redis.call('HKEYS', vkey)) do
-    if string.sub(name, 1, 2) == 'c:' then names[#names + 1] = name end
-  end
-  if #names > 0 then redis.call('HDEL', vkey, unpack(names)) end
-  redis.call('PEXPIRE', vkey, tonumber(retention_s) * 1000)
-  outcome, f[1], f[4] = 'changed', new_status, text(now)
+  end_verification(vkey, new_status, now, retention_s)
+  outcome, f[1], f[4] = 'changed', new_status, string.format('%d', now)
 end
 if full == '1' then
-  return reply_all(outcome, now, vkey, read_verification(vkey))
+  return with_record(outcome, now, vkey)
 end
 return {outcome, tostring(now), 'st', f[1], 'ua', f[4], 'ck', f[2]}

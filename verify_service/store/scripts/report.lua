@@ -16,14 +16,15 @@ local raw_provider = ARGV[7]    -- as given, for JSON attempts
 local raw_message_id = ARGV[8]
 
 local vkey = verification_key(prefix, id)
-local h = read_verification(vkey)
-if not h then
+if not fields_of(vkey, 'st')[1] then
   return {'not_found'}
 end
+local flat = redis.call('HGETALL', vkey)
 local LETTER = {sent = 's', delivered = 'd', undelivered = 'u'}
 local allowed = {s = true, u = status == 'delivered'}
 local updates = {}
-for name, value in pairs(h) do
+for i = 1, #flat, 2 do
+  local name, value = flat[i], flat[i + 1]
   if string.sub(name, 1, 2) == 's:' then
     if string.sub(value, 1, 1) == '{' then
       local attempt = cjson.decode(value)

@@ -21,27 +21,27 @@ if id == '' then
   if not id then return {'not_found'} end
 end
 local vkey = verification_key(prefix, id)
-local h = owned(vkey, service)
-if not h then
+local f = fields_of(vkey, 'sv', 'st', 'ea', 'ck', 'mc', 'tt', 'tl')
+if not f[1] or f[1] ~= service then
   return {'not_found'}
 end
-if h['st'] == 'pending' then
-  if now >= tonumber(h['ea']) then
-    end_verification(vkey, h, 'expired', now, retention_s)
-    return reply_all('expired', now, vkey, h)
+if f[2] == 'pending' then
+  if now >= tonumber(f[3]) then
+    expire_now(vkey, now, retention_s)
+    return with_record('expired', now, vkey)
   end
-  if tonumber(h['ck']) >= tonumber(h['mc']) then
+  if tonumber(f[4]) >= tonumber(f[5]) then
     -- Refused, but not recorded here: attempts reserved earlier may still be verifying, and
     -- a right code among them must still approve. The last reserved attempt, if wrong,
     -- records max_attempts_reached (finish.lua); readers derive it meanwhile.
-    return reply_all('exhausted', now, vkey, h)
+    return with_record('exhausted', now, vkey)
   end
   if code_length ~= '' then
-    if h['tl'] ~= code_length or not string.find(code_types, ',' .. h['tt'] .. ',', 1, true) then
-      return reply_all('malformed', now, vkey, h)
+    if f[7] ~= code_length or not string.find(code_types, ',' .. f[6] .. ',', 1, true) then
+      return with_record('malformed', now, vkey)
     end
   end
-  h['ck'] = text(redis.call('HINCRBY', vkey, 'ck', 1))
-  return reply_all('reserved', now, vkey, h)
+  redis.call('HINCRBY', vkey, 'ck', 1)
+  return with_record('reserved', now, vkey)
 end
-return reply_all('final', now, vkey, h)
+return with_record('final', now, vkey)

@@ -28,8 +28,7 @@ local now = now_ms(clock_offset_ms)
 local last = redis.call('GET', last_key(prefix))
 if last then
   local vkey = verification_key(prefix, last)
-  upgrade(vkey)
-  local f = redis.call('HMGET', vkey, 'st', 'ea', 'sc', 'ls', 'ck', 'mc', 'ms')
+  local f = fields_of(vkey, 'st', 'ea', 'sc', 'ls', 'ck', 'mc', 'ms')
   if f[1] == 'pending' and now < tonumber(f[2]) and tonumber(f[5]) < tonumber(f[6]) then
     if tonumber(f[3]) >= tonumber(f[7]) then
       return {'max_send_attempts', '0'}
@@ -45,12 +44,11 @@ if last then
     local ends = math.max(tonumber(f[2]), now + expires_in)
     redis.call('PEXPIRE', vkey, ends - now + retention)
     redis.call('PEXPIRE', last_key(prefix), ends - now + retention)
-    return reply_all('resent', now, vkey, read_verification(vkey))
+    return with_record('resent', now, vkey)
   end
   if f[1] == 'pending' then
     -- superseded (expired or out of attempts): its hashes are of no more use to anyone
-    local h = read_verification(vkey)
-    if h then drop_codes(vkey, h) end
+    drop_codes(vkey)
   end
 end
 

@@ -13,23 +13,24 @@ local retention_s = ARGV[6]
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local h, refusal = pending_fields(vkey, service, now, retention_s, true)
-if not h then
+local f, refusal = pending_fields(vkey, service, now, retention_s, true)
+if not f then
   return refusal
 end
-if tonumber(h['wf'] or '0') >= step then
-  return reply_all('stale', now, vkey, h)
+local g = redis.call('HMGET', vkey, 'wf', 'sc', 'ms')
+if tonumber(g[1] or '0') >= step then
+  return with_record('stale', now, vkey)
 end
-if tonumber(h['sc']) >= tonumber(h['ms']) then
-  return reply_all('max_send_attempts', now, vkey, h)
+if tonumber(g[2]) >= tonumber(g[3]) then
+  return with_record('max_send_attempts', now, vkey)
 end
 -- The verification's end moves once the step's code went out (record_send.lua stores it
 -- with its own expiry); the keys live until the later of the two ends, plus retention.
-set_fields(vkey, h, 'ls', now, 'ua', now, 'wf', step)
-h['sc'] = text(redis.call('HINCRBY', vkey, 'sc', 1))
-local ttl = math.max(tonumber(h['ea']), now + expires_in) - now + tonumber(retention_s) * 1000
+redis.call('HSET', vkey, 'ls', now, 'ua', now, 'wf', step)
+redis.call('HINCRBY', vkey, 'sc', 1)
+local ttl = math.max(tonumber(f[3]), now + expires_in) - now + tonumber(retention_s) * 1000
 redis.call('PEXPIRE', vkey, ttl)
 if redis.call('GET', last_key(prefix)) == id then
   redis.call('PEXPIRE', last_key(prefix), ttl)
 end
-return reply_all('ok', now, vkey, h)
+return with_record('ok', now, vkey)
