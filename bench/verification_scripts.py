@@ -31,8 +31,11 @@ if str(ROOT) not in sys.path:
 
 def _memory_bench() -> Any:
     """bench/verification_memory.py of this checkout (PYTHONPATH may name another's)."""
-    spec = importlib.util.spec_from_file_location("_memory", Path(__file__).parent / "verification_memory.py")
-    assert spec is not None and spec.loader is not None
+    spec = importlib.util.spec_from_file_location(
+        "_memory", Path(__file__).parent / "verification_memory.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

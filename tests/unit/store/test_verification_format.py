@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import MakeVerifs
@@ -111,18 +111,19 @@ async def test_replies_of_state_changes_agree_with_a_full_read(
     assert sent.record.sends == (attempt,)
     reserved = await store.reserve(tag=TAG, service="login", verification_id=base.id, retention=1)
     assert reserved.record is not None
-    finished = await store.finish(
-        tag=TAG, verification_id=base.id, status="approved", retention=RETENTION,
-        base=reserved.record,
-    )  # fmt: skip
+
+    async def approve() -> Any:
+        return await store.finish(
+            tag=TAG, verification_id=base.id, status="approved", retention=RETENTION,
+            base=reserved.record,
+        )  # fmt: skip
+
+    finished = await approve()
     assert finished.outcome == "changed"
     assert finished.record is not None
     assert _fields(finished.record) == _fields(await fetched(base.id))
     assert finished.record.codes == ()
-    again = await store.finish(
-        tag=TAG, verification_id=base.id, status="approved", retention=RETENTION,
-        base=reserved.record,
-    )  # fmt: skip
+    again = await approve()
     assert again.outcome == "unchanged"
     assert again.record is not None
     assert again.record.status == "approved"
@@ -231,3 +232,60 @@ async def test_an_upgraded_verification_keeps_its_codes_expiry_and_ttl(
     assert reserved.record.check_attempts == 1
     assert "md" not in await store.client.hgetall(vkey)  # an empty metadata is not stored
     assert 690_000 < await store.client.pttl(vkey) <= 700_000
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    first=st.integers(1, 900),
+    steps=st.lists(
+        st.tuples(st.integers(0, 120_000), st.integers(1, 900), st.booleans()), max_size=6
+    ),
+)
+async def test_resends_keep_the_live_codes_and_end_with_the_latest(
+    first: int, steps: list[tuple[int, int, bool]]
+) -> None:
+    """Any run of resends (clock moves, each code's own lifetime, sent or failed): the
+    stored codes are those a model keeps (a sent code drops the expired ones; a failed send
+    changes none), the verification ends with its latest live code, and it fails only
+    when a send fails with no code at all."""
+    store = Store.embedded()
+    await store.load_scripts()
+
+    async def reserve(expires_in: int) -> Any:
+        return await store.start(
+            tag=TAG, new_id=keys.new_id(TAG), service="login", to=TO, expires_in=expires_in,
+            max_check_attempts=5, max_send_attempts=100, resend_cooldown=0,
+            retention=RETENTION, token_type="numeric", token_length=6, channel="sms",
+            metadata={},
+        )  # fmt: skip
+
+    started = await reserve(first)
+    base = started.record
+    recorded = await store.record_sends(
+        tag=TAG, verification_id=base.id, attempts=[], sent=True, code_hash="h0",
+        retention=RETENTION, code_expires_at_ms=base.now_ms + first * 1000, base=base,
+    )  # fmt: skip
+    model = {"h0": base.now_ms + first * 1000}
+    for i, (advance, expires_in, sent) in enumerate(steps, 1):
+        store.clock_offset_ms += advance
+        reserved = await reserve(expires_in)
+        if reserved.outcome != "resent":  # the model's verification ended: a new one began
+            assert reserved.outcome == "created"
+            assert reserved.record.now_ms >= max(model.values())
+            break
+        now = reserved.record.now_ms
+        recorded = await store.record_sends(
+            tag=TAG, verification_id=base.id, attempts=[], sent=sent, code_hash=f"h{i}",
+            retention=RETENTION, code_expires_at_ms=now + expires_in * 1000,
+            base=reserved.record,
+        )  # fmt: skip
+        if sent:
+            model = {h: e for h, e in model.items() if e > recorded.record.now_ms}
+            model[f"h{i}"] = now + expires_in * 1000
+        record = recorded.record
+        assert {c.hash: c.expires_at_ms for c in record.codes} == model
+        assert record.expires_at_ms == max(model.values())
+        assert record.status == "pending"
+        fetched = await store.fetch(tag=TAG, service="login", verification_id=base.id)
+        assert fetched.record.codes == record.codes
+    await store.aclose()
