@@ -26,7 +26,7 @@ from verify_service.config import Settings
 from verify_service.domain.hashing import CodeHasher, HashParams
 from verify_service.domain.model import SendAttempt, StartParams
 from verify_service.store import Store, keys
-from verify_service.store.records import pack_attempt, unpack_attempt
+from verify_service.store.records import escape, pack_attempt, unpack_attempt
 
 LISTPACK_VALUE = 64  # Redis's default hash-max-listpack-value
 MESSAGE_ID = "ver_0123456789abcdef0123456789abcdef.1"  # the capture provider's: 38 chars
@@ -289,3 +289,25 @@ async def test_resends_keep_the_live_codes_and_end_with_the_latest(
         fetched = await store.fetch(tag=TAG, service="login", verification_id=base.id)
         assert fetched.record.codes == record.codes
     await store.aclose()
+
+
+async def test_a_report_on_a_packed_attempt_names_its_service_and_time(
+    store: Store, start_one: StartOne
+) -> None:
+    """report.lua's reply for the attempt log (where it keeps the attempt's record): the
+    service and the attempt's `at` as stored (base-36 ms when packed)."""
+    vid = await start_one()
+    at = datetime(2026, 11, 30, 20, 0, 0, 123000, tzinfo=UTC)
+    attempt = SendAttempt(at, "a|b", "m%1", "sent").to_json()
+    await store.record_sends(
+        tag=TAG, verification_id=vid, attempts=[attempt], sent=False, code_hash="",
+        retention=RETENTION, code_expires_at_ms=0,
+    )  # fmt: skip
+    args = (vid, escape("a|b"), escape("m%1"), "undelivered", escape("no|route"), "a|b", "m%1")
+    reply = await store._run("report", TAG, *args)
+    assert reply == ["changed", "login", pack_attempt(attempt).split("|", 1)[0]]
+    assert int(reply[2], 36) == (at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000
+    fetched = await store.fetch(tag=TAG, service="login", verification_id=vid)
+    assert fetched.record is not None
+    assert fetched.record.sends[-1] == {**attempt, "status": "undelivered", "error": "no|route"}
+    assert await store._run("report", TAG, *args) == ["unchanged"]

@@ -5,6 +5,8 @@
 -- An attempt is a field `s:<n>`: packed (records.pack_attempt: `at|status|channel|provider|
 -- message id|error`, status one letter, provider and message id escaped as the caller
 -- escaped them here), or a JSON object in verifications upgraded from the first format.
+-- Replies {'changed', service, the changed attempt's `at` as stored (ISO 8601, or base-36
+-- ms when packed)}, {'unchanged'} or {'not_found'}.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local _clock_offset_ms = ARGV[1]  -- unused: a report judges no time
 local id = ARGV[2]
@@ -23,6 +25,7 @@ local flat = redis.call('HGETALL', vkey)
 local LETTER = {sent = 's', delivered = 'd', undelivered = 'u'}
 local allowed = {s = true, u = status == 'delivered'}
 local updates = {}
+local sent_at = ''  -- the changed attempt's `at` as stored: where the attempt log keeps it
 for i = 1, #flat, 2 do
   local name, value = flat[i], flat[i + 1]
   if string.sub(name, 1, 2) == 's:' then
@@ -38,6 +41,7 @@ for i = 1, #flat, 2 do
         end
         updates[#updates + 1] = name
         updates[#updates + 1] = cjson.encode(attempt)
+        sent_at = attempt['at']
       end
     else
       local at, st, ch, prov, mid = string.match(value, '^([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|')
@@ -46,6 +50,7 @@ for i = 1, #flat, 2 do
         if status == 'undelivered' then err = detail end
         updates[#updates + 1] = name
         updates[#updates + 1] = table.concat({at, LETTER[status], ch, prov, mid, err}, '|')
+        sent_at = at
       end
     end
   end
@@ -54,4 +59,4 @@ if #updates == 0 then
   return {'unchanged'}
 end
 redis.call('HSET', vkey, unpack(updates))
-return {'changed'}
+return {'changed', redis.call('HGET', vkey, 'sv'), sent_at}
