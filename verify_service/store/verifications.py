@@ -324,6 +324,7 @@ class Store:
                     escape(detail or ""),
                     provider,
                     message_id,
+                    detail or "",
                 ]
                 calls.append((index, tag, args))
         if not calls:

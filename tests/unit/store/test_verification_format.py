@@ -202,6 +202,10 @@ async def test_a_verification_of_the_previous_version_checks_after_the_upgrade(
     assert upgraded[f"c:{record.codes[0].expires_at_ms}"] == legacy_hash
     assert 0 < await store.client.pttl(vkey) <= ttl
 
+    undelivered = ("SMold|1", "undelivered", "no|route")
+    assert await store.apply_reports("capture", [undelivered]) == ["changed"]
+    failed = (await v.verifications.fetch(service, started.id)).send_attempts[0]
+    assert (failed.status, failed.error) == ("undelivered", "no|route")
     assert await store.apply_reports("capture", [("SMold|1", "delivered", None)]) == ["changed"]
     resent = await v.verifications.start(service, StartParams(to=TO))
     assert resent.id == started.id
@@ -303,7 +307,7 @@ async def test_a_report_on_a_packed_attempt_names_its_service_and_time(
         tag=TAG, verification_id=vid, attempts=[attempt], sent=False, code_hash="",
         retention=RETENTION, code_expires_at_ms=0,
     )  # fmt: skip
-    args = (vid, escape("a|b"), escape("m%1"), "undelivered", escape("no|route"), "a|b", "m%1")
+    args = (vid, escape("a|b"), escape("m%1"), "undelivered", escape("no|route"), "a|b", "m%1", "")
     reply = await store._run("report", TAG, *args)
     assert reply == ["changed", "login", pack_attempt(attempt).split("|", 1)[0]]
     assert int(reply[2], 36) == (at - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() * 1000

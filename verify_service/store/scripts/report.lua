@@ -16,6 +16,7 @@ local status = ARGV[5]          -- delivered | undelivered
 local detail = ARGV[6]          -- the provider's error, '' when none
 local raw_provider = ARGV[7]    -- as given, for JSON attempts
 local raw_message_id = ARGV[8]
+local raw_detail = ARGV[9]
 
 local vkey = verification_key(prefix, id)
 if not fields_of(vkey, 'st')[1] then
@@ -34,8 +35,8 @@ for i = 1, #flat, 2 do
       if attempt['provider'] == raw_provider and attempt['message_id'] == raw_message_id
           and allowed[LETTER[attempt['status']] or ''] then
         attempt['status'] = status
-        if status == 'undelivered' and detail ~= '' then
-          attempt['error'] = detail
+        if status == 'undelivered' and raw_detail ~= '' then
+          attempt['error'] = raw_detail
         else
           attempt['error'] = cjson.null
         end
