@@ -21,6 +21,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -28,6 +29,9 @@ from argon2.low_level import Type, hash_secret
 
 SALT_LENGTH = 16
 HASH_LENGTH = 32
+# The stored form: t, p, m (KiB), the salt's first byte, the tag (see the module's doc).
+_COMPACT = struct.Struct(f">BBIB{HASH_LENGTH}s")
+COMPACT_LENGTH = 4 * _COMPACT.size // 3  # base64 characters, no padding (39 bytes: 52)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,27 +59,33 @@ class CodeHasher:
         return hmac.new(key, b"salt\x00" + scope.encode(), hashlib.sha256).digest()[:SALT_LENGTH]
 
     def hash(self, code: str, scope: str) -> str:
-        return self._hash(code, self._pepper, self.salt_for(scope), self.params)
+        """The stored form of `code`'s hash for `scope` (the module's doc): 52 base64
+        characters; argon2's encoded string for parameters beyond one byte (t, p > 255)."""
+        salt = self.salt_for(scope)
+        encoded = self._hash(code, self._pepper, salt, self.params)
+        p = self.params
+        if p.time_cost > 255 or p.parallelism > 255 or p.memory_cost_kib >= 2**32:
+            return encoded
+        packed = _COMPACT.pack(
+            p.time_cost, p.parallelism, p.memory_cost_kib, salt[0], _tag(encoded)
+        )
+        return base64.b64encode(packed).decode()
 
     def matches(self, code: str, scope: str, stored: Iterable[str]) -> bool:
-        """True if `code` matches any stored hash. One argon2 run per (pepper, parameters)
-        found (normally one); every comparison runs, in constant time, whatever matched.
-        Hashes made with a pepper that is no longer configured never match."""
+        """True if `code` matches any stored hash (either stored form). One argon2 run per
+        (pepper, parameters) found (normally one); every comparison runs, in constant
+        time, whatever matched. Hashes made with a pepper that is no longer configured
+        never match; neither does anything that is not a hash (a delegation marker)."""
         # Oldest first, so that the newest pepper wins if two ever derived the same salt.
         by_salt = {self.salt_for(scope, p): p for p in reversed(self._peppers)}
         computed: dict[tuple[bytes, HashParams], bytes] = {}
         found = False
-        for encoded in stored:
-            parsed = _parse(encoded)
-            if parsed is None:
-                continue
-            params, salt = parsed
-            pepper = by_salt.get(salt)
-            if pepper is None:
-                continue
-            if (salt, params) not in computed:
-                computed[salt, params] = self._hash(code, pepper, salt, params).encode()
-            found |= hmac.compare_digest(computed[salt, params], encoded.encode())
+        for text in stored:
+            for params, salt, tag in _candidates(text, by_salt):
+                if (salt, params) not in computed:
+                    encoded = self._hash(code, by_salt[salt], salt, params)
+                    computed[salt, params] = _tag(encoded)
+                found |= hmac.compare_digest(computed[salt, params], tag)
         return found
 
     @staticmethod
@@ -92,6 +102,34 @@ class CodeHasher:
         ).decode()
 
 
+def _tag(encoded: str) -> bytes:
+    """The raw tag of argon2's encoded string (its last `$` part, base64 unpadded)."""
+    part = encoded.rsplit("$", 1)[-1]
+    return base64.b64decode(part + "=" * (-len(part) % 4))
+
+
+def _candidates(text: str, by_salt: dict[bytes, bytes]) -> list[tuple[HashParams, bytes, bytes]]:
+    """(parameters, salt, tag) to compare `text` with, for each configured pepper's salt
+    it may have been made with: none for a string that is not a hash or whose pepper is
+    gone; normally one (the compact form names its salt by one byte: two peppers sharing
+    it, 1 in 256, cost a second run)."""
+    if text.startswith("$"):
+        parsed = _parse(text)
+        if parsed is None or parsed[1] not in by_salt:
+            return []
+        return [(parsed[0], parsed[1], _tag(text))]
+    if len(text) != COMPACT_LENGTH:
+        return []
+    try:
+        t, p, m, salt_id, tag = _COMPACT.unpack(base64.b64decode(text, validate=True))
+    except (ValueError, binascii.Error, struct.error):
+        return []
+    if not (t and p and m):
+        return []
+    params = HashParams(time_cost=t, memory_cost_kib=m, parallelism=p)
+    return [(params, salt, tag) for salt in by_salt if salt[0] == salt_id]
+
+
 def _parse(encoded: str) -> tuple[HashParams, bytes] | None:
     # "$argon2id$v=19$m=19456,t=2,p=1$<salt, base64 without padding>$<hash>"
     parts = encoded.split("$")
@@ -105,6 +143,7 @@ def _parse(encoded: str) -> tuple[HashParams, bytes] | None:
             parallelism=int(fields["p"]),
         )
         salt = base64.b64decode(parts[4] + "=" * (-len(parts[4]) % 4), validate=True)
+        base64.b64decode(parts[5] + "=" * (-len(parts[5]) % 4), validate=True)
     except (KeyError, ValueError, binascii.Error):
         return None
     return params, salt

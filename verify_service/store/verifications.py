@@ -16,7 +16,7 @@ from redis.exceptions import NoScriptError, RedisError
 from verify_service.domain.errors import VerifyError
 from verify_service.store import keys
 from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
-from verify_service.store.records import StoredVerification
+from verify_service.store.records import StoredVerification, escape, pack_attempt
 from verify_service.store.scripts import Scripts
 
 log = logging.getLogger("verify_service.store")
@@ -204,13 +204,13 @@ class Store:
         only shape a new one), and `record_sends` stores its hash with its own expiry,
         `expires_in` seconds from the reservation (the reply's `now_ms`). A resend moves no
         `expires_at` here: that happens when the new code is stored."""
+        meta = json.dumps(dict(metadata), separators=(",", ":")) if metadata else ""
         reply = await self._run(
             "start",
             tag,
             new_id,
             service,
             to,
-            "",  # start.lua's unused ARGV[5] (the code hash went to record_send)
             expires_in,
             max_check_attempts,
             max_send_attempts,
@@ -219,11 +219,35 @@ class Store:
             token_type,
             token_length,
             channel,
-            json.dumps(dict(metadata), separators=(",", ":")),
+            meta,
         )
         if reply[0] in ("max_send_attempts", "resend_too_soon"):
             return StartOutcome(reply[0], retry_after=int(reply[1]) or None)
-        return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+        if reply[0] == "resent":
+            return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+        # created: the script stored what it was given (start.lua) and replied only its time
+        now = int(reply[1])
+        created = StoredVerification(
+            id=new_id,
+            service=service,
+            to=to,
+            channel=channel,
+            status="pending",
+            token_type=token_type,
+            token_length=token_length,
+            created_at_ms=now,
+            updated_at_ms=now,
+            expires_at_ms=now + expires_in * 1000,
+            check_attempts=0,
+            max_check_attempts=max_check_attempts,
+            max_send_attempts=max_send_attempts,
+            send_count=1,
+            sends=(),
+            metadata=dict(metadata),
+            codes=(),
+            now_ms=now,
+        )
+        return StartOutcome(reply[0], created)
 
     async def _together(
         self, commands: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]
@@ -253,6 +277,7 @@ class Store:
         code_expires_at_ms: int,
         message_ids: Sequence[tuple[str, str]] = (),
         index_ttl_ms: int = 0,
+        base: StoredVerification | None = None,
     ) -> ScriptOutcome:
         """Append the attempts; when `sent` and the verification is still pending, store
         `code_hash` (the code the send carried) with its own expiry `code_expires_at_ms`
@@ -264,18 +289,27 @@ class Store:
         The index keys live in other slots than the verification, so they cannot be in its
         script; they go in the same non-transactional pipeline: one round trip on the start
         path. If an index write fails after the script ran, only the delivery reports of
-        that message are lost, which is why a transaction is not worth a cross-slot MULTI."""
-        lines = "\n".join(json.dumps(a, separators=(",", ":")) for a in attempts)
+        that message are lost, which is why a transaction is not worth a cross-slot MULTI.
+
+        `base`: the record the caller has (the start's), for a smaller reply: only the
+        fields a send can move come back, merged into it (`StoredVerification.updated`)."""
         args = [
             verification_id,
-            lines,
+            "\n".join(pack_attempt(a) for a in attempts),
             "1" if sent else "0",
             code_hash,
             retention,
             code_expires_at_ms,
+            "0" if base else "1",
         ]
+
+        def outcome(reply: list[str]) -> ScriptOutcome:
+            if base is None or len(reply) < 2:
+                return _outcome(reply)
+            return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=True))
+
         if not message_ids:
-            return _outcome(await self._run("record_send", tag, *args))
+            return outcome(await self._run("record_send", tag, *args))
         script = self.scripts["record_send"]
         # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
         # which would cost a second round trip on every start.
@@ -291,10 +325,10 @@ class Store:
             log.warning("message id index not written: %s", type(failed).__name__)
         reply = replies[0]
         if isinstance(reply, NoScriptError):  # Redis restarted and lost its script cache
-            return _outcome(await self._run("record_send", tag, *args))
+            return outcome(await self._run("record_send", tag, *args))
         if isinstance(reply, Exception):
             raise reply
-        return _outcome(list(reply))
+        return outcome(list(reply))
 
     @_unavailable
     async def apply_reports(
@@ -315,7 +349,16 @@ class Store:
             tag = keys.tag_of_id(verification_id) if isinstance(verification_id, str) else None
             if tag is not None:
                 message_id, status, detail = report
-                args = [verification_id, provider, message_id, status, detail or ""]
+                args = [
+                    verification_id,
+                    escape(provider),
+                    escape(message_id),
+                    status,
+                    escape(detail or ""),
+                    provider,
+                    message_id,
+                    detail or "",
+                ]
                 calls.append((index, tag, args))
         if not calls:
             return outcomes
@@ -358,9 +401,23 @@ class Store:
 
     @_unavailable
     async def finish(
-        self, *, tag: str, verification_id: str, status: str, retention: int
+        self,
+        *,
+        tag: str,
+        verification_id: str,
+        status: str,
+        retention: int,
+        base: StoredVerification | None = None,
     ) -> ScriptOutcome:
-        return _outcome(await self._run("finish", tag, verification_id, status, retention))
+        """End the pending verification in `status` (approved | max_attempts_reached, the
+        latter only with every attempt reserved): `changed`, or `unchanged` with the
+        verification as it is; `not_found`. `base`: the record the check reserved on; the
+        reply then carries only its status, update time and attempts, merged into it."""
+        args = (verification_id, status, retention, "0" if base else "1")
+        reply = await self._run("finish", tag, *args)
+        if base is None or len(reply) < 2:
+            return _outcome(reply)
+        return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=False))
 
     @_unavailable
     async def end_pending(

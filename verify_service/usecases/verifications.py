@@ -315,6 +315,7 @@ class Verifications:
                 code_hash=code_hash,
                 retention=self._settings.retention,
                 code_expires_at_ms=code_expires_at_ms,
+                base=record,
             )
             verification = to_verification(stored.record or record)
             if created:
@@ -423,6 +424,7 @@ class Verifications:
             index_ttl_ms=max(record.expires_at_ms, code_expires_at_ms)
             - record.now_ms
             + self._settings.retention * 1000,
+            base=record,  # a reply of what the send changed, not the whole record
         )
 
     async def start_idempotent(
@@ -575,6 +577,7 @@ class Verifications:
                 verification_id=record.id,
                 status=Status.APPROVED,
                 retention=self._settings.retention,
+                base=record,  # the reply: status, update time, attempts
             )
             assert finished.record is not None
             approved = finished.outcome == "changed"
@@ -608,6 +611,7 @@ class Verifications:
                 verification_id=record.id,
                 status=Status.MAX_ATTEMPTS_REACHED,
                 retention=self._settings.retention,
+                base=record,
             )
             verification = to_verification(finished.record or record)
             if finished.outcome == "changed":

@@ -1,17 +1,26 @@
 from __future__ import annotations
 
+import base64
+
 import pytest
 
-from verify_service.domain.hashing import CodeHasher, HashParams
+from verify_service.domain.hashing import COMPACT_LENGTH, CodeHasher, HashParams
 
 FAST = HashParams(time_cost=1, memory_cost_kib=1024, parallelism=1)
 
 
-def test_hash_is_argon2id_and_hides_the_code() -> None:
+def test_hash_is_argon2id_in_the_compact_form_and_hides_the_code() -> None:
+    """52 base64 characters (a listpack value in Redis): t, p, m, the salt's first byte,
+    then the tag argon2id makes (argon2's own encoded string ends with the same tag)."""
     hasher = CodeHasher(b"p" * 32, FAST)
-    encoded = hasher.hash("123456", "scope")
+    stored = hasher.hash("123456", "scope")
+    assert len(stored) == COMPACT_LENGTH == 52
+    raw = base64.b64decode(stored)
+    assert raw[:7] == bytes([1, 1, 0, 0, 4, 0, hasher.salt_for("scope")[0]])
+    encoded = CodeHasher._hash("123456", b"p" * 32, hasher.salt_for("scope"), FAST)
     assert encoded.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
-    assert "123456" not in encoded
+    assert base64.b64encode(raw[7:]).decode().rstrip("=") == encoded.rsplit("$", 1)[1]
+    assert "123456" not in stored
 
 
 def test_matches_any_code_of_the_scope_and_nothing_else() -> None:

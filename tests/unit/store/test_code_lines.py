@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.support.first_format import first_format
 from tests.unit.store.conftest import RETENTION, TAG, TO, StartOne
 from verify_service.store import Store, keys
 
@@ -57,8 +58,9 @@ async def test_each_code_has_its_own_expiry_and_the_latest_ends_it(
     record = resent.record
     assert resent.outcome == "ok"
     lives = [(c.hash, round((c.expires_at_ms - record.created_at_ms) / 1000)) for c in record.codes]
-    assert lives == [("h", 600), ("h2", 40)]  # seconds from the start (Redis time moves)
-    assert record.expires_at_ms == record.codes[0].expires_at_ms  # the latest code's end
+    # by expiry; seconds from the start (Redis time moves)
+    assert lives == [("h2", 40), ("h", 600)]
+    assert record.expires_at_ms == record.codes[-1].expires_at_ms  # the latest code's end
     store.clock_offset_ms = 601_000
     fetched = await store.fetch(tag=TAG, service="login", verification_id=record.id)
     assert fetched.record.live_code_hashes == ()
@@ -70,21 +72,27 @@ async def test_a_resend_drops_expired_codes(store: Store, start_one: StartOne) -
     await resend(store, "h2", 30)
     store.clock_offset_ms = 50_000  # h2 is over, h is not
     resent = await resend(store, "h3", 30)
-    assert resent.record.code_hashes == ("h", "h3")
-    assert resent.record.live_code_hashes == ("h", "h3")
+    assert resent.record.code_hashes == ("h3", "h")  # by expiry
+    assert resent.record.live_code_hashes == ("h3", "h")
 
 
 async def test_lines_without_an_expiry_last_as_long_as_the_verification(
     store: Store, start_one: StartOne
 ) -> None:
+    """The first format's `codes` lines without an expiry (written before codes had their
+    own), upgraded by the next script that reads the verification."""
     vid = await start_one()
     vkey = f"{keys.prefix(TAG)}:v:{vid}"
-    await store.client.hset(vkey, "codes", "old1\nold2")  # as written before this change
+    first = await store.fetch(tag=TAG, service="login", verification_id=vid)
+    await store.client.delete(vkey)
+    await store.client.hset(vkey, mapping=first_format(first.record, codes="old1\nold2"))
     fetched = await store.fetch(tag=TAG, service="login", verification_id=vid)
     assert fetched.record.live_code_hashes == ("old1", "old2")
     resent = await resend(store, "new", 30)
-    assert resent.record.code_hashes == ("old1", "old2", "new")
-    assert {c.expires_at_ms for c in resent.record.codes[:2]} == {fetched.record.expires_at_ms}
+    assert resent.record.code_hashes == ("new", "old1", "old2")
+    # the verification's end; the second 1 ms later (two codes of one ms keep both)
+    ends = [c.expires_at_ms - fetched.record.expires_at_ms for c in resent.record.codes[1:]]
+    assert ends == [0, 1]
 
 
 async def test_a_failed_resend_gives_the_verification_back_its_earlier_end(
@@ -110,7 +118,7 @@ async def test_a_failed_resend_gives_the_verification_back_its_earlier_end(
     assert failed.record.expires_at_ms == first.record.expires_at_ms
     assert failed.record.status == "pending"
     longer = await resend(store, "h3", 3600)
-    assert longer.record.code_hashes == ("h", "h3")
+    assert longer.record.code_hashes == ("h", "h3")  # by expiry
     assert longer.record.expires_at_ms > first.record.expires_at_ms
 
 

@@ -96,7 +96,7 @@ async def _end(store: Store, vid: str, status: str, service: str = "login") -> t
     ended = await store.end_pending(
         tag=TAG, service=service, verification_id=vid, status=status, retention=RETENTION
     )
-    stored = await store.client.hget(keys.verification_key(TAG, vid), "status")
+    stored = await store.client.hget(keys.verification_key(TAG, vid), "st")
     return ended.outcome, stored or "gone"
 
 
@@ -142,4 +142,4 @@ async def test_end_pending_refuses_any_other_status(store: Store, start_one: Sta
     vid = await start_one()
     with pytest.raises(VerifyError):
         await _end(store, vid, "expired")
-    assert await store.client.hget(keys.verification_key(TAG, vid), "status") == "pending"
+    assert await store.client.hget(keys.verification_key(TAG, vid), "st") == "pending"

@@ -25,7 +25,7 @@ async def all_attempts_held(v: Components, store: Store, attempts: int) -> tuple
     started = await v.verifications.start(service, StartParams(to=TO))
     tag = keys.tag_of_id(started.id)
     assert tag is not None
-    await store.client.hset(f"{keys.prefix(tag)}:v:{started.id}", "check_attempts", attempts)
+    await store.client.hset(f"{keys.prefix(tag)}:v:{started.id}", "ck", attempts)
     return started.id, tag
 
 

@@ -54,7 +54,17 @@ def test_mixed_resends_across_a_rotation_cost_one_run_per_pepper(argon2_runs: li
 def test_garbage_stored_hashes_are_ignored() -> None:
     hasher = CodeHasher(NEW, FAST)
     good = hasher.hash("123456", SCOPE)
-    garbage = ["", "$argon2id$", "$argon2id$v=19$m=x$!!$y", good.replace("argon2id", "argon2i")]
+    legacy = CodeHasher._hash("123456", NEW, hasher.salt_for(SCOPE), FAST)
+    garbage = [
+        "",
+        "$argon2id$",
+        "$argon2id$v=19$m=x$!!$y",
+        legacy.replace("argon2id", "argon2i"),
+        "A" * 52,  # the compact form's length: no parameters
+        good[:-1] + "!",
+        good[:-4],
+        "delegated:0123456789abcdef",
+    ]
     assert hasher.matches("123456", SCOPE, [*garbage, good])
     assert not hasher.matches("123456", SCOPE, garbage)
 

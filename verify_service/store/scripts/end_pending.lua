@@ -4,7 +4,8 @@
 -- ownership, expiry and attempts, this script checks all of them itself, so that the
 -- decision and the change are one atomic step.
 -- Replies `status` when it made the change, 'expired' when this call found and recorded
--- the expiry, 'not_pending' otherwise, 'not_found' for another service's or no id.
+-- the expiry, 'not_pending' otherwise (each with the verification), 'not_found' for
+-- another service's or no id.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]

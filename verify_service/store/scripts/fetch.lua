@@ -6,8 +6,7 @@ local id = ARGV[3]
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local fields = redis.call('HGETALL', vkey)
-if #fields == 0 or redis.call('HGET', vkey, 'service') ~= service then
+if not owned_fields(vkey, service) then
   return {'not_found'}
 end
-return {'ok', tostring(now), unpack(fields)}
+return with_record('ok', now, vkey)

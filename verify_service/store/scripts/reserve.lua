@@ -5,7 +5,8 @@
 -- events and metrics report it once), 'exhausted' when it is pending with every attempt
 -- reserved (checks still in flight decide its end: the caller waits for it), 'final' for
 -- any other refusal, 'malformed' (nothing counted) when the typed code cannot be a code
--- of this verification's type and length, so that no hash could match it.
+-- of this verification's type and length, so that no hash could match it. Each with the
+-- whole verification (one read: what the check compares and what its answer shows).
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]
@@ -20,8 +21,8 @@ if id == '' then
   if not id then return {'not_found'} end
 end
 local vkey = verification_key(prefix, id)
-local f = owned_fields(vkey, service)
-if not f then
+local f = fields_of(vkey, 'sv', 'st', 'ea', 'ck', 'mc', 'tt', 'tl')
+if not f[1] or f[1] ~= service then
   return {'not_found'}
 end
 if f[2] == 'pending' then
@@ -36,12 +37,11 @@ if f[2] == 'pending' then
     return with_record('exhausted', now, vkey)
   end
   if code_length ~= '' then
-    local shape = redis.call('HMGET', vkey, 'token_type', 'token_length')
-    if shape[2] ~= code_length or not string.find(code_types, ',' .. shape[1] .. ',', 1, true) then
+    if f[7] ~= code_length or not string.find(code_types, ',' .. f[6] .. ',', 1, true) then
       return with_record('malformed', now, vkey)
     end
   end
-  redis.call('HINCRBY', vkey, 'check_attempts', 1)
+  redis.call('HINCRBY', vkey, 'ck', 1)
   return with_record('reserved', now, vkey)
 end
 return with_record('final', now, vkey)

@@ -17,7 +17,7 @@ local f, refusal = pending_fields(vkey, service, now, retention_s, true)
 if not f then
   return refusal
 end
-local g = redis.call('HMGET', vkey, 'workflow_step', 'send_count', 'max_send_attempts')
+local g = redis.call('HMGET', vkey, 'wf', 'sc', 'ms')
 if tonumber(g[1] or '0') >= step then
   return with_record('stale', now, vkey)
 end
@@ -26,8 +26,8 @@ if tonumber(g[2]) >= tonumber(g[3]) then
 end
 -- The verification's end moves once the step's code went out (record_send.lua stores it
 -- with its own expiry); the keys live until the later of the two ends, plus retention.
-redis.call('HSET', vkey, 'last_send_at', now, 'updated_at', now, 'workflow_step', step)
-redis.call('HINCRBY', vkey, 'send_count', 1)
+redis.call('HSET', vkey, 'ls', now, 'ua', now, 'wf', step)
+redis.call('HINCRBY', vkey, 'sc', 1)
 local ttl = math.max(tonumber(f[3]), now + expires_in) - now + tonumber(retention_s) * 1000
 redis.call('PEXPIRE', vkey, ttl)
 if redis.call('GET', last_key(prefix)) == id then
