@@ -177,7 +177,9 @@ class Attempts:
             self._observer.attempt_recorded(service.name, country, channel, record.status)
         if created and records:
             self._observer.verification_started(service.name, country, channel)
-        task = asyncio.ensure_future(self._write(service.name, phone.e164, records))
+        task = asyncio.ensure_future(
+            self._write(service.name, phone.e164, records, created, [a.seconds for a in attempts])
+        )
         self._tasks.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._tasks.discard)
         return task
@@ -229,9 +231,17 @@ class Attempts:
             log.warning("attempt log: the conversion of a verification was not recorded")
             self._observer.attempt_log_failed(service.name)
 
-    async def _write(self, service: str, e164: str, records: list[Attempt]) -> None:
+    async def _write(
+        self,
+        service: str,
+        e164: str,
+        records: list[Attempt],
+        created: bool = False,
+        seconds: Sequence[float | None] = (),
+    ) -> None:
         try:
-            await self._store.add(service, keys.tag_for(self._tag_key, service, e164), records)
+            tag = keys.tag_for(self._tag_key, service, e164)
+            await self._store.add(service, tag, records, created=created, seconds=seconds)
         except VerifyError:
             log.warning("attempt log: %d record(s) not written", len(records))
             self._observer.attempt_log_failed(service)
