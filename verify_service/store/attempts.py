@@ -57,6 +57,7 @@ from typing import Any
 
 from verify_service.domain.attempts import (
     Attempt,
+    AttemptFilter,
     AttemptStatus,
     attempt_id,
     id_parts,
@@ -159,11 +160,21 @@ def hour_of(at_ms: int) -> int:
 @dataclass(frozen=True, slots=True)
 class Rollups:
     """A service's roll-ups of some hours: `since` (ms) when they began counting, None
-    before the first write; `hours` the hash of each hour asked for, in order (field ->
-    count, see ROLL-UPS; an hour without records is empty)."""
+    before the first write; `oldest` (ms) the oldest record in the log, None when empty;
+    `hours` the hash of each hour asked for, in order (field -> count, see ROLL-UPS; an
+    hour without records is empty)."""
 
     since: int | None
+    oldest: int | None
     hours: list[dict[str, int]]
+
+    @property
+    def missing_before(self) -> int | None:
+        """`since` when the log holds records older than it that the roll-ups do not
+        count (written before the upgrade that added them); else None."""
+        if self.since is None or self.oldest is None or self.oldest >= self.since:
+            return None
+        return self.since
 
 
 def own_part(verification_id: str) -> str:
@@ -185,6 +196,27 @@ class Batch:
     attempts: list[Attempt]
     done: bool
     resume: tuple[int, str] | None
+    # records the store looked at for this batch (more than `attempts` under a filter)
+    looked: int = 0
+
+
+def filter_spec(filters: AttemptFilter | None) -> str:
+    """What attempts_read.lua matches records by, from the fields of `filters` a record
+    holds (country, status, channel, provider, converted, number prefix); '' when none is
+    set. The reader checks every record it gets against the whole filter again."""
+    if filters is None:
+        return ""
+    fields = (
+        filters.country or "",
+        _LETTER[filters.status] if filters.status else "",
+        filters.channel or "",
+        filters.provider or "",
+        "" if filters.converted is None else ("1" if filters.converted else "0"),
+        (filters.prefix or "").removeprefix("+"),
+    )
+    if not any(fields) or any("\t" in f or "|" in f for f in fields):
+        return ""  # a field no record can hold: the reader's own check refuses them all
+    return "\t".join(fields)
 
 
 class AttemptStore:
@@ -257,16 +289,18 @@ class AttemptStore:
         """The roll-ups of `hours` (each ms // HOUR_MS), one script call whatever their
         number. Raises VerifyError(store_unavailable)."""
         keys_ = [
+            keys.attempts_log_key(service),
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour) for hour in hours),
         ]
         with store_call(self._store.deadline, what="the attempt log"):
             reply = list(await self._store.scripts.run("attempts_rollups", keys_, []))
         since = int(reply[0]) if reply[0] else None
+        oldest = int(float(reply[1])) if reply[1] else None
         parsed = [
-            {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)} for flat in reply[1:]
+            {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)} for flat in reply[2:]
         ]
-        return Rollups(since, parsed)
+        return Rollups(since, oldest, parsed)
 
     async def read(
         self,
@@ -277,10 +311,15 @@ class AttemptStore:
         until_ms: int | None = None,
         since_ms: int | None = None,
         count: int = 100,
+        filters: AttemptFilter | None = None,
+        budget: int | None = None,
     ) -> Batch:
         """Up to `count` records, newest first, created in [since_ms, until_ms] (ms,
         inclusive) and below `before` (a `Batch.resume`); from one number's index when
-        `tag` is given. Raises VerifyError(store_unavailable)."""
+        `tag` is given. With `filters`, Redis returns only records that pass
+        `filter_spec(filters)`, looking at `budget` records at most (default `count`);
+        `resume` is then the last record looked at. Raises
+        VerifyError(store_unavailable)."""
         if before is not None:
             top: str = str(before[0] if until_ms is None else min(before[0], until_ms))
             after = before[1] if until_ms is None or before[0] <= until_ms else ""
@@ -291,13 +330,24 @@ class AttemptStore:
             keys_.append(keys.attempts_numbers_key(service))
         bottom = 0 if since_ms is None else since_ms
         field = (tag or "")[:INDEX_FIELD]
-        args = [self._store.clock_offset_ms, self.retention, top, bottom, after, count, field]
+        spec = filter_spec(filters)
+        args = [
+            self._store.clock_offset_ms,
+            self.retention,
+            top,
+            bottom,
+            after,
+            count,
+            field,
+            spec,
+            budget if budget is not None and spec else count,
+        ]
         with store_call(self._store.deadline, what="the attempt log"):
             reply = list(await self._store.scripts.run("attempts_read", keys_, args))
-        done, last_score, last_random = reply[0], reply[1], reply[2]
-        rows = reply[3:]
+        done, last_score, last_random, looked = reply[0], reply[1], reply[2], reply[3]
+        rows = reply[4:]
         attempts = [
             unpack(service, rows[i], rows[i + 1], self._tag_key) for i in range(0, len(rows), 2)
         ]
         resume = (int(float(last_score)), str(last_random)) if last_score else None
-        return Batch(attempts, bool(int(done)), resume)
+        return Batch(attempts, bool(int(done)), resume, int(looked))

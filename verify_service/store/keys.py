@@ -44,7 +44,7 @@ The other families carry a digest tag of their own: one key, one slot.
                                 (hour = ms // 3,600,000): counters      after the hour ends
                                 written with the records they count
                                 (store/attempts.py ROLL-UPS)
-    vs:att:{<svc>}:since        ms from which the roll-ups count        none (one number)
+    vs:att:{<svc>}:since        ms from which the roll-ups count        [attempts] retention
     vs:wf:{queue}:due           sorted set: verification id -> when     none: an entry leaves
                                 its next workflow step is due (ms,      when its workflow ends
                                 store clock); a claimed entry is moved  (or, found orphaned,

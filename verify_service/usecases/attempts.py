@@ -55,9 +55,12 @@ log = logging.getLogger("verify_service.attempts")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-# Records one listing reads at most before it answers with what it found and a cursor (a
-# rare filter over a long log must not hold Redis or the worker for long).
-SCAN_BUDGET = 20_000
+# Records one listing looks at most before it answers with what it found and a cursor (a
+# rare filter over a long log must not hold Redis or the worker for long): Redis matches
+# them (attempts_read.lua), SCAN_CALL at a time, so one call holds it a few ms; only the
+# matches come back to be unpacked (docs/performance.md, "Operations console pages").
+SCAN_BUDGET = 100_000
+SCAN_CALL = 10_000
 SUMMARY_BATCH = 1000
 
 # A refused start, by error code: the rule that refused it (from the error's extra) or the
@@ -301,6 +304,8 @@ class Attempts:
                 until_ms=_until_ms(filters.until),
                 since_ms=ms_of(filters.since) if filters.since else None,
                 count=min(MAX_LIMIT, max(limit + 1, 100)),
+                filters=filters,
+                budget=min(SCAN_CALL, SCAN_BUDGET - scanned),
             )
             for attempt in batch.attempts:
                 if (e164 is None or attempt.to == e164) and filters.matches(attempt):
@@ -308,7 +313,7 @@ class Attempts:
                         last = found[-1]
                         return AttemptPage(_shown(found, e164), _cursor_of(last))
                     found.append(attempt)
-            scanned += len(batch.attempts)
+            scanned += max(batch.looked, len(batch.attempts))
             if batch.done or batch.resume is None:
                 return AttemptPage(_shown(found, e164), None)
             before = batch.resume
@@ -347,6 +352,8 @@ class Attempts:
                 until_ms=_until_ms(filters.until),
                 since_ms=ms_of(filters.since) if filters.since else None,
                 count=SUMMARY_BATCH,
+                filters=filters,
+                budget=SCAN_CALL,
             )
             for attempt in batch.attempts:
                 if (e164 is None or attempt.to == e164) and filters.matches(attempt):

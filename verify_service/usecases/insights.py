@@ -17,8 +17,9 @@ Definitions (the same the roll-ups count by):
 
 Windows are whole clock hours ending with the current one: "hour" is the current hour
 (since HH:00), "day" the last 24 hours, "week" the last 168; `Overview.window_since`
-says where each begins. Counting began at `Overview.counting_since` (the first write of
-a version with roll-ups): older records are in the log and on the Attempts page only.
+says where each begins. Roll-ups count from the first write of a version that has them;
+after an upgrade, `Overview.counting_since` says from when (older records are in the log
+and on the Attempts page, not in these figures) until the log holds no older record.
 
 Reading raises VerifyError(store_unavailable) when Redis does not answer in time."""
 
@@ -82,7 +83,8 @@ class Overview:
     countries: list[CountryRow]
     # where each window begins (UTC, on the hour)
     window_since: dict[str, datetime]
-    # when the roll-ups began counting (None: nothing written yet)
+    # when the roll-ups began counting, where the log holds older records they do not
+    # count (an upgrade from a version without them); else None
     counting_since: datetime | None
     hours_read: int
 
@@ -201,9 +203,8 @@ class Insights:
             "week": _at(hours[0]),
         }
         ranked = sorted(countries.values(), key=lambda r: (-r.week.start_count, r.country))
-        counting = (
-            None if rollups.since is None else datetime.fromtimestamp(rollups.since / 1000, UTC)
-        )
+        missing = rollups.missing_before
+        counting = None if missing is None else datetime.fromtimestamp(missing / 1000, UTC)
         return Overview(
             windows, hourly_all[-DAY_HOURS:], daily, ranked, since, counting, len(hours)
         )

@@ -8,7 +8,8 @@
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local numbers_key = KEYS[2]       -- keys.attempts_numbers_key(service)
 local since_key = KEYS[3]         -- keys.attempts_since_key(service)
--- KEYS[3 + i]: keys.attempts_hour_key(service, hour) of the i-th record
+-- from index 4 of record_keys: keys.attempts_hour_key(service, hour) of each record
+local record_keys = KEYS
 local clock_offset_ms = ARGV[1]
 local retention_ms = tonumber(ARGV[2]) * 1000
 local max_records = tonumber(ARGV[3])
@@ -16,7 +17,7 @@ local max_per_number = tonumber(ARGV[4])
 local tag = ARGV[5]               -- the number's index field (store/attempts.py)
 local scores = ARGV[6]            -- the records' times (ms), space-separated
 local records = ARGV[7]           -- packed records (store/attempts.py), newline-separated
-local created = ARGV[8] == '1'    -- the first delivery of its verification: a start
+local created = ARGV[8]           -- '1': the first delivery of its verification (a start)
 local buckets = ARGV[9]           -- per record: its latency bucket index, or '-'
 
 local oldest = now_ms(clock_offset_ms) - retention_ms
@@ -78,13 +79,13 @@ for record in string.gmatch(records, '[^\n]+') do
   i = i + 1
   local at = tonumber(times[i])
   if at >= oldest and at >= since then
-    local hour_key = KEYS[3 + i]
+    local hour_key = record_keys[3 + i]
     local status, provider, country = string.match(record,
       '^[^|]*|[^|]*|([^|]*)|[^|]*|[^|]*|([^|]*)|([^|]*)|')
     if status == 'r' then
       redis.call('HINCRBY', hour_key, 'r:' .. country, 1)
     else
-      if created and i == first then
+      if created == '1' and i == first then
         redis.call('HINCRBY', hour_key, 's:' .. country, 1)
       end
       redis.call('HINCRBY', hour_key, 'n:' .. provider, 1)
@@ -104,4 +105,6 @@ redis.call('ZREMRANGEBYSCORE', log_key, '-inf', '(' .. oldest)
 redis.call('ZREMRANGEBYRANK', log_key, 0, -(max_records + 1))
 redis.call('PEXPIRE', log_key, retention_ms)
 redis.call('PEXPIRE', numbers_key, retention_ms)
+-- gone only after a retention without writes, when every record it dated is gone too
+redis.call('PEXPIRE', since_key, retention_ms)
 return 'ok'
