@@ -29,10 +29,28 @@ local filtered = #want == 6
 local looked = 0
 local last_looked = nil          -- {score, random part} of the last record looked at
 
--- does a packed record (store/attempts.py) pass the filter?
+-- needles for a quick look before a record is parsed: a field between its bars
+local needles = {}
+for _, i in ipairs({1, 3, 4}) do
+  if filtered and want[i] ~= '' then
+    table.insert(needles, '|' .. want[i] .. '|')
+  end
+end
+
+-- does a packed record (store/attempts.py) pass the filter? The converted flag and the
+-- status letter sit at bytes 22 and 24; most records fail there or on a needle, cheaply.
 local function keep(record)
   if not filtered then
     return true
+  end
+  if (want[2] ~= '' and string.sub(record, 24, 24) ~= want[2])
+      or (want[5] ~= '' and string.sub(record, 22, 22) ~= want[5]) then
+    return false
+  end
+  for _, needle in ipairs(needles) do
+    if not string.find(record, needle, 24, true) then
+      return false
+    end
   end
   local converted, letter, channel, provider, country, digits = string.match(record,
     '^[^|]*|([^|]*)|([^|]*)|[^|]*|([^|]*)|([^|]*)|([^|]*)|([^|]*)|')
@@ -80,11 +98,13 @@ elseif high >= min then
   local exhausted = false
   -- look at one record: keep it when it passes; false once the batch is full or the
   -- budget spent
+  -- (a filtered read takes records without their scores, which cost more to hand to
+  -- Lua than the records: the few it keeps ask for theirs)
   local function look(score, member)
     looked = looked + 1
     last_looked = {score, member}
     if keep(member) then
-      table.insert(entries, {score, member})
+      table.insert(entries, {score or redis.call('ZSCORE', log_key, member), member})
     end
     return #entries < count and looked < budget
   end
@@ -101,18 +121,23 @@ elseif high >= min then
   local offset, chunk = 0, count
   while going do
     chunk = math.min(chunk, budget - looked)
-    local rows = redis.call('ZREVRANGEBYSCORE', log_key, max, min, 'WITHSCORES', 'LIMIT',
-      offset, chunk)
-    for i = 1, #rows, 2 do
+    local rows, step
+    if filtered then
+      rows, step = redis.call('ZREVRANGEBYSCORE', log_key, max, min, 'LIMIT', offset, chunk), 1
+    else
+      rows, step = redis.call('ZREVRANGEBYSCORE', log_key, max, min, 'WITHSCORES', 'LIMIT',
+        offset, chunk), 2
+    end
+    for i = 1, #rows, step do
       if going then
-        going = look(rows[i + 1], rows[i])
+        going = look(step == 2 and rows[i + 1] or nil, rows[i])
       end
     end
-    if #rows < 2 * chunk then
+    if #rows < step * chunk then
       exhausted = going
       going = false
     end
-    offset = offset + #rows / 2
+    offset = offset + #rows / step
     chunk = math.min(chunk * 4, 10000)
   end
   if not filtered then
@@ -129,7 +154,8 @@ else
 end
 local reply = {done and 1 or 0, '', '', looked}
 if last_looked and not numbers_key then
-  reply[2], reply[3] = tostring(last_looked[1]), string.sub(last_looked[2], 1, 20)
+  local score = last_looked[1] or redis.call('ZSCORE', log_key, last_looked[2])
+  reply[2], reply[3] = tostring(score), string.sub(last_looked[2], 1, 20)
 end
 for _, entry in ipairs(entries) do
   local score, member = entry[1], entry[2]
