@@ -37,13 +37,15 @@ instead of summing a day or a week of records. Fields (only those above 0 exist)
 
 A quantile read from the buckets (`usecases.insights.quantile`, as Prometheus's
 histogram_quantile interpolates) is off by at most the width of the bucket it falls in:
-under 25 ms below 0.1 s, 150 ms up to 0.25 s, 250 ms up to 0.5 s, 0.5-1 s up to 2 s.
+25 ms below 0.05 s, 50 ms up to 0.1 s, 150 ms up to 0.25 s, 250 ms up to 0.5 s, 0.5 s up
+to 1 s, 1 s up to 2 s, then 3, 5 and 20 s; above 30 s it reads 30 s.
 
 An hour's hash lives the `retention` after the hour's end (its records' lifetime); a
-service-hour is about 1-3 KB (docs/performance.md), whatever the number of attempts in
-it. Roll-ups count records made since `keys.attempts_since_key` (set by the first write
-of a version that has them): data older than that stays in the log only, and the console
-says from when it counts. Records the log drops beyond `max_per_service` stay counted.
+service-hour is about 0.5-1.5 KB (docs/performance.md; up to 40 KB with hundreds of
+countries in one hour), whatever the number of attempts in it. Roll-ups count records
+made since `keys.attempts_since_key` (set by the first write of a version that has them):
+data older than that stays in the log only, and the console says from when it counts.
+Records the log drops beyond `max_per_service` stay counted.
 """
 
 from __future__ import annotations

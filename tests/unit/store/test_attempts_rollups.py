@@ -10,7 +10,7 @@ and the bytes per service-hour on a real redis-server (docs/performance.md)."""
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -361,14 +361,8 @@ async def test_bytes_per_service_hour_on_redis(
                 provider=provider,
                 verification_id=vid,
             )
-            refused = Attempt(
-                id=new_id(at),
-                created_at=at,
-                service=SERVICE,
-                status="refused",
-                to=to,
-                country=code,
-                channel="sms",
+            refused = replace(
+                sent, id=new_id(at), status="refused", provider=None, verification_id=None
             )
             await log.add(SERVICE, tag, [sent], created=True, seconds=[0.01 * 3 ** (round_ % 5)])
             await log.add(SERVICE, tag, [refused])
