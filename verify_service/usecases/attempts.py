@@ -59,7 +59,7 @@ MAX_LIMIT = 1000
 # rare filter over a long log must not hold Redis or the worker for long): Redis matches
 # them (attempts_read.lua), SCAN_CALL at a time, so one call holds it a few ms; only the
 # matches come back to be unpacked (docs/performance.md, "Operations console pages").
-SCAN_BUDGET = 50_000
+SCAN_BUDGET = 25_000
 SCAN_CALL = 5_000
 SUMMARY_BATCH = 1000
 
