@@ -3,10 +3,11 @@ under 200 ms). Not a timed test: a measurement, printed next to a baseline from 
 run (`GET /health/live`, the cheapest route of the same server).
 
 A throwaway redis-server gets a week of attempts of one service (30 countries, 3
-providers, 60 % converted, some failed and refused), written straight into the attempt
-log's sorted set as store/attempts.py packs them (the per-number index only for the
-numbers searched for, through AttemptStore.add). The app runs under uvicorn on loopback;
-an operator signs in and each page is fetched `--rounds` times over HTTP.
+providers, 60 % converted, some failed and refused), written as the service writes them:
+each start's record through AttemptStore.add (attempts_add.lua: the log, the number
+index and the hourly roll-ups), each approval through AttemptStore.convert. The app runs
+under uvicorn on loopback; an operator signs in and each page is fetched `--rounds`
+times over HTTP. Also printed: MEMORY USAGE of the roll-ups against the log's.
 
 usage: python bench/console_pages.py [--attempts 100000] [--rounds 15]"""
 
@@ -20,6 +21,7 @@ import re
 import statistics
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -33,12 +35,15 @@ from tests.support.live_server import serve  # noqa: E402
 from tests.support.redis_server import start_redis  # noqa: E402
 from verify_service.api.app import create_app  # noqa: E402
 from verify_service.config import settings_from_mapping  # noqa: E402
-from verify_service.domain.attempts import Attempt, AttemptStatus  # noqa: E402
+from verify_service.domain.attempts import Attempt, AttemptStatus, ms_of  # noqa: E402
 from verify_service.store import Store, keys  # noqa: E402
-from verify_service.store.attempts import AttemptStore, new_id, pack  # noqa: E402
+from verify_service.store.attempts import AttemptStore, new_id  # noqa: E402
 from verify_service.usecases.console_auth import hash_password  # noqa: E402
 
 SERVICE = "login"
+PEPPER = "bench-pepper-0123456789abcdef"
+TAG_KEY = keys.tag_key(PEPPER.encode())  # the app's: no id_key, so the pepper's
+WRITERS = 200  # writes under way at once while filling
 PASSWORD = "bench operator password"
 COUNTRIES = [
     ("CH", "+4179"),
@@ -85,7 +90,7 @@ def attempts(count: int, now: datetime) -> list[tuple[str, Attempt]]:
         at = now - timedelta(seconds=rng.uniform(0, 7 * 86400 - 60))
         roll = rng.random()
         status: AttemptStatus = "refused" if roll < 0.03 else "failed" if roll < 0.08 else "sent"
-        vid = None if status == "refused" else keys.new_id(keys.tag_for(SERVICE, to))
+        vid = None if status == "refused" else keys.new_id(keys.tag_for(TAG_KEY, SERVICE, to))
         made.append(
             (
                 to,
@@ -108,39 +113,60 @@ def attempts(count: int, now: datetime) -> list[tuple[str, Attempt]]:
     return made
 
 
+async def write(url: str, rows: list[tuple[str, Attempt]]) -> None:
+    """Each attempt as the first delivery of its verification (or a refusal; a later
+    delivery where `rows` says "resend"), its approval after it; `WRITERS` calls at a
+    time."""
+    store = Store.from_url(url)
+    await store.load_scripts()
+    log = AttemptStore(store, tag_key=TAG_KEY, retention=30 * 86400, max_per_service=10**7)
+    rng = random.Random(7)
+
+    async def one(kind: str, attempt: Attempt) -> None:
+        sent = attempt.status != "refused"
+        seconds = [rng.lognormvariate(-1.6, 0.6)] if sent else [None]
+        tag = keys.tag_for(TAG_KEY, SERVICE, attempt.to)
+        unconverted = replace(attempt, converted=False)
+        created = sent and kind != "resend"
+        await log.add(SERVICE, tag, [unconverted], created=created, seconds=seconds)
+        if attempt.converted and attempt.verification_id:
+            await log.convert(SERVICE, attempt.verification_id, [ms_of(attempt.created_at)])
+
+    ordered = sorted(rows, key=lambda row: row[1].created_at)  # as they happened
+    for start in range(0, len(ordered), WRITERS):
+        await asyncio.gather(*(one(kind, a) for kind, a in ordered[start : start + WRITERS]))
+    await store.aclose()
+    await store.aclose()
+
+
 def fill(url: str, count: int, now: datetime) -> str:
-    """Write `count` attempts; returns a verification id of the searched number."""
-    client = redis.Redis.from_url(url)
-    log_key = keys.attempts_log_key(SERVICE)
-    rows = attempts(count, now)
-    for start in range(0, len(rows), 5000):
-        mapping = {}
-        for _, attempt in rows[start : start + 5000]:
-            score, member = pack(attempt)
-            mapping[member] = score
-        client.zadd(log_key, mapping)
-    searched = [a for _, a in attempts(20, now - timedelta(minutes=5))]
+    """Write `count` attempts, then 20 deliveries of one verification to the searched
+    number (5 minutes ago); returns that verification's id."""
+    vid = keys.new_id(keys.tag_for(TAG_KEY, SERVICE, SEARCHED))
     searched = [
-        Attempt(**{**{f: getattr(a, f) for f in a.__slots__}, "to": SEARCHED, "country": "CH"})
-        for a in searched
+        ("resend" if i else "", replace(a, to=SEARCHED, country="CH", verification_id=vid))
+        for i, (_, a) in enumerate(attempts(20, now - timedelta(minutes=5)))
         if a.status != "refused"
     ]
-    vid = keys.new_id(keys.tag_for(SERVICE, SEARCHED))
-    searched = [
-        Attempt(**{**{f: getattr(a, f) for f in a.__slots__}, "verification_id": vid})
-        for a in searched
-    ]
-
-    async def index() -> None:
-        store = Store.from_url(url)
-        await store.load_scripts()
-        await AttemptStore(store, retention=30 * 86400, max_per_service=10**7).add(
-            SERVICE, keys.tag_for(SERVICE, SEARCHED), searched
-        )
-        await store.aclose()
-
-    asyncio.run(index())
+    asyncio.run(write(url, attempts(count, now) + searched))
     return vid
+
+
+def memory(url: str) -> str:
+    """MEMORY USAGE of the roll-ups (per service-hour) next to the log's (per attempt)."""
+    client = redis.Redis.from_url(url)
+    tag = keys.attempts_tag(SERVICE)
+    hours = [client.memory_usage(k) or 0 for k in client.scan_iter(f"vs:att:{{{tag}}}:h:*")]
+    log = client.memory_usage(keys.attempts_log_key(SERVICE)) or 0
+    records = client.zcard(keys.attempts_log_key(SERVICE)) or 1
+    client.close()
+    if not hours:
+        return f"log: {log / records:.0f} B/attempt; no roll-ups"
+    return (
+        f"roll-ups: {len(hours)} service-hours, {sum(hours) / len(hours):.0f} B each on"
+        f" average, {max(hours)} B at most, {sum(hours) / 1e6:.2f} MB in all; log:"
+        f" {log / records:.0f} B/attempt, {log / 1e6:.1f} MB"
+    )
 
 
 def timed(client: httpx.Client, path: str, rounds: int) -> dict[str, float]:
@@ -169,9 +195,10 @@ def main() -> None:
         began = time.perf_counter()
         vid = fill(server.url, args.attempts, now)
         print(f"wrote {args.attempts} attempts in {time.perf_counter() - began:.1f} s")
+        print(memory(server.url))
         mapping = {
             "redis_url": server.url,
-            "pepper": "bench-pepper-0123456789abcdef",
+            "pepper": PEPPER,
             "providers": {name: {"kind": "console"} for name in PROVIDERS},
             "services": [
                 {"name": SERVICE, "api_keys": ["sha256:" + "0" * 64], "providers": PROVIDERS}

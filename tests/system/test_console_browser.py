@@ -185,9 +185,10 @@ def test_console_in_a_browser(
     verification_id = checked.json()["id"]
 
     html = pages.open("/console/", "overview")
-    assert pages.text("#window-hour .starts") == "2"
-    assert pages.text("#window-hour .approvals") == "1"
-    assert pages.text("#window-hour .conversion") == "50.0 %"
+    # the day window: "hour" is the current clock hour, which a start made at HH:59 leaves
+    assert pages.text("#window-day .starts") == "2"
+    assert pages.text("#window-day .approvals") == "1"
+    assert pages.text("#window-day .conversion") == "50.0 %"
     row = pages.text("#countries tbody tr")
     assert row.startswith("CH 2 1 50.0 %"), row
     assert html.count("<svg") >= 3  # two charts and a sparkline, inline

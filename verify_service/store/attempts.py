@@ -15,10 +15,42 @@ comes last and is cut to REASON_MAX characters, `|` and line breaks replaced.
 
 Time: a record's score is when the attempt was made (the send attempt's own `at`, which
 the verification keeps too, so that an approval finds its attempts by score); retention is
-judged on Redis's clock with the store's test offset, like every expiry here."""
+judged on Redis's clock with the store's test offset, like every expiry here.
+
+ROLL-UPS. The script that writes records (attempts_add.lua) also counts them, per service
+and hour (hour = ms // 3,600,000 of the record's time), in one small hash
+(`keys.attempts_hour_key`), so the console's Overview and Providers read 24 or 168 hashes
+instead of summing a day or a week of records. Fields (only those above 0 exist):
+
+    s:<CC>          starts: verifications whose first record (the first delivery) is in
+                    this hour, by country (ISO 3166 alpha-2, empty when unknown)
+    a:<CC>          approvals of those starts (attempts_convert.lua, in the start's hour,
+                    once per verification), by country
+    r:<CC>          starts refused by abuse protection, by country
+    n:<provider>    send attempts of the provider (sent or failed)
+    k:<provider>    of those, the ones the provider accepted (sent; a delivery report's
+                    delivered / undelivered later does not change this)
+    l:<provider>:<i> send attempts whose provider call took a time in latency bucket i:
+                    the bounds are LATENCY_BOUNDS (seconds, the send histogram's,
+                    `verify_send_duration_seconds`), i = 0 .. len(LATENCY_BOUNDS), the last
+                    one above 30 s
+
+A quantile read from the buckets (`usecases.insights.quantile`, as Prometheus's
+histogram_quantile interpolates) is off by at most the width of the bucket it falls in:
+25 ms below 0.05 s, 50 ms up to 0.1 s, 150 ms up to 0.25 s, 250 ms up to 0.5 s, 0.5 s up
+to 1 s, 1 s up to 2 s, then 3, 5 and 20 s; above 30 s it reads 30 s.
+
+An hour's hash lives the `retention` after the hour's end (its records' lifetime); a
+service-hour is about 0.5-1.5 KB (docs/performance.md; up to 40 KB with hundreds of
+countries in one hour), whatever the number of attempts in it. Roll-ups count records
+made since `keys.attempts_since_key` (set by the first write of a version that has them):
+data older than that stays in the log only, and the console says from when it counts.
+Records the log drops beyond `max_per_service` stay counted.
+"""
 
 from __future__ import annotations
 
+import bisect
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +59,7 @@ from typing import Any
 
 from verify_service.domain.attempts import (
     Attempt,
+    AttemptFilter,
     AttemptStatus,
     attempt_id,
     id_parts,
@@ -43,6 +76,10 @@ RANDOM_HEX = 20
 # number and the verification id of every record it is given.
 INDEX_FIELD = 10
 REASON_MAX = 40
+# The latency buckets of the roll-ups (seconds, upper bounds, inclusive); the same as the
+# send histogram's (observability.metrics.SEND_BUCKETS), so both tell the same story.
+LATENCY_BOUNDS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+HOUR_MS = 3_600_000
 # Index entries kept per number: a number attacked with thousands of starts keeps the
 # newest (its older records stay in the log, found by time, not by number).
 MAX_PER_NUMBER = 200
@@ -110,6 +147,38 @@ def unpack(service: str, score: str | float, member: str, tag_key: bytes) -> Att
     )
 
 
+def latency_bucket(seconds: float | None) -> str:
+    """The roll-up latency bucket of a provider call: the index of the first bound at or
+    above `seconds` ("10" above 30 s), or "-" without a time (a provider skipped)."""
+    if seconds is None:
+        return "-"
+    return str(bisect.bisect_left(LATENCY_BOUNDS, seconds))
+
+
+def hour_of(at_ms: int) -> int:
+    return at_ms // HOUR_MS
+
+
+@dataclass(frozen=True, slots=True)
+class Rollups:
+    """A service's roll-ups of some hours: `since` (ms) when they began counting, None
+    before the first write; `oldest` (ms) the oldest record in the log, None when empty;
+    `hours` the hash of each hour asked for, in order (field -> count, see ROLL-UPS; an
+    hour without records is empty)."""
+
+    since: int | None
+    oldest: int | None
+    hours: list[dict[str, int]]
+
+    @property
+    def missing_before(self) -> int | None:
+        """`since` when the log holds records older than it that the roll-ups do not
+        count (written before the upgrade that added them); else None."""
+        if self.since is None or self.oldest is None or self.oldest >= self.since:
+            return None
+        return self.since
+
+
 def own_part(verification_id: str) -> str:
     """What a record keeps of a verification id: its last 16 hex digits. The rest is the
     number's tag (`keys.new_id`), which the reader computes from the number again: 16 bytes
@@ -129,6 +198,27 @@ class Batch:
     attempts: list[Attempt]
     done: bool
     resume: tuple[int, str] | None
+    # records the store looked at for this batch (more than `attempts` under a filter)
+    looked: int = 0
+
+
+def filter_spec(filters: AttemptFilter | None) -> str:
+    """What attempts_read.lua matches records by, from the fields of `filters` a record
+    holds (country, status, channel, provider, converted, number prefix); '' when none is
+    set. The reader checks every record it gets against the whole filter again."""
+    if filters is None:
+        return ""
+    fields = (
+        filters.country or "",
+        _LETTER[filters.status] if filters.status else "",
+        filters.channel or "",
+        filters.provider or "",
+        "" if filters.converted is None else ("1" if filters.converted else "0"),
+        (filters.prefix or "").removeprefix("+"),
+    )
+    if not any(fields) or any("\t" in f or "|" in f for f in fields):
+        return ""  # a field no record can hold: the reader's own check refuses them all
+    return "\t".join(fields)
 
 
 class AttemptStore:
@@ -144,9 +234,19 @@ class AttemptStore:
         self.retention = retention
         self.max_per_service = max_per_service
 
-    async def add(self, service: str, tag: str, attempts: Sequence[Attempt]) -> None:
-        """Append `attempts` (all of one number, whose verification `tag` is given).
-        Raises VerifyError(store_unavailable)."""
+    async def add(
+        self,
+        service: str,
+        tag: str,
+        attempts: Sequence[Attempt],
+        *,
+        created: bool = False,
+        seconds: Sequence[float | None] = (),
+    ) -> None:
+        """Append `attempts` (all of one number, whose verification `tag` is given) and
+        count them in the roll-ups: `created` when they are the first delivery of their
+        verification (a start), `seconds` how long each provider call took (None or
+        absent: not timed). Raises VerifyError(store_unavailable)."""
         if not attempts:
             return
         args: list[Any] = [
@@ -159,7 +259,15 @@ class AttemptStore:
         packed = [pack(attempt) for attempt in attempts]
         args.append(" ".join(str(score) for score, _ in packed))
         args.append("\n".join(member for _, member in packed))
-        keys_ = [keys.attempts_log_key(service), keys.attempts_numbers_key(service)]
+        args.append("1" if created else "0")
+        times = list(seconds) + [None] * (len(attempts) - len(seconds))
+        args.append(" ".join(latency_bucket(t) for t in times))
+        keys_ = [
+            keys.attempts_log_key(service),
+            keys.attempts_numbers_key(service),
+            keys.attempts_since_key(service),
+            *(keys.attempts_hour_key(service, hour_of(score)) for score, _ in packed),
+        ]
         with store_call(self._store.deadline, what="the attempt log"):
             await self._store.scripts.run("attempts_add", keys_, args)
 
@@ -168,13 +276,33 @@ class AttemptStore:
         attempts' times); returns how many changed. Raises VerifyError(store_unavailable)."""
         if not times_ms:
             return 0
-        times = " ".join(str(t) for t in sorted(set(times_ms)))
-        args = [own_part(verification_id), times]
+        ordered = sorted(set(times_ms))
+        args = [own_part(verification_id), " ".join(str(t) for t in ordered)]
+        keys_ = [
+            keys.attempts_log_key(service),
+            keys.attempts_since_key(service),
+            keys.attempts_hour_key(service, hour_of(ordered[0])),
+        ]
         with store_call(self._store.deadline, what="the attempt log"):
-            changed = await self._store.scripts.run(
-                "attempts_convert", [keys.attempts_log_key(service)], args
-            )
+            changed = await self._store.scripts.run("attempts_convert", keys_, args)
         return int(changed)
+
+    async def rollups(self, service: str, hours: Sequence[int]) -> Rollups:
+        """The roll-ups of `hours` (each ms // HOUR_MS), one script call whatever their
+        number. Raises VerifyError(store_unavailable)."""
+        keys_ = [
+            keys.attempts_log_key(service),
+            keys.attempts_since_key(service),
+            *(keys.attempts_hour_key(service, hour) for hour in hours),
+        ]
+        with store_call(self._store.deadline, what="the attempt log"):
+            reply = list(await self._store.scripts.run("attempts_rollups", keys_, []))
+        since = int(reply[0]) if reply[0] else None
+        oldest = int(float(reply[1])) if reply[1] else None
+        parsed = [
+            {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)} for flat in reply[2:]
+        ]
+        return Rollups(since, oldest, parsed)
 
     async def read(
         self,
@@ -185,10 +313,15 @@ class AttemptStore:
         until_ms: int | None = None,
         since_ms: int | None = None,
         count: int = 100,
+        filters: AttemptFilter | None = None,
+        budget: int | None = None,
     ) -> Batch:
         """Up to `count` records, newest first, created in [since_ms, until_ms] (ms,
         inclusive) and below `before` (a `Batch.resume`); from one number's index when
-        `tag` is given. Raises VerifyError(store_unavailable)."""
+        `tag` is given. With `filters`, Redis returns only records that pass
+        `filter_spec(filters)`, looking at `budget` records at most (default `count`);
+        `resume` is then the last record looked at. Raises
+        VerifyError(store_unavailable)."""
         if before is not None:
             top: str = str(before[0] if until_ms is None else min(before[0], until_ms))
             after = before[1] if until_ms is None or before[0] <= until_ms else ""
@@ -199,13 +332,24 @@ class AttemptStore:
             keys_.append(keys.attempts_numbers_key(service))
         bottom = 0 if since_ms is None else since_ms
         field = (tag or "")[:INDEX_FIELD]
-        args = [self._store.clock_offset_ms, self.retention, top, bottom, after, count, field]
+        spec = filter_spec(filters)
+        args = [
+            self._store.clock_offset_ms,
+            self.retention,
+            top,
+            bottom,
+            after,
+            count,
+            field,
+            spec,
+            budget if budget is not None and spec else count,
+        ]
         with store_call(self._store.deadline, what="the attempt log"):
             reply = list(await self._store.scripts.run("attempts_read", keys_, args))
-        done, last_score, last_random = reply[0], reply[1], reply[2]
-        rows = reply[3:]
+        done, last_score, last_random, looked = reply[0], reply[1], reply[2], reply[3]
+        rows = reply[4:]
         attempts = [
             unpack(service, rows[i], rows[i + 1], self._tag_key) for i in range(0, len(rows), 2)
         ]
         resume = (int(float(last_score)), str(last_random)) if last_score else None
-        return Batch(attempts, bool(int(done)), resume)
+        return Batch(attempts, bool(int(done)), resume, int(looked))

@@ -40,6 +40,11 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:att:{<svc>}:num          hash: the attempt index by number of    [attempts] retention
                                 one service (field = the number's tag,  (each field trimmed on
                                 value = "<ms>:<record id>" entries)     write, swept)
+    vs:att:{<svc>}:h:<hour>     hash: the roll-up of one service-hour   [attempts] retention
+                                (hour = ms // 3,600,000): counters      after the hour ends
+                                written with the records they count
+                                (store/attempts.py ROLL-UPS)
+    vs:att:{<svc>}:since        ms from which the roll-ups count        [attempts] retention
     vs:wf:{queue}:due           sorted set: verification id -> when     none: an entry leaves
                                 its next workflow step is due (ms,      when its workflow ends
                                 store clock); a claimed entry is moved  (or, found orphaned,
@@ -188,6 +193,16 @@ def attempts_numbers_key(service: str) -> str:
     that number's verification tag (`tag_for(key, service, to)`, also inside each of its
     verification ids), so a lookup by number or by verification id is one field read."""
     return f"vs:att:{{{attempts_tag(service)}}}:num"
+
+
+def attempts_hour_key(service: str, hour: int) -> str:
+    """The roll-up hash of one service-hour; `hour` = ms since the epoch // 3,600,000."""
+    return f"vs:att:{{{attempts_tag(service)}}}:h:{hour}"
+
+
+def attempts_since_key(service: str) -> str:
+    """When the service's roll-ups began (ms): records made before are in the log only."""
+    return f"vs:att:{{{attempts_tag(service)}}}:since"
 
 
 # The workflow due-queue (usecases/workflows.py): both keys share the hash tag `queue`.

@@ -39,8 +39,9 @@ NAMES = (
     "fraud_allow",  # fraud_keys(service): allow
     "outbox_push",  # keys.outbox_key(to)
     "ratelimit",  # keys.rate_key(...) of each layer (store/limiter.py)
-    "attempts_add",  # keys.attempts_log_key(service), keys.attempts_numbers_key(service)
-    "attempts_convert",  # keys.attempts_log_key(service)
+    "attempts_add",  # attempts log, numbers, since keys(service), hour key of each record
+    "attempts_convert",  # attempts log, since keys(service), hour key of the first time
+    "attempts_rollups",  # attempts log, since keys(service), attempts_hour_key(service, h)...
     "attempts_read",  # keys.attempts_log_key(service)[, keys.attempts_numbers_key(service)]
     "workflow_schedule",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()

@@ -55,9 +55,12 @@ log = logging.getLogger("verify_service.attempts")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-# Records one listing reads at most before it answers with what it found and a cursor (a
-# rare filter over a long log must not hold Redis or the worker for long).
-SCAN_BUDGET = 20_000
+# Records one listing looks at most before it answers with what it found and a cursor (a
+# rare filter over a long log must not hold Redis or the worker for long): Redis matches
+# them (attempts_read.lua), SCAN_CALL at a time, so one call holds it a few ms; only the
+# matches come back to be unpacked (docs/performance.md, "Operations console pages").
+SCAN_BUDGET = 25_000
+SCAN_CALL = 5_000
 SUMMARY_BATCH = 1000
 
 # A refused start, by error code: the rule that refused it (from the error's extra) or the
@@ -177,7 +180,9 @@ class Attempts:
             self._observer.attempt_recorded(service.name, country, channel, record.status)
         if created and records:
             self._observer.verification_started(service.name, country, channel)
-        task = asyncio.ensure_future(self._write(service.name, phone.e164, records))
+        task = asyncio.ensure_future(
+            self._write(service.name, phone.e164, records, created, [a.seconds for a in attempts])
+        )
         self._tasks.add(task)  # held until done: the loop keeps only weak references
         task.add_done_callback(self._tasks.discard)
         return task
@@ -229,9 +234,17 @@ class Attempts:
             log.warning("attempt log: the conversion of a verification was not recorded")
             self._observer.attempt_log_failed(service.name)
 
-    async def _write(self, service: str, e164: str, records: list[Attempt]) -> None:
+    async def _write(
+        self,
+        service: str,
+        e164: str,
+        records: list[Attempt],
+        created: bool = False,
+        seconds: Sequence[float | None] = (),
+    ) -> None:
         try:
-            await self._store.add(service, keys.tag_for(self._tag_key, service, e164), records)
+            tag = keys.tag_for(self._tag_key, service, e164)
+            await self._store.add(service, tag, records, created=created, seconds=seconds)
         except VerifyError:
             log.warning("attempt log: %d record(s) not written", len(records))
             self._observer.attempt_log_failed(service)
@@ -291,6 +304,8 @@ class Attempts:
                 until_ms=_until_ms(filters.until),
                 since_ms=ms_of(filters.since) if filters.since else None,
                 count=min(MAX_LIMIT, max(limit + 1, 100)),
+                filters=filters,
+                budget=min(SCAN_CALL, SCAN_BUDGET - scanned),
             )
             for attempt in batch.attempts:
                 if (e164 is None or attempt.to == e164) and filters.matches(attempt):
@@ -298,7 +313,7 @@ class Attempts:
                         last = found[-1]
                         return AttemptPage(_shown(found, e164), _cursor_of(last))
                     found.append(attempt)
-            scanned += len(batch.attempts)
+            scanned += max(batch.looked, len(batch.attempts))
             if batch.done or batch.resume is None:
                 return AttemptPage(_shown(found, e164), None)
             before = batch.resume
@@ -337,6 +352,8 @@ class Attempts:
                 until_ms=_until_ms(filters.until),
                 since_ms=ms_of(filters.since) if filters.since else None,
                 count=SUMMARY_BATCH,
+                filters=filters,
+                budget=SCAN_CALL,
             )
             for attempt in batch.attempts:
                 if (e164 is None or attempt.to == e164) and filters.matches(attempt):

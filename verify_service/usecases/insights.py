@@ -1,67 +1,74 @@
-"""What the operations console shows, summed from the attempt log (issue 17's records) in
-one pass per page: starts, approvals and conversion per service over the last hour, day
-and week, per country with a daily series, and per provider.
+"""What the operations console shows, read from the attempt log's hourly roll-ups
+(store/attempts.py ROLL-UPS): starts, approvals and conversion per service over the last
+hour, day and week, per country with a daily series, and per provider with latency
+quantiles. A page reads 24 or 168 small hashes in one script call, however many attempts
+the service had (docs/performance.md, "Operations console pages").
 
-Definitions (the same as the attempt summary's, by verification rather than by attempt):
-a *start* is a verification with at least one send attempt (sent, failed, delivered or
-undelivered) in the window; an *approval* one of those that was converted; *conversion* =
-approvals / starts; *refused* counts starts that abuse protection refused. A provider's
-*success rate* = its attempts that reached it (sent, delivered) / all of its attempts.
+Definitions (the same the roll-ups count by):
+- a *start* is a verification whose code went to at least one provider (the attempt
+  sent or failed); it counts once, in the clock hour (UTC) of its first attempt;
+- an *approval* is a start that was approved (converted), counted in its start's hour, so
+  *conversion* = approvals / starts of the same hours;
+- *refused* counts starts that abuse protection refused, in the hour they were refused;
+- a provider's *attempts* are its send attempts, its *success rate* the share it
+  accepted (sent; a later delivery report does not change it); *p50* / *p95* are read
+  from the latency buckets as Prometheus's histogram_quantile() does (LATENCY_BOUNDS:
+  off by at most the width of the bucket the quantile falls in).
+
+Windows are whole clock hours ending with the current one: "hour" is the current hour
+(since HH:00), "day" the last 24 hours, "week" the last 168; `Overview.window_since`
+says where each begins. Roll-ups count from the first write of a version that has them;
+after an upgrade, `Overview.counting_since` says from when (older records are in the log
+and on the Attempts page, not in these figures) until the log holds no older record.
 
 Reading raises VerifyError(store_unavailable) when Redis does not answer in time."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
-from verify_service.domain.attempts import Attempt, ms_of
-from verify_service.store.attempts import AttemptStore
+from verify_service.domain.attempts import ms_of
+from verify_service.store.attempts import HOUR_MS, LATENCY_BOUNDS, AttemptStore, hour_of
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
-WEEK = timedelta(days=7)
-BATCH = 5000  # records per read: few round trips, each well under the store's deadline
-_REACHED = ("sent", "delivered")
+DAY_HOURS = 24
+WEEK_HOURS = 7 * DAY_HOURS
+UNKNOWN_COUNTRY = "??"
 
 
 @dataclass(slots=True)
 class Funnel:
     """Starts, approvals and refusals of one window (or one country, one bucket)."""
 
-    starts: set[str] = field(default_factory=set)
-    approvals: set[str] = field(default_factory=set)
+    starts: int = 0
+    approvals: int = 0
     refused: int = 0
 
     @property
     def start_count(self) -> int:
-        return len(self.starts)
+        return self.starts
 
     @property
     def approval_count(self) -> int:
-        return len(self.approvals)
+        return self.approvals
 
     @property
     def conversion(self) -> float | None:
         """approvals / starts; None without starts (nothing to judge)."""
-        return len(self.approvals) / len(self.starts) if self.starts else None
+        return self.approvals / self.starts if self.starts else None
 
-    def add(self, attempt: Attempt) -> None:
-        if attempt.status == "refused":
-            self.refused += 1
-            return
-        key = attempt.verification_id or attempt.id
-        self.starts.add(key)
-        if attempt.converted:
-            self.approvals.add(key)
+    def __iadd__(self, other: Funnel) -> Funnel:
+        self.starts += other.starts
+        self.approvals += other.approvals
+        self.refused += other.refused
+        return self
 
 
 @dataclass(slots=True)
 class CountryRow:
     country: str
     week: Funnel
-    # one per day, oldest first (7 values), for the sparkline
+    # one per day (24 clock hours), oldest first (7 values), for the sparkline
     daily: list[Funnel]
 
 
@@ -74,7 +81,12 @@ class Overview:
     hourly: list[Funnel]
     daily: list[Funnel]
     countries: list[CountryRow]
-    attempts_read: int
+    # where each window begins (UTC, on the hour)
+    window_since: dict[str, datetime]
+    # when the roll-ups began counting, where the log holds older records they do not
+    # count (an upgrade from a version without them); else None
+    counting_since: datetime | None
+    hours_read: int
 
 
 @dataclass(slots=True)
@@ -82,73 +94,137 @@ class ProviderRow:
     provider: str
     attempts: int = 0
     reached: int = 0
-    failed: int = 0
     # attempts per hour over the last 24 h, oldest first
-    hourly: list[int] = field(default_factory=lambda: [0] * 24)
+    hourly: list[int] = field(default_factory=lambda: [0] * DAY_HOURS)
+    # provider calls per latency bucket (LATENCY_BOUNDS, then one above the last bound)
+    latency: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS) + 1))
+
+    @property
+    def failed(self) -> int:
+        return self.attempts - self.reached
 
     @property
     def success_rate(self) -> float | None:
         return self.reached / self.attempts if self.attempts else None
 
+    @property
+    def p50(self) -> float | None:
+        """Seconds; None without timed calls."""
+        return quantile(self.latency, 0.5)
 
-async def _since(store: AttemptStore, service: str, since: datetime) -> AsyncIterator[Attempt]:
-    since_ms = ms_of(since)
-    before: tuple[int, str] | None = None
-    while True:
-        batch = await store.read(service, before=before, since_ms=since_ms, count=BATCH)
-        for attempt in batch.attempts:
-            yield attempt
-        if batch.done or batch.resume is None:
-            return
-        before = batch.resume
+    @property
+    def p95(self) -> float | None:
+        return quantile(self.latency, 0.95)
+
+
+def quantile(counts: list[int], q: float) -> float | None:
+    """The `q` quantile (seconds) of calls counted per latency bucket (`counts[i]` calls
+    in bucket i of LATENCY_BOUNDS, the last one above its last bound), interpolated within
+    the bucket as Prometheus's histogram_quantile() does: linear from the bucket's lower
+    bound (0 for the first), the last bound for a rank in the open-ended bucket. None
+    without calls."""
+    total = sum(counts)
+    if total == 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0
+    for i, count in enumerate(counts):
+        if count and below + count >= rank:
+            if i == len(LATENCY_BOUNDS):
+                return lower
+            upper = LATENCY_BOUNDS[i]
+            return lower + (upper - lower) * max(0.0, rank - below) / count
+        below += count
+        if i < len(LATENCY_BOUNDS):
+            lower = LATENCY_BOUNDS[i]
+    return lower
+
+
+def _hours(now: datetime, count: int) -> list[int]:
+    """The last `count` clock hours, oldest first, the current one last."""
+    current = hour_of(ms_of(now))
+    return list(range(current - count + 1, current + 1))
+
+
+def _at(hour: int) -> datetime:
+    return datetime.fromtimestamp(hour * HOUR_MS / 1000, UTC)
+
+
+def _country_funnels(counters: dict[str, int]) -> dict[str, Funnel]:
+    funnels: dict[str, Funnel] = {}
+    for name, value in counters.items():
+        kind, _, country = name.partition(":")
+        if kind not in ("s", "a", "r"):
+            continue
+        funnel = funnels.setdefault(country or UNKNOWN_COUNTRY, Funnel())
+        if kind == "s":
+            funnel.starts += value
+        elif kind == "a":
+            funnel.approvals += value
+        else:
+            funnel.refused += value
+    return funnels
 
 
 class Insights:
-    """The console's read model over the attempt log of `store`."""
+    """The console's read model over the attempt log's roll-ups in `store`."""
 
     def __init__(self, store: AttemptStore) -> None:
         self._store = store
 
     async def overview(self, service: str, now: datetime) -> Overview:
-        windows = {"hour": Funnel(), "day": Funnel(), "week": Funnel()}
-        hourly = [Funnel() for _ in range(24)]
-        daily = [Funnel() for _ in range(7)]
+        hours = _hours(now, WEEK_HOURS)
+        rollups = await self._store.rollups(service, hours)
+        hourly_all: list[Funnel] = []
         countries: dict[str, CountryRow] = {}
-        now_ms = ms_of(now)
-        read = 0
-        async for attempt in _since(self._store, service, now - WEEK):
-            read += 1
-            age_ms = now_ms - ms_of(attempt.created_at)
-            windows["week"].add(attempt)
-            day_index = 6 - min(6, max(0, age_ms // 86_400_000))
-            daily[day_index].add(attempt)
-            if age_ms < 86_400_000:
-                windows["day"].add(attempt)
-                hourly[23 - min(23, max(0, age_ms // 3_600_000))].add(attempt)
-                if age_ms < 3_600_000:
-                    windows["hour"].add(attempt)
-            code = attempt.country or "??"
-            row = countries.get(code)
-            if row is None:
-                row = countries[code] = CountryRow(code, Funnel(), [Funnel() for _ in range(7)])
-            row.week.add(attempt)
-            row.daily[day_index].add(attempt)
+        for index, counters in enumerate(rollups.hours):
+            day = index // DAY_HOURS
+            total = Funnel()
+            for code, funnel in _country_funnels(counters).items():
+                total += funnel
+                row = countries.get(code)
+                if row is None:
+                    row = countries[code] = CountryRow(code, Funnel(), [Funnel() for _ in range(7)])
+                row.week += funnel
+                row.daily[day] += funnel
+            hourly_all.append(total)
+        daily = [Funnel() for _ in range(7)]
+        for index, funnel in enumerate(hourly_all):
+            daily[index // DAY_HOURS] += funnel
+        windows = {"hour": Funnel(), "day": Funnel(), "week": Funnel()}
+        windows["hour"] += hourly_all[-1]
+        for funnel in hourly_all[-DAY_HOURS:]:
+            windows["day"] += funnel
+        for funnel in daily:
+            windows["week"] += funnel
+        since = {
+            "hour": _at(hours[-1]),
+            "day": _at(hours[-DAY_HOURS]),
+            "week": _at(hours[0]),
+        }
         ranked = sorted(countries.values(), key=lambda r: (-r.week.start_count, r.country))
-        return Overview(windows, hourly, daily, ranked, read)
+        missing = rollups.missing_before
+        counting = None if missing is None else datetime.fromtimestamp(missing / 1000, UTC)
+        return Overview(
+            windows, hourly_all[-DAY_HOURS:], daily, ranked, since, counting, len(hours)
+        )
 
     async def providers(self, service: str, now: datetime) -> list[ProviderRow]:
-        """Per provider over the last 24 h (attempts refused before any provider have none)."""
+        """Per provider over the last 24 clock hours (refused starts have none)."""
+        rollups = await self._store.rollups(service, _hours(now, DAY_HOURS))
         rows: dict[str, ProviderRow] = {}
-        now_ms = ms_of(now)
-        async for attempt in _since(self._store, service, now - DAY):
-            age_ms = now_ms - ms_of(attempt.created_at)
-            if attempt.provider is None or age_ms >= 86_400_000:
-                continue
-            row = rows.setdefault(attempt.provider, ProviderRow(attempt.provider))
-            row.attempts += 1
-            if attempt.status in _REACHED:
-                row.reached += 1
-            else:
-                row.failed += 1
-            row.hourly[23 - min(23, max(0, age_ms // 3_600_000))] += 1
+        for index, counters in enumerate(rollups.hours):
+            for name, value in counters.items():
+                kind, _, rest = name.partition(":")
+                if kind == "n":
+                    row = rows.setdefault(rest, ProviderRow(rest))
+                    row.attempts += value
+                    row.hourly[index] += value
+                elif kind == "k":
+                    rows.setdefault(rest, ProviderRow(rest)).reached += value
+                elif kind == "l":
+                    provider, _, bucket = rest.rpartition(":")
+                    position = int(bucket) if bucket.isdigit() else -1
+                    if 0 <= position <= len(LATENCY_BOUNDS):
+                        rows.setdefault(provider, ProviderRow(provider)).latency[position] += value
         return [rows[name] for name in sorted(rows)]

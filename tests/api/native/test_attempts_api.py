@@ -27,6 +27,7 @@ from tests.support.fake_providers import ScriptedProvider, fake_kinds
 from tests.support.helpers import Api, open_api
 from verify_service.config import Settings, hash_api_key
 from verify_service.store import Store
+from verify_service.usecases import attempts as attempts_usecase
 
 __all__ = ["fake_kinds"]
 pytestmark = pytest.mark.usefixtures("fake_kinds")
@@ -173,6 +174,23 @@ async def test_every_page_size_shows_each_attempt_once_newest_first(flow: Flow) 
     fr = [a["id"] for a in everything if a["country"] == "FR"]
     for limit in (1, 2, 3):
         assert [a["id"] for a in await all_pages(client, "&country=FR", limit)] == fr
+
+
+async def test_a_rare_filter_pages_within_a_scan_budget(
+    flow: Flow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A listing looks at SCAN_BUDGET records at most (SCAN_CALL per Redis call), then
+    answers with what it found and a cursor: short pages that together are exactly the
+    filter's records, newest first."""
+    client, _ = flow
+    everything = await all_pages(client, "", 1000)
+    fr = [a["id"] for a in everything if a["country"] == "FR"]
+    monkeypatch.setattr(attempts_usecase, "SCAN_BUDGET", 3)
+    monkeypatch.setattr(attempts_usecase, "SCAN_CALL", 2)
+    first = (await client.get("/v1/attempts?country=FR&limit=50")).json()
+    assert first["next_cursor"] is not None
+    assert len(first["attempts"]) < len(fr)
+    assert [a["id"] for a in await all_pages(client, "&country=FR", 50)] == fr
 
 
 async def test_time_filters(flow: Flow) -> None:

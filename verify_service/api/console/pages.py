@@ -13,7 +13,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect
 
-from verify_service.api.console import charts, latency
+from verify_service.api.console import charts
 from verify_service.api.console.render import page
 from verify_service.api.console.session import (
     COOKIE,
@@ -177,6 +177,8 @@ async def overview(request: Req, service: FromQuery[str | None] = None) -> Respo
         "overview.html",
         **_context(request, session, chosen, "overview"),
         windows=data.windows,
+        window_since=data.window_since,
+        counting_since=data.counting_since,
         hourly=hourly,
         daily=daily,
         countries=countries,
@@ -335,8 +337,8 @@ async def providers_page(request: Req, service: FromQuery[str | None] = None) ->
                 "attempts": row.attempts if row else 0,
                 "failed": row.failed if row else 0,
                 "success_rate": row.success_rate if row else None,
-                "p50": latency.quantile(components.metrics, name, 0.5),
-                "p95": latency.quantile(components.metrics, name, 0.95),
+                "p50": row.p50 if row else None,
+                "p95": row.p95 if row else None,
                 "breaker": breaker,
             }
         )

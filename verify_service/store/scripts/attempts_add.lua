@@ -4,8 +4,12 @@
 -- The number index is one hash per service (a key per number would cost more than the
 -- record): field = the number's tag (its first 10 hex digits), value = "<ms>:<first 8 hex
 -- digits of the record's random part>" entries, oldest first.
+-- The same call counts the records in the service's hourly roll-ups (below).
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local numbers_key = KEYS[2]       -- keys.attempts_numbers_key(service)
+local since_key = KEYS[3]         -- keys.attempts_since_key(service)
+-- from index 4 of record_keys: keys.attempts_hour_key(service, hour) of each record
+local record_keys = KEYS
 local clock_offset_ms = ARGV[1]
 local retention_ms = tonumber(ARGV[2]) * 1000
 local max_records = tonumber(ARGV[3])
@@ -13,6 +17,8 @@ local max_per_number = tonumber(ARGV[4])
 local tag = ARGV[5]               -- the number's index field (store/attempts.py)
 local scores = ARGV[6]            -- the records' times (ms), space-separated
 local records = ARGV[7]           -- packed records (store/attempts.py), newline-separated
+local created = ARGV[8]           -- '1': the first delivery of its verification (a start)
+local buckets = ARGV[9]           -- per record: its latency bucket index, or '-'
 
 local oldest = now_ms(clock_offset_ms) - retention_ms
 
@@ -49,8 +55,56 @@ for _, field in ipairs(redis.call('HRANDFIELD', numbers_key, 2)) do
     redis.call('HDEL', numbers_key, field)
   end
 end
+-- Roll-ups (store/attempts.py ROLL-UPS): per service-hour, counters of what the console's
+-- Overview and Providers pages show, so that they read 168 small hashes, not a week of
+-- records. A start counts once, at its first record, in that record's hour (its approval
+-- is counted there too, by attempts_convert.lua). Records made before the roll-ups began
+-- (since_key, set by the first call) stay in the log only.
+local since = tonumber(redis.call('GET', since_key))
+if not since then
+  since = tonumber(times[1])
+  for _, t in ipairs(times) do since = math.min(since, tonumber(t)) end
+  redis.call('SET', since_key, since)
+end
+local latency = {}
+for b in string.gmatch(buckets or '', '%S+') do
+  table.insert(latency, b)
+end
+local first = 1
+for j = 2, #times do
+  if tonumber(times[j]) < tonumber(times[first]) then first = j end
+end
+i = 0
+for record in string.gmatch(records, '[^\n]+') do
+  i = i + 1
+  local at = tonumber(times[i])
+  if at >= oldest and at >= since then
+    local hour_key = record_keys[3 + i]
+    local status, provider, country = string.match(record,
+      '^[^|]*|[^|]*|([^|]*)|[^|]*|[^|]*|([^|]*)|([^|]*)|')
+    if status == 'r' then
+      redis.call('HINCRBY', hour_key, 'r:' .. country, 1)
+    else
+      if created == '1' and i == first then
+        redis.call('HINCRBY', hour_key, 's:' .. country, 1)
+      end
+      redis.call('HINCRBY', hour_key, 'n:' .. provider, 1)
+      if status ~= 'f' then
+        redis.call('HINCRBY', hour_key, 'k:' .. provider, 1)
+      end
+      if latency[i] and latency[i] ~= '-' then
+        redis.call('HINCRBY', hour_key, 'l:' .. provider .. ':' .. latency[i], 1)
+      end
+    end
+    -- kept as long as the hour's last records
+    redis.call('PEXPIRE', hour_key, math.floor(at / 3600000) * 3600000 + 3600000 - oldest)
+  end
+end
+
 redis.call('ZREMRANGEBYSCORE', log_key, '-inf', '(' .. oldest)
 redis.call('ZREMRANGEBYRANK', log_key, 0, -(max_records + 1))
 redis.call('PEXPIRE', log_key, retention_ms)
 redis.call('PEXPIRE', numbers_key, retention_ms)
+-- gone only after a retention without writes, when every record it dated is gone too
+redis.call('PEXPIRE', since_key, retention_ms)
 return 'ok'

@@ -1,0 +1,378 @@
+"""The attempt log's hourly roll-ups (store/attempts.py ROLL-UPS, written by
+attempts_add.lua / attempts_convert.lua) and the console's read model over them
+(usecases/insights.py): over random histories of starts, resends, failed sends, refusals
+and approvals, each hour's counters equal a scan of the same records in the log, and the
+Overview and Providers figures equal the log-scan's by the definitions in insights.py; on
+fakeredis and on a real redis-server. Plus: an approval counts once, in its start's hour;
+records from before the roll-ups began are not counted; hours expire with the retention;
+and the bytes per service-hour on a real redis-server (docs/performance.md)."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis.asyncio as aioredis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tests.conftest import TAG_KEY
+from tests.support.redis_server import RedisServer
+from verify_service.domain.attempts import Attempt, AttemptStatus, ms_of
+from verify_service.store import Store, keys
+from verify_service.store.attempts import (
+    HOUR_MS,
+    LATENCY_BOUNDS,
+    AttemptStore,
+    hour_of,
+    latency_bucket,
+    new_id,
+)
+from verify_service.usecases.insights import Insights, quantile
+
+SERVICE = "login"
+NOW = datetime(2030, 1, 8, 13, 25, tzinfo=UTC)
+DAY = 86400
+NUMBERS = {"CH": "+41791234567", "DE": "+4915112345678", None: "+88216012345"}
+PROVIDERS = ("alpha", "beta")
+
+
+def log_of(store: Store, retention: int = 30 * DAY) -> AttemptStore:
+    store.clock_offset_ms = ms_of(NOW) - ms_of(datetime.now(UTC))
+    return AttemptStore(store, tag_key=TAG_KEY, retention=retention, max_per_service=10**6)
+
+
+def record(
+    at: datetime,
+    country: str | None,
+    status: AttemptStatus,
+    provider: str | None,
+    verification: str | None,
+) -> Attempt:
+    return Attempt(
+        id=new_id(at),
+        created_at=at,
+        service=SERVICE,
+        status=status,
+        to=NUMBERS[country],
+        country=country,
+        channel="sms",
+        provider=provider,
+        verification_id=verification,
+        reason="per_number" if status == "refused" else None,
+        segments=1 if status == "sent" else 0,
+    )
+
+
+@dataclass
+class Write:
+    """One call of the log: a delivery (`created` for the verification's first) or a
+    refusal; `approve` approves the verification after its last delivery."""
+
+    at: datetime
+    records: list[Attempt]
+    created: bool
+    seconds: list[float | None]
+    verification: str | None
+    approve: bool = False
+
+
+send = st.tuples(
+    st.sampled_from(PROVIDERS),
+    st.sampled_from(["sent", "failed"]),
+    st.one_of(st.none(), st.floats(0.001, 40.0)),
+)
+verification_st = st.tuples(
+    st.sampled_from(list(NUMBERS)),
+    st.integers(0, 8 * 24 * 60),  # minutes before NOW (beyond the week too)
+    # deliveries: minutes after the start (0 for the first), each 1-3 provider tries
+    st.lists(st.tuples(st.integers(0, 90), st.lists(send, min_size=1, max_size=3)), min_size=1),
+    st.booleans(),  # approved
+)
+refusal_st = st.tuples(st.sampled_from(list(NUMBERS)), st.integers(0, 8 * 24 * 60))
+
+
+def history(
+    verifications: list[
+        tuple[str | None, int, list[tuple[int, list[tuple[str, str, float | None]]]], bool]
+    ],
+    refusals: list[tuple[str | None, int]],
+) -> list[Write]:
+    writes: list[Write] = []
+    for country, minutes, deliveries, approved in verifications:
+        start = NOW - timedelta(minutes=minutes)
+        vid = keys.new_id(keys.tag_for(TAG_KEY, SERVICE, NUMBERS[country]))
+        offsets = sorted(offset for offset, _ in deliveries)
+        offsets[0] = 0
+        for n, (offset, (_, tries)) in enumerate(zip(offsets, deliveries, strict=True)):
+            at = min(NOW, start + timedelta(minutes=offset))
+            records = [
+                record(at + timedelta(milliseconds=i), country, status, provider, vid)  # type: ignore[arg-type]
+                for i, (provider, status, _) in enumerate(tries)
+            ]
+            seconds = [s for _, _, s in tries]
+            last = n == len(deliveries) - 1
+            writes.append(Write(at, records, n == 0, seconds, vid, approved and last))
+    for country, minutes in refusals:
+        at = NOW - timedelta(minutes=minutes)
+        writes.append(Write(at, [record(at, country, "refused", None, None)], False, [None], None))
+    writes.sort(key=lambda w: w.at)  # as they happen
+    return writes
+
+
+async def apply(log: AttemptStore, writes: list[Write]) -> None:
+    sent_at: dict[str, list[int]] = defaultdict(list)
+    for write in writes:
+        tag = keys.tag_for(TAG_KEY, SERVICE, write.records[0].to)
+        await log.add(SERVICE, tag, write.records, created=write.created, seconds=write.seconds)
+        if write.verification:
+            sent_at[write.verification] += [ms_of(r.created_at) for r in write.records]
+            if write.approve:
+                await log.convert(SERVICE, write.verification, sent_at[write.verification])
+
+
+async def scan(log: AttemptStore) -> list[Attempt]:
+    found: list[Attempt] = []
+    before = None
+    while True:
+        batch = await log.read(SERVICE, before=before, count=1000)
+        found += batch.attempts
+        if batch.done or batch.resume is None:
+            return found
+        before = batch.resume
+
+
+def counters_from_scan(found: list[Attempt], writes: list[Write]) -> dict[int, Counter[str]]:
+    """Each hour's counters as the definitions say, from the records themselves (and the
+    provider call times, which the log does not keep, from the writes)."""
+    hours: dict[int, Counter[str]] = defaultdict(Counter)
+    first: dict[str, Attempt] = {}
+    converted: set[str] = set()
+    for a in found:
+        hour = hour_of(ms_of(a.created_at))
+        country = a.country or ""
+        if a.status == "refused":
+            hours[hour][f"r:{country}"] += 1
+            continue
+        assert a.verification_id is not None
+        assert a.provider is not None
+        hours[hour][f"n:{a.provider}"] += 1
+        if a.status != "failed":
+            hours[hour][f"k:{a.provider}"] += 1
+        known = first.get(a.verification_id)
+        if known is None or known.created_at > a.created_at:
+            first[a.verification_id] = a
+        if a.converted:
+            converted.add(a.verification_id)
+    for vid, a in first.items():
+        hour = hour_of(ms_of(a.created_at))
+        hours[hour][f"s:{a.country or ''}"] += 1
+        if vid in converted:
+            hours[hour][f"a:{a.country or ''}"] += 1
+    for write in writes:
+        for r, seconds in zip(write.records, write.seconds, strict=True):
+            if seconds is not None:
+                bucket = latency_bucket(seconds)
+                hours[hour_of(ms_of(r.created_at))][f"l:{r.provider}:{bucket}"] += 1
+    return hours
+
+
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    verifications=st.lists(verification_st, max_size=12),
+    refusals=st.lists(refusal_st, max_size=5),
+)
+async def test_rollups_equal_a_scan_of_the_log(
+    store: Store,
+    verifications: list[
+        tuple[str | None, int, list[tuple[int, list[tuple[str, str, float | None]]]], bool]
+    ],
+    refusals: list[tuple[str | None, int]],
+) -> None:
+    await store.client.flushdb()
+    log = log_of(store)
+    writes = history(verifications, refusals)
+    await apply(log, writes)
+    found = await scan(log)
+    expected = counters_from_scan(found, writes)
+    current = hour_of(ms_of(NOW))
+    span = list(range(current - 9 * 24, current + 1))
+    rollups = await log.rollups(SERVICE, span)
+    got = {hour: Counter(h) for hour, h in zip(span, rollups.hours, strict=True) if h}
+    assert got == {hour: c for hour, c in expected.items() if c}
+
+    # the console's figures, by insights.py's definitions, from the scan
+    insights = Insights(log)
+    overview = await insights.overview(SERVICE, NOW)
+    week = [h for h in span if h > current - 168]
+
+    def total(kind: str, hours: list[int]) -> int:
+        """A field's sum over `hours`; with a kind alone ("s:"), of all its fields."""
+        exact = kind.count(":") == 2 or not kind.endswith(":")
+        return sum(
+            v
+            for h in hours
+            for k, v in expected[h].items()
+            if (k == kind if exact else k.startswith(kind))
+        )
+
+    for name, hours in (("hour", week[-1:]), ("day", week[-24:]), ("week", week)):
+        funnel = overview.windows[name]
+        assert (funnel.starts, funnel.approvals, funnel.refused) == (
+            total("s:", hours),
+            total("a:", hours),
+            total("r:", hours),
+        ), name
+    assert [f.starts for f in overview.hourly] == [total("s:", [h]) for h in week[-24:]]
+    assert [f.approvals for f in overview.daily] == [
+        total("a:", week[d * 24 : d * 24 + 24]) for d in range(7)
+    ]
+    for row in overview.countries:
+        code = "" if row.country == "??" else row.country
+        assert row.week.starts == sum(expected[h][f"s:{code}"] for h in week)
+        assert row.week.refused == sum(expected[h][f"r:{code}"] for h in week)
+    assert sum(r.week.starts for r in overview.countries) == overview.windows["week"].starts
+
+    rows = {row.provider: row for row in await insights.providers(SERVICE, NOW)}
+    for provider in PROVIDERS:
+        day = week[-24:]
+        if provider not in rows:
+            assert total(f"n:{provider}", day) == 0
+            continue
+        row = rows[provider]
+        assert row.attempts == total(f"n:{provider}", day)
+        assert row.reached == total(f"k:{provider}", day)
+        assert row.hourly == [total(f"n:{provider}", [h]) for h in day]
+        counts = [total(f"l:{provider}:{i}", day) for i in range(len(LATENCY_BOUNDS) + 1)]
+        assert row.latency == counts
+        assert row.p50 == quantile(counts, 0.5)
+    assert overview.counting_since is None  # nothing in the log older than the roll-ups
+
+
+async def test_an_approval_counts_once_in_its_starts_hour(store: Store) -> None:
+    log = log_of(store)
+    vid = keys.new_id(keys.tag_for(TAG_KEY, SERVICE, NUMBERS["CH"]))
+    tag = keys.tag_for(TAG_KEY, SERVICE, NUMBERS["CH"])
+    first_at = NOW.replace(minute=0) - timedelta(minutes=2)  # 13:58 of the hour before
+    resend_at = first_at + timedelta(minutes=5)  # the current hour
+    first = [
+        record(first_at, "CH", "failed", "alpha", vid),
+        record(first_at, "CH", "sent", "beta", vid),
+    ]
+    resend = [record(resend_at, "CH", "sent", "beta", vid)]
+    await log.add(SERVICE, tag, first, created=True, seconds=[0.02, 0.3])
+    await log.add(SERVICE, tag, resend, seconds=[0.07])
+    times = [ms_of(first_at), ms_of(resend_at)]
+    assert await log.convert(SERVICE, vid, times) == 3
+    assert await log.convert(SERVICE, vid, times) == 0  # approved once
+    hours = (await log.rollups(SERVICE, [hour_of(ms_of(first_at)), hour_of(ms_of(NOW))])).hours
+    assert hours[0] == {
+        "s:CH": 1,
+        "a:CH": 1,
+        "n:alpha": 1,
+        "n:beta": 1,
+        "k:beta": 1,
+        "l:alpha:0": 1,
+        "l:beta:4": 1,
+    }
+    assert hours[1] == {"n:beta": 1, "k:beta": 1, "l:beta:2": 1}
+    overview = await Insights(log).overview(SERVICE, NOW)
+    assert overview.windows["hour"].starts == 0  # the start was in the previous hour
+    assert (overview.windows["day"].starts, overview.windows["day"].approvals) == (1, 1)
+
+
+async def test_records_before_the_rollups_began_are_not_counted(store: Store) -> None:
+    """An upgrade: records written before roll-ups existed (straight into the log here)
+    stay on the Attempts page; the roll-ups count from the first write after it, and an
+    approval of an older start does not count without its start."""
+    log = log_of(store)
+    tag = keys.tag_for(TAG_KEY, SERVICE, NUMBERS["CH"])
+    old_vid = keys.new_id(tag)
+    old_at = NOW - timedelta(hours=3)
+    from verify_service.store.attempts import pack
+
+    score, member = pack(record(old_at, "CH", "sent", "alpha", old_vid))
+    await store.client.zadd(keys.attempts_log_key(SERVICE), {member: score})
+    new_at = NOW - timedelta(hours=1)
+    await log.add(
+        SERVICE, tag, [record(new_at, "CH", "sent", "alpha", keys.new_id(tag))], created=True
+    )
+    assert await log.convert(SERVICE, old_vid, [ms_of(old_at)]) == 1
+    overview = await Insights(log).overview(SERVICE, NOW)
+    assert (overview.windows["day"].starts, overview.windows["day"].approvals) == (1, 0)
+    assert overview.counting_since == datetime.fromtimestamp(ms_of(new_at) / 1000, UTC)
+    assert len(await scan(log)) == 2
+
+
+async def test_hours_expire_with_the_retention(store: Store) -> None:
+    log = log_of(store, retention=2 * 3600)
+    tag = keys.tag_for(TAG_KEY, SERVICE, NUMBERS["DE"])
+    at = NOW - timedelta(minutes=30)
+    await log.add(SERVICE, tag, [record(at, "DE", "sent", "alpha", keys.new_id(tag))], created=True)
+    hour_key = keys.attempts_hour_key(SERVICE, hour_of(ms_of(at)))
+    end_of_hour = (hour_of(ms_of(at)) + 1) * HOUR_MS
+    ttl = await store.client.pttl(hour_key)
+    assert abs(ttl - (end_of_hour + 2 * 3600 * 1000 - ms_of(NOW))) < 5000
+
+
+def test_quantile_interpolates_within_buckets_as_prometheus() -> None:
+    counts = [0] * (len(LATENCY_BOUNDS) + 1)
+    assert quantile(counts, 0.5) is None
+    counts[2] = 10  # ten calls in (0.05, 0.1]
+    assert quantile(counts, 0.5) == pytest.approx(0.075)
+    counts[-1] = 90  # ninety above 30 s: the last bound, as histogram_quantile
+    assert quantile(counts, 0.95) == 30.0
+    assert [latency_bucket(s) for s in (0.025, 0.0251, 31, None)] == ["0", "1", "10", "-"]
+
+
+@pytest.mark.parametrize(("countries", "providers"), [(30, 3), (5, 2)])
+async def test_bytes_per_service_hour_on_redis(
+    redis_server: RedisServer, countries: int, providers: int
+) -> None:
+    """What docs/performance.md records: MEMORY USAGE of one service-hour's hash after a
+    busy hour (every country started, approved and refused; each provider with 5 latency
+    buckets in use). It does not grow with the number of attempts."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    await store.load_scripts()
+    log = log_of(store)
+    hour_start = datetime.fromtimestamp(hour_of(ms_of(NOW)) * HOUR_MS / 1000, UTC)
+    codes = [f"{chr(65 + i // 26)}{chr(65 + i % 26)}" for i in range(countries)]
+    for round_ in range(20):
+        for n, code in enumerate(codes):
+            at = hour_start + timedelta(seconds=round_ * 60 + n)
+            to = f"+4179{round_:03d}{n:04d}"
+            tag = keys.tag_for(TAG_KEY, SERVICE, to)
+            vid = keys.new_id(tag)
+            provider = f"provider{(round_ + n) % providers}"
+            sent = Attempt(
+                id=new_id(at),
+                created_at=at,
+                service=SERVICE,
+                status="sent",
+                to=to,
+                country=code,
+                channel="sms",
+                provider=provider,
+                verification_id=vid,
+            )
+            refused = replace(
+                sent, id=new_id(at), status="refused", provider=None, verification_id=None
+            )
+            await log.add(SERVICE, tag, [sent], created=True, seconds=[0.01 * 3 ** (round_ % 5)])
+            await log.add(SERVICE, tag, [refused])
+            await log.convert(SERVICE, vid, [ms_of(at)])
+    hour_key = keys.attempts_hour_key(SERVICE, hour_of(ms_of(NOW)))
+    fields = await client.hlen(hour_key)
+    usage = await client.memory_usage(hour_key)
+    encoding = await client.object("encoding", hour_key)
+    print(f"\n{countries} countries, {providers} providers: {fields} fields, {usage} B, {encoding}")
+    assert fields == 3 * countries + providers * (2 + 5)
+    assert usage is not None
+    assert usage <= 16_000
+    await store.aclose()
