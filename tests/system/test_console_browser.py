@@ -230,6 +230,9 @@ def test_console_in_a_browser(
     pages.keep("fraud-lifted")
     assert "Done: lift" in browser.page_source
     assert "No blocks in force" in pages.text("#blocks")
+    trip = pages.text("#trips tbody tr")  # the lifted block stays among the recent trips
+    assert trip.startswith(block.split()[0]), trip
+    assert "lifted by console:alice" in trip, trip
     assert api(base, "/v1/verifications", {"to": blocked}).status_code == 201
     audit = [r for r in caplog.records if "lifted the block" in r.getMessage()]
     assert audit, "the lift is not in the log"

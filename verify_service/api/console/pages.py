@@ -372,6 +372,7 @@ async def fraud_page(
         **_context(request, session, chosen, "fraud"),
         blocks=state.blocks,
         allowed=state.allowed,
+        recent=state.recent,
         done=done,
         enabled=chosen.fraud_guard.enabled,
     )
