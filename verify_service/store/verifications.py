@@ -104,6 +104,26 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
     return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
 
 
+@dataclass(frozen=True, slots=True)
+class AppliedReport:
+    """What a delivery report did (`outcome`: changed | unchanged | unknown) and, when it
+    changed a send attempt, that attempt's `service`, `verification_id` and `sent_at` (the
+    attempt's `at` text: where the attempt log keeps its record)."""
+
+    outcome: str
+    service: str = ""
+    verification_id: str = ""
+    sent_at: str = ""
+
+    @classmethod
+    def of(cls, reply: Sequence[Any], verification_id: str) -> AppliedReport:
+        if reply[0] == "not_found":
+            return cls("unknown")
+        if reply[0] != "changed" or len(reply) < 3:
+            return cls(str(reply[0]))
+        return cls("changed", str(reply[1]), verification_id, str(reply[2]))
+
+
 class Store:
     def __init__(self, client: RedisClient, *, clock_offset_ms: int = 0) -> None:
         self.client = client
@@ -266,17 +286,18 @@ class Store:
     @_unavailable
     async def apply_reports(
         self, provider: str, reports: Sequence[tuple[str, str, str | None]]
-    ) -> list[str]:
+    ) -> list[AppliedReport]:
         """Apply (message id, status, detail) reports of one provider, in order. For each:
         `changed`, `unchanged` (already so, or not a sent attempt) or `unknown` (not our
-        message, or its verification is gone). Two round trips for a whole batch: the index
+        message, or its verification is gone); a changed one names what the attempt log
+        needs (`AppliedReport`). Two round trips for a whole batch: the index
         lookups, then the scripts (both pipelines are non-transactional: the keys are in
         different slots, and each script is a state change on its own)."""
         async with self.client.pipeline(transaction=False) as pipe:
             for message_id, _, _ in reports:
                 pipe.get(keys.message_key(provider, message_id))
             found: list[Any] = await pipe.execute()
-        outcomes = ["unknown"] * len(reports)
+        outcomes = [AppliedReport("unknown")] * len(reports)
         calls: list[tuple[int, str, list[Any]]] = []
         for index, (verification_id, report) in enumerate(zip(found, reports, strict=True)):
             tag = keys.tag_of_id(verification_id) if isinstance(verification_id, str) else None
@@ -298,7 +319,7 @@ class Store:
                 reply = await self._run("report", tag, *args)
             elif isinstance(reply, Exception):
                 raise reply
-            outcomes[index] = "unknown" if reply[0] == "not_found" else str(reply[0])
+            outcomes[index] = AppliedReport.of(reply, args[0])
         return outcomes
 
     @_unavailable

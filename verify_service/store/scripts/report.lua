@@ -18,6 +18,7 @@ end
 local allowed = {sent = true, undelivered = status == 'delivered'}
 local lines = {}
 local changed = 0
+local sent_at = ''  -- the changed attempt's `at`: where the attempt log keeps its record
 for line in string.gmatch(sends, '[^\n]+') do
   local attempt = cjson.decode(line)
   if attempt['provider'] == provider and attempt['message_id'] == message_id
@@ -30,6 +31,7 @@ for line in string.gmatch(sends, '[^\n]+') do
     end
     line = cjson.encode(attempt)
     changed = changed + 1
+    sent_at = attempt['at']
   end
   table.insert(lines, line)
 end
@@ -37,4 +39,4 @@ if changed == 0 then
   return {'unchanged'}
 end
 redis.call('HSET', vkey, 'sends', table.concat(lines, '\n'))
-return {'changed'}
+return {'changed', redis.call('HGET', vkey, 'service'), sent_at}
