@@ -58,8 +58,15 @@ def _context(
         "service": service.name,
         "services": [s.name for s in _visible(request, session)],
         "active": active,
-        "test_mode": components.outbox is not None,
+        "test_mode": components.outbox is not None and _sees_all(request, session),
     }
+
+
+def _sees_all(request: Req, session: Session) -> bool:
+    """Whether the operator sees every service: the test outbox is kept per number, not
+    per service, so only such an operator may read it."""
+    settings = components_of(request.app.state).settings
+    return all(session.operator.sees(s.name) for s in settings.services)
 
 
 def _visible(request: Req, session: Session) -> list[ServiceSettings]:
@@ -122,7 +129,14 @@ def _signed_in(request: Req, session: Session) -> Response[Any]:
 
 @get("/login/once")
 async def login_once(request: Req, token: FromQuery[str] = "") -> Response[Any]:
-    session = await parts_of(request).auth.redeem(token, client_of(request))
+    """Dev mode's printed link: signs in once; used, unknown or a day old, the sign-in
+    form says so (401)."""
+    try:
+        session = await parts_of(request).auth.redeem(token, client_of(request))
+    except VerifyError as exc:
+        if exc.code != "unauthorized":
+            raise
+        return _login_page(request, 401, "This sign-in link is unknown or was used already.")
     return _signed_in(request, session)
 
 
@@ -474,12 +488,19 @@ async def outbox_page(
     request: Req, service: FromQuery[str | None] = None, to: FromQuery[str | None] = None
 ) -> Response[str]:
     """test_mode only: the messages the capture provider kept for a number (test codes,
-    which is what a person testing a sign-in flow by hand comes for)."""
+    which is what a person testing a sign-in flow by hand comes for). Only for operators
+    of every service: the outbox does not say which service sent a message."""
     session = await current_session(request)
     chosen = _service(request, session, service)
     outbox = components_of(request.app.state).outbox
     if outbox is None:
         raise Refused(404, "The test outbox exists only with test_mode = true.")
+    if not _sees_all(request, session):
+        raise Refused(
+            403,
+            "The test outbox keeps every service's messages by number: only an operator "
+            'of all services (services = ["*"]) reads it.',
+        )
     messages = await outbox.messages(to.strip()) if to and to.strip() else []
     return page(
         "outbox.html",
