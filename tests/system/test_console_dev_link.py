@@ -5,26 +5,15 @@ cookie on loopback), and is refused when used again."""
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import httpx
 
-from tests.support.redis_server import free_port
-from tests.system.test_first_run import DEV_KEY, env_for, serving
+from tests.system.test_first_run import DEV_KEY, dev_server
 
 
 def test_the_printed_link_signs_in_once(tmp_path: Path) -> None:
-    port = free_port()
-    log = tmp_path / "serve.log"
-    env = env_for(tmp_path, VERIFY_PORT=str(port), VERIFY_DEV_API_KEY=DEV_KEY)
-    with serving([], env, log):
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while "one-time sign-in link" not in log.read_text() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert httpx.get(f"{base}/health/live", timeout=30).status_code == 200
-        banner = log.read_text()
+    with dev_server(tmp_path) as (base, banner):
         found = re.search(r"one-time sign-in link\): (\S+)", banner)
         assert found is not None, banner
         link = found.group(1)
@@ -49,6 +38,7 @@ def test_the_printed_link_signs_in_once(tmp_path: Path) -> None:
         assert again.status_code == 401
         assert "unknown or was used already" in again.text
         assert "vs_console" not in again.cookies
-        # and the token never reaches the server's log lines
-        token = link.rsplit("=", 1)[1]
-        assert log.read_text().count(token) == 1  # the banner only
+    # and the token never reached the server's log lines
+    token = link.rsplit("=", 1)[1]
+    log = (tmp_path / "serve.log").read_text()
+    assert log.count(token) == 1  # the banner only

@@ -5,29 +5,36 @@ service. On fakeredis and a real redis-server."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from tests.unit.abuse.test_fraud_guard import components, history, pump_until_blocked, pumped
 from verify_service.config import Settings
 from verify_service.store import Store, keys
 from verify_service.store.fraud import LIFTS_KEPT, LIFTS_TTL, FraudStore
+from verify_service.usecases.fraud import FraudControl
 
 MakeSettings = Callable[..., Settings]
+
+
+async def blocked(store: Store, make_settings: MakeSettings) -> tuple[FraudControl, Any]:
+    """The guard's operator control and the service, with one range of it blocked."""
+    v = components(store, make_settings)
+    assert v.fraud is not None
+    await history(v)
+    await pump_until_blocked(v)
+    return v.fraud, v.settings.services[0]
 
 
 async def test_an_ended_block_is_a_recent_trip_for_a_day(
     store: Store, make_settings: MakeSettings
 ) -> None:
-    v = components(store, make_settings)
-    assert v.fraud is not None
-    service = v.settings.services[0]
-    await history(v)
-    await pump_until_blocked(v)
-    state = await v.fraud.list_blocks(service)
+    fraud, service = await blocked(store, make_settings)
+    state = await fraud.list_blocks(service)
     [block] = state.blocks
     assert state.recent == []  # in force: not among the ended ones yet
 
     store.clock_offset_ms = int((block.until.timestamp() - block.blocked_at.timestamp()) + 5) * 1000
-    state = await v.fraud.list_blocks(service)
+    state = await fraud.list_blocks(service)
     assert state.blocks == []
     [trip] = state.recent
     assert trip.state == "ended"
@@ -44,14 +51,10 @@ async def test_an_ended_block_is_a_recent_trip_for_a_day(
 async def test_a_lifted_block_stays_a_recent_trip_with_who_and_when(
     store: Store, make_settings: MakeSettings
 ) -> None:
-    v = components(store, make_settings)
-    assert v.fraud is not None
-    service = v.settings.services[0]
-    await history(v)
-    await pump_until_blocked(v)
-    [block] = (await v.fraud.list_blocks(service)).blocks
-    await v.fraud.lift(service, block.range, "console:alice")
-    state = await v.fraud.list_blocks(service)
+    fraud, service = await blocked(store, make_settings)
+    [block] = (await fraud.list_blocks(service)).blocks
+    await fraud.lift(service, block.range, "console:alice")
+    state = await fraud.list_blocks(service)
     assert state.blocks == []
     [trip] = state.recent
     assert (trip.state, trip.lifted_by) == ("lifted", "console:alice")
@@ -66,7 +69,7 @@ async def test_a_lifted_block_stays_a_recent_trip_with_who_and_when(
 
     # A day later it is no longer recent.
     store.clock_offset_ms = (LIFTS_TTL + 60) * 1000
-    assert (await v.fraud.list_blocks(service)).recent == []
+    assert (await fraud.list_blocks(service)).recent == []
 
 
 async def test_lifts_kept_are_bounded_newest_first(store: Store) -> None:
