@@ -124,3 +124,27 @@ def test_the_test_outbox_is_for_operators_of_every_service(password_hash: str) -
         assert sign_in(c, "root", PASSWORD).status_code == 303
         assert "Test outbox" in c.get("/console/").text
         assert "code is" in c.get("/console/outbox?to=%2B41791234567").text
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "says"),
+    [
+        ("/console/attempts?since=garbage", 400, "since is not a date and time"),
+        ("/console/attempts?status=bogus", 400, "unknown status"),
+        ("/console/attempts?country=XX", 400, "unknown country"),
+        ("/console/attempts?cursor=zz", 400, "the cursor is malformed"),
+        ("/console/attempts?to=abc", 400, "is not a phone number"),
+        ("/console/attempts?since=2024-05-02&until=2024-05-01", 400, "must be after"),
+        ("/console/fraud?service=nope", 404, "No such service among yours"),
+        ("/console/login?expired=maybe", 200, "Please sign in again"),
+        ("/console/login/once?token=" + "a" * 5000, 401, "unknown or was used already"),
+    ],
+)
+def test_bad_input_is_a_page_that_says_why(
+    client: TestClient[Any], path: str, status: int, says: str
+) -> None:
+    assert sign_in(client, "alice", PASSWORD).status_code == 303
+    answer = client.get(path)
+    assert answer.status_code == status
+    assert answer.headers["content-type"].startswith("text/html")
+    assert says in answer.text

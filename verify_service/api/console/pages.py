@@ -98,7 +98,8 @@ def _login_page(request: Req, status: int = 200, message: str | None = None) -> 
 
 
 @get("/login", sync_to_thread=False)
-def login_form(request: Req, expired: FromQuery[bool] = False) -> Response[str]:
+def login_form(request: Req, expired: FromQuery[str | None] = None) -> Response[str]:
+    # any value: a hand-edited URL gets the form, not a validation error
     return _login_page(request, message="Please sign in again." if expired else None)
 
 
