@@ -9,6 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import anyio
@@ -107,21 +108,40 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
 @dataclass(frozen=True, slots=True)
 class AppliedReport:
     """What a delivery report did (`outcome`: changed | unchanged | unknown) and, when it
-    changed a send attempt, that attempt's `service`, `verification_id` and `sent_at` (the
-    attempt's `at` text: where the attempt log keeps its record)."""
+    changed a send attempt, that attempt's `service`, `verification_id` and `sent_at_ms`
+    (its `at`, ms since the epoch: where the attempt log keeps its record; None when the
+    stored time cannot be read)."""
 
     outcome: str
     service: str = ""
     verification_id: str = ""
-    sent_at: str = ""
+    sent_at_ms: int | None = None
 
     @classmethod
     def of(cls, reply: Sequence[Any], verification_id: str) -> AppliedReport:
+        """From report.lua's reply: {'changed', service, the attempt's `at` as stored}."""
         if reply[0] == "not_found":
             return cls("unknown")
         if reply[0] != "changed" or len(reply) < 3:
             return cls(str(reply[0]))
-        return cls("changed", str(reply[1]), verification_id, str(reply[2]))
+        return cls("changed", str(reply[1]), verification_id, _stored_ms(str(reply[2])))
+
+
+def _stored_ms(at: str) -> int | None:
+    """A send attempt's stored `at` in ms: an ISO 8601 text (`SendAttempt.at_text`, always
+    with `-` and `:`), or ms in base 36 (a packed attempt); None for neither."""
+    try:
+        if "-" not in at and ":" not in at:
+            return int(at, 36)
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Store:

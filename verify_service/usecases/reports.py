@@ -8,10 +8,9 @@ the time of the report (`Attempts.reported`: one more store call per batch and s
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
-from verify_service.domain.attempts import AttemptStatus, ms_of
+from verify_service.domain.attempts import AttemptStatus
 from verify_service.providers.base import DeliveryReport
 from verify_service.store import Store
 from verify_service.store.attempts import DeliveryUpdate
@@ -55,21 +54,15 @@ class DeliveryReports:
                 continue
             if self._undelivered and report.status == "undelivered":
                 await self._undelivered(provider, report.message_id)
-            update = _update(provider, report, outcome.verification_id, outcome.sent_at)
-            if update is not None:
+            if outcome.sent_at_ms is not None:
+                status: AttemptStatus = (
+                    "delivered" if report.status == "delivered" else "undelivered"
+                )
+                code = report.detail if status == "undelivered" else None
+                update = DeliveryUpdate(
+                    outcome.verification_id, provider, outcome.sent_at_ms, status, code
+                )
                 logged.append((outcome.service, update))
         if self._attempts is not None and logged:
             await self._attempts.reported(logged)
         return sum(outcome.outcome == "changed" for outcome in applied)
-
-
-def _update(
-    provider: str, report: DeliveryReport, verification_id: str, sent_at: str
-) -> DeliveryUpdate | None:
-    try:
-        at = datetime.fromisoformat(sent_at)
-    except ValueError:  # a record from before sends kept their time: nothing to find
-        return None
-    status: AttemptStatus = "delivered" if report.status == "delivered" else "undelivered"
-    code = report.detail if status == "undelivered" else None
-    return DeliveryUpdate(verification_id, provider, ms_of(at), status, code)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -27,8 +27,10 @@ from tests.support.fake_providers import fake_kinds, unavailable
 from tests.support.helpers import Api, open_api
 from verify_service.config import settings_from_mapping
 from verify_service.domain.attempts import Attempt
+from verify_service.domain.timestamps import rfc3339
 from verify_service.store import Store, keys
 from verify_service.store.attempts import REASON_MAX, DeliveryUpdate, pack, unpack
+from verify_service.store.verifications import AppliedReport
 
 __all__ = ["fake_kinds"]
 pytestmark = pytest.mark.usefixtures("fake_kinds")
@@ -177,3 +179,24 @@ def test_a_reported_record_reads_back(code: str, provider: str, reported: int) -
     )
     assert back.reported_at is not None
     assert round(back.reported_at.timestamp() - back.created_at.timestamp()) == reported
+
+
+@given(ms=st.integers(min_value=0, max_value=4102444800000))
+def test_a_send_time_as_stored_reads_back_in_ms(ms: int) -> None:
+    """The changed attempt's time as report.lua hands it back: the ISO text the record keeps
+    (to the ms), or ms in base 36 (a packed attempt)."""
+    at = datetime.fromtimestamp(ms / 1000, UTC)
+    assert AppliedReport.of(["changed", "login", rfc3339(at)], "ver_x").sent_at_ms == ms
+    assert AppliedReport.of(["changed", "login", base36(ms)], "ver_x").sent_at_ms == ms
+    assert AppliedReport.of(["changed", "login", "?"], "ver_x").sent_at_ms is None
+    assert AppliedReport.of(["not_found"], "ver_x").outcome == "unknown"
+
+
+def base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    text = ""
+    while True:
+        n, r = divmod(n, 36)
+        text = digits[r] + text
+        if n == 0:
+            return text
