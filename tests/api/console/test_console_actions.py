@@ -13,7 +13,9 @@ import pytest
 from litestar.testing import TestClient
 
 from tests.api.console.test_console_auth import HTTPS, PASSWORD, app_with, password_hash, sign_in
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, config
+from verify_service.api.app import create_app
+from verify_service.config import settings_from_mapping
 
 __all__ = ["password_hash"]  # the fixture
 
@@ -148,3 +150,19 @@ def test_bad_input_is_a_page_that_says_why(
     assert answer.status_code == status
     assert answer.headers["content-type"].startswith("text/html")
     assert says in answer.text
+
+
+def test_without_test_mode_there_is_no_test_outbox(password_hash: str) -> None:
+    users = [{"name": "root", "password_hash": password_hash, "services": ["*"]}]
+    mapping = config(
+        test_mode=False,
+        providers={"console": {"kind": "console"}},
+        service={"providers": ["console"]},
+        console={"users": users},
+    )
+    with TestClient(create_app(settings_from_mapping(mapping, environ={})), base_url=HTTPS) as c:
+        assert sign_in(c, "root", PASSWORD).status_code == 303
+        assert "Test outbox" not in c.get("/console/").text
+        gone = c.get("/console/outbox?to=%2B41791234567")
+        assert gone.status_code == 404
+        assert "only with test_mode" in gone.text
