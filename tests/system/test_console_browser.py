@@ -231,6 +231,9 @@ def test_console_in_a_browser(
     pages.keep("fraud-lifted")
     assert "Done: lift" in browser.page_source
     assert "No blocks in force" in pages.text("#blocks")
+    trip = pages.text("#trips tbody tr")  # the lifted block stays among the recent trips
+    assert trip.startswith(block.split()[0]), trip
+    assert "lifted by console:alice" in trip, trip
     assert api(base, "/v1/verifications", {"to": blocked}).status_code == 201
     audit = [r for r in caplog.records if "lifted the block" in r.getMessage()]
     assert audit, "the lift is not in the log"
@@ -260,11 +263,18 @@ def test_console_in_a_browser(
     html = pages.open(f"/console/outbox?to={OTHER.replace('+', '%2B')}", "outbox")
     assert "Your code is" in html
 
-    # On a phone: nothing wider than the screen.
+    # On a phone: no page wider than the screen (wide tables scroll in their own box).
     browser.set_window_size(390, 900)
-    pages.open("/console/", "overview-phone")
-    width = browser.execute_script("return document.documentElement.scrollWidth")
-    assert width <= 390, width
+    for path, shot in (
+        ("/console/", "overview-phone"),
+        (f"/console/attempts?verification_id={verification_id}", "attempts-phone"),
+        ("/console/providers", "providers-phone"),
+        ("/console/fraud", "fraud-phone"),
+        ("/console/outbox", "outbox-phone"),
+    ):
+        pages.open(path, shot)
+        width = browser.execute_script("return document.documentElement.scrollWidth")
+        assert width <= 390, (shot, width)
     browser.set_window_size(1280, 1400)
 
     # The session expires (its Redis key's time runs out): the next page asks to sign in.
@@ -292,5 +302,11 @@ def test_console_in_a_browser(
         assert secret not in log_text
     for number in (NUMBER, OTHER):
         assert number not in log_text
+    # Read without JavaScript: no page has a script, and the policy would run none.
+    for name, html in pages.seen.items():
+        assert "<script" not in html.lower(), f"{name} has a script"
+    policy = httpx.get(base + "/console/login").headers["content-security-policy"]
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy
     for cookie in browser.get_cookies():
         assert all(s not in str(cookie["value"]) for s in (API_KEY, PEPPER, *codes))

@@ -84,9 +84,10 @@ def test_a_taken_port_is_one_plain_line_and_no_banner(tmp_path: Path) -> None:
     assert "curl" not in out.stderr + out.stdout
 
 
-def test_dev_mode_on_the_given_port_with_a_stable_key(tmp_path: Path) -> None:
-    """`--port` (or VERIFY_PORT) is where it listens and what the banner's curl line uses;
-    the key from VERIFY_DEV_API_KEY is the one that works."""
+@contextmanager
+def dev_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """`serve` in dev mode on a free port (VERIFY_PORT) with DEV_KEY: (its URL, its banner),
+    once the banner is printed."""
     port = free_port()
     log = tmp_path / "serve.log"
     env = env_for(tmp_path, VERIFY_PORT=str(port), VERIFY_DEV_API_KEY=DEV_KEY)
@@ -97,7 +98,13 @@ def test_dev_mode_on_the_given_port_with_a_stable_key(tmp_path: Path) -> None:
             time.sleep(0.05)
         # the banner comes once the port listens: a request right after it is answered
         assert httpx.get(f"{base}/health/live", timeout=30).status_code == 200
-        banner = log.read_text()
+        yield base, log.read_text()
+
+
+def test_dev_mode_on_the_given_port_with_a_stable_key(tmp_path: Path) -> None:
+    """`--port` (or VERIFY_PORT) is where it listens and what the banner's curl line uses;
+    the key from VERIFY_DEV_API_KEY is the one that works."""
+    with dev_server(tmp_path) as (base, banner):
         assert f"API key of service 'default': {DEV_KEY}" in banner
         assert f"curl -s -X POST {base}/v1/verifications" in banner
         r = httpx.post(

@@ -148,7 +148,10 @@ def build_components(
         events=events,
         verifications=verifications,
         reports=DeliveryReports(
-            store, observer, undelivered=workflows.undelivered if workflows else None
+            store,
+            observer,
+            undelivered=workflows.undelivered if workflows else None,
+            attempts=attempts,
         ),
         attempts=attempts,
         api_keys=key_index(settings),

@@ -89,7 +89,9 @@ class Attempt:
     the provider's error of a failed send or the refusal's rule (a rate-limit layer such
     as `per_number`, `country_blocked`, `fraud_suspected`, `resend_too_soon`, ...);
     `segments` is the SMS parts the message took (0 when nothing was sent); `converted`
-    whether its verification was approved; `prefix` the number's `number_prefix`."""
+    whether its verification was approved; `prefix` the number's `number_prefix`. A
+    delivery report sets `status` delivered / undelivered, `reason` to the provider's
+    error code (undelivered) and `reported_at`."""
 
     id: str
     created_at: datetime
@@ -105,6 +107,9 @@ class Attempt:
     converted: bool = False
     # `number_prefix` of the number, set when read back (it stays when `to` is masked)
     prefix: str = ""
+    # when a delivery report set `delivered` / `undelivered` (UTC, whole seconds after
+    # the send); None without one
+    reported_at: datetime | None = None
 
     @property
     def day(self) -> str:

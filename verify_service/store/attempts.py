@@ -8,10 +8,13 @@ A record is one `|`-separated string, about 70 bytes (docs/performance.md has th
 per attempt, indexes included):
 
     <random 20 hex>|<converted 0/1>|<status letter>|<verification id's own 16 hex, or
-    empty>|<channel>|<provider>|<country>|<E.164 digits>|<segments>|<reason>
+    empty>|<channel>|<provider>|<country>|<E.164 digits>|<segments>|<reason>[|<reported>]
 
 The first fields sit at fixed offsets (attempts_convert.lua reads them there); `reason`
-comes last and is cut to REASON_MAX characters, `|` and line breaks replaced.
+is cut to REASON_MAX characters, `|` and line breaks replaced. A delivery report
+(attempts_dlr.lua) sets the status letter, puts the provider's error code in `reason`
+(undelivered) and adds `reported`: when the report came, in whole seconds after the send
+(a few bytes, on the records that have a report only).
 
 Time: a record's score is when the attempt was made (the send attempt's own `at`, which
 the verification keeps too, so that an approval finds its attempts by score); retention is
@@ -123,9 +126,10 @@ def pack(attempt: Attempt) -> tuple[int, str]:
 def unpack(service: str, score: str | float, member: str, tag_key: bytes) -> Attempt:
     """The inverse of `pack` (the service is the log's, not in the record)."""
     at_ms = int(float(score))
-    fields = member.split("|", 9)
+    fields = member.split("|", 10)
     random_part, converted, letter, verification, channel, provider, country = fields[:7]
-    digits, segs, reason = fields[7:]
+    digits, segs, reason = fields[7:10]
+    reported = fields[10] if len(fields) > 10 and fields[10].isdigit() else None
     return Attempt(
         id=attempt_id(at_ms, random_part),
         created_at=datetime.fromtimestamp(at_ms / 1000, UTC),
@@ -144,6 +148,9 @@ def unpack(service: str, score: str | float, member: str, tag_key: bytes) -> Att
         segments=int(segs),
         converted=converted == "1",
         prefix=number_prefix("+" + digits, country or None),
+        reported_at=(
+            None if reported is None else datetime.fromtimestamp(at_ms / 1000 + int(reported), UTC)
+        ),
     )
 
 
@@ -188,6 +195,35 @@ def own_part(verification_id: str) -> str:
 
 def new_id(at: datetime) -> str:
     return attempt_id(ms_of(at), secrets.token_hex(RANDOM_HEX // 2))
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryUpdate:
+    """A delivery report for the attempt log: the send attempt of `verification_id` by
+    `provider` made at `sent_at_ms` is now `status`; `code` is the provider's error code
+    or status word (never message text), kept for an undelivered one."""
+
+    verification_id: str
+    provider: str
+    sent_at_ms: int
+    status: AttemptStatus  # delivered | undelivered
+    code: str | None = None
+
+    def line(self) -> str:
+        def clean(text: str) -> str:
+            return _clean(text).replace("\t", " ")
+
+        letter = _LETTER[self.status]
+        code = clean(self.code or "")
+        return "\t".join(
+            (
+                str(self.sent_at_ms),
+                own_part(self.verification_id),
+                clean(self.provider),
+                letter,
+                code,
+            )
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,6 +339,20 @@ class AttemptStore:
             {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)} for flat in reply[2:]
         ]
         return Rollups(since, oldest, parsed)
+
+    async def report(self, service: str, updates: Sequence[DeliveryUpdate]) -> int:
+        """Apply delivery reports to the records of `service` (one call for all of them,
+        attempts_dlr.lua); returns how many records changed. A report of a record already
+        delivered, or gone, changes nothing. Raises VerifyError(store_unavailable)."""
+        wanted = [u for u in updates if u.status in ("delivered", "undelivered")]
+        if not wanted:
+            return 0
+        args = [self._store.clock_offset_ms, "\n".join(u.line() for u in wanted)]
+        with store_call(self._store.deadline, what="the attempt log"):
+            changed = await self._store.scripts.run(
+                "attempts_dlr", [keys.attempts_log_key(service)], args
+            )
+        return int(changed)
 
     async def read(
         self,

@@ -7,7 +7,7 @@ like the verifications. The rules are in `abuse.fraud`; this module only moves v
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from verify_service.store import keys
@@ -16,6 +16,10 @@ from verify_service.store.verifications import Store, store_call
 MAX_ALLOWED = 1000  # allow-list entries per service: operators' work, bounded all the same
 # Seconds within which starts to the same number count once (a resend is no new evidence).
 REPEAT_WINDOW = 600
+# Lifted blocks kept per service for the console's recent trips, and for how long (s): as
+# long as an ended block's record stays in the blocks hash (abuse.fraud.STRIKE_MEMORY).
+LIFTS_KEPT = 50
+LIFTS_TTL = 86400
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,12 +130,31 @@ class AllowRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class LiftRecord:
+    """A block an operator (`actor`) lifted at `at_ms` (Redis's clock), as it was then."""
+
+    at_ms: int
+    actor: str
+    block: BlockRecord
+
+    @classmethod
+    def parse(cls, raw: str) -> LiftRecord:
+        head, _, record = raw.partition("\t")
+        at, prefix, refused, actor = head.split(" ", 3)
+        return cls(int(float(at)), actor, BlockRecord.parse(prefix, record, refused))
+
+
+@dataclass(frozen=True, slots=True)
 class FraudState:
-    """What operators see: Redis's time (ms), the blocks still in force, the allow-list."""
+    """What operators see: Redis's time (ms), the blocks still in force (newest first), the
+    allow-list, and the recent trips: blocks that ended within the last day (they stay
+    stored that long, abuse.fraud.STRIKE_MEMORY) and those lifted (newest first)."""
 
     now_ms: int
     blocks: list[BlockRecord]
     allowed: list[AllowRecord]
+    ended: list[BlockRecord] = field(default_factory=list)
+    lifted: list[LiftRecord] = field(default_factory=list)
 
 
 def _pairs(flat: Sequence[str]) -> dict[str, str]:
@@ -210,8 +233,8 @@ class FraudStore:
     async def state(self, service: str) -> FraudState:
         k = keys.fraud_keys(service)
         with store_call(self.store.deadline):
-            now, blocks, allowed = await self.store.scripts.run(
-                "fraud_list", [k.blocks, k.allow], [self.store.clock_offset_ms]
+            now, blocks, allowed, lifts = await self.store.scripts.run(
+                "fraud_list", [k.blocks, k.allow, k.lifts], [self.store.clock_offset_ms]
             )
         now_ms = int(float(now))
         fields = _pairs(blocks)
@@ -224,20 +247,31 @@ class FraudStore:
         for prefix, raw in _pairs(allowed).items():
             at, actor = raw.split(" ", 1)
             allow.append(AllowRecord(prefix, int(float(at)), actor))
+        newest = sorted(records, key=lambda r: -r.at_ms)
         return FraudState(
             now_ms,
-            sorted((r for r in records if r.until_ms > now_ms), key=lambda r: -r.at_ms),
+            [r for r in newest if r.until_ms > now_ms],
             sorted(allow, key=lambda r: r.prefix),
+            [r for r in newest if r.until_ms <= now_ms],
+            [LiftRecord.parse(str(raw)) for raw in lifts],
         )
 
-    async def lift(self, service: str, prefix: str) -> tuple[BlockRecord, int] | None:
+    async def lift(
+        self, service: str, prefix: str, actor: str = "-"
+    ) -> tuple[BlockRecord, int] | None:
         """Lift the block of `prefix` (None when it has none in force): its record as it
-        was, with the starts it refused, and Redis's time (ms)."""
+        was, with the starts it refused, and Redis's time (ms). The lift is kept, with
+        `actor`, among the recent trips (LIFTS_KEPT, LIFTS_TTL)."""
         k = keys.fraud_keys(service)
+        args = [
+            self.store.clock_offset_ms,
+            prefix,
+            " ".join(actor.split()) or "-",
+            LIFTS_KEPT,
+            LIFTS_TTL * 1000,
+        ]
         with store_call(self.store.deadline):
-            reply = await self.store.scripts.run(
-                "fraud_lift", [k.ranges, k.blocks], [self.store.clock_offset_ms, prefix]
-            )
+            reply = await self.store.scripts.run("fraud_lift", [k.ranges, k.blocks, k.lifts], args)
         if reply[0] != "lifted":
             return None
         return BlockRecord.parse(prefix, str(reply[2]), str(reply[3])), int(float(reply[1]))

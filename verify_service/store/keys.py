@@ -31,6 +31,8 @@ The other families carry a digest tag of their own: one key, one slot.
     vs:fraud:{<digest>}:allow   hash: ranges operators allow-listed     none (bounded)
     vs:fraud:{<digest>}:seen    zset: digests of numbers started in     REPEAT_WINDOW
                                 the last 10 minutes (repeats count once)
+    vs:fraud:{<digest>}:lifts   list: blocks operators lifted, newest   a day from the last
+                                first, at most LIFTS_KEPT (console)     lift
     vs:rl:{<digest>}            hash: the rate-limit windows of one     twice the longest
                                 (layer, service, subject), a field per  window
                                 window (store/limiter.py)
@@ -153,12 +155,18 @@ class FraudKeys:
     blocks: str
     allow: str
     seen: str
+    lifts: str  # the blocks operators lifted, newest first (store/fraud.py LIFTS_KEPT)
 
 
 def fraud_keys(service: str) -> FraudKeys:
     base = f"vs:fraud:{{{_digest('fraud', service, length=16)}}}"
     return FraudKeys(
-        f"{base}:ranges", f"{base}:lru", f"{base}:blocks", f"{base}:allow", f"{base}:seen"
+        f"{base}:ranges",
+        f"{base}:lru",
+        f"{base}:blocks",
+        f"{base}:allow",
+        f"{base}:seen",
+        f"{base}:lifts",
     )
 
 

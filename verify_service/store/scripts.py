@@ -34,8 +34,8 @@ NAMES = (
     "report",  # keys.prefix(tag)
     "fraud_start",  # fraud_keys(service): ranges, lru, blocks, allow, seen
     "fraud_approve",  # fraud_keys(service): ranges, lru
-    "fraud_lift",  # fraud_keys(service): ranges, blocks
-    "fraud_list",  # fraud_keys(service): blocks, allow
+    "fraud_lift",  # fraud_keys(service): ranges, blocks, lifts
+    "fraud_list",  # fraud_keys(service): blocks, allow, lifts
     "fraud_allow",  # fraud_keys(service): allow
     "outbox_push",  # keys.outbox_key(to)
     "ratelimit",  # keys.rate_key(...) of each layer (store/limiter.py)
@@ -43,6 +43,7 @@ NAMES = (
     "attempts_convert",  # attempts log, since keys(service), hour key of the first time
     "attempts_rollups",  # attempts log, since keys(service), attempts_hour_key(service, h)...
     "attempts_read",  # keys.attempts_log_key(service)[, keys.attempts_numbers_key(service)]
+    "attempts_dlr",  # keys.attempts_log_key(service)
     "workflow_schedule",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_advance",  # keys.workflow_due_key(), keys.workflow_steps_key()

@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from redis.asyncio.cluster import RedisCluster
@@ -135,6 +136,45 @@ def _outcome(reply: list[str]) -> ScriptOutcome:
     if len(reply) < 2:
         return ScriptOutcome(reply[0], None)
     return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedReport:
+    """What a delivery report did (`outcome`: changed | unchanged | unknown) and, when it
+    changed a send attempt, that attempt's `service`, `verification_id` and `sent_at_ms`
+    (its `at`, ms since the epoch: where the attempt log keeps its record; None when the
+    stored time cannot be read)."""
+
+    outcome: str
+    service: str = ""
+    verification_id: str = ""
+    sent_at_ms: int | None = None
+
+    @classmethod
+    def of(cls, reply: Sequence[Any], verification_id: str) -> AppliedReport:
+        """From report.lua's reply: {'changed', service, the attempt's `at` as stored}."""
+        if reply[0] == "not_found":
+            return cls("unknown")
+        if reply[0] != "changed" or len(reply) < 3:
+            return cls(str(reply[0]))
+        return cls("changed", str(reply[1]), verification_id, _stored_ms(str(reply[2])))
+
+
+def _stored_ms(at: str) -> int | None:
+    """A send attempt's stored `at` in ms: an ISO 8601 text (`SendAttempt.at_text`, always
+    with `-` and `:`), or ms in base 36 (a packed attempt); None for neither."""
+    try:
+        if "-" not in at and ":" not in at:
+            return int(at, 36)
+        when = datetime.fromisoformat(at)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - _EPOCH) // timedelta(milliseconds=1)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Store:
@@ -333,17 +373,18 @@ class Store:
     @_unavailable
     async def apply_reports(
         self, provider: str, reports: Sequence[tuple[str, str, str | None]]
-    ) -> list[str]:
+    ) -> list[AppliedReport]:
         """Apply (message id, status, detail) reports of one provider, in order. For each:
         `changed`, `unchanged` (already so, or not a sent attempt) or `unknown` (not our
-        message, or its verification is gone). Two round trips for a whole batch: the index
+        message, or its verification is gone); a changed one names what the attempt log
+        needs (`AppliedReport`). Two round trips for a whole batch: the index
         lookups, then the scripts (both pipelines are non-transactional: the keys are in
         different slots, and each script is a state change on its own)."""
         async with self.client.pipeline(transaction=False) as pipe:
             for message_id, _, _ in reports:
                 pipe.get(keys.message_key(provider, message_id))
             found: list[Any] = await pipe.execute()
-        outcomes = ["unknown"] * len(reports)
+        outcomes = [AppliedReport("unknown")] * len(reports)
         calls: list[tuple[int, str, list[Any]]] = []
         for index, (verification_id, report) in enumerate(zip(found, reports, strict=True)):
             tag = keys.tag_of_id(verification_id) if isinstance(verification_id, str) else None
@@ -374,7 +415,7 @@ class Store:
                 reply = await self._run("report", tag, *args)
             elif isinstance(reply, Exception):
                 raise reply
-            outcomes[index] = "unknown" if reply[0] == "not_found" else str(reply[0])
+            outcomes[index] = AppliedReport.of(reply, args[0])
         return outcomes
 
     @_unavailable

@@ -20,6 +20,7 @@ VerifyError(store_unavailable) when Redis does not answer in time):
         Raises VerifyError(invalid_request) for `until` not after `since`, an unknown
         country, a `to` that is not a phone number or a malformed verification id.
 
+Delivery reports reach the log through `reported` (usecases/reports.py).
 Writing never fails a start or a check: a record the store did not take is logged and
 counted (`AttemptObserver.attempt_log_failed`), the start goes on."""
 
@@ -48,7 +49,7 @@ from verify_service.domain.model import StartParams, Verification
 from verify_service.domain.phones import PhoneNumber, PhoneNumberError, is_valid_region, parse_phone
 from verify_service.providers.router import DeliveryAttempt
 from verify_service.store import keys
-from verify_service.store.attempts import AttemptStore, new_id
+from verify_service.store.attempts import AttemptStore, DeliveryUpdate, new_id
 from verify_service.usecases.channels import channel_plan
 
 log = logging.getLogger("verify_service.attempts")
@@ -233,6 +234,20 @@ class Attempts:
         except VerifyError:
             log.warning("attempt log: the conversion of a verification was not recorded")
             self._observer.attempt_log_failed(service.name)
+
+    async def reported(self, updates: Sequence[tuple[str, DeliveryUpdate]]) -> None:
+        """Delivery reports that changed a send attempt, as (service name, update): their
+        records in the attempt log get the status, the error code and the time (one call
+        per service). Never raises."""
+        by_service: dict[str, list[DeliveryUpdate]] = {}
+        for service, update in updates:
+            by_service.setdefault(service, []).append(update)
+        for service, batch in by_service.items():
+            try:
+                await self._store.report(service, batch)
+            except VerifyError:
+                log.warning("attempt log: %d delivery report(s) not recorded", len(batch))
+                self._observer.attempt_log_failed(service)
 
     async def _write(
         self,

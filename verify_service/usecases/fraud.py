@@ -6,7 +6,7 @@ observer (`verify_fraud_operator_actions_total`)."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from verify_service.abuse.policy import AbuseObserver
@@ -14,7 +14,7 @@ from verify_service.abuse.ranges import Range, RangeError, parse_range
 from verify_service.config import ServiceSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store
-from verify_service.store.fraud import MAX_ALLOWED, BlockRecord, FraudStore
+from verify_service.store.fraud import LIFTS_TTL, MAX_ALLOWED, BlockRecord, FraudStore
 
 log = logging.getLogger("verify_service.abuse")
 
@@ -59,9 +59,24 @@ class Allowed:
 
 
 @dataclass(frozen=True, slots=True)
+class Trip:
+    """A recent trip of the guard that is no longer in force: its `block` as it was set,
+    `ended` on its own or `lifted` by `lifted_by` at `lifted_at`."""
+
+    block: Block
+    state: str  # ended | lifted
+    lifted_by: str | None = None
+    lifted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FraudOverview:
+    """The blocks in force, the allow-list, and `recent`: the trips of the last day that
+    are no longer in force, newest first."""
+
     blocks: list[Block]
     allowed: list[Allowed]
+    recent: list[Trip] = field(default_factory=list)
 
 
 def _block(record: BlockRecord, now_ms: int) -> Block:
@@ -99,7 +114,8 @@ class FraudControl:
         self._observer = observer
 
     async def list_blocks(self, service: ServiceSettings) -> FraudOverview:
-        """The blocks in force, newest first, and the allow-list (config entries first)."""
+        """The blocks in force, newest first, the allow-list (config entries first) and the
+        recent trips (ended or lifted within the last day, newest first)."""
         state = await self._counters.state(service.name)
         configured = [
             Allowed(p, _range(p).country, "config", None)
@@ -109,15 +125,23 @@ class FraudControl:
             Allowed(a.prefix, _range(a.prefix).country, a.actor, _time(a.at_ms))
             for a in state.allowed
         ]
+        now = state.now_ms
+        recent = [Trip(_block(r, now), "ended") for r in state.ended] + [
+            Trip(_block(lift.block, lift.at_ms), "lifted", lift.actor, _time(lift.at_ms))
+            for lift in state.lifted
+            if lift.at_ms > now - LIFTS_TTL * 1000
+        ]
         return FraudOverview(
-            [_block(record, state.now_ms) for record in state.blocks], configured + operated
+            [_block(record, now) for record in state.blocks],
+            configured + operated,
+            sorted(recent, key=lambda trip: trip.block.blocked_at, reverse=True),
         )
 
     async def lift(self, service: ServiceSettings, range: str, actor: str) -> Block:
         """Lift the block of `range`; the block as it was. Its recent counts start again
         from zero, so the same traffic does not block it again at once."""
         target = _range(range)
-        lifted = await self._counters.lift(service.name, target.prefix)
+        lifted = await self._counters.lift(service.name, target.prefix, actor)
         if lifted is None:
             raise VerifyError("not_found", f"no block of {target.prefix} is in force")
         record, now_ms = lifted

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,14 @@ from verify_service.api.console.session import (
 )
 from verify_service.api.deps import components_of
 from verify_service.config import ServiceSettings
-from verify_service.domain.attempts import ATTEMPT_STATUSES, AttemptFilter, AttemptStatus, mask
+from verify_service.domain.attempts import (
+    ATTEMPT_STATUSES,
+    Attempt,
+    AttemptFilter,
+    AttemptStatus,
+    mask,
+    ms_of,
+)
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import Verification
 from verify_service.usecases.console_auth import Session, csrf_ok
@@ -50,8 +58,15 @@ def _context(
         "service": service.name,
         "services": [s.name for s in _visible(request, session)],
         "active": active,
-        "test_mode": components.outbox is not None,
+        "test_mode": components.outbox is not None and _sees_all(request, session),
     }
+
+
+def _sees_all(request: Req, session: Session) -> bool:
+    """Whether the operator sees every service: the test outbox is kept per number, not
+    per service, so only such an operator may read it."""
+    settings = components_of(request.app.state).settings
+    return all(session.operator.sees(s.name) for s in settings.services)
 
 
 def _visible(request: Req, session: Session) -> list[ServiceSettings]:
@@ -83,7 +98,8 @@ def _login_page(request: Req, status: int = 200, message: str | None = None) -> 
 
 
 @get("/login", sync_to_thread=False)
-def login_form(request: Req, expired: FromQuery[bool] = False) -> Response[str]:
+def login_form(request: Req, expired: FromQuery[str | None] = None) -> Response[str]:
+    # any value: a hand-edited URL gets the form, not a validation error
     return _login_page(request, message="Please sign in again." if expired else None)
 
 
@@ -114,7 +130,14 @@ def _signed_in(request: Req, session: Session) -> Response[Any]:
 
 @get("/login/once")
 async def login_once(request: Req, token: FromQuery[str] = "") -> Response[Any]:
-    session = await parts_of(request).auth.redeem(token, client_of(request))
+    """Dev mode's printed link: signs in once; used, unknown or a day old, the sign-in
+    form says so (401)."""
+    try:
+        session = await parts_of(request).auth.redeem(token, client_of(request))
+    except VerifyError as exc:
+        if exc.code != "unauthorized":
+            raise
+        return _login_page(request, 401, "This sign-in link is unknown or was used already.")
     return _signed_in(request, session)
 
 
@@ -208,50 +231,92 @@ def _status(value: str | None) -> AttemptStatus | None:
     raise Refused(400, f"unknown status {value!r}")
 
 
-def _timeline(verification: Verification, show_number: bool) -> dict[str, Any]:
-    """What happened to a verification, oldest first: its start, each send attempt, its
-    checks and its outcome (never a code: the record holds none to show)."""
-    events = [{"at": verification.created_at, "what": "started", "detail": verification.channel}]
-    for send in verification.send_attempts:
-        detail = send.provider + (f" ({send.error})" if send.error else "")
-        events.append({"at": send.at, "what": f"send {send.status}", "detail": detail})
-    if verification.check_attempts:
-        events.append(
-            {
-                "at": verification.updated_at or verification.created_at,
-                "what": f"{verification.check_attempts} check(s)",
-                "detail": f"{verification.attempts_remaining} left",
-            }
-        )
-    events.append(
-        {
-            "at": verification.updated_at or verification.created_at,
-            "what": "status",
-            "detail": verification.status,
+def _event(at: datetime, what: str, detail: str = "") -> dict[str, Any]:
+    return {"at": at, "what": what, "detail": detail}
+
+
+def _timeline(
+    verification: Verification | None, rows: Sequence[Attempt], show_number: bool
+) -> dict[str, Any] | None:
+    """What happened to a verification, oldest first: its start, each send attempt, the
+    delivery reports (their time and error code from the attempt log), its checks and its
+    outcome; never a code (neither record holds one to show). Once the verification's
+    own record is gone (`retention`), what the attempt log (`rows`) still says."""
+    own = [row for row in rows if row.status != "refused"]
+    if verification is None and not own:
+        return None
+    reported = {(row.provider, ms_of(row.created_at)): row for row in own}
+    events = []
+    sends: list[tuple[datetime, str, str, str | None]]
+    if verification is not None:
+        events.append(_event(verification.created_at, "started", verification.channel))
+        sends = [
+            (send.at, send.provider, send.status, send.error) for send in verification.send_attempts
+        ]
+    else:
+        sends = [(row.created_at, row.provider or "", row.status, row.reason) for row in own]
+    for at, provider, status, error in sends:
+        failed = status == "failed"
+        detail = provider + (f" ({error})" if failed and error else "")
+        events.append(_event(at, "send failed" if failed else "send sent", detail))
+        if status not in ("delivered", "undelivered"):
+            continue
+        row = reported.get((provider, ms_of(at)))
+        code = row.reason if row is not None else error
+        detail = provider + (f" ({code})" if status == "undelivered" and code else "")
+        if row is not None and row.reported_at is not None:
+            events.append(_event(row.reported_at, f"delivery report: {status}", detail))
+        else:  # reported before the attempt log kept report times
+            events.append(_event(at, f"delivery report: {status}", detail + ", time unknown"))
+    if verification is None:
+        first = own[-1]
+        converted = any(row.converted for row in own)
+        outcome = "approved (converted)" if converted else "not converted"
+        events.append(_event(own[0].created_at, "outcome", outcome))
+        events.sort(key=lambda e: e["at"])
+        return {
+            "id": first.verification_id,
+            "to": first.to if show_number else mask(first.to),
+            "status": outcome,
+            "expires_at": None,
+            "events": events,
+            "gone": True,
         }
-    )
+    end = verification.updated_at or verification.created_at
+    if verification.check_attempts:
+        left = f"{verification.attempts_remaining} left"
+        events.append(_event(end, f"{verification.check_attempts} check(s)", left))
+    events.append(_event(end, "status", verification.status))
+    events.sort(key=lambda e: e["at"])
     return {
         "id": verification.id,
         "to": verification.to if show_number else mask(verification.to),
         "status": verification.status,
         "expires_at": verification.expires_at,
         "events": events,
+        "gone": False,
     }
 
 
 async def _timeline_of(
-    request: Req, service: ServiceSettings, verification_id: str, searched: set[str]
+    request: Req,
+    service: ServiceSettings,
+    verification_id: str,
+    rows: Sequence[Attempt],
+    searched: set[str],
 ) -> dict[str, Any] | None:
-    """The verification's timeline; None once its record is gone (it lives `retention`,
-    its attempts longer: the table below still lists them)."""
+    """The verification's timeline from its record and its attempts (`rows`, as listed:
+    numbers masked unless searched for); from its attempts alone once its record is gone
+    (it lives `retention`, its attempts longer); None when neither is left."""
     verifications = components_of(request.app.state).verifications
     try:
-        verification = await verifications.fetch(service, verification_id)
+        verification: Verification | None = await verifications.fetch(service, verification_id)
     except VerifyError as exc:
         if exc.code != "verification_not_found":
             raise
-        return None
-    return _timeline(verification, verification.to in searched)
+        verification = None
+    number = verification.to if verification is not None else (rows[0].to if rows else "")
+    return _timeline(verification, rows, number in searched)
 
 
 @get("/attempts")
@@ -295,7 +360,7 @@ async def attempts_page(
         if filters.verification_id:
             # its number in full only where the search named that number
             searched = {row.to for row in rows} if filters.to else set()
-            timeline = await _timeline_of(request, chosen, filters.verification_id, searched)
+            timeline = await _timeline_of(request, chosen, filters.verification_id, rows, searched)
     except VerifyError as exc:
         if exc.code not in ("invalid_request", "not_found"):
             raise
@@ -374,6 +439,7 @@ async def fraud_page(
         **_context(request, session, chosen, "fraud"),
         blocks=state.blocks,
         allowed=state.allowed,
+        recent=state.recent,
         done=done,
         enabled=chosen.fraud_guard.enabled,
     )
@@ -425,12 +491,19 @@ async def outbox_page(
     request: Req, service: FromQuery[str | None] = None, to: FromQuery[str | None] = None
 ) -> Response[str]:
     """test_mode only: the messages the capture provider kept for a number (test codes,
-    which is what a person testing a sign-in flow by hand comes for)."""
+    which is what a person testing a sign-in flow by hand comes for). Only for operators
+    of every service: the outbox does not say which service sent a message."""
     session = await current_session(request)
     chosen = _service(request, session, service)
     outbox = components_of(request.app.state).outbox
     if outbox is None:
         raise Refused(404, "The test outbox exists only with test_mode = true.")
+    if not _sees_all(request, session):
+        raise Refused(
+            403,
+            "The test outbox keeps every service's messages by number: only an operator "
+            'of all services (services = ["*"]) reads it.',
+        )
     messages = await outbox.messages(to.strip()) if to and to.strip() else []
     return page(
         "outbox.html",

@@ -43,6 +43,13 @@ class AttemptOut(msgspec.Struct, kw_only=True):
     verification_id: str | None
     segments: int
     converted: bool
+    reported_at: Annotated[
+        datetime | None,
+        msgspec.Meta(
+            description="When a delivery report set `delivered` or `undelivered` (to the "
+            "second; `reason` then holds the provider's error code); null without one."
+        ),
+    ] = None
 
 
 class AttemptListOut(msgspec.Struct, kw_only=True):
@@ -84,6 +91,7 @@ def attempt_out(a: Attempt) -> AttemptOut:
         verification_id=a.verification_id,
         segments=a.segments,
         converted=a.converted,
+        reported_at=a.reported_at,
     )
 
 

@@ -110,13 +110,15 @@ def _base_url(request: Request[Any, Any, Any]) -> str:
 
 def attempt_resource(a: Attempt, service: ServiceSettings, base_url: str) -> AttemptResource:
     created = twilio_date(a.created_at) or ""
+    # a delivery report updates the attempt: its time, and an undelivered one's error code
+    updated = twilio_date(a.reported_at) if a.reported_at else None
     verification = verification_sid(a.verification_id) if a.verification_id else None
     channel_data: dict[str, Any] = {
         "verification_sid": verification,
         "to": a.to,
         "status": "confirmed" if a.converted else "unconfirmed",
         "message_status": _MESSAGE_STATUS[a.status],
-        "error_code": None,
+        "error_code": a.reason if a.status == "undelivered" else None,
         "country": a.country,
         # not Twilio's: who carried it, how many SMS, why it failed or was refused
         "provider": a.provider,
@@ -130,7 +132,7 @@ def attempt_resource(a: Attempt, service: ServiceSettings, base_url: str) -> Att
         service_sid=service.twilio_service_sid,
         verification_sid=verification,
         date_created=created,
-        date_updated=created,
+        date_updated=updated or created,
         conversion_status="converted" if a.converted else "unconverted",
         channel=a.channel,
         price=None,
