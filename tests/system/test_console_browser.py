@@ -130,17 +130,31 @@ class Pages:
 
     def sign_in(self, name: str, password: str, shot: str | None = None) -> str:
         from selenium.webdriver.common.by import By
-        from selenium.webdriver.support.expected_conditions import staleness_of
-        from selenium.webdriver.support.ui import WebDriverWait
 
         self.open("/console/login")
         self.driver.find_element(By.NAME, "name").send_keys(name)
         self.driver.find_element(By.NAME, "password").send_keys(password)
-        old_page = self.driver.find_element(By.TAG_NAME, "main")
+        # Mark the form's document: the answer is loaded once a complete document without
+        # the mark is there (not just: some page is loaded). Not staleness_of: while the
+        # page is being replaced chromedriver may answer "Node with given id does not
+        # belong to the document" (a plain WebDriverException) instead of "stale element".
+        self.driver.execute_script("window.__vsFormPage = true;")
         self.driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-        # the answer replaced the form's page (not just: some page is loaded)
-        WebDriverWait(self.driver, 30).until(staleness_of(old_page))
+        self.wait(lambda driver: driver.execute_script("return window.__vsFormPage === undefined;"))
         return self.keep(shot)
+
+    def wait(self, arrived: Any) -> None:
+        """Wait up to 30 s until `arrived(driver)` holds on a completely loaded document;
+        errors chromedriver answers while a document is being replaced count as not yet."""
+        from selenium.common.exceptions import WebDriverException
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        WebDriverWait(self.driver, 30, ignored_exceptions=(WebDriverException,)).until(
+            lambda driver: (
+                bool(arrived(driver))
+                and driver.execute_script("return document.readyState;") == "complete"
+            )
+        )
 
     def session_cookie(self) -> str | None:
         found = self.driver.get_cookie("vs_console")
@@ -157,7 +171,6 @@ def test_console_in_a_browser(
     browser: Any, console: tuple[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
     caplog.set_level(logging.INFO)
     base, components = console
@@ -201,7 +214,7 @@ def test_console_in_a_browser(
     assert NUMBER in html
     assert OTHER not in html
     browser.find_element(By.LINK_TEXT, verification_id).click()
-    WebDriverWait(browser, 30).until(lambda d: "verification_id=" in d.current_url)
+    pages.wait(lambda d: "verification_id=" in d.current_url)
     html = pages.keep("attempts-timeline")
     timeline = pages.text("#timeline")
     assert "approved" in timeline
@@ -227,7 +240,7 @@ def test_console_in_a_browser(
     block = pages.text("#blocks tbody tr")
     assert block.startswith("+49"), block
     browser.find_element(By.CSS_SELECTOR, "#blocks button[name=lift]").click()
-    WebDriverWait(browser, 30).until(lambda d: "done=lift" in d.current_url)
+    pages.wait(lambda d: "done=lift" in d.current_url)
     pages.keep("fraud-lifted")
     assert "Done: lift" in browser.page_source
     assert "No blocks in force" in pages.text("#blocks")
@@ -254,7 +267,7 @@ def test_console_in_a_browser(
     )
     browser.find_element(By.NAME, "range").send_keys("+4179")
     browser.find_element(By.CSS_SELECTOR, "form[action$='/fraud/allow'] button").click()
-    WebDriverWait(browser, 30).until(lambda d: d.title.startswith("Refused"))
+    pages.wait(lambda d: d.title.startswith("Refused"))
     assert "CSRF" in pages.keep("csrf-refused")
     pages.open("/console/fraud")
     assert "None." in pages.text("#allowed")  # nothing was allow-listed
