@@ -147,9 +147,18 @@ async def test_the_limit_frees_up_after_the_window(
     limits = {**only(per_number=["2/1second"]), "strategy": strategy}
     settings = settings_with(make_settings, limits)
     async with open_client(settings, store, API_KEY, peer=PROXY) as api:
-        assert (await start(api, A)).status_code == BODY_OK
-        assert (await start(api, A)).status_code == BODY_OK
-        r = await start(api, A)
+        for number in (A, "+41791234570", "+41791234571"):
+            if strategy == "fixed-window":
+                # Buckets are whole seconds of Redis's clock (this machine's): begin the burst
+                # at the start of one, and try again with another number should a slow
+                # machine carry it into the next (where the count rightly begins anew).
+                await asyncio.sleep(1.01 - time.time() % 1)
+            first = time.time()
+            assert (await start(api, number)).status_code == BODY_OK
+            assert (await start(api, number)).status_code == BODY_OK
+            r = await start(api, number)
+            if strategy != "fixed-window" or int(time.time()) == int(first):
+                break
         # Counted from the refusal's answer, not from before the first start: every hit the
         # window holds happened before it, however slowly a loaded machine ran the starts.
         began = time.monotonic()
@@ -163,7 +172,7 @@ async def test_the_limit_frees_up_after_the_window(
             # exact strategies: Retry-After is a promise, waiting that long is enough
             assert r.headers["retry-after"] == "1"
             await asyncio.sleep(max(0.0, began + 1.05 - time.monotonic()))
-        assert (await start(api, A)).status_code == BODY_OK
+        assert (await start(api, number)).status_code == BODY_OK
         assert (await start(api, B)).status_code == BODY_OK
 
 
