@@ -17,6 +17,7 @@ from typing import Any
 from verify_service.config import (
     ConfigError,
     Settings,
+    api_key_problem,
     dev_settings,
     hash_api_key,
     load_settings,
@@ -237,8 +238,9 @@ def cmd_init_config(args: argparse.Namespace) -> int:
 
 def cmd_hash_api_key(args: argparse.Namespace) -> int:
     key = args.key if args.key is not None else getpass.getpass("API key: ")
-    if not key:
-        print("error: empty key", file=sys.stderr)
+    problem = api_key_problem(key)
+    if problem is not None:
+        print(f"error: an API key {problem}", file=sys.stderr)
         return 2
     print(hash_api_key(key))
     return 0

@@ -524,5 +524,23 @@ def derived_sid(prefix: str, service_name: str) -> str:
     return prefix + digest[:32]
 
 
+# The shortest API key accepted in plaintext (from the environment, or `hash-api-key`):
+# 16 characters of a random key are beyond guessing; `secrets.token_urlsafe(24)` gives 32.
+MIN_API_KEY_LENGTH = 16
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why `key` must not be an API key (a predicate phrase, never quoting it), or None.
+    Short keys are guessed; whitespace (a secret file's trailing newline) makes a key no
+    client sends as it is (the native API strips what it is sent)."""
+    if len(key) < MIN_API_KEY_LENGTH or any(c.isspace() for c in key):
+        return (
+            f"must be at least {MIN_API_KEY_LENGTH} characters without spaces or line breaks "
+            f"(it has {len(key)}); make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return None
+
+
 def hash_api_key(key: str) -> str:
     return "sha256:" + hashlib.sha256(key.encode()).hexdigest()

@@ -41,11 +41,11 @@ test_numbers = {{ "+41790000000" = "123456" }}
 def test_toml_file_with_env_indirection(tmp_path: Path) -> None:
     path = tmp_path / "verify.toml"
     path.write_text(TOML.format(hashed=hash_api_key("other")))
-    env = {"TEST_PEPPER": "a-pepper-of-sixteen-bytes", "LOGIN_KEY": "k-from-env"}
+    env = {"TEST_PEPPER": "a-pepper-of-sixteen-bytes", "LOGIN_KEY": "k-from-env-0123456789"}
     settings = load_settings(path, env)
     service = settings.service("login")
     # keys from the environment are hashed at load: no plaintext key is kept
-    assert service.api_keys == [hash_api_key("k-from-env"), hash_api_key("other")]
+    assert service.api_keys == [hash_api_key("k-from-env-0123456789"), hash_api_key("other")]
     assert settings.pepper is not None
     assert settings.pepper.get_secret_value() == "a-pepper-of-sixteen-bytes"
     assert service.allowed_countries == ["CH", "LI"]
@@ -57,7 +57,7 @@ def test_environment_overrides_top_level_keys(tmp_path: Path) -> None:
     path.write_text(TOML.format(hashed=hash_api_key("other")))
     env = {
         "TEST_PEPPER": "a-pepper-of-sixteen-bytes",
-        "LOGIN_KEY": "k",
+        "LOGIN_KEY": "k" * 24,
         "VERIFY_REDIS_URL": "redis://elsewhere:6380/1",
         "VERIFY_DEFAULT_REGION": "DE",
     }
@@ -76,7 +76,7 @@ def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
     path = tmp_path / "verify.toml"
     path.write_text(TOML.format(hashed=hash_api_key("other")))
     with pytest.raises(ConfigError, match="TEST_PEPPER is not set"):
-        load_settings(path, {"LOGIN_KEY": "k"})
+        load_settings(path, {"LOGIN_KEY": "k" * 24})
 
 
 @pytest.mark.parametrize(
@@ -138,3 +138,31 @@ def test_status_callback_secrets_follow_the_signing_rule() -> None:
             config(service={"status_callback_url": url, "status_callback_secret": bad})
         )
         assert f"services.0.status_callback_secret: the secret is {problem}" in message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", " ", "short", "k" * 15, "k" * 24 + "\n", " " + "k" * 24, "two words-0123456789"],
+    ids=["empty", "space", "short", "15", "newline", "leading-space", "inner-space"],
+)
+@pytest.mark.parametrize("table", ["services", "operators"])
+def test_an_api_key_from_the_environment_that_anyone_guesses_is_refused(
+    key: str, table: str
+) -> None:
+    # An empty or one-word variable made a key that Twilio's Basic auth accepted as it was
+    # (" " as the AuthToken signed in); a secret file's trailing newline a key no client
+    # could send. Refused at start-up, naming where, never quoting the key.
+    data = config(operators=[{"name": "oncall", "api_keys": ["env:OPS"], "services": ["*"]}])
+    env = {"OPS": "ops-key-0123456789abcdef"}
+    if table == "services":
+        data["services"][0]["api_keys"] = ["env:LOGIN_KEY"]
+        env["LOGIN_KEY"] = key
+    else:
+        env["OPS"] = key
+    message = _error(data, env)
+    assert f"{table}.0.api_keys.0:" in message
+    assert "at least 16 characters" in message
+    if key.strip():
+        assert key.strip() not in message
+    env["LOGIN_KEY" if table == "services" else "OPS"] = "k" * 16
+    assert settings_from_mapping(data, env).services[0].name == "login"
