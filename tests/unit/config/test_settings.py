@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -166,3 +167,60 @@ def test_an_api_key_from_the_environment_that_anyone_guesses_is_refused(
         assert key.strip() not in message
     env["LOGIN_KEY" if table == "services" else "OPS"] = "k" * 16
     assert settings_from_mapping(data, env).services[0].name == "login"
+
+
+LITERAL_SECRETS = """
+pepper = "pepper-in-the-file-0123456789"
+previous_peppers = ["old-pepper-in-the-file-0123"]
+id_key = "id-key-in-the-file-0123456789"
+metrics_token = "metrics-token-in-the-file"
+
+[providers.own]
+kind = "http"
+url = "https://sms.example/send"
+body = { to = "{to}", text = "{text}" }
+auth = { type = "bearer", token = "gateway-token-in-the-file" }
+
+[providers.websms]
+kind = "websms"
+access_token = "websms-token-in-the-file"
+
+[[services]]
+name = "login"
+api_keys = ["env:LOGIN_KEY"]
+providers = ["own", "websms"]
+status_callback_url = "https://app.example/events"
+status_callback_secret = "callback-secret-in-the-file"
+"""
+
+
+def test_a_secret_written_in_the_file_is_refused_naming_its_key(tmp_path: Path) -> None:
+    # "Secrets from the environment only": a pepper or provider token pasted into the
+    # TOML file (which gets committed and copied) was accepted as it was.
+    path = tmp_path / "verify.toml"
+    path.write_text(LITERAL_SECRETS)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, {"LOGIN_KEY": "k" * 24})
+    message = str(info.value)
+    keys = [line.split(":", 1)[0] for line in message.splitlines()]
+    assert keys == [
+        "pepper",
+        "previous_peppers",
+        "id_key",
+        "metrics_token",
+        "services.0.status_callback_secret",
+        "providers.own.auth.token",
+        "providers.websms.access_token",
+    ]
+    assert "in-the-file" not in message  # no value is repeated
+    assert 'write "env:NAME"' in message
+    # The same file with env: references loads.
+    env = {"LOGIN_KEY": "k" * 24}
+    text = LITERAL_SECRETS
+    for index, value in enumerate(re.findall(r'"([a-z-]+-in-the-file[a-z0-9-]*)"', text)):
+        text = text.replace(f'"{value}"', f'"env:S{index}"')
+        env[f"S{index}"] = value if "callback" not in value else "whsec_" + "A" * 32
+    path.write_text(text)
+    settings = load_settings(path, env)
+    assert settings.pepper is not None
+    assert settings.pepper.get_secret_value() == "pepper-in-the-file-0123456789"
