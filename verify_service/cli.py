@@ -22,6 +22,7 @@ from verify_service.config import (
     hash_api_key,
     load_settings,
 )
+from verify_service.config.cautions import cautions
 from verify_service.config.secrets import secrets_of
 from verify_service.config.starter import dev_api_key, write_starter_config
 from verify_service.observability.logs import configure_logging, uvicorn_log_config
@@ -95,6 +96,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("verify_service").info(
             "listening on %s (API reference: %s/docs), %d worker(s)", url, url, args.workers
         )
+        for caution in cautions(settings):  # dev mode's banner says so itself
+            logging.getLogger("verify_service").warning(caution)
     own_metrics_dir = None
     if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         own_metrics_dir = _multiprocess_metrics()
@@ -210,6 +213,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 "(and the receiver's copy) with a fresh whsec_ secret",
                 file=sys.stderr,
             )
+    for caution in cautions(settings):
+        print(f"warning: {caution}", file=sys.stderr)
     names = ", ".join(s.name for s in settings.services)
     store = "embedded (in-memory)"
     if settings.redis_url:

@@ -56,6 +56,8 @@ def test_check_config_ok_and_bad(tmp_path: Path) -> None:
     out = run("check-config", "--config", str(good), env={"P": "p" * 32, "K": KEY})
     assert out.returncode == 0, out.stderr
     assert "config OK" in out.stdout
+    # valid, but the console provider prints codes: said, not kept silent
+    assert "warning: provider 'c' is of kind 'console'" in out.stderr
     out = run("check-config", "--config", str(good), env={"K": KEY})
     assert out.returncode == 2
     assert "environment variable P is not set" in out.stderr
