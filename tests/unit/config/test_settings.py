@@ -93,6 +93,7 @@ def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
         ({"service": {"test_numbers": {"0790000000": "123456"}}}, "+41790000000"),
         ({"service": {"unknown_key": 1}}, "unknown_key"),
         ({"pepper": "short"}, "16 bytes"),
+        ({"metrics_token": "x"}, "metrics_token must be at least 16 characters"),
         ({"redis_url": "redis://x", "pepper": None}, "pepper is required"),
     ],
 )
