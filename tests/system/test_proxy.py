@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from tests.conftest import API_KEY, config
-from tests.support.live_server import serve
+from tests.support.live_server import serve, wait_until_live
 from tests.support.redis_server import free_port
 from verify_service.api.app import create_app
 from verify_service.config import settings_from_mapping
@@ -49,18 +49,9 @@ def nginx_before(upstream: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     )
     process = subprocess.Popen(
         [NGINX, "-c", str(tmp_path / "nginx.conf"), "-g", "daemon off;"],
-        stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"nginx did not start: {process.stderr}") from None
-                time.sleep(0.05)
+        wait_until_live(f"http://127.0.0.1:{port}", process, seconds=10)
         yield f"http://127.0.0.1:{port}", access
     finally:
         process.terminate()
