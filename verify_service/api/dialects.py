@@ -13,7 +13,7 @@ from typing import Any, Literal
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
-from verify_service.api.allow import allow_header
+from verify_service.api.allow import router_allow
 from verify_service.api.native.problems import EXCEPTION_HANDLERS as NATIVE
 from verify_service.api.swisscom.errors import EXCEPTION_HANDLERS as SWISSCOM
 from verify_service.api.twilio.errors import EXCEPTION_HANDLERS as TWILIO
@@ -48,7 +48,7 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
     """The app-level HTTPException handler: the error shape of the dialect owning the path."""
     if exc.status_code == 405 and exc.headers:  # the router's Allow, in the one order we use
         exc.headers = {
-            k: allow_header(v.split(",")) if k.lower() == "allow" else v
+            k: router_allow(request.app, request.url.path, v) if k.lower() == "allow" else v
             for k, v in exc.headers.items()
         }
     return _HANDLERS[dialect_of(request.url.path)](request, exc)  # type: ignore[no-any-return]
