@@ -179,7 +179,8 @@ def openapi_config() -> OpenAPIConfig:
         description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel. "
         "Every GET also answers HEAD (same status and headers, no content), except the "
         "Swisscom token check, whose GET counts an attempt: HEAD is 405 there.",
-        path="/docs",
+        path=docs.DOCS_PATH,
+        openapi_router=docs.openapi_router(),  # our error pages under /docs
         license=License(name="Apache-2.0", identifier="Apache-2.0"),
         render_plugins=docs.render_plugins(),  # Swagger UI at /docs, assets served here
         # Routes without a scheme of their own (health, metrics, delivery reports, whose
