@@ -34,7 +34,6 @@ from verify_service.api.native.fraud import FraudController
 from verify_service.api.native.outbox import TestMessagesController
 from verify_service.api.native.problems import EXCEPTION_HANDLERS
 from verify_service.api.native.routes import VerificationsController
-from verify_service.api.native.strict import strict_json
 from verify_service.api.ops import docs, health, reports
 from verify_service.api.request import ApiRequest
 from verify_service.api.swisscom import routes as swisscom
@@ -291,7 +290,6 @@ def create_app(
         lifespan=[lifespan],
         state=State(state),
         dependencies=app_dependencies(),
-        before_request=strict_json,  # JSON bodies in their documented types (native/strict.py)
         openapi_config=openapi_config(),
         request_max_body_size=MAX_BODY_BYTES,
         # Litestar's default logging config replaces the root logger's handlers, and with

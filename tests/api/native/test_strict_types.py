@@ -21,11 +21,12 @@ from litestar.testing import TestClient
 
 from tests.conftest import API_KEY, config
 from verify_service.api.app import create_app
-from verify_service.config import settings_from_mapping
+from verify_service.config import hash_api_key, settings_from_mapping
 
 SETTINGS = settings_from_mapping(config(), environ={})
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 TO = "+41791234567"
+OPS_KEY = "ops-key-0123456789abcdef"
 
 
 @pytest.fixture(scope="module")
@@ -147,3 +148,25 @@ def test_numbers_beyond_what_json_decoders_hold_are_400(client: TestClient[Any])
         )
         assert r.status_code == 400, (literal, r.text)
         assert r.json()["code"] == "invalid_request"
+
+
+def test_a_wrong_key_is_401_whatever_the_body_holds(client: TestClient[Any]) -> None:
+    wrong = {"Authorization": "Bearer not-a-key-0123456789"}
+    r = client.post("/v1/verifications", json={"to": TO, "token_length": "6"}, headers=wrong)
+    assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+    r = client.post("/v1/fraud/blocks/lift", json={"service": 1, "range": 2}, headers=wrong)
+    assert (r.status_code, r.json()["code"]) == (401, "unauthorized")
+
+
+def test_the_fraud_api_holds_its_body_to_its_types(client: TestClient[Any]) -> None:
+    mapping = config(
+        operators=[{"name": "ops", "api_keys": [hash_api_key(OPS_KEY)], "services": ["*"]}]
+    )
+    app = create_app(settings_from_mapping(mapping, environ={}))
+    with TestClient(app) as c:
+        r = c.post(
+            "/v1/fraud/allowed",
+            json={"service": "login", "range": 4179123},
+            headers={"Authorization": f"Bearer {OPS_KEY}"},
+        )
+    assert_refused(r, "range")

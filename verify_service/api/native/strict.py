@@ -3,14 +3,15 @@
 Litestar converts a decoded body to its Struct with msgspec's lax rules (`strict=False`):
 `"token_length": "6"` and `6.0` pass as the integer 6, and `"timeout": "30"` as 30. The
 published schema says integer, and a client that sends a string there has a bug that a
-lax server hides until another server refuses it. This hook converts the same decoded body
-once more with `strict=True` (JSON's own types only: no strings for numbers, no floats for
-integers, no booleans for either) before the handler's arguments are read, and refuses a
-mismatch as a 400 `invalid_request` problem naming the field (api/native/problems.py).
+lax server hides until another server refuses it. `strict_json` converts the same decoded
+body once more with `strict=True` (JSON's own types only: no strings for numbers, no floats
+for integers, no booleans for either) and refuses a mismatch as a 400 `invalid_request`
+problem naming the field (api/native/problems.py).
 
-Form bodies (the Twilio dialect, where every value is a string by nature) are not JSON and
-are left to their own rules; routes with a `before_request` of their own (Swisscom) keep
-theirs."""
+The native API's caller dependencies (`bearer_caller`, the fraud API's operator) call it
+once the key is known, so that a wrong key is 401 whatever the body holds, as before. Form
+bodies (the Twilio dialect, where every value is a string by nature) are not JSON and are
+left to their own rules."""
 
 from __future__ import annotations
 
@@ -49,7 +50,9 @@ def strict_error(exc: msgspec.ValidationError) -> ValidationException:
 
 
 async def strict_json(request: Request[Any, Any, Any]) -> None:
-    """App-wide `before_request`: refuse a JSON body whose values have the wrong JSON types."""
+    """Refuse a JSON body whose values have the wrong JSON types (a route without a JSON
+    body: nothing to do). Raises ValidationException, or ClientException for a body that
+    is no JSON at all."""
     body_type = _json_body_type(request.route_handler)
     if body_type is _NO_BODY:
         return
