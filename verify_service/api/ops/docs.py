@@ -30,7 +30,12 @@ FAVICON = f"<link rel='icon' type='image/png' href='{ASSETS_PATH}/favicon-32x32.
 
 
 DOCS_PATH = "/docs"
-_TITLES = {404: "Not found", 405: "Method not allowed"}
+_TITLES = {
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request too large",
+    431: "Request headers too large",
+}
 _MESSAGES = {
     404: "There is no page at this address in the API reference.",
     405: "This page of the API reference is only read (GET).",
