@@ -175,3 +175,11 @@ def test_head_over_a_real_server_sends_headers_and_no_content(path: str) -> None
     assert head.startswith(b"HTTP/1.1 200"), head
     assert b"content-length: " in head.lower()
     assert rest.startswith(b"HTTP/1.1 200"), rest[:200]  # the next answer, nothing between
+
+
+def test_head_is_counted_as_head_on_its_route(client: TestClient[Any]) -> None:
+    """The request log and the metrics say HEAD, with the route's template (not unmatched)."""
+    client.head(f"/v2/Services/{_concrete('{service_sid}')}", headers=TWILIO_AUTH)
+    metrics = client.get("/metrics").text
+    line = 'verify_http_requests_total{method="HEAD",route="/v2/Services/{service_sid}"'
+    assert line in metrics, [m for m in metrics.splitlines() if "HEAD" in m]

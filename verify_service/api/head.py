@@ -33,6 +33,8 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
             await app(scope, receive, send)
             return
+        # A copy: the server reads the method from its own scope to know that this answer
+        # has no content (uvicorn checks Content-Length against it otherwise).
         extensions = {
             k: v for k, v in (scope.get("extensions") or {}).items() if k not in _BODY_EXTENSIONS
         }
@@ -48,7 +50,12 @@ def head_as_get(app: ASGIApp) -> ASGIApp:
                 return
             await send(message)
 
-        await app(as_get, receive, headers_only)
+        try:
+            await app(as_get, receive, headers_only)
+        finally:
+            # What routing wrote, for the request log and the metrics that read it after.
+            if "path_template" in as_get:
+                scope["path_template"] = as_get["path_template"]
 
     return handle
 
