@@ -52,7 +52,10 @@ _HANDLERS: dict[Dialect, Any] = {
     "native": NATIVE[HTTPException],
 }
 
-_CONSOLE_MESSAGES = {404: "There is no console page here.", 405: "This page does not take that."}
+_CONSOLE_MESSAGES = {
+    404: "There is no console page here.",
+    405: "This console page does not answer that method.",
+}
 
 
 def _console_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any] | None:
