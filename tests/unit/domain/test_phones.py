@@ -131,7 +131,8 @@ def test_a_letter_anywhere_in_a_number_is_refused(region: str, data: st.DataObje
     e164 = phonenumbers.format_number(_example(region), phonenumbers.PhoneNumberFormat.E164)
     at = data.draw(st.integers(1, len(e164)))
     letter = data.draw(st.characters(categories=["L"]))
-    with pytest.raises(PhoneNumberError, match="contains letters"):
+    # an `x` is where an extension begins (`+41791234567 x12`): either reason is right
+    with pytest.raises(PhoneNumberError, match=r"contains letters|has an extension"):
         parse_phone(e164[:at] + letter + e164[at:], "ZZ")
 
 
