@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect
 
+from verify_service.api.allow import NOT_SAFE
 from verify_service.api.console import charts
 from verify_service.api.console.render import page
 from verify_service.api.console.session import (
@@ -128,7 +129,7 @@ def _signed_in(request: Req, session: Session) -> Response[Any]:
     return response
 
 
-@get("/login/once")
+@get("/login/once", opt=NOT_SAFE)  # uses the link up: no HEAD (api/head.py)
 async def login_once(request: Req, token: FromQuery[str] = "") -> Response[Any]:
     """Dev mode's printed link: signs in once; used, unknown or a day old, the sign-in
     form says so (401)."""

@@ -18,6 +18,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from msgspec import Meta
 
+from verify_service.api.allow import NOT_SAFE
 from verify_service.api.deps import service_for_key
 from verify_service.api.swisscom.errors import (
     EXCEPTION_HANDLERS,
@@ -191,6 +192,7 @@ async def start_token_validation(
     description="SUCCESS approves the verification; a wrong, expired, used or unknown token "
     "is FAILED. Every check counts against the service's attempt limit.",
     operation_id="swisscomCheckToken",
+    opt=NOT_SAFE,  # the check counts an attempt and approves: no HEAD (api/head.py)
     before_request=swisscom_headers,
     response_headers=_ECHO,
     responses=_errors(400, 401, 403, 404, 405, 406, 500, 503),
