@@ -153,7 +153,7 @@ end
 -- before, or a narrower range in it was) and while the service is alerted (any block).
 local function confidence(i)
   local z = tonumber(zs[i])
-  if i > 2 and (blocks[i] or u[i] > now) then
+  if blocks[i] or (i > 2 and u[i] > now) then
     z = z * suspect_factor
   end
   if u[1] > now then
@@ -288,15 +288,20 @@ if trip then
     prefixes[trip] .. '#r', 0)
   redis.call('PEXPIRE', blocks_key, math.max(ttl, duration + strike_memory))
   -- The block explains this range's traffic: take it out of the broader ranges, which
-  -- are judged on the rest, but more readily for a day (suspect); the service is alerted.
+  -- are judged on the rest, but more readily for a day (suspect). The service's u is its
+  -- alert: one first cool-down from this trip, whatever the block's length (a range
+  -- blocked again is blocked longer, which says nothing about the service's other
+  -- ranges), never a day's suspicion.
   for j = trip - 1, 1, -1 do
     s[j] = math.max(0, s[j] - s[trip])
     a[j] = math.max(0, a[j] - a[trip])
     S[j] = math.max(0, S[j] - S[trip])
     A[j] = math.max(0, A[j] - A[trip])
-    u[j] = math.max(u[j], now + strike_memory)
+    if j > 1 then
+      u[j] = math.max(u[j], now + strike_memory)
+    end
   end
-  u[1] = math.max(u[1], now + duration)
+  u[1] = math.max(u[1], now + cooldown)
   verdict = {'tripped', tostring(math.ceil(duration / 1000)), prefixes[trip], levels[trip],
     string.format('%.6g', starts), string.format('%.6g', approvals),
     string.format('%.4f', reference), tostring(strikes)}
