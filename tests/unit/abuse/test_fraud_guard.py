@@ -172,6 +172,21 @@ async def test_the_service_alert_ends_with_the_first_cool_down(
     assert [await start(v, to) for to in after] == ["sent"] * len(after)
     assert await start(v, pumped(39)) == "fraud_suspected"  # the range itself: at once
 
+    # A trip made under the alert (judged with its lower bar) does not prolong it: the
+    # alert ends one cool-down after the trip that raised it.
+    v = components(store, make_settings)
+    await store.client.flushdb()
+    await history(v)
+    store.clock_offset_ms += 2 * 3600 * 1000
+    await pump_until_blocked(v)
+    store.clock_offset_ms += (STANDARD.cooldown - 600) * 1000
+    nearby = [f"+49152110001{i:02d}" for i in range(40)]  # the next 100-block
+    outcomes = [await start(v, to) for to in nearby]
+    assert "fraud_suspected" in outcomes
+    store.clock_offset_ms += 660 * 1000  # one cool-down and a minute after the first trip
+    users = numbers("+41775", 6, 5)
+    assert [await start(v, to) for to in users] == ["sent"] * len(users)
+
 
 @settings(
     max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

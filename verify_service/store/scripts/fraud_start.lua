@@ -289,9 +289,10 @@ if trip then
   redis.call('PEXPIRE', blocks_key, math.max(ttl, duration + strike_memory))
   -- The block explains this range's traffic: take it out of the broader ranges, which
   -- are judged on the rest, but more readily for a day (suspect). The service's u is its
-  -- alert: one first cool-down from this trip, whatever the block's length (a range
-  -- blocked again is blocked longer, which says nothing about the service's other
-  -- ranges), never a day's suspicion.
+  -- alert: one first cool-down from the trip that raised it, whatever the block's length
+  -- (a range blocked again is blocked longer, which says nothing about the service's other
+  -- ranges), never a day's suspicion, and never prolonged by trips made under it: those
+  -- were judged with the alert's own lower bar, and would keep it up on their own.
   for j = trip - 1, 1, -1 do
     s[j] = math.max(0, s[j] - s[trip])
     a[j] = math.max(0, a[j] - a[trip])
@@ -301,7 +302,9 @@ if trip then
       u[j] = math.max(u[j], now + strike_memory)
     end
   end
-  u[1] = math.max(u[1], now + cooldown)
+  if u[1] <= now then
+    u[1] = now + cooldown
+  end
   verdict = {'tripped', tostring(math.ceil(duration / 1000)), prefixes[trip], levels[trip],
     string.format('%.6g', starts), string.format('%.6g', approvals),
     string.format('%.4f', reference), tostring(strikes)}
