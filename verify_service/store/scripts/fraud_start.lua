@@ -150,7 +150,8 @@ for i = 2, n do
 end
 
 -- The confidence range i is judged at: its level's, lower when it is suspect (blocked
--- before, or a narrower range in it was) and while the service is alerted (any block).
+-- within the last day, or below the country and a narrower range in it was) and while
+-- the service is alerted (one first cool-down after a trip).
 local function confidence(i)
   local z = tonumber(zs[i])
   if blocks[i] or (i > 2 and u[i] > now) then
