@@ -65,9 +65,10 @@ MODES = {
 # two unrelated users in a day at most), so the less confidence a verdict needs: a run of
 # unconverted starts in one 100-block is the sequential pumping list's signature.
 LEVEL_CONFIDENCE = {"block_1m": 0.7, "block_10k": 0.5, "block_100": 0.4}
-# Below the country, a range that was blocked, or had a narrower range blocked, in the
-# last day is judged at this share of the confidence (the attack tends to move on within
-# it); and while the service has had a block within the cool-down, every range at this.
+# A range blocked in the last day (the country included), or one below the country that
+# had a narrower range blocked, is judged at this share of the confidence (the attack
+# tends to come back, or move on within it); and for one first cool-down after a trip
+# (not prolonged by trips made meanwhile), every range at this.
 SUSPECT_FACTOR = 0.5
 ALERT_FACTOR = 0.6
 # Conversion assumed before a service has history, and how many starts of a range's own
