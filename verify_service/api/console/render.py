@@ -38,7 +38,19 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
+def _duration(seconds: float | None) -> str:
+    """A time for a reader: ms below a second, s below two minutes, then minutes."""
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min"
+
+
 _ENV.filters["percent"] = _percent
+_ENV.filters["duration"] = _duration
 
 
 def render(name: str, **context: Any) -> str:
