@@ -358,16 +358,18 @@ class AttemptStore:
             changed = await self._store.scripts.run("attempts_convert", keys_, args)
         return int(changed)
 
-    async def rollups(self, service: str, hours: Sequence[int]) -> Rollups:
+    async def rollups(self, service: str, hours: Sequence[int], kinds: str = "") -> Rollups:
         """The roll-ups of `hours` (each ms // HOUR_MS), one script call whatever their
-        number. Raises VerifyError(store_unavailable)."""
+        number; only the counters of `kinds` (their letters, ROLL-UPS: "sar" the
+        countries' funnels), every counter when empty. Raises
+        VerifyError(store_unavailable)."""
         keys_ = [
             keys.attempts_log_key(service),
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour) for hour in hours),
         ]
         with store_call(self._store.deadline, what="the attempt log"):
-            reply = list(await self._store.scripts.run("attempts_rollups", keys_, []))
+            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [kinds]))
         since = int(reply[0]) if reply[0] else None
         oldest = int(float(reply[1])) if reply[1] else None
         parsed = [
@@ -387,10 +389,12 @@ class AttemptStore:
             self._store.clock_offset_ms,
             "\n".join(u.line() for u in wanted),
             _REPORT_BOUNDS_ARG,
+            self.retention,
         ]
         keys_ = [
             keys.attempts_log_key(service),
             keys.attempts_since_key(service),
+            keys.attempts_reports_since_key(service),
             # the hour of each report's send: its counters land with the send's
             *(keys.attempts_hour_key(service, hour_of(u.sent_at_ms)) for u in wanted),
         ]

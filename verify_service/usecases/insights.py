@@ -49,6 +49,9 @@ from verify_service.store.attempts import (
 DAY_HOURS = 24
 WEEK_HOURS = 7 * DAY_HOURS
 UNKNOWN_COUNTRY = "??"
+# The roll-up counters each page reads (store/attempts.py ROLL-UPS, by first letter).
+OVERVIEW_KINDS = "sarkdu"
+PROVIDER_KINDS = "nkldutc"
 
 
 @dataclass(slots=True)
@@ -228,34 +231,28 @@ def _at(hour: int) -> datetime:
     return datetime.fromtimestamp(hour * HOUR_MS / 1000, UTC)
 
 
-def _country_funnels(counters: dict[str, int]) -> dict[str, Funnel]:
+def _hour_counts(counters: dict[str, int]) -> tuple[dict[str, Funnel], DeliveryCounts]:
+    """One hour's funnels by country, and its accepted sends of every provider with
+    their delivery reports (one pass over its counters)."""
     funnels: dict[str, Funnel] = {}
+    sent = DeliveryCounts()
     for name, value in counters.items():
-        kind, _, country = name.partition(":")
-        if kind not in ("s", "a", "r"):
-            continue
-        funnel = funnels.setdefault(country or UNKNOWN_COUNTRY, Funnel())
-        if kind == "s":
-            funnel.starts += value
-        elif kind == "a":
-            funnel.approvals += value
-        else:
-            funnel.refused += value
-    return funnels
-
-
-def _deliveries(counters: dict[str, int]) -> DeliveryCounts:
-    """One hour's accepted sends and their reports, all providers together."""
-    counts = DeliveryCounts()
-    for name, value in counters.items():
-        kind = name[:2]
-        if kind == "k:":
-            counts.accepted += value
-        elif kind == "d:":
-            counts.delivered += value
-        elif kind == "u:":
-            counts.undelivered += value
-    return counts
+        kind, _, rest = name.partition(":")
+        if kind in ("s", "a", "r"):
+            funnel = funnels.setdefault(rest or UNKNOWN_COUNTRY, Funnel())
+            if kind == "s":
+                funnel.starts += value
+            elif kind == "a":
+                funnel.approvals += value
+            else:
+                funnel.refused += value
+        elif kind == "k":
+            sent.accepted += value
+        elif kind == "d":
+            sent.delivered += value
+        elif kind == "u":
+            sent.undelivered += value
+    return funnels, sent
 
 
 class Insights:
@@ -266,15 +263,16 @@ class Insights:
 
     async def overview(self, service: str, now: datetime) -> Overview:
         hours = _hours(now, WEEK_HOURS)
-        rollups = await self._store.rollups(service, hours)
+        rollups = await self._store.rollups(service, hours, OVERVIEW_KINDS)
         hourly_all: list[Funnel] = []
         hourly_sent: list[DeliveryCounts] = []
         countries: dict[str, CountryRow] = {}
         for index, counters in enumerate(rollups.hours):
-            hourly_sent.append(_deliveries(counters))
+            funnels, sent = _hour_counts(counters)
+            hourly_sent.append(sent)
             day = index // DAY_HOURS
             total = Funnel()
-            for code, funnel in _country_funnels(counters).items():
+            for code, funnel in funnels.items():
                 total += funnel
                 row = countries.get(code)
                 if row is None:
@@ -309,7 +307,7 @@ class Insights:
 
     async def providers(self, service: str, now: datetime) -> list[ProviderRow]:
         """Per provider over the last 24 clock hours (refused starts have none)."""
-        rollups = await self._store.rollups(service, _hours(now, DAY_HOURS))
+        rollups = await self._store.rollups(service, _hours(now, DAY_HOURS), PROVIDER_KINDS)
         rows: dict[str, ProviderRow] = {}
         for index, counters in enumerate(rollups.hours):
             for name, value in counters.items():

@@ -35,6 +35,7 @@ from verify_service.store.attempts import (
     hour_of,
     latency_bucket,
     new_id,
+    pack,
     report_bucket,
 )
 from verify_service.usecases.insights import Insights, quantile
@@ -164,6 +165,9 @@ async def apply(
                 await log.convert(SERVICE, write.verification, sent_at[write.verification], credit)
     if shuffle is not None:
         shuffle.shuffle(reports)
+    # The reports come at their own times, out of order: the store's clock goes back and
+    # forth, Redis's never does. Reports are counted from before the first of them.
+    await log._store.client.set(keys.attempts_reports_since_key(SERVICE), 0)
     clock = log._store.clock_offset_ms  # the test's own clock
     at = 0
     while at < len(reports):
@@ -442,6 +446,26 @@ async def test_a_late_report_counts_in_its_sends_hour_and_by_the_dlr_rules(store
     assert attempt.reported_at == at + timedelta(seconds=20)
 
 
+async def test_a_report_before_the_upgrade_is_not_taken_back(store: Store) -> None:
+    """An upgrade from a version that changed records on a report without counting it: a
+    send reported undelivered then is in no `u:` counter, so a "delivered" after the
+    upgrade adds to `d:` and takes nothing (no counter below 0)."""
+    log = log_of(store)
+    tag = keys.tag_for(TAG_KEY, SERVICE, NUMBERS["CH"])
+    at = NOW - timedelta(minutes=20)
+    send = record(at, "CH", "sent", "alpha", keys.new_id(tag))
+    await log.add(SERVICE, tag, [send], created=True)
+    # what the older attempts_dlr.lua left: the record undelivered, reported after 5 s
+    score, member = pack(send)
+    old = member.split("|")
+    old[2], old[9] = "u", "X1"
+    await store.client.zrem(keys.attempts_log_key(SERVICE), member)
+    await store.client.zadd(keys.attempts_log_key(SERVICE), {"|".join([*old, "5"]): score})
+    assert await report_at(log, NOW, (send, "delivered")) == 1
+    [hour] = (await log.rollups(SERVICE, [hour_of(score)])).hours
+    assert {k: v for k, v in hour.items() if k[0] in "dut"} == {"d:alpha": 1, "t:alpha:9": 1}
+
+
 async def test_an_approval_is_credited_to_the_last_accepted_send(store: Store) -> None:
     """alpha's send is accepted, the resend fails on beta and goes through gamma; the code
     of the first send approves: the credit (c:) goes to gamma, the last accepted send, in
@@ -479,8 +503,6 @@ async def test_records_before_the_rollups_began_are_not_counted(store: Store) ->
     tag = keys.tag_for(TAG_KEY, SERVICE, NUMBERS["CH"])
     old_vid = keys.new_id(tag)
     old_at = NOW - timedelta(hours=3)
-    from verify_service.store.attempts import pack
-
     score, member = pack(record(old_at, "CH", "sent", "alpha", old_vid))
     await store.client.zadd(keys.attempts_log_key(SERVICE), {member: score})
     new_at = NOW - timedelta(hours=1)

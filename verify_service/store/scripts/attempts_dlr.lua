@@ -12,17 +12,22 @@
 -- follow the record's state, not the reports: undelivered -> delivered moves the record
 -- from `u:` to `d:` and its time to the new report's; a repeated report, or one the rules
 -- refuse, changes no record and so counts nothing. Only sends the roll-ups counted (made
--- since `since_key`, their hour still kept) are counted.
+-- since `since_key`, their hour still kept) are counted. After an upgrade from a version
+-- that did not count reports (`counting_key` says from when this one does), a record
+-- reported undelivered before it is in no counter: a later "delivered" adds to `d:`
+-- without taking from `u:` (and a counter never goes below 0).
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local since_key = KEYS[2]         -- keys.attempts_since_key(service)
--- from index 3: keys.attempts_hour_key(service, hour of the send) of each report line
+local counting_key = KEYS[3]      -- keys.attempts_reports_since_key(service)
+-- from index 4: keys.attempts_hour_key(service, hour of the send) of each report line
 local hour_keys = KEYS
 local clock_offset_ms = ARGV[1]
 local reports = ARGV[2]           -- lines "<score>\t<own id>\t<provider>\t<d|u>\t<code>"
 local bounds = {}                 -- ARGV[3]: REPORT_BOUNDS (whole seconds), space-separated
-for b in string.gmatch(ARGV[3] or '', '%d+') do
+for b in string.gmatch(ARGV[3], '%d+') do
   table.insert(bounds, tonumber(b))
 end
+local retention_ms = tonumber(ARGV[4]) * 1000
 
 -- the report-time bucket of `seconds`: the first bound at or above it, #bounds above all
 local function bucket(seconds)
@@ -32,15 +37,29 @@ local function bucket(seconds)
   return #bounds
 end
 
--- add `n` to a counter; one that comes back to 0 goes (only counters above 0 exist)
-local function count(key, field, n)
-  if redis.call('HINCRBY', key, field, n) == 0 then
+local function count(key, field)
+  redis.call('HINCRBY', key, field, 1)
+end
+
+-- take 1 from a counter above 0; one that comes to 0 goes (only counters above 0 exist)
+local function uncount(key, field)
+  local value = tonumber(redis.call('HGET', key, field))
+  if value and value > 1 then
+    redis.call('HINCRBY', key, field, -1)
+  elseif value then
     redis.call('HDEL', key, field)
   end
 end
 
 local now = now_ms(clock_offset_ms)
 local since = tonumber(redis.call('GET', since_key))
+local counting = tonumber(redis.call('GET', counting_key))
+if not counting then
+  counting = now
+  redis.call('SET', counting_key, now)
+end
+-- gone only after a retention without reports, when every record it dated is gone too
+redis.call('PEXPIRE', counting_key, retention_ms)
 local changed = 0
 local n = 0
 for line in string.gmatch(reports, '[^\n]+') do
@@ -69,14 +88,17 @@ for line in string.gmatch(reports, '[^\n]+') do
           redis.call('ZREM', log_key, record)
           redis.call('ZADD', log_key, score, table.concat(fields, '|', 1, 11))
           changed = changed + 1
-          local hour_key = hour_keys[2 + n]
+          local hour_key = hour_keys[3 + n]
           if since and tonumber(score) >= since and redis.call('EXISTS', hour_key) == 1 then
-            if current == 'u' then
-              count(hour_key, 'u:' .. provider, -1)
-              if before then count(hour_key, 't:' .. provider .. ':' .. bucket(before), -1) end
+            -- the earlier report was counted when it came since `counting` (its time is
+            -- kept in whole seconds: up to 1 s early)
+            if current == 'u' and before
+                and tonumber(score) + before * 1000 > counting - 1000 then
+              uncount(hour_key, 'u:' .. provider)
+              uncount(hour_key, 't:' .. provider .. ':' .. bucket(before))
             end
-            count(hour_key, letter .. ':' .. provider, 1)
-            count(hour_key, 't:' .. provider .. ':' .. bucket(seconds), 1)
+            count(hour_key, letter .. ':' .. provider)
+            count(hour_key, 't:' .. provider .. ':' .. bucket(seconds))
           end
         end
       end
