@@ -56,7 +56,7 @@ histogram_quantile interpolates) is off by at most the width of the bucket it fa
 to 1 s, 1 s up to 2 s, then 3, 5 and 20 s; above 30 s it reads 30 s.
 
 An hour's hash lives the `retention` after the hour's end (its records' lifetime); a
-service-hour is about 0.5-1.5 KB (docs/performance.md; up to 40 KB with hundreds of
+service-hour is about 0.7-2 KB (docs/performance.md; up to 40 KB with hundreds of
 countries in one hour), whatever the number of attempts in it. Roll-ups count records
 made since `keys.attempts_since_key` (set by the first write of a version that has them):
 data older than that stays in the log only, and the console says from when it counts.

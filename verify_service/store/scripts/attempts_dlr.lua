@@ -23,11 +23,13 @@ local counting_key = KEYS[3]      -- keys.attempts_reports_since_key(service)
 local hour_keys = KEYS
 local clock_offset_ms = ARGV[1]
 local reports = ARGV[2]           -- lines "<score>\t<own id>\t<provider>\t<d|u>\t<code>"
-local bounds = {}                 -- ARGV[3]: REPORT_BOUNDS (whole seconds), space-separated
-for b in string.gmatch(ARGV[3], '%d+') do
+local report_bounds = ARGV[3]     -- REPORT_BOUNDS (whole seconds), space-separated
+local retention_ms = tonumber(ARGV[4]) * 1000
+
+local bounds = {}
+for b in string.gmatch(report_bounds, '%d+') do
   table.insert(bounds, tonumber(b))
 end
-local retention_ms = tonumber(ARGV[4]) * 1000
 
 -- the report-time bucket of `seconds`: the first bound at or above it, #bounds above all
 local function bucket(seconds)

@@ -7,7 +7,7 @@
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local since_key = KEYS[2]         -- keys.attempts_since_key(service)
 local hour_keys = KEYS            -- from index 3: keys.attempts_hour_key(service, hour)
-local kinds = ARGV[1] or ''       -- e.g. 'sarkdu'; '' for every counter
+local kinds = ARGV[1]             -- e.g. 'sarkdu'; '' for every counter
 local wanted = {}
 for i = 1, #kinds do
   wanted[string.byte(kinds, i)] = true
