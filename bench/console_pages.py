@@ -46,7 +46,7 @@ from verify_service.usecases.console_auth import hash_password  # noqa: E402
 SERVICE = "login"
 PEPPER = "bench-pepper-0123456789abcdef"
 TAG_KEY = keys.tag_key(PEPPER.encode())  # the app's: no id_key, so the pepper's
-WRITERS = 200  # writes under way at once while filling
+WRITERS = 50  # writes under way at once while filling (more wait for a pool connection)
 PASSWORD = "bench operator password"
 COUNTRIES = [
     ("CH", "+4179"),
