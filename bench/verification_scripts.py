@@ -54,7 +54,7 @@ _BATCH = 256  # commands per pipelined write in a replay
 
 def _pack(command: list[bytes]) -> bytes:
     # hiredis's stub types the command as a one-element tuple
-    return hiredis.pack_command(cast(Any, tuple(command)))
+    return bytes(hiredis.pack_command(cast(Any, tuple(command))))
 
 
 def _memory_bench() -> Any:
