@@ -79,9 +79,25 @@ class Recording:
     commands: list[list[bytes]] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
     label: str = ""
+    # how many commands each round trip sent (a pipeline is one), in order; [] = one each
+    batches: list[int] = field(default_factory=list)
+
+    def round_trip_batches(self) -> list[list[list[bytes]]]:
+        """The commands as the service sent them: one list per round trip."""
+        sizes = self.batches or [1] * len(self.commands)
+        out, at = [], 0
+        for size in sizes:
+            out.append(self.commands[at : at + size])
+            at += size
+        return out
 
     def save(self, path: Path) -> None:
-        header = {"flows": self.flows, "setup": len(self.setup), "names": self.names}
+        header = {
+            "flows": self.flows,
+            "setup": len(self.setup),
+            "names": self.names,
+            "batches": self.batches,
+        }
         with path.open("wb") as out:
             out.write(json.dumps(header).encode() + b"\n")
             for command in (*self.setup, *self.commands):
@@ -98,12 +114,24 @@ class Recording:
         while (command := reader.gets()) is not False:
             commands.append(command)
         setup = header["setup"]
-        return cls(header["flows"], commands[:setup], commands[setup:], header["names"], path.name)
+        return cls(
+            header["flows"],
+            commands[:setup],
+            commands[setup:],
+            header["names"],
+            path.name,
+            header.get("batches", []),
+        )
 
     def without(self, name: str) -> Recording:
         """The same recording without the round trips of `name` (`round_trips`' names)."""
         kept = [c for c in self.commands if _name(c, self.names) != name]
         return Recording(self.flows, self.setup, kept, self.names, f"{self.label} - {name}")
+
+    def only(self, names: set[str], label: str) -> Recording:
+        """The same recording with the commands of `names` only (one round trip each)."""
+        kept = [c for c in self.commands if _name(c, self.names) in names]
+        return Recording(self.flows, self.setup, kept, self.names, label)
 
     def round_trips(self) -> Counter[str]:
         """Top-level commands per name (EVALSHA by script name), for the whole recording."""
@@ -124,6 +152,7 @@ class Recorder:
     def __init__(self, target_port: int) -> None:
         self.target_port = target_port
         self.recording: list[list[bytes]] = []
+        self.batches: list[int] = []  # commands per read: a round trip (or a pipeline)
         self._server: asyncio.Server | None = None
         self.port = 0
 
@@ -142,8 +171,11 @@ class Recorder:
         async def requests() -> None:
             while data := await reader.read(65536):
                 parser.feed(data)
+                before = len(self.recording)
                 while (command := parser.gets()) is not False:
                     self.recording.append(command)
+                if len(self.recording) > before:
+                    self.batches.append(len(self.recording) - before)
                 up_writer.write(data)
                 await up_writer.drain()
             up_writer.close()
@@ -158,8 +190,12 @@ class Recorder:
 
 
 def bench_config(abuse: bool) -> dict[str, Any]:
+    from verify_service.domain.tokens import MAX_EXPIRES_IN
+
     config: dict[str, Any] = _memory_bench().config()
     service = config["services"][0]
+    # codes expire at absolute times in the recording: long enough to replay it later
+    service["expires_in"] = MAX_EXPIRES_IN
     if abuse:  # as bench/run.py: counting, never refusing
         service["rate_limits"] = {
             "per_country": ["10000000/hour"],
@@ -201,6 +237,7 @@ async def record(port: int, flows: int, *, abuse: bool, seed: int = 1) -> Record
     await asyncio.sleep(0.05)
     setup = [c for c in recorder.recording if c[:2] == [b"SCRIPT", b"LOAD"]]
     recorder.recording.clear()
+    recorder.batches.clear()
     for n in range(flows):
         to = f"+4179{n:07d}"
         await v.start(service, StartParams(to=to))
@@ -213,8 +250,14 @@ async def record(port: int, flows: int, *, abuse: bool, seed: int = 1) -> Record
     await control.aclose()
     await recorder.stop()
     names = {hashlib.sha1(scripts.source(n).encode()).hexdigest(): n for n in scripts.NAMES}
-    commands = [c for c in recorder.recording if c[0].upper() not in _SETUP]
-    return Recording(flows, setup, commands, names)
+    commands, batches, at = [], [], 0
+    for size in recorder.batches:
+        kept = [c for c in recorder.recording[at : at + size] if c[0].upper() not in _SETUP]
+        at += size
+        if kept:
+            commands += kept
+            batches.append(len(kept))
+    return Recording(flows, setup, commands, names, batches=batches)
 
 
 def _pipeline(sock: socket.socket, commands: list[list[bytes]]) -> int:
@@ -258,11 +301,14 @@ class Replayer:
         for server in self.servers:
             server.stop()
 
-    def replay(self, *, slowlog: bool = False) -> list[dict[str, Any]]:
+    def replay(self, *, slowlog: bool = False, round_trips: bool = False) -> list[dict[str, Any]]:
         """One replay of each recording on an empty database. Per flow of each: Redis CPU
         (µs), EVALSHA time (µs, Redis's wall clock), commands (by name, those inside
         scripts included), reply bytes; with `slowlog`, the time and inner commands of
-        each script too (the slow log costs time of its own: for the split only)."""
+        each script too (the slow log costs time of its own: for the split only).
+        `round_trips`: each round trip of the recording on its own (sent, then its replies
+        read), as the service sent them: Redis's CPU then includes what each round trip
+        costs it (a read and a write on the socket, the event loop's turn)."""
         controls = [redis.Redis(port=s.port, decode_responses=True) for s in self.servers]
         socks = [socket.create_connection(("127.0.0.1", s.port)) for s in self.servers]
         try:
@@ -279,12 +325,17 @@ class Replayer:
                     control.slowlog_reset()
                 control.config_resetstat()
                 nets.append(control.info("stats")["total_net_output_bytes"])
+            trips = [rec.round_trip_batches() for rec in self.recordings]
             for j in range(self.chunks):
                 for i, rec in enumerate(self.recordings):
-                    n = len(rec.commands)
-                    part = rec.commands[j * n // self.chunks : (j + 1) * n // self.chunks]
+                    n = len(trips[i]) if round_trips else len(rec.commands)
+                    a, b = j * n // self.chunks, (j + 1) * n // self.chunks
                     before = _cpu(controls[i])
-                    errors[i] += _pipeline(socks[i], part)
+                    if round_trips:
+                        for batch in trips[i][a:b]:
+                            errors[i] += _pipeline(socks[i], batch)
+                    else:
+                        errors[i] += _pipeline(socks[i], rec.commands[a:b])
                     cpu[i] += _cpu(controls[i]) - before
             results = []
             for i, (control, rec) in enumerate(zip(controls, self.recordings, strict=True)):
@@ -332,7 +383,9 @@ def _by_script(control: redis.Redis, recording: Recording) -> dict[str, dict[str
         if name in ("INFO", "CONFIG", "SLOWLOG"):
             continue
         if name != "EVALSHA":
-            inner[name] += 1
+            address = entry.get("client_address") or b""
+            if str(address).strip("b'") in ("", "?:0"):  # run by a script, not a client
+                inner[name] += 1
             continue
         script = recording.names.get(words[1], words[1])
         row = scripts.setdefault(script, {"calls": 0, "usec": 0, "inner": Counter()})
@@ -355,7 +408,11 @@ def _print_recording(recording: Recording) -> None:
     flows = recording.flows
     trips = recording.round_trips()
     total = sum(trips.values())
-    print(f"{recording.label or 'recording'}: {flows} flows, {total / flows:.2f} round trips")
+    rounds = len(recording.batches or recording.commands)
+    print(
+        f"{recording.label or 'recording'}: {flows} flows, {rounds / flows:.2f} round trips, "
+        f"{total / flows:.2f} commands sent, per flow"
+    )
     for name, count in trips.most_common():
         print(f"  {name:<28} {count / flows:.2f}")
 
@@ -436,12 +493,18 @@ def main() -> None:
     replayer = Replayer(recordings)
     try:
         runs = [replayer.replay() for _ in range(args.replays)]
+        trips = [replayer.replay(round_trips=True) for _ in range(args.replays)]
         detail = replayer.replay(slowlog=True)
     finally:
         replayer.close()
     for i, rec in enumerate(recordings):
         _print_recording(rec)
         _print_replays(rec, [run[i] for run in runs], detail[i])
+        cpu = [run[i]["redis_cpu_usec"] for run in trips]
+        print(
+            f"  Redis CPU per flow, one round trip at a time: {statistics.median(cpu):.1f} µs "
+            "(replays " + " / ".join(f"{c:.0f}" for c in cpu) + ")"
+        )
         if args.split:
             _split(rec, args.replays)
 
