@@ -145,24 +145,9 @@ class AbusePolicy:
     def test_code(self, service: ServiceSettings, e164: str) -> str | None:
         return testnumbers.fixed_code(service, e164, self.clock())
 
-    async def before_send(
-        self,
-        service: ServiceSettings,
-        phone: PhoneNumber | None,
-        client_ip: str | None,
-        channel: str = "sms",
-        address: str | None = None,
-    ) -> None:
-        """Every start that may send counts here, new verification or resend alike (test
-        numbers never get here: they send nothing). The pumping guard goes first: starts
-        to a blocked range cost no rate-limit budget, so an attacker's refused starts do
-        not use up the country's or the service's budget for real users. It watches the
-        channels that can be pumped (SMS, WhatsApp, voice: every phone channel), never
-        email, which has no premium-rate destinations. The number (or email `address`)
-        and its country are counted apart on each channel, so a fallback to voice is not
-        refused for the SMS sent before it. `send_checks` prepares the same calls to run
-        ahead of the start's own (one round trip, usecases.verifications)."""
-        await self.run(self.send_checks(service, phone, client_ip, channel, address))
+    async def before_send(self, *args: Any, **kwargs: Any) -> None:
+        """`send_checks` (its arguments), run on their own; raises their refusal."""
+        await self.run(self.send_checks(*args, **kwargs))
 
     def send_checks(
         self,
@@ -172,8 +157,17 @@ class AbusePolicy:
         channel: str = "sms",
         address: str | None = None,
     ) -> Checks:
-        """`before_send`'s calls (the pumping guard, then every rate-limit layer in one
-        call) and what their replies mean."""
+        """The checks of every start that may send, new verification or resend alike
+        (test numbers never get here: they send nothing): the pumping guard, then every
+        rate-limit layer in one call, and what their replies mean. The guard goes first:
+        starts to a blocked range cost no rate-limit budget, so an attacker's refused
+        starts do not use up the country's or the service's budget for real users. It
+        watches the channels that can be pumped (SMS, WhatsApp, voice: every phone
+        channel), never email, which has no premium-rate destinations. The number (or
+        email `address`) and its country are counted apart on each channel, so a
+        fallback to voice is not refused for the SMS sent before it. Run on their own
+        (`before_send`) or ahead of the start's own call, in its round trip
+        (usecases.verifications, `Store.start`)."""
         country = _channel_country(phone, channel)
         guard = self.fraud.start_call(service, phone) if phone is not None else None
         recipient = phone.e164 if phone is not None else address

@@ -189,33 +189,9 @@ class FraudStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def start(
-        self,
-        service: str,
-        prefixes: Sequence[str],
-        levels: Sequence[str],
-        confidence: Sequence[float],
-        candidates: Sequence[str],
-        args: GuardArgs,
-        *,
-        allowed: bool,
-        number_id: str,
-    ) -> StartVerdict:
-        """Judge and count one start to a number whose ranges are `prefixes` (broadest
-        first, the service-wide one first) at `levels`, each judged at `confidence` (a
-        standard normal quantile); `candidates` are the number's prefixes an allow-list
-        entry may match; `allowed`: the config allow-lists it; `number_id`: a digest of
-        the number (`keys.number_digest`), to count a repeat within REPEAT_WINDOW once."""
-        call = self.start_call(
-            service,
-            prefixes,
-            levels,
-            confidence,
-            candidates,
-            args,
-            allowed=allowed,
-            number_id=number_id,
-        )
+    async def start(self, *args: Any, **kwargs: Any) -> StartVerdict:
+        """Judge and count one start: `start_call`'s call (its arguments), run alone."""
+        call = self.start_call(*args, **kwargs)
         with store_call(self.store.deadline):
             reply = await self.store.scripts.run(call.name, call.keys, call.args)
         return verdict(reply)
@@ -232,8 +208,13 @@ class FraudStore:
         allowed: bool,
         number_id: str,
     ) -> Call:
-        """`start`'s call, to run on its own or ahead of others (`Scripts.chain`, going on
-        when the start may pass: PASSED); `verdict` reads its reply."""
+        """The call that judges and counts one start to a number whose ranges are
+        `prefixes` (broadest first, the service-wide one first) at `levels`, each judged at
+        `confidence` (a standard normal quantile); `candidates` are the number's prefixes
+        an allow-list entry may match; `allowed`: the config allow-lists it; `number_id`:
+        a digest of the number (`keys.number_digest`), to count a repeat within
+        REPEAT_WINDOW once. Run alone (`start`) or ahead of others (`Scripts.chain`, going
+        on when the start may pass: PASSED); `verdict` reads its reply."""
         k = keys.fraud_keys(service)
         return Call(
             "fraud_start",
