@@ -35,6 +35,7 @@ import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import (
+    AbstractConnection,
     BlockingConnectionPool,
     Connection,
     ConnectionPool,
@@ -94,6 +95,37 @@ class WaitingPool(BlockingConnectionPool):
         return await super().get_connection()  # type: ignore[no-untyped-call]
 
 
+class ShortPathRedis(aioredis.Redis):
+    """redis-py's asyncio client whose commands take the short way: connection, send,
+    read, release. redis-py wraps each command in its retry helper (a closure and a
+    lambda per call) and in observability hooks (operation duration, error counts) that
+    this service does not use; together ~10-20 µs per command, ~10 a verification flow
+    (docs/performance.md). A command that fails on the connection (ConnectionError,
+    TimeoutError: a restart, a failover) drops that connection and is sent again the
+    full way, with redis-py's retries and backoff (RETRIES); every other error (a script
+    error, NOSCRIPT, OOM) is the caller's at once, as before. Options other than `keys`
+    (redis-py's cache hint) take the full way too."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if (options and options.keys() != {"keys"}) or self.single_connection_client:
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        pool = self.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_command(*args)
+            response = await conn.read_response()
+        except (RedisConnectionError, RedisTimeoutError):
+            await conn.disconnect()
+            await pool.release(conn)
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except BaseException:
+            await pool.release(conn)
+            raise
+        await pool.release(conn)
+        callback = self.response_callbacks.get(args[0])
+        return callback(response) if callback is not None else response
+
+
 class HiredisPacking:
     """Commands packed by hiredis (C) instead of redis-py's asyncio connection's Python
     packer, which encodes argument by argument: a verification flow sends ~140 arguments
@@ -113,15 +145,44 @@ class HiredisPacking:
             raise DataError(str(exc)) from None
 
 
-class HiredisConnection(HiredisPacking, Connection):
+class ShortSend(AbstractConnection):
+    """A command sent without a timer when the socket takes it whole. redis-py sends each
+    command as `wait_for(write + drain, socket_timeout)`, which on Python 3.11 starts a
+    task per command (~10 µs); when the write buffer was empty and the kernel took every
+    byte, the drain has nothing to wait for and the timer nothing to bound. Otherwise (a
+    command larger than the socket takes at once, a slow Redis) the rest is drained under
+    socket_timeout, with redis-py's own error handling, as before."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        writer = self._writer
+        if (
+            writer is None
+            or not self.is_connected
+            or writer.transport.get_write_buffer_size()
+            or not isinstance(command, list)
+        ):
+            return await super().send_packed_command(command, check_health)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]  # a due health ping
+            writer = self._writer
+            if writer is None:  # the ping failed and the connection was dropped
+                return await super().send_packed_command(command, False)
+        writer.writelines(command)
+        if writer.transport.get_write_buffer_size():
+            # what the kernel did not take: drained under socket_timeout, errors as redis-py's
+            await super().send_packed_command([], False)
+        return None
+
+
+class HiredisConnection(ShortSend, HiredisPacking, Connection):
     pass
 
 
-class HiredisSSLConnection(HiredisPacking, SSLConnection):
+class HiredisSSLConnection(ShortSend, HiredisPacking, SSLConnection):
     pass
 
 
-class HiredisUnixConnection(HiredisPacking, UnixDomainSocketConnection):
+class HiredisUnixConnection(ShortSend, HiredisPacking, UnixDomainSocketConnection):
     pass
 
 
@@ -261,7 +322,7 @@ def connect(url: str) -> RedisClient:
             retry_on_error=retry_on,
         )
         pool.connection_class = PACKING.get(pool.connection_class, pool.connection_class)
-        client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        client: aioredis.Redis = ShortPathRedis.from_pool(pool)
         return client
     if scheme in SENTINEL_SCHEMES:
         return _sentinel(parse_multi_host(url), retry_on)
