@@ -38,7 +38,6 @@ from redis.asyncio.connection import (
     AbstractConnection,
     BlockingConnectionPool,
     Connection,
-    ConnectionPool,
     SSLConnection,
     UnixDomainSocketConnection,
 )
@@ -46,7 +45,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, MaxConnectionsError
+from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RedisClient = aioredis.Redis | RedisCluster
@@ -76,23 +75,43 @@ def pool_wait(socket_timeout: float) -> float:
 
 
 class WaitingPool(BlockingConnectionPool):
-    """BlockingConnectionPool that takes a free connection the short way: when one is idle
-    and no task is inside the pool's critical section, as the plain pool does (no condition
-    lock, no timer); only a command that finds every connection busy waits, as
-    BlockingConnectionPool's do. The waiting path cost ~30 µs per command on the 2-core
-    development machine, a dozen times per verification flow (docs/performance.md).
+    """BlockingConnectionPool that hands out and takes back an idle connection the short
+    way: when one is idle and no task is inside the pool's locks or waiting for a
+    connection, a list pop (then redis-py's check that the connection is connected and
+    has no stray data) and a list append, with no await in between that another task could
+    interleave; only a command that finds every connection busy waits, as
+    BlockingConnectionPool's do, and a release while a task waits notifies it. The locks,
+    the timer and redis-py's per-call observability records (connection counts, pool
+    names, a release event) cost ~30-50 µs per command on the 2-core development machine,
+    ~10 commands per verification flow (docs/performance.md)."""
 
-    A connection that comes free while tasks wait may go to a newcomer first (the woken
-    waiter finds none and waits on): waiting stays bounded by the pool's timeout."""
+    _waiting = 0  # tasks in the waiting path (BlockingConnectionPool's get_connection)
+
+    def _quiet(self) -> bool:
+        return not (self._waiting or self._condition.locked() or self._lock.locked())
 
     async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
-        if self._available_connections and not self._condition.locked():
+        if self._available_connections and self._quiet():
+            connection = self._available_connections.pop()
+            self._in_use_connections.add(connection)
             try:
-                # no await before the pop inside unless the pool's own lock is held
-                return await ConnectionPool.get_connection(self)  # type: ignore[no-untyped-call]
-            except MaxConnectionsError:  # drained while the pool's lock was held: wait below
-                pass
-        return await super().get_connection()  # type: ignore[no-untyped-call]
+                await self.ensure_connection(connection)  # connected, nothing unread
+            except BaseException:
+                await self.release(connection)
+                raise
+            return connection
+        self._waiting += 1
+        try:
+            return await super().get_connection()  # type: ignore[no-untyped-call]
+        finally:
+            self._waiting -= 1
+
+    async def release(self, connection: Any) -> None:
+        if self._quiet() and not connection.should_reconnect():
+            self._in_use_connections.remove(connection)
+            self._available_connections.append(connection)
+            return
+        await super().release(connection)
 
 
 class ShortPathRedis(aioredis.Redis):
