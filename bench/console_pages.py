@@ -5,7 +5,10 @@ run (`GET /health/live`, the cheapest route of the same server).
 A throwaway redis-server gets a week of attempts of one service (30 countries, 3
 providers, 60 % converted, some failed and refused), written as the service writes them:
 each start's record through AttemptStore.add (attempts_add.lua: the log, the number
-index and the hourly roll-ups), each approval through AttemptStore.convert. The app runs
+index and the hourly roll-ups), each approval through AttemptStore.convert, and for 90 %
+of the accepted sends a delivery report through AttemptStore.report (attempts_dlr.lua;
+seconds to minutes after the send, 6 % undelivered, some of those delivered later), at
+its own time on the store's clock. The app runs
 under uvicorn on loopback; an operator signs in and each page is fetched `--rounds`
 times over HTTP. Also printed: MEMORY USAGE of the roll-ups against the log's.
 
@@ -37,13 +40,13 @@ from verify_service.api.app import create_app  # noqa: E402
 from verify_service.config import settings_from_mapping  # noqa: E402
 from verify_service.domain.attempts import Attempt, AttemptStatus, ms_of  # noqa: E402
 from verify_service.store import Store, keys  # noqa: E402
-from verify_service.store.attempts import AttemptStore, new_id  # noqa: E402
+from verify_service.store.attempts import AttemptStore, DeliveryUpdate, new_id  # noqa: E402
 from verify_service.usecases.console_auth import hash_password  # noqa: E402
 
 SERVICE = "login"
 PEPPER = "bench-pepper-0123456789abcdef"
 TAG_KEY = keys.tag_key(PEPPER.encode())  # the app's: no id_key, so the pepper's
-WRITERS = 200  # writes under way at once while filling
+WRITERS = 50  # writes under way at once while filling (more wait for a pool connection)
 PASSWORD = "bench operator password"
 COUNTRIES = [
     ("CH", "+4179"),
@@ -120,6 +123,13 @@ async def write(url: str, rows: list[tuple[str, Attempt]]) -> None:
     store = Store.from_url(url)
     await store.load_scripts()
     log = AttemptStore(store, tag_key=TAG_KEY, retention=30 * 86400, max_per_service=10**7)
+    # reports on a store of their own: each sets the clock to its report's time
+    reports = Store.from_url(url)
+    await reports.load_scripts()
+    dlr = AttemptStore(reports, tag_key=TAG_KEY, retention=30 * 86400, max_per_service=10**7)
+    # filling is not measured: on a loaded machine WRITERS calls at once may queue longer
+    # than a request's deadline
+    store.deadline = reports.deadline = 120.0
     rng = random.Random(7)
 
     async def one(kind: str, attempt: Attempt) -> None:
@@ -128,15 +138,31 @@ async def write(url: str, rows: list[tuple[str, Attempt]]) -> None:
         tag = keys.tag_for(TAG_KEY, SERVICE, attempt.to)
         unconverted = replace(attempt, converted=False)
         created = sent and kind != "resend"
+        at_ms = ms_of(attempt.created_at)
         await log.add(SERVICE, tag, [unconverted], created=created, seconds=seconds)
         if attempt.converted and attempt.verification_id:
-            await log.convert(SERVICE, attempt.verification_id, [ms_of(attempt.created_at)])
+            credit = at_ms if attempt.status == "sent" else None
+            await log.convert(SERVICE, attempt.verification_id, [at_ms], credit)
+        if attempt.status == "sent" and attempt.verification_id and rng.random() < 0.9:
+            statuses: list[AttemptStatus] = ["delivered"]
+            if rng.random() < 0.06:
+                statuses = ["undelivered", "delivered"] if rng.random() < 0.3 else ["undelivered"]
+            delay = 0.0
+            for status in statuses:
+                delay += rng.lognormvariate(1.5, 1.2)  # seconds: median 4.5 s, a long tail
+                update = DeliveryUpdate(
+                    attempt.verification_id, attempt.provider or "", at_ms, status, "expired"
+                )
+                # the report's time on the store's clock, read by report() before it
+                # first waits (so the other writers' reports do not move it)
+                reports.clock_offset_ms = at_ms + int(delay * 1000) - ms_of(datetime.now(UTC))
+                await dlr.report(SERVICE, [update])
 
     ordered = sorted(rows, key=lambda row: row[1].created_at)  # as they happened
     for start in range(0, len(ordered), WRITERS):
         await asyncio.gather(*(one(kind, a) for kind, a in ordered[start : start + WRITERS]))
     await store.aclose()
-    await store.aclose()
+    await reports.aclose()
 
 
 def fill(url: str, count: int, now: datetime) -> str:

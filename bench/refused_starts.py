@@ -61,7 +61,7 @@ def write_config(path: Path, redis_url: str) -> None:
     path.write_text(
         f"""
 redis_url = "{redis_url}"
-pepper = "bench-pepper-0123456789abcdef"
+pepper = "env:BENCH_PEPPER"
 test_mode = true
 [providers.capture]
 kind = "capture"
@@ -102,7 +102,13 @@ def measure(code: Path, seconds: float) -> dict[str, Any]:
     config = directory / "verify.toml"
     write_config(config, redis.url)
     port = free_port()
-    env = {**os.environ, "BENCH_KEY": KEY, "PYTHONPATH": str(code), "VERIFY_LOG_LEVEL": "ERROR"}
+    env = {
+        **os.environ,
+        "BENCH_KEY": KEY,
+        "BENCH_PEPPER": "bench-pepper-0123456789abcdef",
+        "PYTHONPATH": str(code),
+        "VERIFY_LOG_LEVEL": "ERROR",
+    }
     server = subprocess.Popen(
         [
             sys.executable,

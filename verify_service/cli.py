@@ -17,10 +17,12 @@ from typing import Any
 from verify_service.config import (
     ConfigError,
     Settings,
+    api_key_problem,
     dev_settings,
     hash_api_key,
     load_settings,
 )
+from verify_service.config.cautions import cautions
 from verify_service.config.secrets import secrets_of
 from verify_service.config.starter import dev_api_key, write_starter_config
 from verify_service.observability.logs import configure_logging, uvicorn_log_config
@@ -94,6 +96,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         logging.getLogger("verify_service").info(
             "listening on %s (API reference: %s/docs), %d worker(s)", url, url, args.workers
         )
+        for caution in cautions(settings):  # dev mode's banner says so itself
+            logging.getLogger("verify_service").warning(caution)
     own_metrics_dir = None
     if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         own_metrics_dir = _multiprocess_metrics()
@@ -209,6 +213,8 @@ def cmd_check_config(args: argparse.Namespace) -> int:
                 "(and the receiver's copy) with a fresh whsec_ secret",
                 file=sys.stderr,
             )
+    for caution in cautions(settings):
+        print(f"warning: {caution}", file=sys.stderr)
     names = ", ".join(s.name for s in settings.services)
     store = "embedded (in-memory)"
     if settings.redis_url:
@@ -237,8 +243,9 @@ def cmd_init_config(args: argparse.Namespace) -> int:
 
 def cmd_hash_api_key(args: argparse.Namespace) -> int:
     key = args.key if args.key is not None else getpass.getpass("API key: ")
-    if not key:
-        print("error: empty key", file=sys.stderr)
+    problem = api_key_problem(key)
+    if problem is not None:
+        print(f"error: an API key {problem}", file=sys.stderr)
         return 2
     print(hash_api_key(key))
     return 0

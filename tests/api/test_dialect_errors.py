@@ -174,12 +174,12 @@ def test_unknown_twilio_paths_are_20404(client: TestClient[Any], path: str, meth
 @pytest.mark.parametrize(
     ("method", "path", "allow"),
     [
-        ("POST", "/v2/Services", "GET, OPTIONS"),
-        ("PUT", "/v2/Services", "GET, OPTIONS"),
-        ("POST", f"/v2/Services/{SID}", "GET, OPTIONS"),
-        ("DELETE", f"/v2/Services/{SID}", "GET, OPTIONS"),
-        ("DELETE", f"/v2/Services/{SID}/Verifications/{VE}", "GET, OPTIONS, POST"),
-        ("PATCH", f"/v2/Services/{SID}/Verifications/{VE}", "GET, OPTIONS, POST"),
+        ("POST", "/v2/Services", "GET, HEAD, OPTIONS"),
+        ("PUT", "/v2/Services", "GET, HEAD, OPTIONS"),
+        ("POST", f"/v2/Services/{SID}", "GET, HEAD, OPTIONS"),
+        ("DELETE", f"/v2/Services/{SID}", "GET, HEAD, OPTIONS"),
+        ("DELETE", f"/v2/Services/{SID}/Verifications/{VE}", "GET, HEAD, OPTIONS, POST"),
+        ("PATCH", f"/v2/Services/{SID}/Verifications/{VE}", "GET, HEAD, OPTIONS, POST"),
         ("GET", f"/v2/Services/{SID}/Verifications", "OPTIONS, POST"),
         ("GET", f"/v2/Services/{SID}/VerificationCheck", "OPTIONS, POST"),
     ],
@@ -283,9 +283,13 @@ DOCUMENTED = {
 def test_options_and_405_name_exactly_the_methods_served(
     client: TestClient[Any], path: str
 ) -> None:
-    """OPTIONS lists what the published document says a path serves (plus OPTIONS), and
-    every other method is refused 405 with the same `Allow`."""
-    allow = ", ".join(sorted(DOCUMENTED[path] | {"OPTIONS"}))
+    """OPTIONS lists what the published document says a path serves (plus OPTIONS, and
+    HEAD with a GET that is safe: tests/api/test_head.py), and every other method is
+    refused 405 with the same `Allow`."""
+    methods = DOCUMENTED[path] | {"OPTIONS"}
+    if "GET" in methods and path != "/messaging/tokenvalidation/{msisdn}/{token}":
+        methods.add("HEAD")
+    allow = ", ".join(sorted(methods))
     url = _concrete(path)
     r = client.options(url)
     assert (r.status_code, r.headers.get("allow")) == (204, allow)

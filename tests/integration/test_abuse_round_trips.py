@@ -5,8 +5,9 @@ guard, and nothing else."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
+import pytest
 import redis.asyncio as aioredis
 
 from tests.support.helpers import sent_code
@@ -15,6 +16,7 @@ from tests.support.redis_server import RedisServer
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.api.app import build_components
 from verify_service.config import Settings
+from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams
 from verify_service.domain.phones import parse_phone
 from verify_service.store import Store
@@ -50,14 +52,14 @@ async def test_default_policy_commands_per_start_and_check(
     await verifs.verifications.check(service, to="+41791234500", code=code, client_ip="203.0.113.9")
     async with monitored(redis_server.url, client) as log:
         commands_of = log.commands_of
-        # the pumping guard, the rate limits (all layers in one call), then the
-        # verification's own two (create; send outcome pipelined with its message-id
-        # index), and the attempt log's write alongside the send outcome (order between
-        # them not fixed)
+        # one chain (the pumping guard, the rate limits with all layers in one part, the
+        # start itself), then the send outcome pipelined with its message-id index, and
+        # the attempt log's write alongside the send outcome (order between them not
+        # fixed)
         started = await commands_of(
             verifs.verifications.start(service, StartParams(to=TO, client_ip="203.0.113.1"))
         )
-        assert sorted(started) == ["EVALSHA"] * (2 + 2 + 1) + ["SET"]
+        assert sorted(started) == ["EVALSHA"] * (1 + 1 + 1) + ["SET"]
         code = sent_code(verifs, TO)
         # checks_per_ip, reserve, approve, the approval for the pumping guard, the conversion
         check = verifs.verifications.check(service, to=TO, code=code, client_ip="203.0.113.1")
@@ -92,3 +94,64 @@ async def test_the_rate_limit_call_does_constant_work_per_layer(
         *["lua:HSET", "lua:PEXPIRE"] * layers,
     ]
     await store.aclose()
+
+
+async def test_a_start_is_one_chain_with_one_clock_read(
+    redis_server: RedisServer, make_settings: Callable[..., Settings]
+) -> None:
+    """The guard, the rate limits and the start in one EVALSHA, reading TIME once, with
+    the inside of each part unchanged (the guard's reads and writes, one HMGET per layer,
+    the start's GET and writes)."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    await store.load_scripts()
+    settings = make_settings(service={"fraud_guard": {}})  # default limits, guard on
+    verifs = build_components(settings, store)
+    service = verifs.settings.services[0]
+    async with monitored(redis_server.url, client) as log:
+        first = verifs.verifications.start(service, StartParams(to=TO))
+        inside = await log.commands_of(first, inside=True)
+    chain = inside[: inside.index("EVALSHA", 1)]  # up to the send outcome
+    assert chain[0] == "EVALSHA"
+    assert chain.count("lua:TIME") == 1
+    layers = 3  # per_number, per_country, global_sends
+    limiter = ["lua:HMGET"] * layers + ["lua:HSET", "lua:PEXPIRE"] * layers
+    at = chain.index("lua:HMGET", chain.index("lua:ZSCORE"))  # after the guard's reads
+    assert chain[at : at + len(limiter)] == limiter
+    assert chain[at + len(limiter) :] == ["lua:GET", "lua:HSET", "lua:PEXPIRE", "lua:SET"]
+    await store.aclose()
+
+
+async def test_on_a_cluster_the_chain_is_one_call_per_slot(
+    redis_server: RedisServer, make_settings: Callable[..., Settings]
+) -> None:
+    """Where keys of different hash tags cannot share a script (`one_slot_per_call`, as
+    on a Cluster), the same calls go one by one, in the same order; a rate-limit refusal
+    still leaves the start undone and the later layers uncounted."""
+    client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    await client.flushdb()
+    store = Store(client)
+    store.one_slot_per_call = True
+    await store.load_scripts()
+    limits = {"per_number": ["1/hour"]}
+    settings = make_settings(service={"rate_limits": limits, "fraud_guard": {}})  # guard on
+    verifs = build_components(settings, store)
+    service = verifs.settings.services[0]
+    await verifs.verifications.start(service, StartParams(to="+41791234500"))  # connections
+    async with monitored(redis_server.url, client) as log:
+        started = await log.commands_of(verifs.verifications.start(service, StartParams(to=TO)))
+        # the guard, per_number, per_country, global_sends, the start; then the send
+        # outcome with its message-id index, and the attempt log
+        assert started[:5] == ["EVALSHA"] * 5
+        assert sorted(started) == ["EVALSHA"] * (5 + 1 + 1) + ["SET"]
+        again = verifs.verifications.start(service, StartParams(to=TO))
+        refused = await log.commands_of(_refused(again))
+        # the guard, per_number (refused); the attempt log's record of the refusal
+        assert refused == ["EVALSHA"] * 3
+    await store.aclose()
+
+
+async def _refused(start: Awaitable[object]) -> None:
+    with pytest.raises(VerifyError, match="too many verifications for this number"):
+        await start

@@ -31,6 +31,7 @@ class Recorded:
     body: bytes
     client_port: int = 0  # tells connections apart: keep-alive reuses one
     header_names: tuple[str, ...] = ()  # lower-case, repeats kept
+    target: str = ""  # the request line's target as sent: path and query string
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -128,6 +129,7 @@ class FakeServer:
                     body=body,
                     client_port=self.client_address[1],
                     header_names=tuple(k.lower() for k in self.headers),
+                    target=self.path,
                 )
                 reply = server._answer(recorded)
                 if reply.delay and server._stopping.wait(reply.delay):

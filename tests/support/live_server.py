@@ -5,12 +5,14 @@ For tests that need what the in-process client cannot give: truly concurrent req
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 
 from tests.support.redis_server import free_port
@@ -37,3 +39,17 @@ def serve(app: Any, **config: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def wait_until_live(url: str, process: subprocess.Popen[Any], seconds: float = 30) -> None:
+    """Until `url` + /health/live answers (a server started as `process`, or a proxy in
+    front of one); AssertionError when `process` exits first or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            httpx.get(f"{url}/health/live", timeout=1)
+            return
+        except httpx.HTTPError:
+            assert process.poll() is None, f"{process.args!r} exited"
+            assert time.monotonic() < deadline, f"{url} did not come up"
+            time.sleep(0.05)

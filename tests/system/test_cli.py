@@ -31,9 +31,20 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 
 
 def test_hash_api_key() -> None:
-    out = run("hash-api-key", "secret-key")
+    out = run("hash-api-key", "secret-key-0123456789")
     assert out.returncode == 0
-    assert out.stdout.strip() == "sha256:" + hashlib.sha256(b"secret-key").hexdigest()
+    assert out.stdout.strip() == "sha256:" + hashlib.sha256(b"secret-key-0123456789").hexdigest()
+
+
+def test_hash_api_key_refuses_a_key_anyone_guesses() -> None:
+    out = run("hash-api-key", "secret")
+    assert out.returncode == 2
+    assert "at least 16 characters" in out.stderr
+    assert "secret" not in out.stderr.replace("secrets", "")
+    assert out.stdout == ""
+
+
+KEY = "key-0123456789abcdef"
 
 
 def test_check_config_ok_and_bad(tmp_path: Path) -> None:
@@ -42,15 +53,17 @@ def test_check_config_ok_and_bad(tmp_path: Path) -> None:
         'pepper = "env:P"\n[providers.c]\nkind = "console"\n'
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["c"]\n'
     )
-    out = run("check-config", "--config", str(good), env={"P": "p" * 32, "K": "key"})
+    out = run("check-config", "--config", str(good), env={"P": "p" * 32, "K": KEY})
     assert out.returncode == 0, out.stderr
     assert "config OK" in out.stdout
-    out = run("check-config", "--config", str(good), env={"K": "key"})
+    # valid, but the console provider prints codes: said, not kept silent
+    assert "warning: provider 'c' is of kind 'console'" in out.stderr
+    out = run("check-config", "--config", str(good), env={"K": KEY})
     assert out.returncode == 2
     assert "environment variable P is not set" in out.stderr
     bad = tmp_path / "bad.toml"
     bad.write_text(good.read_text().replace('kind = "console"', 'kind = "carrier-pigeon"'))
-    out = run("check-config", "--config", str(bad), env={"P": "p" * 32, "K": "key"})
+    out = run("check-config", "--config", str(bad), env={"P": "p" * 32, "K": KEY})
     assert out.returncode == 2
     assert "unknown kind 'carrier-pigeon'" in out.stderr
     assert "Traceback" not in out.stderr

@@ -2,9 +2,10 @@
 Debian's chromium-driver, against the app under uvicorn on a real redis-server.
 
 One operator signs in, the API runs a flow, the console shows it (Overview, Attempts, a
-verification's timeline), a fraud block is lifted through the Fraud page and the next
-start is accepted; a wrong password, a POST without its CSRF token and an expired session
-are refused. Screenshots and the HTML of each page go to artifacts/console/ (git-ignored)
+verification's timeline), a provider fake reports delivery through the real report
+endpoint and Providers shows it, a fraud block is lifted through the Fraud page and the
+next start is accepted; a wrong password, a POST without its CSRF token and an expired
+session are refused. Screenshots and the HTML of each page go to artifacts/console/ (git-ignored)
 for a reviewer. Without chromium or chromedriver the test is skipped with a reason, unless
 VERIFY_TEST_REQUIRE_BROWSER=1 (CI) makes that a failure."""
 
@@ -26,9 +27,10 @@ from tests.conftest import API_KEY, PEPPER, config
 from tests.support.helpers import sent_code
 from tests.support.live_server import serve
 from tests.support.redis_server import RedisServer
+from tests.support.reporting_websms import ReportingWebsms
 from tests.system.test_docs_page import chromium
 from verify_service.api.app import create_app
-from verify_service.config import settings_from_mapping
+from verify_service.config import hash_api_key, settings_from_mapping
 from verify_service.store import keys
 from verify_service.usecases.console_auth import hash_password
 
@@ -39,6 +41,9 @@ ARTIFACTS = ROOT / "artifacts" / "console"
 PASSWORD = "correct horse battery staple"
 NUMBER = "+41791234567"
 OTHER = "+41791234568"
+# A second service whose SMS go through websms (a fake that sends delivery reports).
+SHOP_KEY = "test-key-shop-0123456789"
+REPORTS = "websms-reports-0123456789abcdef"
 
 
 def pumped(i: int) -> str:
@@ -84,20 +89,40 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def console(redis_server: RedisServer) -> Iterator[tuple[str, Any]]:
+def websms() -> Iterator[ReportingWebsms]:
+    with ReportingWebsms() as fake:
+        yield fake
+
+
+@pytest.fixture
+def console(redis_server: RedisServer, websms: ReportingWebsms) -> Iterator[tuple[str, Any]]:
     redis.Redis.from_url(redis_server.url).flushdb()
     mapping = config(
         redis_url=redis_server.url,
         # The pumping guard is off in the shared test config; this test pumps a range.
         service={"fraud_guard": {"enabled": True}},
+        providers={"capture": {"kind": "capture"}, "websms": websms.config("env:REPORTS")},
+        extra_services=[
+            {
+                "name": "shop",
+                "api_keys": [hash_api_key(SHOP_KEY)],
+                "providers": ["websms"],
+                "resend_cooldown": 0,
+                "fraud_guard": {"enabled": False},
+            }
+        ],
         console={
             "secure_cookie": False,  # plain HTTP on loopback
             "users": [
-                {"name": "alice", "password_hash": hash_password(PASSWORD), "services": ["login"]}
+                {
+                    "name": "alice",
+                    "password_hash": hash_password(PASSWORD),
+                    "services": ["login", "shop"],
+                }
             ],
         },
     )
-    app = create_app(settings_from_mapping(mapping, environ={}))
+    app = create_app(settings_from_mapping(mapping, environ={"REPORTS": REPORTS}))
     with serve(app) as url:
         yield url, app.state["components"]
 
@@ -161,14 +186,17 @@ class Pages:
         return None if found is None else str(found["value"])
 
 
-def api(base: str, path: str, body: dict[str, str]) -> httpx.Response:
+def api(base: str, path: str, body: dict[str, str], key: str = API_KEY) -> httpx.Response:
     return httpx.post(
-        base + path, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=30
+        base + path, json=body, headers={"Authorization": f"Bearer {key}"}, timeout=30
     )
 
 
 def test_console_in_a_browser(
-    browser: Any, console: tuple[str, Any], caplog: pytest.LogCaptureFixture
+    browser: Any,
+    console: tuple[str, Any],
+    websms: ReportingWebsms,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from selenium.webdriver.common.by import By
 
@@ -225,6 +253,36 @@ def test_console_in_a_browser(
     pages.open("/console/providers", "providers")
     provider = pages.text("#providers tbody tr")
     assert provider.startswith("capture 2 0 100.0 %"), provider  # 2 sends, 0 failed
+    # capture takes no delivery reports: both accepted sends have none; one approval
+    assert pages.text("#delivery tbody tr").startswith("capture 2 0 0 2 - "), pages.text(
+        "#delivery tbody tr"
+    )
+    assert pages.text("#delivery tbody tr .conversion") == "50.0 %"
+
+    # Delivery reports (DLR), service "shop" on websms: three starts; websms reports the
+    # first delivered, the second expired and then (late, out of order) delivered, the
+    # third expired, and repeats the first report; the fourth send has no report yet.
+    callback = f"{base}/v1/providers/websms/reports/{REPORTS}"
+    for i in range(4):
+        started = api(base, "/v1/verifications", {"to": f"+4179765432{i}"}, SHOP_KEY)
+        assert started.status_code == 201, started.text
+    first, second, third, _ = websms.sent
+    for transfer_id, status in (
+        (first, "delivered"),
+        (second, "expired"),
+        (third, "expired"),
+        (second, "delivered"),
+        (first, "delivered"),
+        (first, "expired"),  # delivered is final
+    ):
+        websms.deliver(callback, transfer_id, status)
+    pages.open("/console/providers?service=shop", "providers-reports")
+    row = pages.text("#delivery tbody tr")
+    # accepted 4, delivered 2, undelivered 1, no report 1, delivery rate 2 / 3
+    assert row.startswith("websms 4 2 1 1 66.7 %"), row
+    assert pages.text("#delivery tbody tr .conversion") == "0.0 %"
+    html = pages.open("/console/?service=shop", "overview-reports")
+    assert pages.text("#window-day .delivery-rate") == "66.7 %"
 
     # SMS pumping: sequential numbers of one range until the guard blocks the range.
     for i in range(60):
@@ -281,7 +339,7 @@ def test_console_in_a_browser(
     for path, shot in (
         ("/console/", "overview-phone"),
         (f"/console/attempts?verification_id={verification_id}", "attempts-phone"),
-        ("/console/providers", "providers-phone"),
+        ("/console/providers?service=shop", "providers-phone"),
         ("/console/fraud", "fraud-phone"),
         ("/console/outbox", "outbox-phone"),
     ):

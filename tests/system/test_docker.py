@@ -130,3 +130,37 @@ def test_compose_ships_a_proxy_that_bounds_slow_clients() -> None:
     assert directives["client_header_timeout"] == "10s"
     assert directives["client_body_timeout"] == "10s"
     assert directives["limit_conn"] == "per_client 50"
+
+
+def test_the_shipped_proxy_logs_no_code_and_no_number() -> None:
+    """A Swisscom check is GET /messaging/tokenvalidation/<msisdn>/<token>, and console
+    and attempt searches carry numbers in the query: nginx's default access log format
+    (`$request`, the whole request line) wrote codes and numbers to the proxy's log."""
+    conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    lines = [line.split("#", 1)[0].strip() for line in conf.splitlines()]
+    text = "\n".join(lines)
+    formats = re.findall(r"log_format\s+(\S+)\s+((?:'[^']*'\s*)+);", text)
+    assert formats, "a log_format of its own"
+    named = {name: "".join(re.findall(r"'([^']*)'", body)) for name, body in formats}
+    for body in named.values():
+        for variable in ("$request ", '$request"', "$request_uri", "$args", "$query_string"):
+            assert variable not in body, variable
+        for variable in re.findall(r"\$[a-z_]+", body):
+            assert not variable.startswith(("$arg_", "$uri", "$request_body")), variable
+    access = [line for line in lines if line.startswith("access_log ")]
+    assert access, "the server sets its access log"
+    for line in access:
+        words = line.rstrip(";").split()
+        assert words[1] == "off" or (len(words) > 2 and words[2] in named), line
+    # the mapped path: the Swisscom check's template, any other path as it is
+    rule = re.search(r"map \$uri \$(\w+) \{(.*?)\n\}", text, re.DOTALL)
+    assert rule is not None
+    assert f"${rule.group(1)}" in "".join(named.values())
+    entry = re.search(r"~(\S+)\s+\"([^\"]+)\"", rule.group(2))
+    assert entry is not None
+    pattern, template = entry.groups()
+    assert re.match(pattern, "/messaging/tokenvalidation/+41791234567/123456")
+    assert not re.match(pattern, "/messaging/tokenvalidation")
+    assert "{token}" in template
+    # Swisscom's key header, `client_id`, has an underscore: nginx drops those by default
+    assert "underscores_in_headers on" in text

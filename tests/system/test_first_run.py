@@ -173,7 +173,7 @@ def test_a_misspelt_provider_key_is_reported_before_the_missing_variable(
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["websms"]\n'
     )
     for extra in ({}, {"WEBSMS_TOKEN": "t" * 20}):
-        out = run(["check-config", "--config", str(config)], env_for(tmp_path, K="k", **extra))
+        out = run(["check-config", "--config", str(config)], env_for(tmp_path, K="k" * 24, **extra))
         assert out.returncode == 2
         lines = out.stderr.splitlines()
         first = next(i for i, line in enumerate(lines) if "acess_token" in line)
@@ -192,7 +192,7 @@ def test_config_paths_use_one_notation(tmp_path: Path) -> None:
     )
     out = run(["check-config", "--config", str(config)], env_for(tmp_path))
     assert "services.1.api_keys.0: environment variable MISSING_KEY is not set" in out.stderr
-    out = run(["check-config", "--config", str(config)], env_for(tmp_path, MISSING_KEY="k"))
+    out = run(["check-config", "--config", str(config)], env_for(tmp_path, MISSING_KEY="k" * 24))
     assert "services.0.api_keys: each API key must be" in out.stderr
     assert "[" not in out.stderr.split(":")[1], out.stderr  # dotted, never services[0]
 

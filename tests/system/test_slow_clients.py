@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.support.live_server import wait_until_live
 from tests.support.redis_server import free_port
 from verify_service.api.slow_clients import RequestTimeoutProtocol, protocol
 
@@ -34,15 +35,7 @@ def server() -> Iterator[int]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
-                break
-            except httpx.HTTPError:
-                assert process.poll() is None, "serve exited"
-                assert time.monotonic() < deadline, "serve did not come up"
-                time.sleep(0.1)
+        wait_until_live(f"http://127.0.0.1:{port}", process)
         yield port
     finally:
         process.terminate()

@@ -13,8 +13,9 @@ per range is constant and "recent" slides without buckets."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from verify_service.abuse.ranges import prefixes_of, ranges_of
 from verify_service.config import ServiceSettings, Settings
@@ -22,8 +23,9 @@ from verify_service.config.abuse import FraudGuard as GuardSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
 from verify_service.store import keys
-from verify_service.store.fraud import FraudStore, GuardArgs, StartVerdict
-from verify_service.store.verifications import Store
+from verify_service.store.fraud import FraudStore, GuardArgs, StartVerdict, verdict
+from verify_service.store.scripts import Call
+from verify_service.store.verifications import Store, store_call
 
 log = logging.getLogger("verify_service.abuse")
 
@@ -65,9 +67,10 @@ MODES = {
 # two unrelated users in a day at most), so the less confidence a verdict needs: a run of
 # unconverted starts in one 100-block is the sequential pumping list's signature.
 LEVEL_CONFIDENCE = {"block_1m": 0.7, "block_10k": 0.5, "block_100": 0.4}
-# Below the country, a range that was blocked, or had a narrower range blocked, in the
-# last day is judged at this share of the confidence (the attack tends to move on within
-# it); and while the service has had a block within the cool-down, every range at this.
+# A range blocked in the last day (the country included), or one below the country that
+# had a narrower range blocked, is judged at this share of the confidence (the attack
+# tends to come back, or move on within it); and for one first cool-down after a trip
+# (not prolonged by trips made meanwhile), every range at this.
 SUSPECT_FACTOR = 0.5
 ALERT_FACTOR = 0.6
 # Conversion assumed before a service has history, and how many starts of a range's own
@@ -128,11 +131,21 @@ class PumpingGuard:
     async def before_send(self, service: ServiceSettings, phone: PhoneNumber) -> None:
         """Count a start; raises VerifyError(fraud_suspected) when a range of the number
         is blocked or this start blocks one."""
-        guard = service.fraud_guard
-        if not guard.enabled:
+        call = self.start_call(service, phone)
+        if call is None:
             return
+        with store_call(self.counters.store.deadline):
+            reply = await self.counters.store.scripts.run(call.name, call.keys, call.args)
+        self.judge(service, phone, reply)
+
+    def start_call(self, service: ServiceSettings, phone: PhoneNumber) -> Call | None:
+        """`before_send`'s script call, to run on its own or ahead of the start
+        (`Scripts.chain`); `judge` reads its reply. None when the guard is off."""
+        if not service.fraud_guard.enabled:
+            return None
+        guard = service.fraud_guard
         ranges = ranges_of(phone.e164)
-        verdict = await self.counters.start(
+        return self.counters.start_call(
             service.name,
             [r.prefix for r in ranges],
             [r.level for r in ranges],
@@ -142,10 +155,15 @@ class PumpingGuard:
             allowed=any(phone.e164.startswith(p) for p in guard.allowed_prefixes),
             number_id=keys.number_digest(service.name, phone.e164),
         )
-        country = ranges[1].country
-        if verdict.state in ("tripped", "noted"):
-            self._tripped(service, country, verdict)
-        if verdict.state in ("ok", "noted"):
+
+    def judge(self, service: ServiceSettings, phone: PhoneNumber, reply: Sequence[Any]) -> None:
+        """What the start call's reply means: a block tripped is logged and counted;
+        raises VerifyError(fraud_suspected) when the start is refused."""
+        found = verdict(reply)
+        country = ranges_of(phone.e164)[1].country
+        if found.state in ("tripped", "noted"):
+            self._tripped(service, country, found)
+        if found.state in ("ok", "noted"):
             return
         self._observer.blocked(service.name, "fraud_suspected", country)
         raise VerifyError(
@@ -153,8 +171,8 @@ class PumpingGuard:
             # The range stays out of the answer: the caller's users need not learn how
             # narrowly the guard works; operators see it on /v1/fraud/blocks.
             "verifications to this destination are paused after unusual traffic; "
-            f"try again in {verdict.retry_after} s",
-            retry_after=verdict.retry_after,
+            f"try again in {found.retry_after} s",
+            retry_after=found.retry_after,
             extra={"country": country},
         )
 

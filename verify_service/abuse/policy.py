@@ -5,10 +5,11 @@ points of start and check. The rules are here and in `abuse.fraud`; counting is 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from ipaddress import ip_address, ip_network
-from typing import Protocol
+from typing import Any, Protocol
 
 import limits
 
@@ -19,8 +20,9 @@ from verify_service.config.abuse import parse_limits
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
 from verify_service.store.keys import tagged
-from verify_service.store.limiter import Layer, RateLimiter, Refusal
-from verify_service.store.verifications import Store
+from verify_service.store.limiter import Counting, Layer, RateLimiter, Refusal
+from verify_service.store.scripts import Call
+from verify_service.store.verifications import Store, store_call
 
 log = logging.getLogger("verify_service.abuse")
 
@@ -34,6 +36,17 @@ _DETAIL = {
     "global_sends": "this service has used its send budget",
     "checks_per_ip": "too many checks from this client",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Checks:
+    """The abuse checks of one start, prepared: `calls` in order, each going on only when
+    its reply lets the start through (`Scripts.chain`), and `judge`, which takes the
+    replies of those that ran and raises the refusal they mean (VerifyError:
+    fraud_suspected, rate_limited), telling the observer, as `before_send` does."""
+
+    calls: list[Call]
+    judge: Callable[[Sequence[Any]], None]
 
 
 class AbuseObserver(Protocol):
@@ -132,25 +145,31 @@ class AbusePolicy:
     def test_code(self, service: ServiceSettings, e164: str) -> str | None:
         return testnumbers.fixed_code(service, e164, self.clock())
 
-    async def before_send(
+    async def before_send(self, *args: Any, **kwargs: Any) -> None:
+        """`send_checks` (its arguments), run on their own; raises their refusal."""
+        await self.run(self.send_checks(*args, **kwargs))
+
+    def send_checks(
         self,
         service: ServiceSettings,
         phone: PhoneNumber | None,
         client_ip: str | None,
         channel: str = "sms",
         address: str | None = None,
-    ) -> None:
-        """Every start that may send counts here, new verification or resend alike (test
-        numbers never get here: they send nothing). The pumping guard goes first: starts
-        to a blocked range cost no rate-limit budget, so an attacker's refused starts do
-        not use up the country's or the service's budget for real users. It watches the
-        channels that can be pumped (SMS, WhatsApp, voice: every phone channel), never
-        email, which has no premium-rate destinations. The number (or email `address`)
-        and its country are counted apart on each channel, so a fallback to voice is not
-        refused for the SMS sent before it."""
+    ) -> Checks:
+        """The checks of every start that may send, new verification or resend alike
+        (test numbers never get here: they send nothing): the pumping guard, then every
+        rate-limit layer in one call, and what their replies mean. The guard goes first:
+        starts to a blocked range cost no rate-limit budget, so an attacker's refused
+        starts do not use up the country's or the service's budget for real users. It
+        watches the channels that can be pumped (SMS, WhatsApp, voice: every phone
+        channel), never email, which has no premium-rate destinations. The number (or
+        email `address`) and its country are counted apart on each channel, so a
+        fallback to voice is not refused for the SMS sent before it. Run on their own
+        (`before_send`) or ahead of the start's own call, in its round trip
+        (usecases.verifications, `Store.start`)."""
         country = _channel_country(phone, channel)
-        if phone is not None:
-            await self.fraud.before_send(service, phone)
+        guard = self.fraud.start_call(service, phone) if phone is not None else None
         recipient = phone.e164 if phone is not None else address
         subjects = {
             "per_ip": client_subject(client_ip),
@@ -158,20 +177,28 @@ class AbusePolicy:
             "per_country": country,
             "global_sends": "",
         }
-        # every layer in one store call (store/limiter.py)
-        await self._hit(
-            service,
+        counting = self.limiter.prepare(
+            service.rate_limits.strategy,
             [
                 self._layer(service, layer, subject)
                 for layer in START_LAYERS
                 if (subject := subjects[layer]) is not None
             ],
-            _country(phone) if phone else "",
         )
+        region = _country(phone) if phone else ""
 
-    async def before_test_number_start(
+        def judge(replies: Sequence[Any]) -> None:
+            rest = replies
+            if guard is not None and phone is not None:
+                self.fraud.judge(service, phone, replies[0])
+                rest = replies[1:]
+            self._judge(service, counting, rest, region)
+
+        return Checks([*([guard] if guard else []), *counting.calls], judge)
+
+    def test_number_checks(
         self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
-    ) -> None:
+    ) -> Checks:
         """A start to a test number: it sends nothing, so it skips the country and send
         budgets and the pumping guard, but not the per-client and per-number limits (a
         test number must not be a way to loop starts for free)."""
@@ -181,7 +208,26 @@ class AbusePolicy:
             for layer, subject in subjects.items()
             if subject is not None
         ]
-        await self._hit(service, layers, _country(phone))
+        counting = self.limiter.prepare(service.rate_limits.strategy, layers)
+        region = _country(phone)
+        return Checks(
+            counting.calls, lambda replies: self._judge(service, counting, replies, region)
+        )
+
+    async def before_test_number_start(
+        self, service: ServiceSettings, phone: PhoneNumber, client_ip: str | None
+    ) -> None:
+        """`test_number_checks`, run on their own."""
+        await self.run(self.test_number_checks(service, phone, client_ip))
+
+    async def run(self, checks: Checks) -> None:
+        """Run `checks` on their own (one call each, in order); raises their refusal."""
+        if not checks.calls:
+            return
+        store = self.limiter.store
+        with store_call(store.deadline):
+            replies = await store.scripts.chain(checks.calls, together=False)
+        checks.judge(replies)
 
     async def before_check(self, service: ServiceSettings, client_ip: str | None) -> None:
         subject = client_subject(client_ip)
@@ -201,6 +247,13 @@ class AbusePolicy:
 
     async def _hit(self, service: ServiceSettings, layers: list[Layer], country: str = "") -> None:
         refusal = await self.limiter.hit(service.rate_limits.strategy, layers)
+        if refusal is not None:
+            self._rate_limited(service, refusal, country)
+
+    def _judge(
+        self, service: ServiceSettings, counting: Counting, replies: Sequence[Any], country: str
+    ) -> None:
+        refusal = counting.refusal(replies)
         if refusal is not None:
             self._rate_limited(service, refusal, country)
 

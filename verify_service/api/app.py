@@ -27,6 +27,7 @@ from verify_service.api.allow import options_allow
 from verify_service.api.console import build_console, console_router
 from verify_service.api.deps import Components, app_dependencies, key_index, operator_key_index
 from verify_service.api.dialects import http_error
+from verify_service.api.head import head_as_get, refuse_unsafe_head
 from verify_service.api.header_limit import header_limit
 from verify_service.api.native.attempts import AttemptsController
 from verify_service.api.native.fraud import FraudController
@@ -174,8 +175,11 @@ def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="verify-service",
         version=__version__,
-        description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel.",
-        path="/docs",
+        description="Self-hosted phone verification (OTP / MFA): start, check, fetch, cancel. "
+        "Every GET also answers HEAD (same status and headers, no content), except the "
+        "Swisscom token check, whose GET counts an attempt: HEAD is 405 there.",
+        path=docs.DOCS_PATH,
+        openapi_router=docs.openapi_router(),  # our error pages under /docs
         license=License(name="Apache-2.0", identifier="Apache-2.0"),
         render_plugins=docs.render_plugins(),  # Swagger UI at /docs, assets served here
         # Routes without a scheme of their own (health, metrics, delivery reports, whose
@@ -261,8 +265,6 @@ def create_app(
         reports.delivery_reports,
         health.live,
         health.ready,
-        health.live_head,
-        health.ready_head,
         health.metrics,
         docs.openapi_json,
         docs.openapi_yaml,
@@ -294,11 +296,12 @@ def create_app(
         # them our JSON handler and its redaction filter: logging is set up by logs.py.
         logging_config=None,
         request_class=ApiRequest,
-        middleware=[header_limit, options_allow],
+        middleware=[header_limit, options_allow, refuse_unsafe_head],
     )
     # Outside Litestar's own exception handling and routing, like its OpenTelemetry
     # middleware: the request id and the request log line cover 404s and 413s too.
-    app.asgi_handler = request_log_middleware(app.asgi_handler)
+    # HEAD runs as GET inside it (api/head.py): the log line still says HEAD.
+    app.asgi_handler = request_log_middleware(head_as_get(app.asgi_handler))
     return app
 
 

@@ -163,6 +163,21 @@ def client_ip(request: Request[Any, Any, Any]) -> str | None:
     return resolve_client_ip(peer, request.headers.getall("x-forwarded-for", []), proxies)
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """What a verification handler needs, as ONE dependency: Litestar resolves two or more
+    dependencies of a handler in a task group, a task each (docs/performance.md), one
+    without any. Built by each dialect from the service its credentials name."""
+
+    service: ServiceSettings
+    verifications: Verifications
+    client_ip: str | None
+
+
+def caller(request: Request[Any, Any, Any], service: ServiceSettings) -> Caller:
+    return Caller(service, components_of(request.app.state).verifications, client_ip(request))
+
+
 # --- the parts, for handlers ---------------------------------------------------------------
 
 

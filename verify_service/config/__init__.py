@@ -7,6 +7,7 @@ from verify_service.config.models import (
     HashingSettings,
     ServiceSettings,
     Settings,
+    api_key_problem,
     derived_sid,
     hash_api_key,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "HashingSettings",
     "ServiceSettings",
     "Settings",
+    "api_key_problem",
     "derived_sid",
     "dev_settings",
     "hash_api_key",

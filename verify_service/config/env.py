@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verify_service.config.errors import ConfigError
-from verify_service.config.models import hash_api_key
+from verify_service.config.models import api_key_problem, hash_api_key
 
 ENV_PREFIX = "env:"
 
@@ -29,8 +29,9 @@ ENV_OVERRIDES = (
 @dataclass
 class Resolved:
     """The config data with the environment applied. `missing` holds one line per
-    `env:NAME` whose variable is unset (`<key>: environment variable NAME is not set`);
-    such values are left as written, so that validation can still find unknown keys."""
+    `env:NAME` whose variable is unset (`<key>: environment variable NAME is not set`) or
+    holds an API key anyone could guess; such values are left as written (or hashed), so
+    that validation can still find unknown keys, which are reported first."""
 
     data: dict[str, Any]
     missing: list[str] = field(default_factory=list)
@@ -42,13 +43,14 @@ def resolve(data: Mapping[str, Any], environ: Mapping[str, str]) -> Resolved:
     result = Resolved({})
     prepared = dict(data)
     _check_report_secrets(prepared)
-    services = prepared.get("services")
     # API keys read from the environment are plaintext: hash them before anything keeps them.
-    if isinstance(services, list):
-        prepared["services"] = [_hash_env_keys(service, environ) for service in services]
-    operators = prepared.get("operators")
-    if isinstance(operators, list):
-        prepared["operators"] = [_hash_env_keys(operator, environ) for operator in operators]
+    for table in ("services", "operators"):
+        entries = prepared.get(table)
+        if isinstance(entries, list):
+            prepared[table] = [
+                _hash_env_keys(entry, environ, f"{table}.{index}", result.missing)
+                for index, entry in enumerate(entries)
+            ]
     result.data = _resolve(prepared, "", environ, result.missing)
     for key in ENV_OVERRIDES:
         env_name = f"VERIFY_{key.upper()}"
@@ -68,16 +70,22 @@ def _check_report_secrets(data: dict[str, Any]) -> None:
             raise ConfigError(f'providers.{name}.report_secret: write it as "env:NAME"')
 
 
-def _hash_env_keys(service: Any, environ: Mapping[str, str]) -> Any:
+def _hash_env_keys(service: Any, environ: Mapping[str, str], path: str, problems: list[str]) -> Any:
     if not (isinstance(service, dict) and isinstance(service.get("api_keys"), list)):
         return service
     keys = []
-    for key in service["api_keys"]:
+    for index, key in enumerate(service["api_keys"]):
         name = (
             key[len(ENV_PREFIX) :] if isinstance(key, str) and key.startswith(ENV_PREFIX) else None
         )
         # An unset variable stays "env:NAME" here and is reported by _resolve.
-        keys.append(hash_api_key(environ[name]) if name is not None and name in environ else key)
+        if name is not None and name in environ:
+            problem = api_key_problem(environ[name])  # never quoting the key itself
+            if problem is not None:
+                where = f"{path}.api_keys.{index}"
+                problems.append(f"{where}: the API key in environment variable {name} {problem}")
+            key = hash_api_key(environ[name])
+        keys.append(key)
     return {**service, "api_keys": keys}
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from verify_service.config.console import ConsoleSettings
 from verify_service.config.env import resolve
 from verify_service.config.errors import ConfigError, describe, invalid
+from verify_service.config.file_secrets import literal_secrets
 from verify_service.config.models import ServiceSettings, Settings, hash_api_key
 
 
@@ -46,6 +47,15 @@ def load_settings(path: str | Path, environ: Mapping[str, str]) -> Settings:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    written = literal_secrets(data)
+    if written:  # the value itself is never repeated: it is what must not spread
+        raise ConfigError(
+            "\n".join(
+                f'{key}: a secret written in the file; write "env:NAME" and set the '
+                "environment variable NAME instead"
+                for key in written
+            )
+        )
     return settings_from_mapping(data, environ)
 
 

@@ -63,6 +63,9 @@ from verify_service.providers.registry import channel_problem, delegates, provid
 from verify_service.webhooks.signing import is_strict, lenient_key
 
 _API_KEY_HASH = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The shortest API key (or metrics token) accepted in plaintext: 16 characters of a random
+# key are beyond guessing; `secrets.token_urlsafe(24)` gives 32.
+MIN_API_KEY_LENGTH = 16
 
 
 def _check_pepper(pepper: SecretStr) -> None:
@@ -373,7 +376,14 @@ class Settings(_Strict):
     @classmethod
     def _metrics_token(cls, token: SecretStr | None) -> SecretStr | None:
         # An empty VERIFY_METRICS_TOKEN means "no token" (open), not "the empty token".
-        return token if token is not None and token.get_secret_value() else None
+        if token is None or not token.get_secret_value():
+            return None
+        if len(token.get_secret_value()) < MIN_API_KEY_LENGTH:  # "x" guarded nothing
+            raise ValueError(
+                f"metrics_token must be at least {MIN_API_KEY_LENGTH} characters "
+                "(python3 -c 'import secrets; print(secrets.token_urlsafe(24))')"
+            )
+        return token
 
     @field_validator("pepper")
     @classmethod
@@ -522,6 +532,19 @@ def derived_sid(prefix: str, service_name: str) -> str:
     """A stable Twilio-style SID (`AC…`, `VA…`) for a service that configures none."""
     digest = hashlib.sha256(f"verify-service\x00{prefix}\x00{service_name}".encode()).hexdigest()
     return prefix + digest[:32]
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why `key` must not be an API key (a predicate phrase, never quoting it), or None.
+    Short keys are guessed; whitespace (a secret file's trailing newline) makes a key no
+    client sends as it is (the native API strips what it is sent)."""
+    if len(key) < MIN_API_KEY_LENGTH or any(c.isspace() for c in key):
+        return (
+            f"must be at least {MIN_API_KEY_LENGTH} characters without spaces or line breaks "
+            f"(it has {len(key)}); make one with: "
+            "python3 -c 'import secrets; print(secrets.token_urlsafe(24))'"
+        )
+    return None
 
 
 def hash_api_key(key: str) -> str:

@@ -1,7 +1,19 @@
-"""Phone numbers: parse what callers send and normalise it to E.164."""
+"""Phone numbers: parse what callers send and normalise it to E.164.
+
+What a number may be written with (README, "number rules"): digits of any script, one `+`
+(or `00`) in front, and the separators people and formatters put between groups (any
+space, `-`, `.`, `/`, brackets, as in `+41 (0)79 123 45 67`). Everything else is refused
+rather than read the way phonenumbers would read it, because each of its lenient readings
+sends a code somewhere the caller did not mean:
+- an extension (`;ext=12`, `x12`, `ext. 12`, `#12`, `, 12`) would be dropped and the code
+  sent to the main line: an extension cannot receive an SMS or a call with a code;
+- letters (`1-800-FLOWERS`, or an `O` or `I` typed for `0` or `1`) would be turned into the
+  digits of a phone keypad;
+- anything else around the number (`tel:`, `*`, a second `+`, words) would be cut off."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -28,6 +40,10 @@ PARSE_CACHE = 4096
 # the ASCII space: a table for str.translate, built once (a test holds it to isspace).
 _SPACES = {c: " " for c in (*range(0x09, 0x0E), *range(0x1C, 0x20), 0x85, 0xA0, 0x1680)}
 _SPACES |= {c: " " for c in (*range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000)}
+# After the spaces are made ASCII: an optional opening bracket, one `+`, then digits (\d is
+# any script's decimal digits, which phonenumbers reads as such) and separators.
+_WRITTEN = re.compile(r"[( ]*\+?[\d ()./-]+")
+_LETTER = re.compile(r"[^\W\d_]")  # a letter of any script
 
 
 def parse_phone(raw: str, default_region: str) -> PhoneNumber:
@@ -38,6 +54,8 @@ def parse_phone(raw: str, default_region: str) -> PhoneNumber:
     text = raw.translate(_SPACES).strip()
     if not text or len(text) > MAX_INPUT_LENGTH:
         raise PhoneNumberError("the number is empty or too long")
+    if not _WRITTEN.fullmatch(text):
+        raise PhoneNumberError(_why_not_written(text, default_region))
     if text.startswith("00"):
         text = "+" + text[2:]
     # a number in international form means the same whatever the default region
@@ -64,6 +82,25 @@ def _parse(text: str, default_region: str) -> PhoneNumber:
         region=phonenumbers.region_code_for_number(parsed),
         number_type=phonenumbers.number_type(parsed),
     )
+
+
+def _why_not_written(text: str, default_region: str) -> str:
+    """What is wrong with a number holding characters outside the rules (never echoes it)."""
+    try:
+        extension = phonenumbers.parse(text, default_region or None).extension
+    except phonenumbers.NumberParseException:
+        extension = None
+    if extension:
+        return (
+            "the number has an extension; an extension cannot receive a message: "
+            "send the number without it"
+        )
+    if _LETTER.search(text):
+        return (
+            "the number contains letters; write it in digits (vanity numbers such as "
+            "1-800-FLOWERS are not read)"
+        )
+    return "the number may contain only digits, one leading + and the separators space - . / ( )"
 
 
 def is_valid_region(region: str) -> bool:

@@ -37,6 +37,18 @@ instead of summing a day or a week of records. Fields (only those above 0 exist)
                     the bounds are LATENCY_BOUNDS (seconds, the send histogram's,
                     `verify_send_duration_seconds`), i = 0 .. len(LATENCY_BOUNDS), the last
                     one above 30 s
+    d:<provider>    of the accepted ones, those a delivery report says were delivered
+    u:<provider>    those a delivery report says were not (and no later report delivered)
+    t:<provider>:<i> those with a report (d + u), by the time from the send to the report
+                    (the record's `reported`, whole seconds) in bucket i of REPORT_BOUNDS,
+                    the last one above an hour
+    c:<provider>    approvals whose verification's last accepted send was the provider's
+                    (attempts_convert.lua, once per verification)
+
+The delivery-report counters (attempts_dlr.lua) sit in the hour of the *send*, however
+late the report comes, and follow the record's state, so a repeated or refused report
+counts nothing and undelivered -> delivered moves a send from `u:` to `d:`; `k - d - u`
+sends have no report yet. `c:` too is counted in the hour of the send it credits.
 
 A quantile read from the buckets (`usecases.insights.quantile`, as Prometheus's
 histogram_quantile interpolates) is off by at most the width of the bucket it falls in:
@@ -44,7 +56,7 @@ histogram_quantile interpolates) is off by at most the width of the bucket it fa
 to 1 s, 1 s up to 2 s, then 3, 5 and 20 s; above 30 s it reads 30 s.
 
 An hour's hash lives the `retention` after the hour's end (its records' lifetime); a
-service-hour is about 0.5-1.5 KB (docs/performance.md; up to 40 KB with hundreds of
+service-hour is about 0.7-2 KB (docs/performance.md; up to 40 KB with hundreds of
 countries in one hour), whatever the number of attempts in it. Roll-ups count records
 made since `keys.attempts_since_key` (set by the first write of a version that has them):
 data older than that stays in the log only, and the console says from when it counts.
@@ -82,6 +94,11 @@ REASON_MAX = 40
 # The latency buckets of the roll-ups (seconds, upper bounds, inclusive); the same as the
 # send histogram's (observability.metrics.SEND_BUCKETS), so both tell the same story.
 LATENCY_BOUNDS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# The report-time buckets (whole seconds from the send to its delivery report, upper
+# bounds, inclusive): most reports come within seconds, some networks report after
+# minutes or hours; off by at most a bucket's width, like LATENCY_BOUNDS.
+REPORT_BOUNDS = (1, 2, 5, 10, 30, 60, 120, 300, 900, 3600)
+_REPORT_BOUNDS_ARG = " ".join(str(b) for b in REPORT_BOUNDS)
 HOUR_MS = 3_600_000
 # Index entries kept per number: a number attacked with thousands of starts keeps the
 # newest (its older records stay in the log, found by time, not by number).
@@ -160,6 +177,13 @@ def latency_bucket(seconds: float | None) -> str:
     if seconds is None:
         return "-"
     return str(bisect.bisect_left(LATENCY_BOUNDS, seconds))
+
+
+def report_bucket(seconds: int) -> int:
+    """The roll-up bucket of a report that came `seconds` (whole) after its send, as
+    attempts_dlr.lua computes it: the index of the first REPORT_BOUNDS bound at or above
+    it, len(REPORT_BOUNDS) above the last."""
+    return bisect.bisect_left(REPORT_BOUNDS, seconds)
 
 
 def hour_of(at_ms: int) -> int:
@@ -307,9 +331,17 @@ class AttemptStore:
         with store_call(self._store.deadline, what="the attempt log"):
             await self._store.scripts.run("attempts_add", keys_, args)
 
-    async def convert(self, service: str, verification_id: str, times_ms: Sequence[int]) -> int:
+    async def convert(
+        self,
+        service: str,
+        verification_id: str,
+        times_ms: Sequence[int],
+        credit_ms: int | None = None,
+    ) -> int:
         """Mark converted the attempts of `verification_id` made at `times_ms` (its send
-        attempts' times); returns how many changed. Raises VerifyError(store_unavailable)."""
+        attempts' times); returns how many changed. `credit_ms`, the time of its last send
+        a provider accepted, names the send whose provider the approval is credited to
+        (`c:` in the roll-ups); None: none. Raises VerifyError(store_unavailable)."""
         if not times_ms:
             return 0
         ordered = sorted(set(times_ms))
@@ -319,20 +351,25 @@ class AttemptStore:
             keys.attempts_since_key(service),
             keys.attempts_hour_key(service, hour_of(ordered[0])),
         ]
+        if credit_ms is not None:
+            args.append(str(credit_ms))
+            keys_.append(keys.attempts_hour_key(service, hour_of(credit_ms)))
         with store_call(self._store.deadline, what="the attempt log"):
             changed = await self._store.scripts.run("attempts_convert", keys_, args)
         return int(changed)
 
-    async def rollups(self, service: str, hours: Sequence[int]) -> Rollups:
+    async def rollups(self, service: str, hours: Sequence[int], kinds: str = "") -> Rollups:
         """The roll-ups of `hours` (each ms // HOUR_MS), one script call whatever their
-        number. Raises VerifyError(store_unavailable)."""
+        number; only the counters of `kinds` (their letters, ROLL-UPS: "sar" the
+        countries' funnels), every counter when empty. Raises
+        VerifyError(store_unavailable)."""
         keys_ = [
             keys.attempts_log_key(service),
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour) for hour in hours),
         ]
         with store_call(self._store.deadline, what="the attempt log"):
-            reply = list(await self._store.scripts.run("attempts_rollups", keys_, []))
+            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [kinds]))
         since = int(reply[0]) if reply[0] else None
         oldest = int(float(reply[1])) if reply[1] else None
         parsed = [
@@ -341,17 +378,28 @@ class AttemptStore:
         return Rollups(since, oldest, parsed)
 
     async def report(self, service: str, updates: Sequence[DeliveryUpdate]) -> int:
-        """Apply delivery reports to the records of `service` (one call for all of them,
-        attempts_dlr.lua); returns how many records changed. A report of a record already
-        delivered, or gone, changes nothing. Raises VerifyError(store_unavailable)."""
+        """Apply delivery reports to the records of `service` and count them in the
+        roll-ups of their sends' hours (one call for all of them, attempts_dlr.lua);
+        returns how many records changed. A report of a record already delivered, or
+        gone, changes nothing. Raises VerifyError(store_unavailable)."""
         wanted = [u for u in updates if u.status in ("delivered", "undelivered")]
         if not wanted:
             return 0
-        args = [self._store.clock_offset_ms, "\n".join(u.line() for u in wanted)]
+        args = [
+            self._store.clock_offset_ms,
+            "\n".join(u.line() for u in wanted),
+            _REPORT_BOUNDS_ARG,
+            self.retention,
+        ]
+        keys_ = [
+            keys.attempts_log_key(service),
+            keys.attempts_since_key(service),
+            keys.attempts_reports_since_key(service),
+            # the hour of each report's send: its counters land with the send's
+            *(keys.attempts_hour_key(service, hour_of(u.sent_at_ms)) for u in wanted),
+        ]
         with store_call(self._store.deadline, what="the attempt log"):
-            changed = await self._store.scripts.run(
-                "attempts_dlr", [keys.attempts_log_key(service)], args
-            )
+            changed = await self._store.scripts.run("attempts_dlr", keys_, args)
         return int(changed)
 
     async def read(

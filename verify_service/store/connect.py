@@ -35,9 +35,9 @@ import hiredis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.connection import (
+    AbstractConnection,
     BlockingConnectionPool,
     Connection,
-    ConnectionPool,
     SSLConnection,
     UnixDomainSocketConnection,
 )
@@ -45,7 +45,7 @@ from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import DataError, MaxConnectionsError
+from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 RedisClient = aioredis.Redis | RedisCluster
@@ -75,23 +75,74 @@ def pool_wait(socket_timeout: float) -> float:
 
 
 class WaitingPool(BlockingConnectionPool):
-    """BlockingConnectionPool that takes a free connection the short way: when one is idle
-    and no task is inside the pool's critical section, as the plain pool does (no condition
-    lock, no timer); only a command that finds every connection busy waits, as
-    BlockingConnectionPool's do. The waiting path cost ~30 µs per command on the 2-core
-    development machine, a dozen times per verification flow (docs/performance.md).
+    """BlockingConnectionPool that hands out and takes back an idle connection the short
+    way: when one is idle and no task is inside the pool's locks or waiting for a
+    connection, a list pop (then redis-py's check that the connection is connected and
+    has no stray data) and a list append, with no await in between that another task could
+    interleave; only a command that finds every connection busy waits, as
+    BlockingConnectionPool's do, and a release while a task waits notifies it. The locks,
+    the timer and redis-py's per-call observability records (connection counts, pool
+    names, a release event) cost ~30-50 µs per command on the 2-core development machine,
+    ~10 commands per verification flow (docs/performance.md)."""
 
-    A connection that comes free while tasks wait may go to a newcomer first (the woken
-    waiter finds none and waits on): waiting stays bounded by the pool's timeout."""
+    _waiting = 0  # tasks in the waiting path (BlockingConnectionPool's get_connection)
+
+    def _quiet(self) -> bool:
+        return not (self._waiting or self._condition.locked() or self._lock.locked())
 
     async def get_connection(self, command_name: Any = None, *keys: Any, **options: Any) -> Any:
-        if self._available_connections and not self._condition.locked():
+        if self._available_connections and self._quiet():
+            connection = self._available_connections.pop()
+            self._in_use_connections.add(connection)
             try:
-                # no await before the pop inside unless the pool's own lock is held
-                return await ConnectionPool.get_connection(self)  # type: ignore[no-untyped-call]
-            except MaxConnectionsError:  # drained while the pool's lock was held: wait below
-                pass
-        return await super().get_connection()  # type: ignore[no-untyped-call]
+                await self.ensure_connection(connection)  # connected, nothing unread
+            except BaseException:
+                await self.release(connection)
+                raise
+            return connection
+        self._waiting += 1
+        try:
+            return await super().get_connection()  # type: ignore[no-untyped-call]
+        finally:
+            self._waiting -= 1
+
+    async def release(self, connection: Any) -> None:
+        if self._quiet() and not connection.should_reconnect():
+            self._in_use_connections.remove(connection)
+            self._available_connections.append(connection)
+            return
+        await super().release(connection)
+
+
+class ShortPathRedis(aioredis.Redis):
+    """redis-py's asyncio client whose commands take the short way: connection, send,
+    read, release. redis-py wraps each command in its retry helper (a closure and a
+    lambda per call) and in observability hooks (operation duration, error counts) that
+    this service does not use; together ~10-20 µs per command, ~10 a verification flow
+    (docs/performance.md). A command that fails on the connection (ConnectionError,
+    TimeoutError: a restart, a failover) drops that connection and is sent again the
+    full way, with redis-py's retries and backoff (RETRIES); every other error (a script
+    error, NOSCRIPT, OOM) is the caller's at once, as before. Options other than `keys`
+    (redis-py's cache hint) take the full way too."""
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if (options and options.keys() != {"keys"}) or self.single_connection_client:
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        pool = self.connection_pool
+        conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            await conn.send_command(*args)
+            response = await conn.read_response()
+        except (RedisConnectionError, RedisTimeoutError):
+            await conn.disconnect()
+            await pool.release(conn)
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        except BaseException:
+            await pool.release(conn)
+            raise
+        await pool.release(conn)
+        callback = self.response_callbacks.get(args[0])
+        return callback(response) if callback is not None else response
 
 
 class HiredisPacking:
@@ -113,15 +164,44 @@ class HiredisPacking:
             raise DataError(str(exc)) from None
 
 
-class HiredisConnection(HiredisPacking, Connection):
+class ShortSend(AbstractConnection):
+    """A command sent without a timer when the socket takes it whole. redis-py sends each
+    command as `wait_for(write + drain, socket_timeout)`, which on Python 3.11 starts a
+    task per command (~10 µs); when the write buffer was empty and the kernel took every
+    byte, the drain has nothing to wait for and the timer nothing to bound. Otherwise (a
+    command larger than the socket takes at once, a slow Redis) the rest is drained under
+    socket_timeout, with redis-py's own error handling, as before."""
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        writer = self._writer
+        if (
+            writer is None
+            or not self.is_connected
+            or writer.transport.get_write_buffer_size()
+            or not isinstance(command, list)
+        ):
+            return await super().send_packed_command(command, check_health)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]  # a due health ping
+            writer = self._writer
+            if writer is None:  # the ping failed and the connection was dropped
+                return await super().send_packed_command(command, False)
+        writer.writelines(command)
+        if writer.transport.get_write_buffer_size():
+            # what the kernel did not take: drained under socket_timeout, errors as redis-py's
+            await super().send_packed_command([], False)
+        return None
+
+
+class HiredisConnection(ShortSend, HiredisPacking, Connection):
     pass
 
 
-class HiredisSSLConnection(HiredisPacking, SSLConnection):
+class HiredisSSLConnection(ShortSend, HiredisPacking, SSLConnection):
     pass
 
 
-class HiredisUnixConnection(HiredisPacking, UnixDomainSocketConnection):
+class HiredisUnixConnection(ShortSend, HiredisPacking, UnixDomainSocketConnection):
     pass
 
 
@@ -261,7 +341,7 @@ def connect(url: str) -> RedisClient:
             retry_on_error=retry_on,
         )
         pool.connection_class = PACKING.get(pool.connection_class, pool.connection_class)
-        client: aioredis.Redis = aioredis.Redis.from_pool(pool)
+        client: aioredis.Redis = ShortPathRedis.from_pool(pool)
         return client
     if scheme in SENTINEL_SCHEMES:
         return _sentinel(parse_multi_host(url), retry_on)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from verify_service.store import keys
+from verify_service.store.scripts import Call
 from verify_service.store.verifications import Store, store_call
 
 MAX_ALLOWED = 1000  # allow-list entries per service: operators' work, bounded all the same
@@ -161,11 +162,41 @@ def _pairs(flat: Sequence[str]) -> dict[str, str]:
     return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
+# The verdicts after which a start goes on (fraud_start.lua's first reply word).
+PASSED = ("ok", "noted")
+
+
+def verdict(reply: Sequence[Any]) -> StartVerdict:
+    """fraud_start.lua's reply as a StartVerdict."""
+    state = str(reply[0])
+    if state == "ok":
+        return StartVerdict(state)
+    if state == "blocked":
+        return StartVerdict(state, int(reply[1]), str(reply[2]))
+    return StartVerdict(
+        state,
+        int(reply[1]),
+        str(reply[2]),
+        str(reply[3]),
+        float(reply[4]),
+        float(reply[5]),
+        float(reply[6]),
+        int(reply[7]),
+    )
+
+
 class FraudStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    async def start(
+    async def start(self, *args: Any, **kwargs: Any) -> StartVerdict:
+        """Judge and count one start: `start_call`'s call (its arguments), run alone."""
+        call = self.start_call(*args, **kwargs)
+        with store_call(self.store.deadline):
+            reply = await self.store.scripts.run(call.name, call.keys, call.args)
+        return verdict(reply)
+
+    def start_call(
         self,
         service: str,
         prefixes: Sequence[str],
@@ -176,43 +207,30 @@ class FraudStore:
         *,
         allowed: bool,
         number_id: str,
-    ) -> StartVerdict:
-        """Judge and count one start to a number whose ranges are `prefixes` (broadest
-        first, the service-wide one first) at `levels`, each judged at `confidence` (a
-        standard normal quantile); `candidates` are the number's prefixes an allow-list
-        entry may match; `allowed`: the config allow-lists it; `number_id`: a digest of
-        the number (`keys.number_digest`), to count a repeat within REPEAT_WINDOW once."""
+    ) -> Call:
+        """The call that judges and counts one start to a number whose ranges are
+        `prefixes` (broadest first, the service-wide one first) at `levels`, each judged at
+        `confidence` (a standard normal quantile); `candidates` are the number's prefixes
+        an allow-list entry may match; `allowed`: the config allow-lists it; `number_id`:
+        a digest of the number (`keys.number_digest`), to count a repeat within
+        REPEAT_WINDOW once. Run alone (`start`) or ahead of others (`Scripts.chain`, going
+        on when the start may pass: PASSED); `verdict` reads its reply."""
         k = keys.fraud_keys(service)
-        with store_call(self.store.deadline):
-            reply = await self.store.scripts.run(
-                "fraud_start",
-                [k.ranges, k.lru, k.blocks, k.allow, k.seen],
-                [
-                    self.store.clock_offset_ms,
-                    *args.argv(),
-                    "1" if allowed else "0",
-                    " ".join(prefixes),
-                    " ".join(levels),
-                    " ".join(repr(z) for z in confidence),
-                    " ".join(candidates),
-                    number_id,
-                    REPEAT_WINDOW * 1000,
-                ],
-            )
-        state = str(reply[0])
-        if state == "ok":
-            return StartVerdict(state)
-        if state == "blocked":
-            return StartVerdict(state, int(reply[1]), str(reply[2]))
-        return StartVerdict(
-            state,
-            int(reply[1]),
-            str(reply[2]),
-            str(reply[3]),
-            float(reply[4]),
-            float(reply[5]),
-            float(reply[6]),
-            int(reply[7]),
+        return Call(
+            "fraud_start",
+            [k.ranges, k.lru, k.blocks, k.allow, k.seen],
+            [
+                self.store.clock_offset_ms,
+                *args.argv(),
+                "1" if allowed else "0",
+                " ".join(prefixes),
+                " ".join(levels),
+                " ".join(repr(z) for z in confidence),
+                " ".join(candidates),
+                number_id,
+                REPEAT_WINDOW * 1000,
+            ],
+            goes_on=PASSED,
         )
 
     async def approved(self, service: str, prefixes: Sequence[str], args: GuardArgs) -> None:

@@ -213,6 +213,12 @@ def attempts_since_key(service: str) -> str:
     return f"vs:att:{{{attempts_tag(service)}}}:since"
 
 
+def attempts_reports_since_key(service: str) -> str:
+    """When the service's roll-ups began counting delivery reports (ms, attempts_dlr.lua):
+    a record's report from before is in no counter, so a later one does not move it."""
+    return f"vs:att:{{{attempts_tag(service)}}}:dsince"
+
+
 # The workflow due-queue (usecases/workflows.py): both keys share the hash tag `queue`.
 WORKFLOW_TAG = "queue"
 

@@ -28,17 +28,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import limits
-from redis.asyncio.cluster import RedisCluster
 
 from verify_service.store import keys
+from verify_service.store.scripts import Call
 from verify_service.store.verifications import Store, store_call
 
 # Largest limit that "auto" counts exactly: the field keeps one ~14-byte stamp per request
 # in the window, so up to ~1.4 KB per subject at this limit (and only for subjects that
 # use their budget up).
 EXACT_UP_TO = 100
+
+# ratelimit.lua's first reply word when it allowed (and counted) the request.
+ALLOWED = ("0",)
 
 _MODES = {"moving-window": "m", "sliding-window-counter": "s", "fixed-window": "f"}
 
@@ -76,35 +80,52 @@ def _args(strategy: str, layer: Layer) -> list[str | int]:
     return args
 
 
+@dataclass(frozen=True, slots=True)
+class Counting:
+    """The calls that count one request against its layers (`RateLimiter.prepare`): one,
+    or one per layer on a Cluster, each going on only when it allowed the request."""
+
+    calls: list[Call]
+    groups: list[list[Layer]]
+
+    def refusal(self, replies: Sequence[Any]) -> Refusal | None:
+        """The refusal the replies of `calls` (those that ran, in order) say, or None."""
+        for layers, reply in zip(self.groups, replies, strict=False):
+            if int(reply[0]) != 0:
+                layer = layers[int(reply[1]) - 1]
+                item = layer.items[int(reply[2]) - 1]
+                return Refusal(layer.name, str(item), max(1, math.ceil(int(reply[3]) / 1000)))
+        return None
+
+
 class RateLimiter:
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._one_slot_per_layer = isinstance(store.client, RedisCluster)
 
     async def hit(self, strategy: str, layers: Sequence[Layer]) -> Refusal | None:
         """Count one request against every window of `layers` (those without windows are
         skipped); None when all of them allow it, else the refusal of the first layer with
         a full window, saying when that layer frees up (its full window that frees up
         last). Raises VerifyError(store_unavailable) when Redis does not answer."""
+        counting = self.prepare(strategy, layers)
+        if not counting.calls:
+            return None
+        with store_call(self.store.deadline):
+            replies = await self.store.scripts.chain(counting.calls, together=False)
+        return counting.refusal(replies)
+
+    def prepare(self, strategy: str, layers: Sequence[Layer]) -> Counting:
+        """`hit`'s calls, to run on their own or ahead of others (`Scripts.chain`)."""
         layers = [layer for layer in layers if layer.items]
         if not layers:
-            return None
-        groups = [[layer] for layer in layers] if self._one_slot_per_layer else [layers]
-        for group in groups:
-            refusal = await self._run(strategy, group)
-            if refusal is not None:
-                return refusal
-        return None
+            return Counting([], [])
+        # on a Cluster each layer's key is in a slot of its own: one call per layer
+        groups = [[layer] for layer in layers] if self.store.one_slot_per_call else [layers]
+        return Counting([self._call(strategy, group) for group in groups], groups)
 
-    async def _run(self, strategy: str, layers: Sequence[Layer]) -> Refusal | None:
+    def _call(self, strategy: str, layers: Sequence[Layer]) -> Call:
         args: list[str | int] = [self.store.clock_offset_ms]
         for layer in layers:
             args += _args(strategy, layer)
         names = [keys.rate_key(layer.identifier) for layer in layers]
-        with store_call(self.store.deadline):
-            reply = await self.store.scripts.run("ratelimit", names, args)
-        if int(reply[0]) == 0:
-            return None
-        layer = layers[int(reply[1]) - 1]
-        item = layer.items[int(reply[2]) - 1]
-        return Refusal(layer.name, str(item), max(1, math.ceil(int(reply[3]) / 1000)))
+        return Call("ratelimit", names, args, goes_on=ALLOWED)

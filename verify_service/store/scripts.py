@@ -9,10 +9,18 @@ and lost its script cache) redis-py loads the script and retries it once.
 
 Redis Cluster: redis-py sends SCRIPT LOAD to every primary, and each script touches only
 keys of one hash tag (see `keys`), hence one slot. fakeredis runs the same Lua.
+
+Chains (`Scripts.chain`): calls that follow each other on a request's path (the abuse
+checks of a start, then the start) run as one EVALSHA of `chain` on one server: the
+scripts of CHAINED, each its own text as a function, run in order while each lets the
+next one go on. One round trip and one TIME instead of one per script; the same order,
+the same refusals. On a Cluster they are one call each, in the same order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -22,6 +30,9 @@ from redis.commands.core import AsyncScript
 from verify_service.store.connect import RedisClient
 
 PRELUDE = "_prelude"
+CHAIN = "chain"
+# Scripts that can be parts of a chain (each is also a script of its own).
+CHAINED = ("fraud_start", "ratelimit", "start")
 
 # name -> KEYS it takes; ARGV are named at the top of each script.
 NAMES = (
@@ -48,6 +59,7 @@ NAMES = (
     "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_advance",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_step",  # keys.prefix(tag)
+    "chain",  # the KEYS of its parts, in order (Scripts.chain)
 )
 
 
@@ -61,7 +73,45 @@ def source(name: str) -> str:
     KeyError for a name not in NAMES."""
     if name not in NAMES:
         raise KeyError(name)
+    if name == "chain":
+        return _chain_source()
     return f"{_package_data(PRELUDE)}\n{_package_data(name)}"
+
+
+# One TIME per chain: the parts read the clock through this `now_ms`, which shadows the
+# prelude's (the same value, read once).
+_CHAIN_CLOCK = """
+local chain_clock = nil
+local function now_ms(clock_offset_ms)
+  if not chain_clock then
+    local t = redis.call('TIME')
+    chain_clock = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  end
+  return chain_clock + tonumber(clock_offset_ms)
+end
+"""
+
+
+def _chain_source() -> str:
+    parts = "".join(
+        f"local function part_{name}(KEYS, ARGV)\n{_package_data(name)}\nend\n" for name in CHAINED
+    )
+    table = ", ".join(f"{name} = part_{name}" for name in CHAINED)
+    return (
+        f"{_package_data(PRELUDE)}\n{_CHAIN_CLOCK}{parts}local PARTS = {{{table}}}\n"
+        f"{_package_data(CHAIN)}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One script call, prepared (`Scripts.chain`): the script's name, its KEYS and ARGV,
+    and the first words of its reply after which the next call of a chain runs."""
+
+    name: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+    goes_on: tuple[str, ...] = ()
 
 
 class Scripts:
@@ -80,6 +130,26 @@ class Scripts:
         for script in self._scripts.values():
             script.sha = await self.client.script_load(script.script)
 
-    async def run(self, name: str, keys: list[str], args: list[Any]) -> Any:
+    async def run(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
         """EVALSHA of `name` (SCRIPT LOAD and once more on NOSCRIPT); the raw reply."""
         return await self._scripts[name](keys=keys, args=args)
+
+    async def chain(self, calls: Sequence[Call], *, together: bool) -> list[Any]:
+        """Run `calls` in order, each only when the reply of the one before begins with
+        one of its `goes_on` words; the replies of those that ran. `together` (one Redis
+        server, keys of any slot in one script): one EVALSHA of `chain`, atomic;
+        otherwise (a Cluster) one call each. Every name must be in CHAINED."""
+        if together and len(calls) > 1:
+            spec = " ".join(
+                f"{c.name}:{len(c.keys)}:{len(c.args)}:{','.join(c.goes_on)}" for c in calls
+            )
+            keys = [key for call in calls for key in call.keys]
+            args = [spec, *(arg for call in calls for arg in call.args)]
+            return list(await self.run("chain", keys, args))
+        replies = []
+        for call in calls:
+            reply = await self.run(call.name, call.keys, call.args)
+            replies.append(reply)
+            if str(reply[0]) not in call.goes_on:
+                break
+        return replies

@@ -18,7 +18,7 @@ from verify_service.domain.errors import VerifyError
 from verify_service.store import keys
 from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
 from verify_service.store.records import StoredVerification, escape, pack_attempt
-from verify_service.store.scripts import Scripts
+from verify_service.store.scripts import Call, Scripts
 
 log = logging.getLogger("verify_service.store")
 
@@ -48,11 +48,13 @@ _IDEM_PENDING = "pending"
 @dataclass(frozen=True, slots=True)
 class StartOutcome:
     """`outcome`: created | resent (with `record`) | max_send_attempts | resend_too_soon
-    (with `retry_after`, seconds)."""
+    (with `retry_after`, seconds) | checked (a check run ahead refused the start: the store
+    did nothing). `checks`: the replies of the checks run ahead (`Store.start`)."""
 
     outcome: str
     record: StoredVerification | None = None
     retry_after: int | None = None
+    checks: Sequence[Any] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +187,9 @@ class Store:
         # Tests move the one clock forward here; production leaves it at 0.
         self.clock_offset_ms = clock_offset_ms
         self.scripts = Scripts(client)
+        # A Cluster keeps keys of different hash tags on different nodes: a script touches
+        # one slot, so calls that a single server runs as one chain go one by one.
+        self.one_slot_per_call = isinstance(client, RedisCluster)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -236,6 +241,7 @@ class Store:
         token_length: int,
         channel: str,
         metadata: Mapping[str, str],
+        checks: Sequence[Call] = (),
     ) -> StartOutcome:
         """Create a verification of (service, `to`), or resend on its pending one: decide
         the cooldown and send limits and reserve the send, storing no code. The caller then
@@ -243,11 +249,16 @@ class Store:
         `token_type` and `token_length` (a resend keeps the verification's; the arguments
         only shape a new one), and `record_sends` stores its hash with its own expiry,
         `expires_in` seconds from the reservation (the reply's `now_ms`). A resend moves no
-        `expires_at` here: that happens when the new code is stored."""
+        `expires_at` here: that happens when the new code is stored.
+
+        `checks`: script calls that must let the start through first (the abuse checks,
+        `abuse.policy.Checks`), run in order ahead of it in the same round trip and
+        atomically with it on one server (`Scripts.chain`; one call each on a Cluster).
+        Their replies come back in `checks`; when one of them stopped the chain, the
+        outcome is `checked` and nothing else happened."""
         meta = json.dumps(dict(metadata), separators=(",", ":")) if metadata else ""
-        reply = await self._run(
-            "start",
-            tag,
+        args = [
+            self.clock_offset_ms,
             new_id,
             service,
             to,
@@ -260,11 +271,17 @@ class Store:
             token_length,
             channel,
             meta,
-        )
+        ]
+        call = Call("start", [keys.prefix(tag)], args)
+        replies = await self.scripts.chain([*checks, call], together=not self.one_slot_per_call)
+        if len(replies) <= len(checks):
+            return StartOutcome("checked", checks=replies)
+        reply, checked = list(replies[-1]), replies[:-1]
         if reply[0] in ("max_send_attempts", "resend_too_soon"):
-            return StartOutcome(reply[0], retry_after=int(reply[1]) or None)
+            return StartOutcome(reply[0], retry_after=int(reply[1]) or None, checks=checked)
         if reply[0] == "resent":
-            return StartOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+            record = StoredVerification.from_reply(reply[1], reply[2:])
+            return StartOutcome(reply[0], record, checks=checked)
         # created: the script stored what it was given (start.lua) and replied only its time
         now = int(reply[1])
         created = StoredVerification(
@@ -287,7 +304,7 @@ class Store:
             codes=(),
             now_ms=now,
         )
-        return StartOutcome(reply[0], created)
+        return StartOutcome(reply[0], created, checks=checked)
 
     async def _together(
         self, commands: Sequence[tuple[str, tuple[Any, ...], dict[str, Any]]]

@@ -229,8 +229,12 @@ class Attempts:
         if country is None:
             country = _region(verification.to, self._settings.default_region)
         self._observer.verification_converted(service.name, country, verification.channel)
+        # the approval's provider: the one of the last send a provider accepted
+        accepted = [ms_of(a.at) for a in verification.send_attempts if a.status != "failed"]
         try:
-            await self._store.convert(service.name, verification.id, times)
+            await self._store.convert(
+                service.name, verification.id, times, max(accepted, default=None)
+            )
         except VerifyError:
             log.warning("attempt log: the conversion of a verification was not recorded")
             self._observer.attempt_log_failed(service.name)

@@ -250,18 +250,20 @@ class Verifications:
 
         test_code = self._abuse.test_code(service, to) if phone is not None else None
         if test_code is None:
-            await self._abuse.before_send(service, phone, params.client_ip, channel, to)
-        elif phone is not None:
+            checks = self._abuse.send_checks(service, phone, params.client_ip, channel, to)
+        else:
+            assert phone is not None  # test codes are of phone numbers
             # The fixed code is of the service's type (checked when the config loads).
             token_type = service.token_type
             # Nothing is sent, but the per-client and per-number limits still hold.
-            await self._abuse.before_test_number_start(service, phone, params.client_ip)
+            checks = self._abuse.test_number_checks(service, phone, params.client_ip)
         validator = None if test_code else self._validator_of(service)
         tag = keys.tag_for(self._tag_key, service.name, to)
 
         # The cooldown and send limits first, and only then the code and its argon2 hash:
         # a refused start costs one round trip, no hash (issue 15: refused starts in a loop
-        # otherwise take a core per ~60 requests/s away from everyone's checks).
+        # otherwise take a core per ~60 requests/s away from everyone's checks). The abuse
+        # checks run ahead of it in the same round trip (`Store.start`), in their order.
         started = await self._store.start(
             tag=tag,
             new_id=keys.new_id(tag),
@@ -276,7 +278,9 @@ class Verifications:
             token_length=len(test_code) if test_code else length,
             channel=channel,
             metadata=dict(params.metadata or {}),
+            checks=checks.calls,
         )
+        checks.judge(started.checks)  # raises the refusal of a check that stopped it
         region = (phone.region or "") if phone is not None else ""
         if started.record is None:
             self._observer.blocked(service.name, started.outcome, region)

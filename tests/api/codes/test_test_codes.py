@@ -113,7 +113,7 @@ def test_check_config_refuses_the_test_code(tmp_path: Path) -> None:
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["c"]\n'
         'token_type = "alphanumeric"\ntest_numbers = { "+41790000000" = "abc1" }\n'
     )
-    out = check_config(config, {"P": "p" * 32, "K": "key"})
+    out = check_config(config, {"P": "p" * 32, "K": "key-0123456789abcdef"})
     assert out.returncode == 2, out.stderr
     assert "services.0.test_numbers.+41790000000" in out.stderr
     assert "Traceback" not in out.stderr

@@ -14,6 +14,7 @@ from litestar.testing import TestClient
 
 from tests.conftest import API_KEY, TAG_KEY, config
 from tests.support.redis_server import RedisServer
+from tests.support.reporting_websms import ReportingWebsms
 from verify_service.api.app import create_app
 from verify_service.config import settings_from_mapping
 from verify_service.domain.attempts import Attempt
@@ -85,3 +86,71 @@ def test_overview_and_providers_read_the_rollups(redis_server: RedisServer) -> N
         listing = client.get("/console/attempts").text
         assert listing.count("+*******") == 2  # both records, old and new
     raw.close()
+
+
+def delivery_row(html: str, provider: str) -> dict[str, str]:
+    """The cells of `provider`'s row in the Providers page's delivery table, by class."""
+    table = html.split('id="delivery"')[1].split("</table>")[0]
+    row = re.search(rf"<td>{provider}</td>(.*?)</tr>", table, re.S)
+    assert row is not None, table
+    return dict(re.findall(r'<td class="([a-z-]+)">([^<]*)</td>', row.group(1)))
+
+
+def test_delivery_reports_from_the_providers_fake_reach_providers(
+    redis_server: RedisServer,
+) -> None:
+    """websms (a fake handing out a transferId per message) accepts three starts and
+    reports through the real report endpoint: the first delivered (twice), the second
+    expired and then delivered, out of order; the third has no report. One is approved:
+    the Providers page shows accepted 3, delivered 2, undelivered 0, no report 1, a
+    delivery rate of 100 % and one approval of three accepted sends."""
+    redis.Redis.from_url(redis_server.url).flushdb()
+    users = [{"name": "alice", "password_hash": hash_password(PASSWORD), "services": ["*"]}]
+    with ReportingWebsms() as websms:
+        mapping = config(
+            redis_url=redis_server.url,
+            console={"users": users},
+            providers={"websms": websms.config("env:REPORTS")},
+            service={"providers": ["websms"]},
+        )
+        settings = settings_from_mapping(mapping, environ={"REPORTS": "reports-0123456789abcdef"})
+        app = create_app(settings)
+        report = "/v1/providers/websms/reports/reports-0123456789abcdef"
+        auth = {"Authorization": f"Bearer {API_KEY}"}
+        with TestClient(app, base_url=HTTPS) as client:
+            ids = []
+            for to in ("+41791234567", "+41791234568", "+41791234569"):
+                started = client.post("/v1/verifications", json={"to": to}, headers=auth)
+                assert started.status_code == 201, started.text
+                ids.append(started.json()["id"])
+            first, second, _ = websms.sent
+            for transfer_id, status in (
+                (second, "delivered"),  # a late "delivered" overtakes...
+                (second, "expired"),  # ... the "expired" sent before it: final
+                (first, "delivered"),
+                (first, "delivered"),
+            ):
+                answer = client.post(report, json=websms.notification(transfer_id, status))
+                assert answer.status_code == 200, answer.text
+            # the first one approved with the code websms was given for it
+            text = websms.server.requests[0].json()["messageContent"]
+            code = re.search(r"\d{4,}", text)
+            assert code is not None, text
+            checked = client.post(
+                "/v1/verifications/check",
+                json={"to": "+41791234567", "code": code.group(0)},
+                headers=auth,
+            )
+            assert checked.json()["status"] == "approved", checked.text
+            sign_in(client)
+            cells = delivery_row(client.get("/console/providers").text, "websms")
+    assert cells == {
+        "accepted": "3",
+        "delivered": "2",
+        "undelivered": "0",
+        "unreported": "1",
+        "delivery-rate": "100.0 %",
+        "report-time": "1 s / 1 s",
+        "approvals": "1",
+        "conversion": "33.3 %",
+    }

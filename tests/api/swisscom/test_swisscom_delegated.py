@@ -290,7 +290,7 @@ def test_check_config_refuses_a_delegating_provider_with_others(tmp_path: Path) 
         '[providers.c]\nkind = "console"\n'
         '[[services]]\nname = "login"\napi_keys = ["env:K"]\nproviders = ["swisscom", "c"]\n'
     )
-    out = check_config(config, {"P": "p" * 32, "K": "key", "SC": "client"})
+    out = check_config(config, {"P": "p" * 32, "K": "key-0123456789abcdef", "SC": "client"})
     assert out.returncode == 2
     assert "must be the service's only provider" in out.stderr
     assert "Traceback" not in out.stderr

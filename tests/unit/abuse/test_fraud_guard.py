@@ -11,6 +11,8 @@ from typing import Any
 
 import phonenumbers
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.support.abuse_helpers import NO_LIMITS
 from tests.support.helpers import sent_code
@@ -143,6 +145,108 @@ async def test_the_block_is_shared_comes_back_twice_as_long_and_ends(
     # Once the block and its memory (a day) are over, the range is judged afresh.
     store.clock_offset_ms += (2 * STANDARD.cooldown + 86400 + 1) * 1000
     assert await start(second, pumped(31)) == "sent"
+
+
+async def test_the_service_alert_ends_with_the_first_cool_down(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """A block alerts the whole service for a cool-down: every range is judged more
+    readily, so three unapproved codes to one block of a million Swiss numbers are
+    refused while it lasts. After it, the same is no alarm: real users who have not
+    approved yet, in a country the attack never touched, are not refused for a day after
+    someone else's block (seed 22 of bench/fraud_sim.py refused one US user that way)."""
+    v = components(store, make_settings)
+    await history(v)
+    store.clock_offset_ms += 2 * 3600 * 1000  # the history is older than the recent window
+    await pump_until_blocked(v)  # DE: a 100-block, the first block, one cool-down long
+    during = numbers("+41775", 6, 3)
+    assert [await start(v, to) for to in during] == ["sent", "sent", "fraud_suspected"]
+
+    v = components(store, make_settings)
+    await store.client.flushdb()
+    await history(v)
+    store.clock_offset_ms += 2 * 3600 * 1000
+    await pump_until_blocked(v)
+    store.clock_offset_ms += (STANDARD.cooldown + 60) * 1000  # the block has ended
+    after = numbers("+41775", 6, 5)
+    assert [await start(v, to) for to in after] == ["sent"] * len(after)
+    assert await start(v, pumped(39)) == "fraud_suspected"  # the range itself: at once
+
+    # A trip made under the alert (judged with its lower bar) does not prolong it: the
+    # alert ends one cool-down after the trip that raised it.
+    v = components(store, make_settings)
+    await store.client.flushdb()
+    await history(v)
+    store.clock_offset_ms += 2 * 3600 * 1000
+    await pump_until_blocked(v)
+    store.clock_offset_ms += (STANDARD.cooldown - 600) * 1000
+    nearby = [f"+49152110001{i:02d}" for i in range(40)]  # the next 100-block
+    outcomes = [await start(v, to) for to in nearby]
+    assert "fraud_suspected" in outcomes
+    store.clock_offset_ms += 660 * 1000  # one cool-down and a minute after the first trip
+    users = numbers("+41775", 6, 5)
+    assert [await start(v, to) for to in users] == ["sent"] * len(users)
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(strikes=st.integers(1, 4), after=st.integers(1, 6 * 3600))
+async def test_the_alert_ends_one_cool_down_after_the_last_trip_however_long_the_block(
+    store: Store, make_settings: MakeSettings, strikes: int, after: int
+) -> None:
+    """However often a range was blocked again (each block twice as long), the service is
+    alerted for one first cool-down from the last trip, no longer: then real users who
+    have not approved yet in a block of a million Swiss numbers pass, while the pumped
+    range stays blocked for its own, longer, time."""
+    await store.client.flushdb()
+    v = components(store, make_settings)
+    await history(v)
+    store.clock_offset_ms += 2 * 3600 * 1000
+    await pump_until_blocked(v)
+    for strike in range(2, strikes + 1):  # each block ends, the next start blocks it again
+        store.clock_offset_ms += (STANDARD.cooldown * 2 ** (strike - 2) + 1) * 1000
+        assert await start(v, pumped(40 + strike)) == "fraud_suspected"
+    assert v.fraud is not None
+    [block] = (await v.fraud.list_blocks(v.settings.services[0])).blocks
+    assert block.strikes == strikes
+    store.clock_offset_ms += (STANDARD.cooldown + after) * 1000
+    users = numbers("+41775", 6, 5)
+    assert [await start(v, to) for to in users] == ["sent"] * len(users)
+    if STANDARD.cooldown + after < STANDARD.cooldown * 2 ** (strikes - 1):
+        assert await start(v, pumped(60)) == "fraud_suspected"  # its own, longer block
+
+
+async def test_a_country_blocked_before_is_blocked_again_on_less_evidence(
+    store: Store, make_settings: MakeSettings
+) -> None:
+    """Random numbers all over DE (the attacker who wants the country blocked) block +49;
+    when that block ends the country, blocked within the last day, is judged at the
+    suspect confidence like any range blocked before: blocked again within a few starts
+    (the service's alert no longer outlasts the first cool-down to do that). Real DE
+    users whose range has a record keep getting codes under both blocks."""
+    v = components(store, make_settings)
+    await history(v)
+    store.clock_offset_ms += 2 * 3600 * 1000
+    spray = iter(to for to in numbers("+49", 10, 200, step=7_654_321) if to[3] != "1")
+
+    async def spray_until_blocked() -> int:
+        for sent, to in enumerate(spray):
+            if await start(v, to) != "sent":
+                return sent
+        raise AssertionError("never blocked")
+
+    first = await spray_until_blocked()
+    assert v.fraud is not None
+    [block] = (await v.fraud.list_blocks(v.settings.services[0])).blocks
+    assert (block.range, block.strikes) == ("+49", 1)
+    assert await start(v, real_de(90)) == "sent"
+    store.clock_offset_ms += (STANDARD.cooldown + 60) * 1000
+    again = await spray_until_blocked()
+    assert again <= 2 < first
+    [block] = (await v.fraud.list_blocks(v.settings.services[0])).blocks
+    assert (block.range, block.strikes) == ("+49", 2)
+    assert await start(v, real_de(91)) == "sent"
 
 
 async def test_a_new_country_gets_a_small_allowance_that_grows_with_approvals(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +42,11 @@ test_numbers = {{ "+41790000000" = "123456" }}
 def test_toml_file_with_env_indirection(tmp_path: Path) -> None:
     path = tmp_path / "verify.toml"
     path.write_text(TOML.format(hashed=hash_api_key("other")))
-    env = {"TEST_PEPPER": "a-pepper-of-sixteen-bytes", "LOGIN_KEY": "k-from-env"}
+    env = {"TEST_PEPPER": "a-pepper-of-sixteen-bytes", "LOGIN_KEY": "k-from-env-0123456789"}
     settings = load_settings(path, env)
     service = settings.service("login")
     # keys from the environment are hashed at load: no plaintext key is kept
-    assert service.api_keys == [hash_api_key("k-from-env"), hash_api_key("other")]
+    assert service.api_keys == [hash_api_key("k-from-env-0123456789"), hash_api_key("other")]
     assert settings.pepper is not None
     assert settings.pepper.get_secret_value() == "a-pepper-of-sixteen-bytes"
     assert service.allowed_countries == ["CH", "LI"]
@@ -57,7 +58,7 @@ def test_environment_overrides_top_level_keys(tmp_path: Path) -> None:
     path.write_text(TOML.format(hashed=hash_api_key("other")))
     env = {
         "TEST_PEPPER": "a-pepper-of-sixteen-bytes",
-        "LOGIN_KEY": "k",
+        "LOGIN_KEY": "k" * 24,
         "VERIFY_REDIS_URL": "redis://elsewhere:6380/1",
         "VERIFY_DEFAULT_REGION": "DE",
     }
@@ -76,7 +77,7 @@ def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
     path = tmp_path / "verify.toml"
     path.write_text(TOML.format(hashed=hash_api_key("other")))
     with pytest.raises(ConfigError, match="TEST_PEPPER is not set"):
-        load_settings(path, {"LOGIN_KEY": "k"})
+        load_settings(path, {"LOGIN_KEY": "k" * 24})
 
 
 @pytest.mark.parametrize(
@@ -92,6 +93,7 @@ def test_missing_secret_names_the_variable(tmp_path: Path) -> None:
         ({"service": {"test_numbers": {"0790000000": "123456"}}}, "+41790000000"),
         ({"service": {"unknown_key": 1}}, "unknown_key"),
         ({"pepper": "short"}, "16 bytes"),
+        ({"metrics_token": "x"}, "metrics_token must be at least 16 characters"),
         ({"redis_url": "redis://x", "pepper": None}, "pepper is required"),
     ],
 )
@@ -138,3 +140,88 @@ def test_status_callback_secrets_follow_the_signing_rule() -> None:
             config(service={"status_callback_url": url, "status_callback_secret": bad})
         )
         assert f"services.0.status_callback_secret: the secret is {problem}" in message
+
+
+@pytest.mark.parametrize(
+    "key",
+    ["", " ", "short", "k" * 15, "k" * 24 + "\n", " " + "k" * 24, "two words-0123456789"],
+    ids=["empty", "space", "short", "15", "newline", "leading-space", "inner-space"],
+)
+@pytest.mark.parametrize("table", ["services", "operators"])
+def test_an_api_key_from_the_environment_that_anyone_guesses_is_refused(
+    key: str, table: str
+) -> None:
+    # An empty or one-word variable made a key that Twilio's Basic auth accepted as it was
+    # (" " as the AuthToken signed in); a secret file's trailing newline a key no client
+    # could send. Refused at start-up, naming where, never quoting the key.
+    data = config(operators=[{"name": "oncall", "api_keys": ["env:OPS"], "services": ["*"]}])
+    env = {"OPS": "ops-key-0123456789abcdef"}
+    if table == "services":
+        data["services"][0]["api_keys"] = ["env:LOGIN_KEY"]
+        env["LOGIN_KEY"] = key
+    else:
+        env["OPS"] = key
+    message = _error(data, env)
+    assert f"{table}.0.api_keys.0:" in message
+    assert "at least 16 characters" in message
+    if key.strip():
+        assert key.strip() not in message
+    env["LOGIN_KEY" if table == "services" else "OPS"] = "k" * 16
+    assert settings_from_mapping(data, env).services[0].name == "login"
+
+
+LITERAL_SECRETS = """
+pepper = "pepper-in-the-file-0123456789"
+previous_peppers = ["old-pepper-in-the-file-0123"]
+id_key = "id-key-in-the-file-0123456789"
+metrics_token = "metrics-token-in-the-file"
+
+[providers.own]
+kind = "http"
+url = "https://sms.example/send"
+body = { to = "{to}", text = "{text}" }
+auth = { type = "bearer", token = "gateway-token-in-the-file" }
+
+[providers.websms]
+kind = "websms"
+access_token = "websms-token-in-the-file"
+
+[[services]]
+name = "login"
+api_keys = ["env:LOGIN_KEY"]
+providers = ["own", "websms"]
+status_callback_url = "https://app.example/events"
+status_callback_secret = "callback-secret-in-the-file"
+"""
+
+
+def test_a_secret_written_in_the_file_is_refused_naming_its_key(tmp_path: Path) -> None:
+    # "Secrets from the environment only": a pepper or provider token pasted into the
+    # TOML file (which gets committed and copied) was accepted as it was.
+    path = tmp_path / "verify.toml"
+    path.write_text(LITERAL_SECRETS)
+    with pytest.raises(ConfigError) as info:
+        load_settings(path, {"LOGIN_KEY": "k" * 24})
+    message = str(info.value)
+    keys = [line.split(":", 1)[0] for line in message.splitlines()]
+    assert keys == [
+        "pepper",
+        "previous_peppers",
+        "id_key",
+        "metrics_token",
+        "services.0.status_callback_secret",
+        "providers.own.auth.token",
+        "providers.websms.access_token",
+    ]
+    assert "in-the-file" not in message  # no value is repeated
+    assert 'write "env:NAME"' in message
+    # The same file with env: references loads.
+    env = {"LOGIN_KEY": "k" * 24}
+    text = LITERAL_SECRETS
+    for index, value in enumerate(re.findall(r'"([a-z-]+-in-the-file[a-z0-9-]*)"', text)):
+        text = text.replace(f'"{value}"', f'"env:S{index}"')
+        env[f"S{index}"] = value if "callback" not in value else "whsec_" + "A" * 32
+    path.write_text(text)
+    settings = load_settings(path, env)
+    assert settings.pepper is not None
+    assert settings.pepper.get_secret_value() == "pepper-in-the-file-0123456789"

@@ -55,3 +55,100 @@ def test_international_numbers_mean_the_same_under_any_default_region() -> None:
             pass
         else:
             raise AssertionError("a national number without a region must be refused")
+
+
+# --- what a number may be written with (README, number rules) ------------------------------
+# phonenumbers reads far more than a number: it drops an extension, turns letters into
+# keypad digits and cuts words and symbols off. Each would send a code where the caller
+# did not mean to: refused, with the reason.
+
+EXTENSIONS = [";ext=12", " x12", " ext. 12", " ext12", " extension 12", "#12", ", 12"]
+REGIONS = ["CH", "DE", "FR", "US", "GB", "LI", "IN", "JP"]
+
+
+def _example(region: str) -> phonenumbers.PhoneNumber:
+    number = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    assert number is not None
+    return number
+
+
+@pytest.mark.parametrize("suffix", EXTENSIONS)
+def test_a_number_with_an_extension_is_refused(suffix: str) -> None:
+    with pytest.raises(PhoneNumberError, match="has an extension"):
+        parse_phone("+41 79 123 45 67" + suffix, "CH")
+
+
+@pytest.mark.parametrize(
+    ("raw", "region"),
+    [
+        ("1-800-FLOWERS", "US"),
+        ("+1 800 FLOWERS", "US"),
+        ("+41 79 I23 45 67", "CH"),  # I typed for 1: not a keypad letter to read
+        ("+41 79 ABC 45 67", "CH"),
+        ("tel:+41791234567", "CH"),
+        ("Tel +41791234567", "CH"),
+        ("+41791234567 mobile", "CH"),
+        ("+41791234567;isub=12", "CH"),
+    ],
+)
+def test_a_number_with_letters_is_refused(raw: str, region: str) -> None:
+    with pytest.raises(PhoneNumberError, match="contains letters"):
+        parse_phone(raw, region)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "*+41791234567",
+        "+41791234567*",
+        "++41791234567",
+        "+41791234567,",
+        "[+41791234567]",
+        "+41 79 123 45 67 #",
+        "41+791234567",
+        "+41_79_123_45_67",
+        "+41791234567!",
+    ],
+)
+def test_a_number_with_other_characters_is_refused(raw: str) -> None:
+    with pytest.raises(PhoneNumberError, match="only digits, one leading"):
+        parse_phone(raw, "CH")
+
+
+@given(
+    st.sampled_from(REGIONS),
+    st.sampled_from(EXTENSIONS),
+    st.text("0123456789", min_size=1, max_size=5),
+)
+def test_any_number_with_any_extension_is_refused(region: str, form: str, digits: str) -> None:
+    e164 = phonenumbers.format_number(_example(region), phonenumbers.PhoneNumberFormat.E164)
+    with pytest.raises(PhoneNumberError, match="has an extension"):
+        parse_phone(e164 + form.replace("12", digits), "ZZ")
+
+
+@given(st.sampled_from(REGIONS), st.data())
+def test_a_letter_anywhere_in_a_number_is_refused(region: str, data: st.DataObject) -> None:
+    e164 = phonenumbers.format_number(_example(region), phonenumbers.PhoneNumberFormat.E164)
+    at = data.draw(st.integers(1, len(e164)))
+    letter = data.draw(st.characters(categories=["L"]))
+    # an `x` is where an extension begins (`+41791234567 x12`): either reason is right
+    with pytest.raises(PhoneNumberError, match=r"contains letters|has an extension"):
+        parse_phone(e164[:at] + letter + e164[at:], "ZZ")
+
+
+@given(st.sampled_from(REGIONS), st.data())
+def test_separators_between_digits_do_not_change_the_number(
+    region: str, data: st.DataObject
+) -> None:
+    e164 = phonenumbers.format_number(_example(region), phonenumbers.PhoneNumberFormat.E164)
+    written = "+" + "".join(
+        digit + data.draw(st.sampled_from(["", "", " ", "-", ".", "/", "\u202f"]))
+        for digit in e164[1:]
+    )
+    assert parse_phone(written, "ZZ").e164 == e164
+
+
+def test_an_opening_bracket_and_a_trunk_zero_in_brackets_are_read() -> None:
+    assert parse_phone("(+41) 79 123 45 67", "DE").e164 == "+41791234567"
+    assert parse_phone("+41 (0)79 123 45 67", "DE").e164 == "+41791234567"
+    assert parse_phone("+41\uff17\uff19 123 45 67", "DE").e164 == "+41791234567"  # fullwidth

@@ -184,9 +184,50 @@ async def test_retention_and_size_bound(store: Store) -> None:
     await log.add(SERVICE, tag, [attempt(T0 + timedelta(milliseconds=i)) for i in range(150)])
     log_key = keys.attempts_log_key(SERVICE)
     assert await store.client.zcard(log_key) == 100
-    assert 0 < await store.client.pttl(log_key) <= DAY * 1000
+    # a retention from the last write at least, an hour more at most
+    assert DAY * 1000 < await store.client.pttl(log_key) <= (DAY + 3600) * 1000
     newest = (await log.read(SERVICE, count=1)).attempts[0]
     assert newest.created_at == T0 + timedelta(milliseconds=149)
+
+
+async def test_a_write_keeps_the_keys_a_retention_after_it(store: Store) -> None:
+    """The service's keys are given a retention and an hour when less than a retention is
+    left (about once an hour, not on every write): after any write, each key lives at least
+    a retention longer, so nothing written goes before its time."""
+    log = log_of(store, retention=DAY)
+    tag = keys.tag_for(TAG_KEY, SERVICE, "+41791234567")
+    await log.add(SERVICE, tag, [attempt(T0)], created=True)
+    names = (
+        keys.attempts_log_key(SERVICE),
+        keys.attempts_numbers_key(SERVICE),
+        keys.attempts_since_key(SERVICE),
+    )
+    for name in names:
+        assert DAY * 1000 < await store.client.pttl(name) <= (DAY + 3600) * 1000
+        await store.client.pexpire(name, DAY * 1000 - 5000)  # as an hour and more later
+    await log.add(SERVICE, tag, [attempt(T0 + timedelta(seconds=1))])
+    for name in names:
+        assert DAY * 1000 < await store.client.pttl(name) <= (DAY + 3600) * 1000
+
+
+async def test_a_write_sweeps_numbers_past_the_retention(store: Store) -> None:
+    """Each write looks at two other numbers of the index (with their values, in one
+    command) and drops those whose records are all past the retention."""
+    log = log_of(store, retention=DAY)
+    old = ["+4179100000" + str(i) for i in range(3)]
+    for to in old:
+        await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, to), [attempt(T0, to)])
+    numbers = keys.attempts_numbers_key(SERVICE)
+    assert await store.client.hlen(numbers) == 3
+    store.clock_offset_ms += (DAY + 60) * 1000  # the three are past the retention
+    fresh = "+41792000000"
+    for i in range(20):
+        at = T0 + timedelta(days=1, minutes=2, seconds=i)
+        await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, fresh), [attempt(at, fresh)])
+        if await store.client.hlen(numbers) == 1:
+            break
+    fields = await store.client.hkeys(numbers)
+    assert fields == [keys.tag_for(TAG_KEY, SERVICE, fresh)[:10]]
 
 
 @pytest.mark.parametrize("per_number", [1, 5])

@@ -17,7 +17,9 @@ from verify_service.config.abuse import FraudGuard
 from verify_service.domain.errors import VerifyError
 from verify_service.store import Store, keys, scripts
 from verify_service.store.fraud import FraudStore
+from verify_service.store.limiter import ALLOWED
 from verify_service.store.outbox import OutboxStore
+from verify_service.store.scripts import Call
 
 SCRIPTS = Path(verify_service.__file__).parent / "store" / "scripts"
 
@@ -33,6 +35,14 @@ def test_every_script_runs_after_the_prelude() -> None:
     prelude = (SCRIPTS / "_prelude.lua").read_text()
     for name in scripts.NAMES:
         own = (SCRIPTS / f"{name}.lua").read_text()
+        if name == "chain":  # the prelude, then the parts, each its script's own text
+            source = scripts.source(name)
+            assert source.startswith(f"{prelude}\n")
+            assert source.endswith(own)
+            for part in scripts.CHAINED:
+                text = (SCRIPTS / f"{part}.lua").read_text()
+                assert f"local function part_{part}(KEYS, ARGV)\n{text}\nend\n" in source
+            continue
         assert scripts.source(name) == f"{prelude}\n{own}"
     with pytest.raises(KeyError):
         scripts.source("approve")
@@ -53,6 +63,41 @@ def test_arguments_are_named_at_the_top(name: str) -> None:
         assert _NAMED.match(lines[i]), f"{name}.lua:{i + 1}: {lines[i]}"
     header = lines[: uses[-1] + 1]
     assert all(line.startswith(("--", "local ")) or not line for line in header), name
+
+
+def _counted(key: str, limit: int = 1) -> Call:
+    """A ratelimit.lua call counting one request in a window of `limit` a minute."""
+    args = [0, 1, f"m{limit}/60000", "m", limit, 60000]
+    return Call("ratelimit", [keys.rate_key(key)], args, goes_on=ALLOWED)
+
+
+def _started(new_id: str) -> Call:
+    args = [0, new_id, "login", TO, 600, 3, 3, 0, RETENTION, "numeric", 6, "sms", ""]
+    return Call("start", [keys.prefix(TAG)], args)
+
+
+@pytest.mark.parametrize("together", [True, False])
+async def test_a_chain_runs_its_calls_while_each_lets_the_next_go_on(
+    store: Store, together: bool
+) -> None:
+    """Scripts.chain: in order, each call only when the one before began its reply with
+    one of its `goes_on` words; the replies of those that ran. As one script on one
+    server (`together`) or one call each (a Cluster): the same replies, the same state."""
+    first = keys.new_id(TAG)
+    replies = await store.scripts.chain(
+        [_counted("{a}"), _counted("{b}", 2), _started(first)], together=together
+    )
+    assert [r[0] for r in replies] == [0, 0, "created"]
+    assert await store.client.get(keys.last_key(TAG)) == first
+    # {a} is full: the chain stops there; {b} counts nothing, the start does not happen
+    again = await store.scripts.chain(
+        [_counted("{a}"), _counted("{b}", 2), _started(keys.new_id(TAG))], together=together
+    )
+    assert len(again) == 1
+    assert again[0][:3] == [1, 1, 1]
+    assert await store.client.hget(keys.rate_key("{b}"), "m2/60000") is not None
+    assert len((await store.client.hget(keys.rate_key("{b}"), "m2/60000")).split()) == 1
+    assert await store.client.get(keys.last_key(TAG)) == first
 
 
 async def test_load_registers_every_script_once(store: Store) -> None:

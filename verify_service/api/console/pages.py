@@ -14,6 +14,7 @@ from litestar import Request, Response, get, post
 from litestar.params import FromQuery
 from litestar.response import Redirect
 
+from verify_service.api.allow import NOT_SAFE
 from verify_service.api.console import charts
 from verify_service.api.console.render import page
 from verify_service.api.console.session import (
@@ -42,6 +43,7 @@ from verify_service.domain.attempts import (
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import Verification
 from verify_service.usecases.console_auth import Session, csrf_ok
+from verify_service.usecases.insights import ProviderRow
 
 log = logging.getLogger("verify_service.console")
 Req = Request[Any, Any, Any]
@@ -128,7 +130,7 @@ def _signed_in(request: Req, session: Session) -> Response[Any]:
     return response
 
 
-@get("/login/once")
+@get("/login/once", opt=NOT_SAFE)  # uses the link up: no HEAD (api/head.py)
 async def login_once(request: Req, token: FromQuery[str] = "") -> Response[Any]:
     """Dev mode's printed link: signs in once; used, unknown or a day old, the sign-in
     form says so (401)."""
@@ -202,6 +204,7 @@ async def overview(request: Req, service: FromQuery[str | None] = None) -> Respo
         windows=data.windows,
         window_since=data.window_since,
         counting_since=data.counting_since,
+        deliveries=data.deliveries,
         hourly=hourly,
         daily=daily,
         countries=countries,
@@ -396,15 +399,25 @@ async def providers_page(request: Req, service: FromQuery[str | None] = None) ->
         row = rows.get(name)
         provider = components.providers.get(name)
         breaker = components.router.breaker(provider).state if provider is not None else "-"
+        row = row or ProviderRow(name)
         table.append(
             {
                 "name": name,
-                "attempts": row.attempts if row else 0,
-                "failed": row.failed if row else 0,
-                "success_rate": row.success_rate if row else None,
-                "p50": row.p50 if row else None,
-                "p95": row.p95 if row else None,
+                "attempts": row.attempts,
+                "failed": row.failed,
+                "success_rate": row.success_rate,
+                "p50": row.p50,
+                "p95": row.p95,
                 "breaker": breaker,
+                "accepted": row.reached,
+                "delivered": row.delivered,
+                "undelivered": row.undelivered,
+                "unreported": row.unreported,
+                "delivery_rate": row.delivery_rate,
+                "report_p50": row.report_p50,
+                "report_p95": row.report_p95,
+                "approvals": row.approvals,
+                "conversion": row.conversion,
             }
         )
     chart = charts.bars(

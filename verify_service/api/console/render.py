@@ -3,6 +3,7 @@ headers that keep pages out of caches, frames and other origins' reach."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,18 @@ def _percent(value: float | None) -> str:
     return "-" if value is None else f"{value * 100:.1f} %"
 
 
+def _whole_seconds(seconds: float | None) -> str:
+    """A quantile of times kept in whole seconds (a delivery report's), up to the next
+    whole second: no false precision."""
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{math.ceil(seconds)} s"
+    return f"{seconds / 60:.1f} min"
+
+
 _ENV.filters["percent"] = _percent
+_ENV.filters["report_time"] = _whole_seconds
 
 
 def render(name: str, **context: Any) -> str:

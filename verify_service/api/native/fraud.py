@@ -18,6 +18,7 @@ from msgspec import Meta
 
 from verify_service.api.deps import components_of
 from verify_service.api.native.routes import _problems
+from verify_service.api.native.strict import strict_json
 from verify_service.config import ServiceSettings
 from verify_service.config.abuse import Operator
 from verify_service.domain.errors import VerifyError
@@ -104,6 +105,12 @@ def bearer_operator(request: Request[Any, Any, Any]) -> Operator:
     return operator
 
 
+async def _operator(request: Request[Any, Any, Any]) -> Operator:
+    operator = bearer_operator(request)  # 401 first, whatever the body holds
+    await strict_json(request)  # then the body in its documented types (native/strict.py)
+    return operator
+
+
 def _fraud(request: Request[Any, Any, Any]) -> FraudControl:
     fraud = components_of(request.app.state).fraud
     assert fraud is not None, "build_components always builds it"
@@ -148,7 +155,7 @@ class FraudController(Controller):
     tags = ["fraud"]
     security = [{"operator": []}]
     dependencies = {
-        "operator": Provide(bearer_operator, sync_to_thread=False),
+        "operator": Provide(_operator),
         "fraud": Provide(_fraud, sync_to_thread=False),
     }
 

@@ -78,7 +78,9 @@ def validation_handler(
     ]
     detail = str(exc.detail)
     if cleaned and cleaned[0].get("message"):
-        detail = f"{cleaned[0]['message']}"
+        key, message = cleaned[0]["key"], cleaned[0]["message"]
+        # Name the field in the sentence too: a log line or an alert shows only `detail`.
+        detail = f"{key}: {message}" if key and key != "data" else f"{message}"
     return problem("invalid_request", detail, status=400, extra={"errors": cleaned})
 
 

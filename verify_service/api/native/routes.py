@@ -20,6 +20,7 @@ from verify_service.api.native.schemas import (
     StartRequest,
     VerificationOut,
 )
+from verify_service.api.native.strict import strict_json
 from verify_service.config import ServiceSettings
 from verify_service.domain.model import CheckResult, StartParams, Verification, WorkflowStep
 from verify_service.domain.timestamps import rfc3339
@@ -105,12 +106,14 @@ class Caller:
     client_ip: str | None
 
 
-def bearer_caller(request: Request[Any, Any, Any]) -> Caller:
-    return Caller(
-        bearer_service(request),
+async def bearer_caller(request: Request[Any, Any, Any]) -> Caller:
+    caller = Caller(
+        bearer_service(request),  # a wrong key is 401 first, whatever the body holds
         components_of(request.app.state).verifications,
         client_ip(request),
     )
+    await strict_json(request)  # then the body in its documented types (native/strict.py)
+    return caller
 
 
 VerificationId = Annotated[
@@ -122,7 +125,7 @@ class VerificationsController(Controller):
     path = "/v1/verifications"
     tags = ["verifications"]
     security = [{"bearer": []}]
-    dependencies = {"caller": Provide(bearer_caller, sync_to_thread=False)}
+    dependencies = {"caller": Provide(bearer_caller)}
 
     @post(
         "/",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-from litestar import Request, Response, get, head
+from litestar import Request, Response, get
 from litestar.di import NamedDependency
 
 from verify_service.api.native.problems import problem
@@ -42,27 +42,6 @@ async def ready(
         detail = unreachable(url, exc.__cause__) if url and exc.__cause__ else exc.detail
         return problem(exc.code, detail)  # type: ignore[return-value]
     return Response(HealthOut(status="ok"))
-
-
-# HEAD as GET, without a body (RFC 9110 §9.1): load balancers and monitors probe with it.
-# Litestar serves HEAD only where a handler declares it, with no body of its own.
-
-
-@head("/health/live", tags=["operations"], summary="As GET /health/live, without a body")
-async def live_head() -> None:
-    return None
-
-
-@head(
-    "/health/ready",
-    tags=["operations"],
-    summary="As GET /health/ready (200, or 503 while the store is away), without a body",
-)
-async def ready_head(
-    store: NamedDependency[Store], settings: NamedDependency[Settings]
-) -> Response[None]:
-    answer = await ready.fn(store, settings)
-    return Response(None, status_code=answer.status_code, media_type=answer.media_type)
 
 
 def _authorized(request: Request[Any, Any, Any], token: str | None) -> bool:

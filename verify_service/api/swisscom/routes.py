@@ -18,19 +18,18 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from msgspec import Meta
 
-from verify_service.api.deps import service_for_key
+from verify_service.api.allow import NOT_SAFE
+from verify_service.api.deps import Caller, caller, service_for_key
 from verify_service.api.swisscom.errors import (
     EXCEPTION_HANDLERS,
     SwisscomApiError,
     SwisscomErrorBody,
     echo_headers,
 )
-from verify_service.config import ServiceSettings
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams
 from verify_service.domain.templates import MAX_TEMPLATE_LENGTH
 from verify_service.domain.tokens import MAX_EXPIRES_IN, MIN_EXPIRES_IN, TokenType
-from verify_service.usecases.verifications import Verifications
 
 BASE = "/messaging/tokenvalidation"
 CHECK = BASE + "/{msisdn:str}/{token:str}"
@@ -110,9 +109,8 @@ async def swisscom_headers(request: Request[Any, Any, Any]) -> None:
             raise SwisscomApiError(400, "the header Content-Type must be application/json")
 
 
-def _service(request: Request[Any, Any, Any]) -> ServiceSettings:
-    service: ServiceSettings = request.state.service  # set by swisscom_headers
-    return service
+def _caller(request: Request[Any, Any, Any]) -> Caller:
+    return caller(request, request.state.service)  # the service: set by swisscom_headers
 
 
 def _errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -157,12 +155,11 @@ _ECHO = [
 async def start_token_validation(
     request: Request[Any, Any, Any],
     data: JSONBody[TokenValidationRequest],
-    service: NamedDependency[ServiceSettings],
-    verifications: NamedDependency[Verifications],
-    client_ip: NamedDependency[str | None],
+    caller: NamedDependency[Caller],
     scs_version: _Version,
     scs_request_id: _RequestId = None,
 ) -> Response[bytes]:
+    service = caller.service
     if data.expireTime and data.expireTime < MIN_EXPIRES_IN:
         raise VerifyError(
             "invalid_request",
@@ -170,7 +167,7 @@ async def start_token_validation(
         )
     token_type = _TOKEN_TYPES[data.tokenType]
     length = service.max_token_length if data.tokenType == "LONG_CRYPTIC" else data.tokenLength
-    await verifications.start(
+    await caller.verifications.start(
         service,
         StartParams(
             to=msisdn_to_e164(data.to),
@@ -178,7 +175,7 @@ async def start_token_validation(
             token_length=length,
             expires_in=data.expireTime or None,
             template=data.text,
-            client_ip=client_ip,
+            client_ip=caller.client_ip,
         ),
     )
     # Swisscom's 201 has no body at all (Response(None) would send `null`).
@@ -191,6 +188,7 @@ async def start_token_validation(
     description="SUCCESS approves the verification; a wrong, expired, used or unknown token "
     "is FAILED. Every check counts against the service's attempt limit.",
     operation_id="swisscomCheckToken",
+    opt=NOT_SAFE,  # the check counts an attempt and approves: no HEAD (api/head.py)
     before_request=swisscom_headers,
     response_headers=_ECHO,
     responses=_errors(400, 401, 403, 404, 405, 406, 500, 503),
@@ -199,20 +197,18 @@ async def check_token(
     request: Request[Any, Any, Any],
     msisdn: Annotated[str, PathParameter(min_length=1, max_length=32)],
     token: Annotated[str, PathParameter(min_length=1, max_length=64)],
-    service: NamedDependency[ServiceSettings],
-    verifications: NamedDependency[Verifications],
-    client_ip: NamedDependency[str | None],
+    caller: NamedDependency[Caller],
     scs_version: _Version,
     scs_request_id: _RequestId = None,
 ) -> Response[ValidationOut]:
     try:
         # FAILED whether or not the number has a pending verification: the time taken
         # must not tell either (one argon2 run for every answer).
-        result = await verifications.check(
-            service,
+        result = await caller.verifications.check(
+            caller.service,
             code=token,
             to=msisdn_to_e164(msisdn),
-            client_ip=client_ip,
+            client_ip=caller.client_ip,
             uniform_time=True,
         )
         valid = result.valid
@@ -234,6 +230,6 @@ router = Router(
     ],
     tags=["swisscom"],
     security=[{SECURITY_SCHEME: []}],
-    dependencies={"service": Provide(_service, sync_to_thread=False)},
+    dependencies={"caller": Provide(_caller, sync_to_thread=False)},
     exception_handlers=EXCEPTION_HANDLERS,
 )

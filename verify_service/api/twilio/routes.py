@@ -16,7 +16,7 @@ from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, PathParameter
 
-from verify_service.api.deps import service_for_key
+from verify_service.api.deps import Caller, caller, service_for_key
 from verify_service.api.twilio.errors import (
     EXCEPTION_HANDLERS,
     MAX_CHECK_ATTEMPTS,
@@ -43,7 +43,6 @@ from verify_service.config import ServiceSettings
 from verify_service.domain.channels import from_twilio_channel
 from verify_service.domain.errors import VerifyError
 from verify_service.domain.model import StartParams, Status
-from verify_service.usecases.verifications import Verifications
 
 SECURITY_SCHEME = "twilio_basic"
 
@@ -90,6 +89,11 @@ def twilio_service(request: Request[Any, Any, Any], service_sid: ServiceSid) -> 
     return service
 
 
+def twilio_caller(request: Request[Any, Any, Any], service_sid: ServiceSid) -> Caller:
+    """twilio_service(), with the use cases and the client's address: one dependency."""
+    return caller(request, twilio_service(request, service_sid))
+
+
 def _base_url(request: Request[Any, Any, Any]) -> str:
     return str(request.base_url).rstrip("/")
 
@@ -121,11 +125,10 @@ Form = RequestEncodingType.URL_ENCODED
 )
 async def create_verification(
     request: Request[Any, Any, Any],
-    service: NamedDependency[ServiceSettings],
-    verifications: NamedDependency[Verifications],
-    client_ip: NamedDependency[str | None],
+    caller: NamedDependency[Caller],
     data: Annotated[CreateVerificationForm, Body(media_type=Form)],
 ) -> VerificationResource:
+    service = caller.service
     channel = from_twilio_channel(data.channel)
     if channel is None:
         raise invalid_parameter("Channel")
@@ -137,14 +140,14 @@ async def create_verification(
         TemplateSid=data.template_sid,
     )
     try:
-        verification = await verifications.start(
+        verification = await caller.verifications.start(
             service,
             StartParams(
                 to=data.to,
                 channel=channel,
                 token_length=data.code_length,
                 locale=data.locale,
-                client_ip=client_ip,
+                client_ip=caller.client_ip,
             ),
         )
     except VerifyError as exc:
@@ -165,11 +168,11 @@ async def fetch_verification(
     request: Request[Any, Any, Any],
     service_sid: ServiceSid,
     sid: VerificationSid,
-    service: NamedDependency[ServiceSettings],
-    verifications: NamedDependency[Verifications],
+    caller: NamedDependency[Caller],
 ) -> VerificationResource:
+    service = caller.service
     our_id = _our_id(request, sid)
-    verification = await verifications.fetch(service, our_id)
+    verification = await caller.verifications.fetch(service, our_id)
     return verification_resource(verification, service, _base_url(request))
 
 
@@ -184,10 +187,10 @@ async def update_verification(
     request: Request[Any, Any, Any],
     service_sid: ServiceSid,
     sid: VerificationSid,
-    service: NamedDependency[ServiceSettings],
-    verifications: NamedDependency[Verifications],
+    caller: NamedDependency[Caller],
     data: Annotated[UpdateVerificationForm, Body(media_type=Form)],
 ) -> VerificationResource:
+    service, verifications = caller.service, caller.verifications
     if data.status not in ("canceled", "approved"):
         raise invalid_parameter("Status")
     our_id = _our_id(request, sid)
@@ -207,23 +210,22 @@ async def update_verification(
 )
 async def check_verification(
     request: Request[Any, Any, Any],
-    service: NamedDependency[ServiceSettings],
-    verifications: NamedDependency[Verifications],
-    client_ip: NamedDependency[str | None],
+    caller: NamedDependency[Caller],
     data: Annotated[VerificationCheckForm, Body(media_type=Form)],
 ) -> VerificationCheckResource:
+    service = caller.service
     _unsupported(Amount=data.amount, Payee=data.payee)
     our_id: str | None = None
     if data.verification_sid is not None:
         our_id = _our_id(request, data.verification_sid)
     elif data.to is None:
         raise invalid_parameter("To")
-    result = await verifications.check(
+    result = await caller.verifications.check(
         service,
         code=data.code,
         to=data.to if our_id is None else None,
         verification_id=our_id,
-        client_ip=client_ip,
+        client_ip=caller.client_ip,
     )
     if result.status == Status.MAX_ATTEMPTS_REACHED:
         raise TwilioError(429, MAX_CHECK_ATTEMPTS, "Max check attempts reached")
@@ -259,6 +261,9 @@ twilio_router = Router(
     ],
     tags=["twilio-verify"],
     security=[{SECURITY_SCHEME: []}],
-    dependencies={"service": Provide(twilio_service, sync_to_thread=False)},
+    dependencies={
+        "service": Provide(twilio_service, sync_to_thread=False),
+        "caller": Provide(twilio_caller, sync_to_thread=False),
+    },
     exception_handlers=EXCEPTION_HANDLERS,
 )

@@ -1,20 +1,43 @@
-"""What every HTTP provider kind shares: one keep-alive `httpx.AsyncClient` per provider
-instance, transport failures as retryable errors, and the common HTTP status classes."""
+"""What every HTTP provider kind shares: one keep-alive connection pool per provider
+instance, transport failures as retryable errors, and the common HTTP status classes.
+
+A request is built and its answer read by httpx (`httpx.Request`, `httpx.Response`: the
+kinds' API, the encoding of JSON, forms and query strings, the decoding of compressed
+answers) and carried by aiohttp, whose connection pool and C parser cost a third of
+httpx's own transport per send (docs/performance.md, "Wave 4")."""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import functools
 import ssl
 import time
-from http.cookiejar import Cookie, CookieJar
+import urllib.request
 from typing import Any, ClassVar
 
-import anyio
+import aiohttp
 import httpx
+from yarl import URL
 
 from verify_service import __version__
 from verify_service.providers.base import Provider, ProviderError, ProviderOptions
+
+MAX_CONNECTIONS = 100  # per provider instance, as httpx.Limits' default
+KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept, as httpx's default
+
+
+@functools.cache
+def default_headers() -> httpx.Headers:
+    """What httpx's client sends with every request (Accept, Accept-Encoding for the
+    encodings httpx decodes, Connection), with our User-Agent: taken from an httpx client
+    that never connects, so that the headers on the wire stay httpx's."""
+    client = httpx.AsyncClient(
+        headers={"User-Agent": f"verify-service/{__version__}"},
+        transport=httpx.AsyncBaseTransport(),
+        trust_env=False,
+    )
+    return client.headers
 
 
 class HttpProvider(Provider):
@@ -22,52 +45,100 @@ class HttpProvider(Provider):
 
     def __init__(self, name: str, options: ProviderOptions) -> None:
         super().__init__(name, options)
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._proxies: dict[tuple[str, str], str | None] = {}
 
     @property
     def base_url(self) -> str:
         return (self.options.base_url or self.default_base_url).rstrip("/")
 
-    def client(self) -> httpx.AsyncClient:
+    def session(self) -> aiohttp.ClientSession:
         # Created on first use, inside the running event loop, then reused (keep-alive).
-        if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.options.timeout),
-                verify=tls_context(),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-                headers={"User-Agent": f"verify-service/{__version__}"},
-                cookies=NoCookies(),
+        if self._session is None:
+            timeout = self.options.timeout
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(
+                    limit=MAX_CONNECTIONS, ssl=tls_context(), keepalive_timeout=KEEPALIVE_EXPIRY
+                ),
+                # httpx's Timeout(t): connect (with the wait for a pooled connection) and
+                # each read
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=timeout, sock_connect=timeout, sock_read=timeout
+                ),
+                # Provider APIs authenticate each request; a cookie one sets is not ours to
+                # send back on the next message (nor on another service's).
+                cookie_jar=aiohttp.DummyCookieJar(),
+                # every header comes from the httpx request; aiohttp adds none of its own
+                skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent", "Content-Type"),
+                auto_decompress=False,  # httpx.Response decodes, as it did
+                trust_env=False,  # proxies: _proxy_for, once per host, not per request
             )
-        return self._client
+        return self._session
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: Any = None,
+        content: bytes | None = None,
+        data: dict[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        """Send one request; the answer, whatever its status, read whole.
+
+        Raises ProviderError (retryable) for a timeout (the connection, any read, or the
+        whole exchange past `timeout` seconds) and for anything that stops the exchange
+        (refused, reset, not HTTP): the router then tries again or fails over."""
+        merged = httpx.Headers(default_headers())
+        if headers:
+            merged.update(headers)
+        request = httpx.Request(
+            method, url, params=params, headers=merged, content=content, data=data, json=json
+        )
         try:
-            # httpx's timeout bounds each read, so a server that dribbles its answer a byte
-            # at a time never trips it: the whole exchange gets the same bound as well.
-            with anyio.fail_after(self.options.timeout):
-                return await self.client().request(method, url, **kwargs)
-        except (httpx.TimeoutException, TimeoutError):
+            # aiohttp's read timeout bounds each read, so a server that dribbles its answer
+            # a byte at a time never trips it: the whole exchange gets the same bound.
+            async with asyncio.timeout(self.options.timeout):
+                async with self.session().request(
+                    method,
+                    URL(str(request.url), encoded=True),  # as httpx encoded it
+                    # names as written, in httpx's order; aiohttp writes values as UTF-8
+                    headers=[(k.decode(), v.decode()) for k, v in request.headers.raw],
+                    data=request.content or None,
+                    allow_redirects=False,
+                    proxy=self._proxy_for(request.url),
+                ) as answer:
+                    body = await answer.read()
+        except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
             raise ProviderError("timeout", retryable=True) from None
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, ValueError) as exc:  # ValueError: a header aiohttp refuses
             raise ProviderError(f"network error ({type(exc).__name__})", retryable=True) from None
+        return httpx.Response(
+            answer.status,
+            headers=answer.raw_headers,
+            content=body,
+            request=request,
+            extensions={"reason_phrase": (answer.reason or "").encode()},
+        )
+
+    def _proxy_for(self, url: httpx.URL) -> str | None:
+        """The proxy the environment names for this URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
+        NO_PROXY, as httpx honoured them), looked up once per scheme and host."""
+        key = (url.scheme, url.host)
+        if key not in self._proxies:
+            proxies = urllib.request.getproxies_environment()
+            proxy = proxies.get(url.scheme) or proxies.get("all")
+            if proxy and urllib.request.proxy_bypass(url.host):  # NO_PROXY
+                proxy = None
+            self._proxies[key] = proxy or None
+        return self._proxies[key]
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-
-class NoCookies(CookieJar):
-    """A provider client's cookie jar that keeps nothing. Provider APIs authenticate each
-    request; a cookie one sets is not ours to send back on the next message (nor on
-    another service's), and reading every response for cookies was ~15 % of a send's
-    client-side CPU (docs/performance.md)."""
-
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
-    def set_cookie(self, cookie: Cookie) -> None:
-        return None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
 
 @functools.cache

@@ -49,10 +49,12 @@ while #entries > max_per_number do
 end
 redis.call('HSET', numbers_key, tag, table.concat(entries, ' '))
 
--- a few other numbers per write: those whose newest entry is past the retention go
-for _, field in ipairs(redis.call('HRANDFIELD', numbers_key, 2)) do
-  if field ~= tag and #live(redis.call('HGET', numbers_key, field)) == 0 then
-    redis.call('HDEL', numbers_key, field)
+-- a few other numbers per write: those whose newest entry is past the retention go (read
+-- with their values: one command, not one per field)
+local sample = redis.call('HRANDFIELD', numbers_key, 2, 'WITHVALUES')
+for j = 1, #sample, 2 do
+  if sample[j] ~= tag and #live(sample[j + 1]) == 0 then
+    redis.call('HDEL', numbers_key, sample[j])
   end
 end
 -- Roll-ups (store/attempts.py ROLL-UPS): per service-hour, counters of what the console's
@@ -103,8 +105,13 @@ end
 
 redis.call('ZREMRANGEBYSCORE', log_key, '-inf', '(' .. oldest)
 redis.call('ZREMRANGEBYRANK', log_key, 0, -(max_records + 1))
-redis.call('PEXPIRE', log_key, retention_ms)
-redis.call('PEXPIRE', numbers_key, retention_ms)
--- gone only after a retention without writes, when every record it dated is gone too
-redis.call('PEXPIRE', since_key, retention_ms)
+-- The service's keys go only after a retention without writes, when every record they
+-- date is gone too (the since key with them). Their TTL is set to a retention and an hour
+-- whenever less than a retention is left: about once an hour, one PTTL on the other
+-- writes instead of three PEXPIRE (docs/performance.md, "Wave 4: Redis work per flow").
+if redis.call('PTTL', log_key) < retention_ms then
+  redis.call('PEXPIRE', log_key, retention_ms + 3600000)
+  redis.call('PEXPIRE', numbers_key, retention_ms + 3600000)
+  redis.call('PEXPIRE', since_key, retention_ms + 3600000)
+end
 return 'ok'

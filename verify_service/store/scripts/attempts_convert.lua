@@ -5,12 +5,15 @@
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local since_key = KEYS[2]         -- keys.attempts_since_key(service)
 local hour_key = KEYS[3]          -- keys.attempts_hour_key(service, hour of the first time)
+local credit_key = KEYS[4]        -- keys.attempts_hour_key(service, hour of `credit`)
 local verification = ARGV[1]      -- the last 16 hex digits of the verification id
 local scores = ARGV[2]            -- its send attempts' times (ms), space-separated, ascending
+local credit = ARGV[3]            -- the time of its last accepted send, absent when none
 
 local changed = 0
 local first = string.match(scores, '%d+')
 local start_country = nil         -- set when the verification's first record changed
+local credited = nil              -- the provider of the `credit` send, when its record changed
 for score in string.gmatch(scores, '%S+') do
   for _, record in ipairs(redis.call('ZRANGEBYSCORE', log_key, score, score)) do
     if string.sub(record, 22, 22) == '0' and string.sub(record, 26, 41) == verification then
@@ -21,6 +24,9 @@ for score in string.gmatch(scores, '%S+') do
       if score == first then
         start_country = string.match(record, '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
       end
+      if score == credit and string.sub(record, 24, 24) ~= 'f' then
+        credited = string.match(record, '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+      end
     end
   end
 end
@@ -30,5 +36,10 @@ local since = tonumber(redis.call('GET', since_key))
 if start_country and since and tonumber(first) >= since
     and redis.call('EXISTS', hour_key) == 1 then
   redis.call('HINCRBY', hour_key, 'a:' .. start_country, 1)
+end
+-- ... and the provider of its last accepted send (`c:`), in that send's hour, once
+if credited and since and tonumber(credit) >= since
+    and redis.call('EXISTS', credit_key) == 1 then
+  redis.call('HINCRBY', credit_key, 'c:' .. credited, 1)
 end
 return changed

@@ -150,10 +150,11 @@ for i = 2, n do
 end
 
 -- The confidence range i is judged at: its level's, lower when it is suspect (blocked
--- before, or a narrower range in it was) and while the service is alerted (any block).
+-- within the last day, or below the country and a narrower range in it was) and while
+-- the service is alerted (one first cool-down after a trip).
 local function confidence(i)
   local z = tonumber(zs[i])
-  if i > 2 and (blocks[i] or u[i] > now) then
+  if blocks[i] or (i > 2 and u[i] > now) then
     z = z * suspect_factor
   end
   if u[1] > now then
@@ -288,15 +289,23 @@ if trip then
     prefixes[trip] .. '#r', 0)
   redis.call('PEXPIRE', blocks_key, math.max(ttl, duration + strike_memory))
   -- The block explains this range's traffic: take it out of the broader ranges, which
-  -- are judged on the rest, but more readily for a day (suspect); the service is alerted.
+  -- are judged on the rest, but more readily for a day (suspect). The service's u is its
+  -- alert: one first cool-down from the trip that raised it, whatever the block's length
+  -- (a range blocked again is blocked longer, which says nothing about the service's other
+  -- ranges), never a day's suspicion, and never prolonged by trips made under it: those
+  -- were judged with the alert's own lower bar, and would keep it up on their own.
   for j = trip - 1, 1, -1 do
     s[j] = math.max(0, s[j] - s[trip])
     a[j] = math.max(0, a[j] - a[trip])
     S[j] = math.max(0, S[j] - S[trip])
     A[j] = math.max(0, A[j] - A[trip])
-    u[j] = math.max(u[j], now + strike_memory)
+    if j > 1 then
+      u[j] = math.max(u[j], now + strike_memory)
+    end
   end
-  u[1] = math.max(u[1], now + duration)
+  if u[1] <= now then
+    u[1] = now + cooldown
+  end
   verdict = {'tripped', tostring(math.ceil(duration / 1000)), prefixes[trip], levels[trip],
     string.format('%.6g', starts), string.format('%.6g', approvals),
     string.format('%.4f', reference), tostring(strikes)}
