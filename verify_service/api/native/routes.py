@@ -11,7 +11,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Link, Operation, Reference
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 
-from verify_service.api.deps import bearer_service, client_ip, components_of
+from verify_service.api.deps import Caller, bearer_service, caller
 from verify_service.api.native.schemas import (
     CheckOut,
     CheckRequest,
@@ -21,10 +21,8 @@ from verify_service.api.native.schemas import (
     VerificationOut,
 )
 from verify_service.api.native.strict import strict_json
-from verify_service.config import ServiceSettings
 from verify_service.domain.model import CheckResult, StartParams, Verification, WorkflowStep
 from verify_service.domain.timestamps import rfc3339
-from verify_service.usecases.verifications import Verifications
 
 
 def _problems(*statuses: int) -> dict[int, ResponseSpec]:
@@ -95,25 +93,11 @@ def check_out(result: CheckResult) -> CheckOut:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """What every native verification handler needs, as ONE dependency: Litestar resolves
-    two or more dependencies of a handler in a task group, a task each (~6 tasks a flow,
-    docs/performance.md), one without any."""
-
-    service: ServiceSettings  # by the bearer key (401 otherwise)
-    verifications: Verifications
-    client_ip: str | None
-
-
 async def bearer_caller(request: Request[Any, Any, Any]) -> Caller:
-    caller = Caller(
-        bearer_service(request),  # a wrong key is 401 first, whatever the body holds
-        components_of(request.app.state).verifications,
-        client_ip(request),
-    )
+    # a wrong key is 401 first, whatever the body holds
+    found = caller(request, bearer_service(request))
     await strict_json(request)  # then the body in its documented types (native/strict.py)
-    return caller
+    return found
 
 
 VerificationId = Annotated[
