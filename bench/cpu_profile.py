@@ -161,13 +161,13 @@ def by_package(stats: pstats.Stats, per: int) -> list[tuple[str, float, float]]:
 async def main_async(args: argparse.Namespace, config: Path, sms_url: str) -> dict[str, Any]:
     import httpx
 
-    from bench.run import API_KEY
+    from bench.run import API_KEY, BENCH_ENV
     from verify_service.api.app import create_app
     from verify_service.config import load_settings
     from verify_service.config.secrets import secrets_of
     from verify_service.observability.logs import configure_logging
 
-    settings = load_settings(str(config), {})
+    settings = load_settings(str(config), BENCH_ENV)
     with open(os.devnull, "w") as void:  # noqa: ASYNC230 - before anything is measured
         # as `serve` logs (the level given, JSON, redacted), into the void: the lines' cost
         # is counted

@@ -53,6 +53,9 @@ from verify_service.config import hash_api_key  # noqa: E402
 from verify_service.domain.hashing import CodeHasher, HashParams  # noqa: E402
 
 API_KEY = "bench-key-0123456789abcdef"
+# a config file holds no secrets (config/file_secrets.py): the pepper comes from the
+# environment of whatever loads the bench config (`pepper = "env:BENCH_PEPPER"`)
+BENCH_ENV = {"BENCH_PEPPER": "bench-pepper-0123456789abcdef"}
 DEFAULT = HashParams()  # the shipped defaults: t=2, m=19456 KiB, p=1
 MINIMAL = HashParams(time_cost=1, memory_cost_kib=1024, parallelism=1)
 STEADY = 0.05  # two windows agree within this share
@@ -151,8 +154,7 @@ def process(
         args,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        # a config file holds no secrets (config/file_secrets.py): the pepper comes here
-        env={**os.environ, "BENCH_PEPPER": "bench-pepper-0123456789abcdef", **(env or {})},
+        env={**os.environ, **BENCH_ENV, **(env or {})},
         start_new_session=True,
         cwd=cwd,
         preexec_fn=preexec,  # the driver has no threads
