@@ -283,6 +283,32 @@ async def test_ready_is_503_when_the_store_is_down(make_settings: Callable[..., 
         assert r.json()["code"] == "store_unavailable"
 
 
+async def test_ready_names_no_internal_host_publicly_but_logs_why(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    """/health/ready is public (load balancers probe it without credentials): its 503 says
+    that the store is down, while the address and the cause go to the operator's log."""
+    port = free_port()
+    url = f"redis://:hunter2-secret@127.0.0.1:{port}/0"
+    async with open_api(make_settings(redis_url=url), Store.from_url(url), API_KEY) as api:
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="verify_service"):
+            answers = [await api.client.get("/health/ready") for _ in range(3)]
+    for r in answers:
+        assert r.status_code == 503
+        assert r.json()["code"] == "store_unavailable"
+        assert "127.0.0.1" not in r.text
+        assert str(port) not in r.text
+        assert "redis://" not in r.text
+        assert "hunter2" not in r.text
+    said = [rec.getMessage() for rec in caplog.records if "not reachable" in rec.getMessage()]
+    # the diagnosis, once per outage rather than once per probe
+    assert len(said) == 1, said
+    where = f"Redis at redis://:***@127.0.0.1:{port}/0 is not reachable: connection refused"
+    assert where in said[0]
+    assert all("hunter2" not in rec.getMessage() for rec in caplog.records)
+
+
 async def test_ready_loads_the_scripts_when_redis_comes_up_late(
     make_settings: Callable[..., Settings], redis_server: Any
 ) -> None:

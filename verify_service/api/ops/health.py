@@ -1,9 +1,15 @@
 """Liveness, readiness (the store answers and its scripts are loaded) and Prometheus
-metrics (optionally behind a bearer token)."""
+metrics (optionally behind a bearer token).
+
+Readiness is public (load balancers and orchestrators probe it without credentials), so
+its 503 says only that the store does not answer; why (the Redis address, password
+masked, and the cause) goes to the log at WARNING, once per outage and again when the
+cause changes, not once per probe."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 from typing import Any
 
 from litestar import Request, Response, get
@@ -18,6 +24,9 @@ from verify_service.store import Store
 from verify_service.store.diagnose import unreachable
 
 PROMETHEUS_TEXT = "text/plain; version=0.0.4"
+_OUTAGE = "health_outage"  # app.state: the diagnosis last logged, None while ready
+
+log = logging.getLogger("verify_service")
 
 
 @get("/health/live", tags=["operations"], summary="The process is up")
@@ -29,18 +38,34 @@ async def live() -> HealthOut:
     "/health/ready",
     tags=["operations"],
     summary="The store answers and its scripts are loaded (503 problem otherwise)",
+    description=(
+        "Public, for load balancers: the 503 `store_unavailable` problem names no host or "
+        "port; the service's log (WARNING `not ready: Redis at ... is not reachable: ...`) "
+        "says where and why."
+    ),
     responses=None,
 )
 async def ready(
-    store: NamedDependency[Store], settings: NamedDependency[Settings]
+    request: Request[Any, Any, Any],
+    store: NamedDependency[Store],
+    settings: NamedDependency[Settings],
 ) -> Response[HealthOut]:
+    state = request.app.state
     try:
         await store.ready()
     except VerifyError as exc:
         url = settings.redis_url
-        # The operator's question is why: name the address and the cause (never the password).
-        detail = unreachable(url, exc.__cause__) if url and exc.__cause__ else exc.detail
+        # The operator's question is why: the address and the cause (never the password),
+        # in the log only; the public answer names no internal host.
+        why = unreachable(url, exc.__cause__) if url and exc.__cause__ else exc.detail
+        if state.get(_OUTAGE) != why:
+            log.warning("not ready: %s", why, extra={"event": "store_unreachable"})
+            state[_OUTAGE] = why
+        detail = f"{exc.detail}; the service's log says why"
         return problem(exc.code, detail)  # type: ignore[return-value]
+    if state.get(_OUTAGE) is not None:
+        log.info("ready again: the store answers", extra={"event": "store_reachable"})
+        state[_OUTAGE] = None
     return Response(HealthOut(status="ok"))
 
 
