@@ -88,3 +88,59 @@ def test_a_delegating_provider_must_be_alone() -> None:
 def test_every_kind_refuses_a_key_it_does_not_know(kind: str, key: str) -> None:
     message = _error({"p": {"kind": kind, key: "env:UNSET_VARIABLE"}})
     assert f"providers.p.{key}: Extra inputs are not permitted" in message
+
+
+# --- values that travel in HTTP headers ----------------------------------------------------
+# A header carries ASCII only, and never CR/LF or another control character: a value that
+# does not fit would only fail when the first code is sent (a crash, or a network error
+# on every send). They are refused when the config loads, named by provider and key.
+
+_BODY = {"to": "{to}", "text": "{text}"}
+_HEADER_BOUND = {
+    "headers.X-Tenant": ({"kind": "http", "url": "https://sms.example/send", "body": _BODY}, None),
+    "auth.bearer.token": (
+        {"kind": "http", "url": "https://sms.example/send", "body": _BODY},
+        {"auth": {"type": "bearer", "token": "env:BAD"}},
+    ),
+    "token": ({"kind": "smsfactor"}, None),
+    "api_key": ({"kind": "swift"}, None),
+    "service_key": ({"kind": "webex_connect", "base_url": "https://api.us.webexconnect.io"}, None),
+    "access_token": ({"kind": "websms"}, None),
+    "client_id": ({"kind": "swisscom_sms"}, None),
+}
+_UNSENDABLE = ["Zürich-1", "tok\r\nX-Injected: 1", "token-from-a-file\n", " padded", "a\x00b", "🔑"]
+
+
+def _with_bad(key: str) -> dict[str, Any]:
+    table, extra = _HEADER_BOUND[key]
+    table = {**table, **(extra or {})}
+    if key.startswith("headers."):
+        table["headers"] = {key.split(".", 1)[1]: "env:BAD"}
+    elif extra is None:
+        table[key] = "env:BAD"
+    return table
+
+
+@pytest.mark.parametrize("key", sorted(_HEADER_BOUND))
+@pytest.mark.parametrize("bad", _UNSENDABLE, ids=repr)
+def test_a_value_unfit_for_an_http_header_is_refused_at_load(key: str, bad: str) -> None:
+    message = _error({"sms": _with_bad(key)}, {"BAD": bad})
+    assert f"providers.sms.{key}: " in message
+    assert "HTTP header" in message
+    assert bad.strip() not in message  # never the value: it is usually a credential
+
+
+@pytest.mark.parametrize("name", ["X Tenant", "X-Tenant:", "Tenant-ü", "", "X-A\r\nX-B"])
+def test_a_header_name_that_is_not_a_token_is_refused_at_load(name: str) -> None:
+    table = {"kind": "http", "url": "https://sms.example/send", "body": _BODY}
+    message = _error({"gen": {**table, "headers": {name: "v"}}})
+    assert "providers.gen.headers" in message
+    assert "not a valid HTTP header name" in message
+
+
+def test_printable_ascii_header_values_load() -> None:
+    table = {"kind": "http", "url": "https://sms.example/send", "body": _BODY}
+    headers = {"X-Tenant": "a b\tc !~", "X-Empty": "", "Accept": "application/json"}
+    data = config(providers={"gen": {**table, "headers": headers}}, service={"providers": ["gen"]})
+    settings = settings_from_mapping(data, {})
+    assert settings.providers["gen"]["headers"] == headers

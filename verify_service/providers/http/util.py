@@ -1,13 +1,15 @@
 """Small helpers the HTTP provider kinds share: number formats, reading JSON answers and
-callbacks, and keeping the message text (it holds the code) out of error reasons."""
+callbacks, keeping the message text (it holds the code) out of error reasons, and the
+option types of values that travel in HTTP headers (checked when the config loads)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
+from pydantic import AfterValidator, SecretStr
 
 from verify_service.domain import json_depth
 
@@ -65,3 +67,50 @@ def json_callback(body: bytes) -> Any:
         return json_depth.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"callback body is not JSON: {exc}") from None
+
+
+# RFC 9110 §5.1 (a name is a token) and §5.5 (a value is visible characters, with spaces
+# and tabs only between them), narrowed to ASCII: httpx encodes header values as ASCII,
+# so anything else would fail only when the first code is sent.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?")
+
+
+def header_name(name: str) -> str:
+    """`name` if it is an HTTP header name (RFC 9110 token); ValueError otherwise."""
+    if not _TOKEN.fullmatch(name):
+        raise ValueError(
+            "not a valid HTTP header name: ASCII letters, digits and !#$%&'*+-.^_`|~ only, "
+            "no spaces or colons (RFC 9110, section 5.1)"
+        )
+    return name
+
+
+def header_value(value: str) -> str:
+    """`value` if an HTTP header can carry it as written; ValueError saying what is wrong
+    with it otherwise (never the value itself: it is usually a credential)."""
+    if _FIELD_VALUE.fullmatch(value):
+        return value
+    if any(c in "\r\n" for c in value):
+        problem = "a line break (CR or LF; a value read from a file keeps its newline)"
+    elif not value.isascii():
+        problem = "a non-ASCII character"
+    elif value != value.strip(" \t"):
+        problem = "leading or trailing whitespace"
+    else:
+        problem = "a control character"
+    raise ValueError(
+        f"unfit for an HTTP header: it holds {problem}; header values are printable "
+        "ASCII (RFC 9110, section 5.5)"
+    )
+
+
+def _secret_header_value(secret: SecretStr) -> SecretStr:
+    header_value(secret.get_secret_value())
+    return secret
+
+
+HeaderName = Annotated[str, AfterValidator(header_name)]
+HeaderValue = Annotated[str, AfterValidator(header_value)]
+# A credential sent in a header ("Authorization: Bearer <token>", an API key header).
+HeaderSecret = Annotated[SecretStr, AfterValidator(_secret_header_value)]

@@ -30,7 +30,15 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, status_error
-from verify_service.providers.http.util import digits, dotted, json_answer, safe_detail
+from verify_service.providers.http.util import (
+    HeaderName,
+    HeaderSecret,
+    HeaderValue,
+    digits,
+    dotted,
+    json_answer,
+    safe_detail,
+)
 from verify_service.webhooks.signing import secret_key, signature_headers
 
 PLACEHOLDERS = ("to", "to_digits", "text", "reference", "channel", "code", "subject", "html")
@@ -50,7 +58,7 @@ class BasicAuth(_Strict):
 
 class BearerAuth(_Strict):
     type: Literal["bearer"]
-    token: SecretStr
+    token: HeaderSecret
 
 
 Auth = Annotated[BasicAuth | BearerAuth, Field(discriminator="type")]
@@ -102,7 +110,7 @@ def _same(found: Any, expected: Scalar) -> bool:
 class HttpOptions(ProviderOptions):
     url: str = Field(pattern=r"^https?://")
     method: Literal["POST", "PUT", "PATCH", "GET"] = "POST"
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
     body_format: Literal["json", "form"] = "json"
     body: dict[str, Any]
     auth: Auth | None = None

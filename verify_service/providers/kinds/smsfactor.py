@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from pydantic import SecretStr
-
 from verify_service.domain import json_depth
 from verify_service.providers.base import (
     DeliveryReport,
@@ -22,7 +20,7 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, retry_after, status_error
-from verify_service.providers.http.util import digits, json_answer
+from verify_service.providers.http.util import HeaderSecret, digits, json_answer
 
 OK, MODERATION, UNKNOWN_ERROR = 1, -8, -99
 # Authentication error, not enough credits: the account cannot send until a person acts.
@@ -43,7 +41,7 @@ DLR_UNDELIVERED = frozenset({2, 4, 5, 12})
 
 
 class SmsFactorOptions(ProviderOptions):
-    token: SecretStr
+    token: HeaderSecret
     sender: str | None = None
     # Documented `/send/simulate`: validates and answers like /send, sends nothing.
     simulate: bool = False

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator
 
 from verify_service.providers.base import (
     OutgoingMessage,
@@ -18,7 +18,7 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, retry_after, status_error
-from verify_service.providers.http.util import json_answer, safe_detail
+from verify_service.providers.http.util import HeaderSecret, json_answer, safe_detail
 
 RESULT_STATUSES = frozenset({200, 207, 422})
 RETRYABLE = frozenset(
@@ -31,7 +31,7 @@ _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class SwiftOptions(ProviderOptions):
-    api_key: SecretStr
+    api_key: HeaderSecret
     sender: str | None = None
     # Swift's list of error codes is not in its public pages: name here the codes that mean
     # "this number cannot receive SMS" so that they stop failover (compared ignoring case).

@@ -11,11 +11,12 @@ import uuid
 from typing import Any, ClassVar
 
 import httpx
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from verify_service.domain import json_depth
 from verify_service.providers.base import ProviderError, ProviderOptions
 from verify_service.providers.http.base import HttpProvider, retry_after
+from verify_service.providers.http.util import HeaderSecret
 
 log = logging.getLogger("verify_service.providers.swisscom")
 
@@ -31,7 +32,7 @@ _TO_FIELD = re.compile(r"""['"`]to['"`]|\bto\s*[:=]""", re.IGNORECASE)
 
 
 class SwisscomOptions(ProviderOptions):
-    client_id: SecretStr = Field(min_length=1)
+    client_id: HeaderSecret = Field(min_length=1)
     sender: str | None = Field(default=None, min_length=1, max_length=16)
 
 

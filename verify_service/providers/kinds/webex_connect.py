@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Self
 
-from pydantic import SecretStr, model_validator
+from pydantic import model_validator
 
 from verify_service.domain.sms import is_gsm7
 from verify_service.providers.base import (
@@ -28,7 +28,13 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, status_error
-from verify_service.providers.http.util import digits, json_answer, json_callback, safe_detail
+from verify_service.providers.http.util import (
+    HeaderSecret,
+    digits,
+    json_answer,
+    json_callback,
+    safe_detail,
+)
 
 ACCEPTED = "1001"  # "Queued"
 RETRYABLE = frozenset({"7006"})  # internal error
@@ -48,7 +54,7 @@ UNDELIVERED = frozenset({"undelivered", "failed"})
 
 
 class WebexConnectOptions(ProviderOptions):
-    service_key: SecretStr
+    service_key: HeaderSecret
     sender_id: str | None = None  # SMS: the sender ID (required for the sms channel)
     # WhatsApp: the WhatsApp app's id, and the registered template that carries the code.
     whatsapp_app_id: str | None = None

@@ -20,7 +20,13 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, retry_after, status_error
-from verify_service.providers.http.util import digits, json_answer, json_callback, safe_detail
+from verify_service.providers.http.util import (
+    HeaderSecret,
+    digits,
+    json_answer,
+    json_callback,
+    safe_detail,
+)
 
 SUCCESS = frozenset({2000, 2001})
 RETRYABLE = frozenset({4023, 5000, 5003})  # IP throttling, internal error, unavailable
@@ -69,7 +75,7 @@ def status_code_error(
 
 
 class WebsmsOptions(ProviderOptions):
-    access_token: SecretStr | None = None
+    access_token: HeaderSecret | None = None
     username: str | None = None
     password: SecretStr | None = None
     sender: str | None = None

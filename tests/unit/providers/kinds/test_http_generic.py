@@ -3,17 +3,19 @@ rules, message ids and Standard Webhooks signing."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import config
 from tests.support.fake_http import FakeServer, Handler, Reply
 from tests.unit.providers.kinds.conftest import MESSAGE, TEXT, MakeProvider
 from tests.unit.providers.kinds.fakes import (
@@ -22,6 +24,7 @@ from tests.unit.providers.kinds.fakes import (
     http_config,
     verify_standard_webhook,
 )
+from verify_service.config import ConfigError, settings_from_mapping
 from verify_service.providers.base import ProviderError
 from verify_service.providers.kinds.http_generic import encode, render
 from verify_service.providers.registry import build_provider
@@ -260,3 +263,49 @@ async def test_cookies_a_provider_sets_are_not_sent_back(
     for _ in range(2):
         assert (await provider.send(MESSAGE)).message_id == "m-1"
         assert "cookie" not in fake.last.headers
+
+
+# -- configured headers, for any name and value ----------------------------------------
+@pytest.fixture(scope="module")
+def header_echo() -> Iterator[FakeServer]:
+    server = FakeServer(endpoint_api).start()
+    yield server
+    server.stop()
+
+
+def _send_once(table: dict[str, Any]) -> None:
+    async def send() -> None:
+        provider = build_provider("gen", table)
+        try:
+            await provider.send(MESSAGE)
+        finally:
+            await provider.aclose()
+
+    asyncio.run(send())
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    name=st.sampled_from(["X-Tenant", "X Tenant", "Tenant-ü"]) | st.text(max_size=8),
+    value=st.text(max_size=12),
+)
+def test_any_configured_header_is_refused_at_load_or_sent_as_written(
+    header_echo: FakeServer, name: str, value: str
+) -> None:
+    """Whatever a config says in `headers`: check-config refuses it naming the provider and
+    the header, or every send carries it exactly; never a crash or a network error at send
+    time (the first code is the wrong moment to learn that a header cannot be sent)."""
+    table = http_config(header_echo.url, headers={name: "env:HEADER"})
+    data = config(providers={"gen": table}, service={"providers": ["gen"]})
+    try:
+        loaded = settings_from_mapping(data, {"HEADER": value})
+    except ConfigError as exc:
+        refusal = str(exc)
+    else:
+        _send_once(loaded.providers["gen"])
+        assert header_echo.last.headers[name] == value
+        return
+    assert "providers.gen.headers" in refusal
+    assert "HTTP header" in refusal
