@@ -3,11 +3,8 @@ as a WARNING, `check-config` prints it), since they cannot be refused (a trial n
 
 from __future__ import annotations
 
+from verify_service.config.argon2_floor import PROFILES, below_floor
 from verify_service.config.models import Settings
-
-# OWASP's argon2id minimums (Password Storage Cheat Sheet) trade memory for passes along
-# m x t >= 7168 KiB x 5 (19456 x 2, 12288 x 3, ...): below it a dump is cheaper to search.
-_MIN_HASH_WORK_KIB = 7168 * 5
 
 
 def cautions(settings: Settings) -> list[str]:
@@ -32,12 +29,11 @@ def cautions(settings: Settings) -> list[str]:
             "included, on standard output instead of sending it; for trials only"
         )
     hashing = settings.hashing
-    if hashing.memory_cost_kib * hashing.time_cost < _MIN_HASH_WORK_KIB:
+    if below_floor(hashing.memory_cost_kib, hashing.time_cost):
         found.append(
-            f"[hashing] memory_cost_kib x time_cost = "
-            f"{hashing.memory_cost_kib * hashing.time_cost} is below OWASP's argon2id minimum "
-            f"({_MIN_HASH_WORK_KIB}, e.g. 19456 x 2): codes in a stolen Redis dump are "
-            "cheaper to search"
+            f"[hashing] memory_cost_kib = {hashing.memory_cost_kib} with time_cost = "
+            f"{hashing.time_cost} is below OWASP's argon2id minimum ({PROFILES}): codes in "
+            "a stolen Redis dump are cheaper to search"
         )
     if any(network.prefixlen == 0 for network in settings.trusted_proxies):
         found.append(

@@ -1,8 +1,10 @@
 """`[console]`: the operations console (README "Operations console", docs/security.md).
 
 Off unless the table is there. Operators sign in with a name and a password whose argon2id
-hash (`verify-service hash-password`) is all the config holds; they are not services and
-their passwords are not API keys. An operator sees only the services it names ("*" = all).
+hash (`verify-service hash-password`) is all the config holds, at or above OWASP's
+argon2id minimum (config/argon2_floor.py; weaker ones are refused at load); they are not
+services and their passwords are not API keys. An operator sees only the services it
+names ("*" = all).
 
     [console]
     path = "/console"             # where it is served
@@ -18,11 +20,53 @@ their passwords are not API keys. An operator sees only the services it names ("
 
 from __future__ import annotations
 
+import base64
+import binascii
+
+from argon2 import Type, extract_parameters
+from argon2.exceptions import InvalidHashError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from verify_service.config.abuse import parse_limits
+from verify_service.config.argon2_floor import PROFILES, below_floor
 
 ARGON2_PREFIX = "$argon2id$"
+_MAKE_ONE = "make one with `verify-service hash-password`"
+
+
+def _b64(part: str) -> bytes:
+    """A PHC base64 field (no padding); ValueError when it is not one."""
+    try:
+        return base64.b64decode(part + "=" * (-len(part) % 4), validate=True)
+    except binascii.Error:
+        raise ValueError(f"is not a well-formed argon2id hash; {_MAKE_ONE}") from None
+
+
+def check_password_hash(value: str) -> str:
+    """`value` if it is an argon2id PHC string (version 19) at or above OWASP's minimum
+    parameters (config/argon2_floor.py); ValueError saying which rule it breaks (and the
+    parameters it has, never the hash) otherwise."""
+    if not value.startswith(ARGON2_PREFIX):
+        raise ValueError(
+            f"must be an argon2id hash ('$argon2id$...'); {_MAKE_ONE} "
+            "(plaintext passwords and other argon2 variants are not accepted)"
+        )
+    try:
+        params = extract_parameters(value)
+    except (InvalidHashError, ValueError):
+        raise ValueError(f"is not a well-formed argon2id hash; {_MAKE_ONE}") from None
+    salt, tag = value.split("$")[-2:]
+    if params.type is not Type.ID or params.version != 19 or len(_b64(salt)) < 8:
+        raise ValueError(f"is not a well-formed argon2id hash (version 19); {_MAKE_ONE}")
+    if len(_b64(tag)) < 16:
+        raise ValueError(f"is not a well-formed argon2id hash (tag too short); {_MAKE_ONE}")
+    m, t = params.memory_cost, params.time_cost
+    if below_floor(m, t):
+        raise ValueError(
+            f"argon2id with m={m} KiB, t={t} is below OWASP's minimum ({PROFILES}); "
+            f"a leaked config would be cheap to search; {_MAKE_ONE} (m=65536, t=3)"
+        )
+    return value
 
 
 class ConsoleUser(BaseModel):
@@ -37,12 +81,7 @@ class ConsoleUser(BaseModel):
     @field_validator("password_hash")
     @classmethod
     def _argon2(cls, value: str) -> str:
-        if not value.startswith(ARGON2_PREFIX):
-            raise ValueError(
-                "must be an argon2id hash ('$argon2id$...'); make one with "
-                "`verify-service hash-password` (plaintext passwords are not accepted)"
-            )
-        return value
+        return check_password_hash(value)
 
     def sees(self, service: str) -> bool:
         return "*" in self.services or service in self.services

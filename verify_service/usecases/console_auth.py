@@ -33,8 +33,9 @@ from verify_service.store.limiter import Layer, RateLimiter
 
 log = logging.getLogger("verify_service.console")
 
-# Dev mode's operator: its "hash" matches no password; only the one-time link signs it in.
-DEV_OPERATOR = ConsoleUser(
+# Dev mode's operator: its "hash" is none (built without the config's checks), so it
+# matches no password; only the one-time link signs it in.
+DEV_OPERATOR = ConsoleUser.model_construct(
     name="dev",
     password_hash="$argon2id$dev-mode-one-time-link-only",  # noqa: S106
     services=["*"],

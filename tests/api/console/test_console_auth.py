@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from argon2 import PasswordHasher, Type, extract_parameters
 from litestar.testing import TestClient
 
 from tests.conftest import config
@@ -119,12 +120,18 @@ def test_the_path_is_configurable(password_hash: str) -> None:
         assert c.get("/console/login").status_code == 404
 
 
+STRONG = (  # README's example: RFC 9106's second choice, as `hash-password` makes it
+    "$argon2id$v=19$m=65536,t=3,p=4$X12Thu9MjbSoQ1qwnVMCpQ"
+    "$9/4AMeVwIoItZ6LfF2+vQV3zLG1erLmE/SLA8c6WZt4"
+)
+
+
 @pytest.mark.parametrize(
     ("console", "message"),
     [
         ({"users": [{"name": "a", "password_hash": "hunter2", "services": ["*"]}]}, "argon2id"),
         (
-            {"users": [{"name": "a", "password_hash": "$argon2id$x", "services": ["nope"]}]},
+            {"users": [{"name": "a", "password_hash": STRONG, "services": ["nope"]}]},
             "unknown services",
         ),
         ({"path": "/v1"}, "taken by the API"),
@@ -148,3 +155,77 @@ def test_hash_password_reads_stdin_and_prints_a_hash_that_signs_in(
         assert sign_in(c, "alice", PASSWORD).status_code == 303
     monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
     assert cli.main(["hash-password"]) == 2
+
+
+def _argon2(kind: Type, memory_kib: int, time_cost: int, parallelism: int = 1) -> str:
+    hasher = PasswordHasher(
+        time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, type=kind
+    )
+    return hasher.hash(PASSWORD)
+
+
+def _load_with(password_hash: str) -> None:
+    user = {"name": "alice", "password_hash": password_hash, "services": ["*"]}
+    settings_from_mapping(config(console={"users": [user]}), environ={})
+
+
+# OWASP Password Storage Cheat Sheet: argon2id with m >= 47104 KiB and t = 1, 19456 and 2,
+# 12288 and 3, 9216 and 4, or 7168 and 5 (memory traded for passes); p = 1 or more.
+@pytest.mark.parametrize(
+    ("memory_kib", "time_cost"),
+    [
+        (8, 1),
+        (1024, 1),
+        (19456, 1),
+        (47103, 1),
+        (19455, 2),
+        (12287, 3),
+        (9215, 4),
+        (7167, 5),
+        (4096, 10),
+    ],
+)
+def test_a_password_hash_below_owasps_argon2id_minimum_is_refused(
+    memory_kib: int, time_cost: int
+) -> None:
+    weak = _argon2(Type.ID, memory_kib, time_cost)
+    with pytest.raises(ConfigError) as info:
+        _load_with(weak)
+    message = str(info.value)
+    assert "console.users.0.password_hash" in message
+    assert f"m={memory_kib}" in message
+    assert f"t={time_cost}" in message
+    assert "19456" in message  # the minimum, in the words of the error
+    assert "hash-password" in message  # and how to make a good one
+
+
+@pytest.mark.parametrize(
+    ("memory_kib", "time_cost"), [(47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5)]
+)
+def test_owasps_argon2id_profiles_load_and_sign_in(memory_kib: int, time_cost: int) -> None:
+    good = _argon2(Type.ID, memory_kib, time_cost)
+    _load_with(good)
+    with TestClient(app_with(good), base_url=HTTPS) as c:
+        assert sign_in(c, "alice", PASSWORD).status_code == 303
+
+
+@pytest.mark.parametrize("kind", [Type.I, Type.D])
+def test_argon2_variants_other_than_argon2id_are_refused(kind: Type) -> None:
+    with pytest.raises(ConfigError, match="argon2id"):
+        _load_with(_argon2(kind, 65536, 3))
+
+
+@pytest.mark.parametrize("broken", ["$argon2id$x", "$argon2id$v=19$m=65536,t=3,p=4$!!$??"])
+def test_a_malformed_argon2id_hash_is_refused_at_load(broken: str) -> None:
+    with pytest.raises(ConfigError, match=r"console\.users\.0\.password_hash"):
+        _load_with(broken)
+
+
+def test_hash_password_makes_a_hash_above_the_minimum(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    assert cli.main(["hash-password"]) == 0
+    made = extract_parameters(capsys.readouterr().out.strip())
+    assert made.type is Type.ID
+    assert (made.memory_cost, made.time_cost) == (65536, 3)  # RFC 9106's second choice

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
 from verify_service.config import Settings
 from verify_service.config.cautions import cautions
 
@@ -53,4 +55,16 @@ def test_weak_hashing_a_catch_all_proxy_and_a_plain_http_cookie_are_named(
     )
     found = cautions(settings)
     assert [c.split(" ", 1)[0] for c in found] == ["[hashing]", "trusted_proxies", "[console]"]
-    assert "1024 is below OWASP's argon2id minimum" in found[0]
+    assert "memory_cost_kib = 1024 with time_cost = 1 is below OWASP's argon2id" in found[0]
+
+
+@pytest.mark.parametrize(("memory_kib", "time_cost"), [(35840, 1), (6000, 6)])
+def test_hashing_is_held_to_owasps_profiles_not_to_memory_times_passes(
+    make_settings: Callable[..., Settings], memory_kib: int, time_cost: int
+) -> None:
+    # m x t is 35840 in both, the product of OWASP's t=5 profile, yet neither is one of
+    # its profiles (t=1 needs 46 MiB; none goes below 7 MiB): the same floor as operators'
+    # password hashes (config/argon2_floor.py)
+    hashing = {"time_cost": time_cost, "memory_cost_kib": memory_kib}
+    found = cautions(make_settings(hashing=hashing))
+    assert any(c.startswith("[hashing]") for c in found)
