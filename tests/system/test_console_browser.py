@@ -5,7 +5,8 @@ One operator signs in, the API runs a flow, the console shows it (Overview, Atte
 verification's timeline), a provider fake reports delivery through the real report
 endpoint and Providers shows it, a fraud block is lifted through the Fraud page and the
 next start is accepted; a wrong password, a POST without its CSRF token and an expired
-session are refused. Screenshots and the HTML of each page go to artifacts/console/ (git-ignored)
+session are refused. Over HTTPS, a sign-in cookie tossed from another origin of the same
+site signs no one in. Screenshots and the HTML of each page go to artifacts/console/ (git-ignored)
 for a reviewer. Without chromium or chromedriver the test is skipped with a reason, unless
 VERIFY_TEST_REQUIRE_BROWSER=1 (CI) makes that a failure."""
 
@@ -24,6 +25,7 @@ import pytest
 import redis
 
 from tests.conftest import API_KEY, PEPPER, config
+from tests.support.certs import make_certificates
 from tests.support.helpers import sent_code
 from tests.support.live_server import serve
 from tests.support.redis_server import RedisServer
@@ -63,6 +65,10 @@ def chromedriver() -> str:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
+    yield from _driver()
+
+
+def _driver(*extra: str) -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -78,6 +84,7 @@ def browser() -> Iterator[Any]:
         "--window-size=1280,1400",
         # Only the service is reachable: a page that needed a CDN would break.
         "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+        *extra,
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver()), options=options)
@@ -381,3 +388,78 @@ def test_console_in_a_browser(
     assert "script-src" not in policy
     for cookie in browser.get_cookies():
         assert all(s not in str(cookie["value"]) for s in (API_KEY, PEPPER, *codes))
+
+
+# --- cookie tossing, over HTTPS ------------------------------------------------------------
+# Another origin of the same site (a sibling subdomain; here: another port of 127.0.0.1,
+# since cookies ignore ports) plants the sign-in form's double-submit cookie with a value
+# it knows and posts the form with it and its own operator's password: the victim's
+# browser would be signed in to the attacker's session (login CSRF).
+
+ATTACKER_PAGE = """<!doctype html><title>Win a prize</title>
+<form method="post" action="{target}/console/login">
+<input name="csrf" value="planted"><input name="name" value="alice">
+<input name="password" value="{password}"></form>
+<script>
+document.cookie = "vs_console_login=planted; Path=/; Secure; SameSite=None";
+document.forms[0].submit();
+</script>"""
+
+
+def _page_app(html: str) -> Any:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = html.encode()
+        headers = [(b"content-type", b"text/html; charset=utf-8")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return app
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> dict[str, str]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not on PATH (needed to make the test certificate)")
+    make_certificates(tmp_path)
+    return {
+        "ssl_certfile": str(tmp_path / "server.crt"),
+        "ssl_keyfile": str(tmp_path / "server.key"),
+    }
+
+
+def test_a_cookie_tossed_from_a_sibling_origin_signs_no_one_in(
+    redis_server: RedisServer, tls_files: dict[str, str]
+) -> None:
+    redis.Redis.from_url(redis_server.url).flushdb()
+    users = [{"name": "alice", "password_hash": hash_password(PASSWORD), "services": ["*"]}]
+    mapping = config(redis_url=redis_server.url, console={"users": users})  # Secure cookies
+    app = create_app(settings_from_mapping(mapping, environ={}))
+    drivers = _driver("--ignore-certificate-errors")
+    driver = next(drivers)
+    try:
+        with serve(app, **tls_files) as plain_url:
+            console = plain_url.replace("http://", "https://")
+            attacker = ATTACKER_PAGE.format(target=console, password=PASSWORD)
+            with serve(_page_app(attacker), **tls_files) as evil:
+                pages = Pages(driver, console)
+                # the console's own form still works over HTTPS: __Host- cookies
+                pages.sign_in("alice", PASSWORD)
+                assert driver.current_url == console + "/console/"
+                cookie = driver.get_cookie("__Host-vs_console")
+                assert cookie is not None
+                assert (cookie["path"], cookie["secure"], cookie["httpOnly"]) == ("/", True, True)
+                assert "domain" not in cookie or not cookie["domain"].startswith(".")
+                driver.delete_all_cookies()
+
+                # the victim visits the attacker's page on a sibling origin
+                driver.get(evil.replace("http://", "https://"))
+                pages.wait(lambda d: d.current_url.startswith(console))
+                html = pages.keep("cookie-tossing-refused")
+                names = [c["name"] for c in driver.get_cookies()]
+                assert not any(n.endswith("vs_console") for n in names), names
+                assert "Refused" in driver.title, html
+                assert pages.open("/console/").count('name="password"') == 1  # signed out
+    finally:
+        drivers.close()

@@ -17,6 +17,7 @@ from tests.conftest import config
 from verify_service import cli
 from verify_service.api.app import create_app
 from verify_service.config import ConfigError, settings_from_mapping
+from verify_service.config.load import dev_settings
 from verify_service.usecases.console_auth import hash_password
 
 PASSWORD = "a long operator password"
@@ -97,6 +98,95 @@ def test_an_operator_sees_only_its_services_and_signs_out(client: TestClient[Any
     out = client.post("/console/logout", data={"csrf": csrf.group(1)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/console/", follow_redirects=False).status_code == 303
+
+
+# --- cookie tossing: a sibling subdomain (or a man in the middle on plain HTTP) can set a
+# cookie for the console's host with Domain=<parent>; SameSite does not stop it (same site).
+
+
+def test_a_login_cookie_planted_by_a_sibling_subdomain_does_not_pass_the_csrf_check(
+    client: TestClient[Any],
+) -> None:
+    # Login CSRF: evil.example plants the double-submit cookie with a value it knows and
+    # posts the sign-in form with that value and its own operator's name and password: the
+    # victim would work, unaware, in the attacker's session.
+    client.cookies.set("vs_console_login", "planted-by-a-sibling", domain=".testserver.local")
+    answer = client.post(
+        "/console/login",
+        data={"csrf": "planted-by-a-sibling", "name": "alice", "password": PASSWORD},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 403
+    assert "set-cookie" not in answer.headers or "vs_console=" not in answer.headers["set-cookie"]
+
+
+def test_a_session_cookie_planted_by_a_sibling_subdomain_is_no_session(
+    client: TestClient[Any],
+) -> None:
+    # Session fixation: the attacker signs in and plants its own session's id in the
+    # victim's browser, which then works (and searches numbers) in the attacker's session.
+    attacker = sign_in(client, "alice", PASSWORD)
+    assert attacker.status_code == 303
+    session_id = next(c.value for c in client.cookies.jar if c.name.endswith("vs_console"))
+    client.cookies.clear()  # the victim's browser, from here on
+    client.cookies.set("vs_console", session_id, domain=".testserver.local")
+    answer = client.get("/console/", follow_redirects=False)
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/login")
+
+
+def test_over_https_the_console_cookies_are_host_only(client: TestClient[Any]) -> None:
+    # The `__Host-` prefix: browsers take such a cookie only with Secure, Path=/ and no
+    # Domain, from the host itself, so no sibling can plant or overwrite one.
+    form = client.get("/console/login")
+    login_cookie = form.headers["set-cookie"]
+    assert login_cookie.startswith("__Host-vs_console_login=")
+    signed_in = sign_in(client, "alice", PASSWORD)
+    session_cookies = signed_in.headers.get_list("set-cookie")
+    assert any(c.startswith("__Host-vs_console=") for c in session_cookies)
+    for cookie in [login_cookie, *session_cookies]:
+        attributes = [a.strip().lower() for a in cookie.split(";")[1:]]
+        assert "secure" in attributes
+        assert "path=/" in attributes
+        assert not any(a.startswith("domain") for a in attributes)
+
+
+def test_a_form_posted_from_another_origin_of_the_same_site_is_refused(
+    client: TestClient[Any],
+) -> None:
+    # Defence in depth, also for plain-HTTP development (no `__Host-` there): browsers say
+    # where a request comes from in Sec-Fetch-Site; a sibling's page is "same-site".
+    form = client.get("/console/login")
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token is not None
+    for where in ("same-site", "cross-site"):
+        answer = client.post(
+            "/console/login",
+            data={"csrf": token.group(1), "name": "alice", "password": PASSWORD},
+            headers={"Sec-Fetch-Site": where},
+            follow_redirects=False,
+        )
+        assert answer.status_code == 403, where
+    same_origin = sign_in(client, "alice", PASSWORD)  # what the console's own form sends
+    assert same_origin.status_code == 303
+    # a link from elsewhere still opens a page (reading changes nothing)
+    assert client.get("/console/login", headers={"Sec-Fetch-Site": "cross-site"}).status_code == 200
+
+
+def test_dev_modes_link_followed_from_another_origin_is_refused_and_stays_usable() -> None:
+    # Over plain HTTP (dev mode) there is no `__Host-`: the origin check stands alone. A
+    # page elsewhere that makes the browser open its own link would sign the victim in
+    # to the attacker's session; the link itself stays usable for its owner.
+    settings, _ = dev_settings()
+    with TestClient(create_app(settings, console_login="dev-link-token-0123456789")) as c:
+        link = "/console/login/once?token=dev-link-token-0123456789"
+        for where in ("same-site", "cross-site"):
+            refused = c.get(link, headers={"Sec-Fetch-Site": where}, follow_redirects=False)
+            assert refused.status_code == 403, where
+            assert "vs_console=" not in refused.headers.get("set-cookie", "")
+        owner = c.get(link, headers={"Sec-Fetch-Site": "none"}, follow_redirects=False)
+        assert owner.status_code == 303
+        assert owner.headers["set-cookie"].startswith("vs_console=")  # plain HTTP: no prefix
 
 
 def test_an_api_key_does_not_open_the_console(client: TestClient[Any]) -> None:

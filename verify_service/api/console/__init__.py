@@ -14,7 +14,7 @@ from litestar.static_files import create_static_files_router
 
 from verify_service.api.console import pages
 from verify_service.api.console.render import STATIC_DIR
-from verify_service.api.console.session import Refused, on_console_error
+from verify_service.api.console.session import Refused, on_console_error, same_origin_only
 from verify_service.api.deps import Components
 from verify_service.domain.errors import VerifyError
 from verify_service.store import keys
@@ -67,5 +67,6 @@ def console_router(parts: ConsoleParts) -> Router:
         path=parts.path,
         route_handlers=[*pages.HANDLERS, static],
         include_in_schema=False,
+        guards=[same_origin_only],
         exception_handlers={VerifyError: on_console_error, Refused: on_console_error},
     )

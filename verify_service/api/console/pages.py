@@ -25,6 +25,7 @@ from verify_service.api.console.session import (
     check_csrf,
     client_of,
     cookie,
+    cookie_of,
     current_session,
     expired_cookie,
     form_of,
@@ -109,7 +110,7 @@ def login_form(request: Req, expired: FromQuery[str | None] = None) -> Response[
 async def login(request: Req) -> Response[Any]:
     parts = parts_of(request)
     form = await form_of(request)
-    if not csrf_ok(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
+    if not csrf_ok(cookie_of(request, LOGIN_COOKIE) or "", form.get("csrf")):
         raise Refused(403, "The sign-in form is stale or was not sent by the console (CSRF check).")
     try:
         session = await parts.auth.sign_in(
