@@ -33,7 +33,7 @@ from verify_service.providers.base import (
     SendResult,
 )
 from verify_service.providers.http.base import HttpProvider, status_error
-from verify_service.providers.http.util import digits, json_answer
+from verify_service.providers.http.util import digits, header_value, json_answer
 from verify_service.providers.kinds.websms import SUCCESS, status_code_error
 
 TOKEN_MARGIN = 30.0  # seconds before its end that a token is renewed
@@ -94,6 +94,10 @@ class WebsmsWhatsappProvider(HttpProvider):
         token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise ProviderError("websms token answer without access_token", retryable=False)
+        try:  # it goes into every send's Authorization header
+            header_value(token)
+        except ValueError as exc:  # its words name the problem, never the token
+            raise ProviderError(f"websms access_token {exc}", retryable=False) from None
         lifetime = answer.get("expires_in")
         seconds = float(lifetime) if isinstance(lifetime, int | float) else 60.0
         self._token = token

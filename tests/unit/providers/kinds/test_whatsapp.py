@@ -18,7 +18,7 @@ from tests.support.fake_channels import (
     webex_whatsapp_config,
     websms_whatsapp_config,
 )
-from tests.support.fake_http import FakeServer, Handler
+from tests.support.fake_http import FakeServer, Handler, Recorded, Reply
 from tests.unit.providers.kinds.conftest import MakeProvider
 from verify_service.providers.base import OutgoingMessage, ProviderError
 from verify_service.providers.registry import build_provider
@@ -168,3 +168,21 @@ def test_sms_only_kinds_cannot_serve_whatsapp() -> None:
         settings_from_mapping(data, environ={})
     assert build_provider("x", {"kind": "websms_whatsapp", "client_id": "c",
                                 "client_secret": "s"}).channels == {"whatsapp"}  # fmt: skip
+
+
+@pytest.mark.parametrize("token", ["tök-1", "token-1\r\nX-Injected: 1", "token-1\n"])
+async def test_a_websms_token_that_cannot_travel_in_a_header_is_a_provider_error(
+    start_fake: Callable[[Handler], FakeServer], make_provider: MakeProvider, token: str
+) -> None:
+    # The token comes from websms's answer, not from the config (which is checked when it
+    # loads): one that no header can carry is websms's fault, said as such, not a crash.
+    def auth(req: Recorded) -> Reply:
+        return Reply(200, json={"access_token": token, "token_type": "bearer", "expires_in": 300})
+
+    fake = start_fake(auth)
+    with pytest.raises(ProviderError) as caught:
+        await make_provider(websms_whatsapp_config(fake.url)).send(whatsapp())
+    assert "unfit for an HTTP header" in caught.value.reason
+    assert token.split("\n")[0].strip() not in caught.value.reason
+    assert not caught.value.retryable
+    assert len(fake.requests) == 1  # no send was tried with it
