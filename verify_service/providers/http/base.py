@@ -24,6 +24,9 @@ from verify_service import __version__
 from verify_service.providers.base import Provider, ProviderError, ProviderOptions
 
 MAX_CONNECTIONS = 100  # per provider instance, as httpx.Limits' default
+# Parsed URLs kept per provider instance: a kind sends to a few fixed addresses (from its
+# config), and httpx's URL parser is ~half of building a request (docs/performance.md).
+URLS_KEPT = 32
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept, as httpx's default
 
 
@@ -47,6 +50,7 @@ class HttpProvider(Provider):
         super().__init__(name, options)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def base_url(self) -> str:
@@ -94,8 +98,13 @@ class HttpProvider(Provider):
         merged = httpx.Headers(default_headers())
         if headers:
             merged.update(headers)
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = httpx.URL(url)  # immutable: shared by every request to it
+            if len(self._urls) < URLS_KEPT:
+                self._urls[url] = parsed
         request = httpx.Request(
-            method, url, params=params, headers=merged, content=content, data=data, json=json
+            method, parsed, params=params, headers=merged, content=content, data=data, json=json
         )
         try:
             # aiohttp's read timeout bounds each read, so a server that dribbles its answer

@@ -8,6 +8,7 @@ through both to its documented loopback fake, which records the requests as they
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -101,6 +102,33 @@ async def test_a_send_puts_the_same_bytes_on_the_wire_as_httpx(
         assert got.headers["host"] == ours.url.removeprefix("http://")
         assert got.header_names[0] == want.header_names[0] == "host"
         assert got.body == want.body
+
+
+@pytest.mark.parametrize("case", ["http", "http GET, query string", "websms whatsapp"])
+async def test_each_send_of_a_provider_is_built_afresh_for_its_own_message(
+    case: str,
+    start_fake: Callable[[Handler], FakeServer],
+    make_provider: MakeProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A provider keeps what it parsed of its fixed addresses, never what a message put in
+    # a request: the second message's query string and body are its own, as httpx's were.
+    api, config, message = CASES[case]
+    other = dataclasses.replace(message, to="+41797654321", text="Your code is 135790")
+    ours, reference = start_fake(api()), start_fake(api())
+    provider = make_provider(config(ours.url))
+    for each in (message, other, message):
+        await provider.send(each)
+    with monkeypatch.context() as patch:
+        patch.setattr(HttpProvider, "request", via_httpx)
+        expected = make_provider(config(reference.url))
+        for each in (message, other, message):
+            await expected.send(each)
+    assert len(ours.requests) == len(reference.requests) >= 3
+    for got, want in zip(ours.requests, reference.requests, strict=True):
+        assert on_the_wire(got)[:2] == on_the_wire(want)[:2]
+        assert got.body == want.body
+    assert b"41797654321" in ours.requests[-2].body + ours.requests[-2].target.encode()
 
 
 @pytest.fixture
