@@ -32,6 +32,8 @@ ALPHABETS: dict[TokenType, str] = {
     TokenType.ALPHANUMERIC_MIXED: string.ascii_letters + string.digits,
 }
 
+_ALPHABET_SETS = {token_type: frozenset(alphabet) for token_type, alphabet in ALPHABETS.items()}
+
 
 def generate_token(token_type: TokenType, length: int) -> str:
     """Draw `length` symbols uniformly from the type's alphabet.
@@ -93,8 +95,7 @@ def normalize_code(token_type: TokenType, typed: str) -> str:
 
 def in_alphabet(token_type: TokenType, code: str) -> bool:
     """Whether every symbol of a normalised `code` is in the alphabet of `token_type`."""
-    alphabet = ALPHABETS[token_type]
-    return all(c in alphabet for c in code)
+    return _ALPHABET_SETS[token_type].issuperset(code)
 
 
 def shape_of(typed: str) -> tuple[int, frozenset[TokenType]]:
