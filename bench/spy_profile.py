@@ -51,7 +51,8 @@ GROUPS = (
 
 
 # Innermost frames of threads that wait (lock or condition), not run.
-IDLE = ("Condition.wait ", "Event.wait ", "Thread._wait_for_tstate_lock ")
+# (A ThreadPoolExecutor's idle thread waits in `_worker`, on its queue, in C.)
+IDLE = ("Condition.wait ", "Event.wait ", "Thread._wait_for_tstate_lock ", "_worker ")
 
 
 def frame_file(frame: str) -> str:
