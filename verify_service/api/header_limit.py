@@ -20,7 +20,7 @@ MAX_HEADER_BYTES = 16 * 1024
 def header_limit(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            headers = scope["headers"]
+            headers = list(scope["headers"])
             # each line: name, ": ", value, CRLF
             size = sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
             if size > MAX_HEADER_BYTES:

@@ -172,6 +172,16 @@ def _parse_as_before(text: str, region: str) -> tuple[str, str | None, int] | No
     )
 
 
+def _example_of_kind(region: str, kind: int, keep: bool) -> str:
+    """phonenumbers' example number of `kind` in `region` (E.164), its last digit changed
+    unless `keep`; a Swiss mobile number where the region has no example of that kind."""
+    example = phonenumbers.example_number_for_type(region, kind)
+    if example is None:
+        return "+41791234567"
+    number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    return number if keep else number[:-1] + ("0" if number[-1] != "0" else "1")
+
+
 @given(
     st.one_of(
         st.builds(
@@ -180,12 +190,7 @@ def _parse_as_before(text: str, region: str) -> tuple[str, str | None, int] | No
             st.text(alphabet="0123456789", min_size=4, max_size=13),
         ),
         st.builds(  # the example numbers: valid ones of every type, one digit changed or not
-            lambda region, kind, keep: (
-                n[:-1] + ("0" if n[-1] != "0" else "1") if not keep else n
-            )
-            if (example := phonenumbers.example_number_for_type(region, kind)) is not None
-            and (n := phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
-            else "+41791234567",
+            _example_of_kind,
             st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)),
             st.sampled_from(range(12)),
             st.booleans(),

@@ -55,9 +55,7 @@ def test_every_symbol_appears_at_every_position(token_type: TokenType) -> None:
         assert max(counts.values()) < expected * 2 + 20
 
 
-@pytest.mark.parametrize(
-    ("token_type", "length"), [(TokenType.NUMERIC, 4), (TokenType.NUMERIC, 5)]
-)
+@pytest.mark.parametrize(("token_type", "length"), [(TokenType.NUMERIC, 4), (TokenType.NUMERIC, 5)])
 def test_each_draw_names_one_code_and_every_code_has_one_draw(
     token_type: TokenType, length: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
