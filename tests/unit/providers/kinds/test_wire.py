@@ -61,6 +61,7 @@ CASES |= {
 
 async def via_httpx(self: HttpProvider, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """The provider call as it was: httpx's client and transport, the service's settings."""
+    kwargs.pop("fixed_url", None)  # ours: whether the URL's parse may be kept
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(self.options.timeout),
         headers={"User-Agent": f"verify-service/{__version__}"},
@@ -129,6 +130,10 @@ async def test_each_send_of_a_provider_is_built_afresh_for_its_own_message(
         assert on_the_wire(got)[:2] == on_the_wire(want)[:2]
         assert got.body == want.body
     assert b"41797654321" in ours.requests[-2].body + ours.requests[-2].target.encode()
+    # only a configured address is kept parsed (a kind's path may hold a number or a code)
+    assert isinstance(provider, HttpProvider)
+    kept = list(provider._urls)
+    assert kept == ([config(ours.url)["url"]] if case.startswith("http") else [])
 
 
 @pytest.fixture
