@@ -64,6 +64,8 @@ PACKAGES = (
     ("phonenumbers", "/phonenumbers/"),
     ("argon2", "argon2"),
     ("asyncio/stdlib", "/asyncio/"),
+    ("uvicorn/httptools", "/uvicorn/"),
+    ("uvicorn/httptools", "/httptools/"),
 )
 
 

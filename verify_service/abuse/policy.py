@@ -5,6 +5,7 @@ points of start and check. The rules are here and in `abuse.fraud`; counting is 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,11 +67,18 @@ class AbuseObserver(Protocol):
         allow or unallow; `country` that of the range ("" when not known)."""
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+# An IPv4 address as `str(ip_address(...))` writes it (no leading zeros, no spaces).
+_CANONICAL_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}", re.ASCII)
+
+
 def client_subject(client_ip: str | None) -> str | None:
     """IPv6 clients are counted per /64: one subscriber gets a whole /64, so counting
     single addresses would give each of them billions of budgets."""
     if client_ip is None:
         return None
+    if _CANONICAL_IPV4.fullmatch(client_ip):  # what ip_address would print it as: as is
+        return client_ip
     try:
         address = ip_address(client_ip)
     except ValueError:

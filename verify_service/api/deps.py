@@ -10,6 +10,7 @@ what our own proxies appended is whatever the client chose to send."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,14 +138,21 @@ def _trusted(address: IPv4Address | IPv6Address | None, proxies: Sequence[Networ
     return address is not None and any(address in network for network in proxies)
 
 
+@functools.lru_cache(maxsize=1024)
+def _peer_trusted(peer: str, trusted_proxies: tuple[Network, ...]) -> bool:
+    """Whether the socket peer is a trusted proxy: a server sees few distinct peers when
+    proxies are configured (its load balancers), so the parse is done once per peer."""
+    return _trusted(_address(peer), trusted_proxies)
+
+
 def resolve_client_ip(
     peer: str | None, forwarded_for: Sequence[str], trusted_proxies: Sequence[Network]
 ) -> str | None:
     """The client's address from the socket `peer` and the X-Forwarded-For header lines;
     None when the peer is unknown (a test transport)."""
-    if peer is None:
-        return None
-    if not _trusted(_address(peer), trusted_proxies):
+    if peer is None or not trusted_proxies:  # no proxy: the peer is the client, unparsed
+        return peer
+    if not _peer_trusted(peer, tuple(trusted_proxies)):
         return peer
     hops = [hop.strip() for line in forwarded_for for hop in line.split(",") if hop.strip()]
     client = peer
@@ -159,7 +167,10 @@ def resolve_client_ip(
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
     """The client address for per-client rate limits."""
     proxies = components_of(request.app.state).settings.trusted_proxies
-    peer = request.client.host if request.client else None
+    client = request.scope.get("client")  # what `request.client` wraps, without the wrapper
+    peer = client[0] if client else None
+    if not proxies:  # X-Forwarded-For is not read at all
+        return peer
     return resolve_client_ip(peer, request.headers.getall("x-forwarded-for", []), proxies)
 
 

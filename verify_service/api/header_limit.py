@@ -8,6 +8,8 @@ Swisscom's error body). An unknown path is answered 404 before this runs."""
 
 from __future__ import annotations
 
+from itertools import chain
+
 from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException
 from litestar.types import ASGIApp, Receive, Scope, Send
@@ -18,7 +20,9 @@ MAX_HEADER_BYTES = 16 * 1024
 def header_limit(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == ScopeType.HTTP:
-            size = sum(len(name) + len(value) + 4 for name, value in scope["headers"])
+            headers = list(scope["headers"])
+            # each line: name, ": ", value, CRLF
+            size = sum(map(len, chain.from_iterable(headers))) + 4 * len(headers)
             if size > MAX_HEADER_BYTES:
                 raise HTTPException(
                     status_code=431,

@@ -22,7 +22,20 @@ def _is_json(content_type: str) -> bool:
 
 
 class ApiRequest(Request[Any, Any, Any]):
+    __slots__ = ("_json_taken",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._json_taken = False
+
     async def json(self) -> Any:
+        if self._json_taken:  # the body's JSON, decoded and held by the framework
+            return await super().json()
+        decoded = await self._checked_json()
+        self._json_taken = True
+        return decoded
+
+    async def _checked_json(self) -> Any:
         content_type = self.headers.get("content-type")
         # No Content-Type at all is read as JSON: some HTTP clients omit it for raw bodies.
         if content_type and not _is_json(content_type):

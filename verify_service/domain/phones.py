@@ -68,7 +68,10 @@ def _parse(text: str, default_region: str) -> PhoneNumber:
         parsed = phonenumbers.parse(text, default_region or None)
     except phonenumbers.NumberParseException as exc:
         raise PhoneNumberError(f"the number cannot be parsed: {exc._msg}") from None
-    if not phonenumbers.is_valid_number(parsed):
+    # The type of a number that is not valid is UNKNOWN, and of a valid one never: one
+    # match against the region's patterns where is_valid_number and number_type made two.
+    number_type = phonenumbers.number_type(parsed)
+    if number_type == phonenumbers.PhoneNumberType.UNKNOWN:
         if not text.startswith("+"):
             # The usual cause: a foreign number typed without its country code.
             raise PhoneNumberError(
@@ -80,7 +83,7 @@ def _parse(text: str, default_region: str) -> PhoneNumber:
     return PhoneNumber(
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed),
-        number_type=phonenumbers.number_type(parsed),
+        number_type=number_type,
     )
 
 

@@ -18,6 +18,7 @@ _BASIC = frozenset(
 )
 # The extension table: each takes two septets (ESC + the character).
 _EXTENSION = frozenset("\f^{}\\[~]|€")
+_GSM7 = _BASIC | _EXTENSION
 
 GSM7_SINGLE = 160  # septets in a one-part message
 GSM7_PART = 153  # septets per part once a user data header (concatenation) is needed
@@ -27,7 +28,7 @@ UCS2_PART = 67
 
 def is_gsm7(text: str) -> bool:
     """True when every character of `text` is in the GSM-7 alphabet or its extension."""
-    return all(c in _BASIC or c in _EXTENSION for c in text)
+    return _GSM7.issuperset(text)
 
 
 def _units(text: str, encoding: Encoding) -> list[int]:

@@ -23,8 +23,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,16 +94,24 @@ def bound(name: str) -> Any:
     return None if current is None else current.get(name)
 
 
-@contextmanager
-def request_context(**fields: Any) -> Iterator[dict[str, Any]]:
-    """A fresh context for one request: its own codes and fields, gone when it ends."""
-    fields_token = _fields.set(dict(fields))
-    codes_token = _codes.set(set())
-    try:
-        yield _fields.get() or {}
-    finally:
-        _fields.reset(fields_token)
-        _codes.reset(codes_token)
+class request_context:
+    """A fresh context for one request: its own codes and fields, gone when it ends.
+    `with request_context(request_id=...) as fields:` (a class rather than a generator
+    context manager: one per request, ~5 Python calls fewer)."""
+
+    __slots__ = ("_codes_token", "_fields", "_fields_token")
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+
+    def __enter__(self) -> dict[str, Any]:
+        self._fields_token = _fields.set(self._fields)
+        self._codes_token = _codes.set(set())
+        return self._fields
+
+    def __exit__(self, *_: object) -> None:
+        _fields.reset(self._fields_token)
+        _codes.reset(self._codes_token)
 
 
 def mask_phone(match: re.Match[str]) -> str:

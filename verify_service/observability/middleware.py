@@ -50,6 +50,7 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
         echo: list[tuple[bytes, bytes]] = [(b"x-request-id", request_id.encode())]
         if header == b"scs-request-id":  # the Swisscom dialect echoes its own header
             echo.append((b"scs-request-id", request_id.encode()))
+        echoed = {name for name, _ in echo}
 
         disconnected = False
 
@@ -63,9 +64,7 @@ def request_log_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = int(message["status"])
-                kept = [
-                    (k, v) for k, v in message.get("headers", ()) if k.lower() not in dict(echo)
-                ]
+                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in echoed]
                 message["headers"] = [*kept, *echo]
             await send(message)
 

@@ -65,6 +65,7 @@ share the prefix's hash tag, hence its slot. Renaming a family loses the data un
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import re
@@ -158,6 +159,7 @@ class FraudKeys:
     lifts: str  # the blocks operators lifted, newest first (store/fraud.py LIFTS_KEPT)
 
 
+@functools.lru_cache(maxsize=1024)  # per service: a few names, asked for on every start
 def fraud_keys(service: str) -> FraudKeys:
     base = f"vs:fraud:{{{_digest('fraud', service, length=16)}}}"
     return FraudKeys(
@@ -186,6 +188,7 @@ def rate_key(identifier: str) -> str:
     return f"{RATE_LIMIT_PREFIX}:{identifier}"
 
 
+@functools.lru_cache(maxsize=1024)  # per service: ~4 key names of each send and check
 def attempts_tag(service: str) -> str:
     """The hash tag of a service's attempt log: every attempt key of a service shares it,
     so each attempts script touches one slot (a digest: no service name in key names)."""

@@ -33,6 +33,8 @@ def escape(text: str) -> str:
 
 
 def _unescape(text: str) -> str:
+    if "%" not in text:  # nearly every value: nothing was escaped
+        return text
     return text.replace("%0D", "\r").replace("%0A", "\n").replace("%7C", "|").replace("%25", "%")
 
 

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import anyio
-import anyio.to_thread
 
 from verify_service.abuse.policy import AbusePolicy
 from verify_service.config import ServiceSettings, Settings
@@ -50,6 +49,7 @@ from verify_service.store.verifications import ScriptOutcome
 from verify_service.usecases import delegation, idempotency, messages
 from verify_service.usecases.attempts import Attempts
 from verify_service.usecases.channels import WorkflowScheduler, channel_plan
+from verify_service.usecases.hash_threads import run_in_hash_thread
 from verify_service.usecases.observer import VerificationObserver
 from verify_service.webhooks.callbacks import StatusEvents
 
@@ -157,7 +157,6 @@ class Verifications:
         # Keys the tag in ids (store/keys.py): derived once, as the secret may be random.
         self._tag_key = keys.tag_key(settings.id_secret())
         self._hash_threads = hash_threads or os.cpu_count() or 1
-        self._limiter: anyio.CapacityLimiter | None = None
         # Recent wall time of a check's argon2 run, queueing included (seconds): a moving
         # average, started at a production hash's order of magnitude.
         self._hash_seconds = 0.1
@@ -165,9 +164,7 @@ class Verifications:
     async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
         # argon2 is CPU- and memory-bound: run it in worker threads (it releases the GIL),
         # at most one per core so that a burst of checks queues instead of thrashing.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._hash_threads)
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+        return await run_in_hash_thread(self._hash_threads, fn, *args)
 
     def _phone(self, raw: str) -> PhoneNumber:
         try:

@@ -3,7 +3,7 @@ the peer is a trusted proxy."""
 
 from __future__ import annotations
 
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,3 +55,43 @@ def test_ipv6_is_counted_per_64_and_ipv4_per_address() -> None:
     assert client_subject("::ffff:203.0.113.5") == "203.0.113.5"
     assert client_subject("testclient") == "testclient"
     assert client_subject(None) is None
+
+
+def _subject_by_parsing(client_ip: str) -> str:
+    """client_subject's rule without its shortcut for canonical IPv4 text."""
+    try:
+        address = ip_address(client_ip)
+    except ValueError:
+        return client_ip
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+@given(
+    st.one_of(
+        st.ip_addresses().map(str),
+        st.ip_addresses(v=4).map(lambda a: ".".join(f"0{o}" for o in str(a).split("."))),
+        st.text(alphabet="0123456789.: \nx", max_size=20),
+    )
+)
+def test_the_ipv4_shortcut_counts_every_address_as_the_parse_does(client_ip: str) -> None:
+    # canonical IPv4 skips the parse (it is what the parse would print); everything else,
+    # leading zeros, spaces, a trailing newline, IPv6, junk, is parsed as before
+    assert client_subject(client_ip) == _subject_by_parsing(client_ip)
+
+
+@given(peer=st.ip_addresses().map(str), hops=st.lists(junk, max_size=3))
+def test_without_trusted_proxies_the_header_is_never_read(peer: str, hops: list[str]) -> None:
+    assert resolve_client_ip(peer, hops, []) == peer
+    assert resolve_client_ip("testclient", hops, ()) == "testclient"
+
+
+@given(peer=st.one_of(proxy_v4, public_v4), client=public_v4)
+def test_a_peer_is_trusted_alike_on_every_request(peer: str, client: str) -> None:
+    # the peer's trust is kept per peer: asking twice answers as the first time did
+    first = resolve_client_ip(peer, [client], PROXIES)
+    assert resolve_client_ip(peer, [client], PROXIES) == first
+    assert first == (client if peer.startswith("10.") else peer)

@@ -152,3 +152,60 @@ def test_an_opening_bracket_and_a_trunk_zero_in_brackets_are_read() -> None:
     assert parse_phone("(+41) 79 123 45 67", "DE").e164 == "+41791234567"
     assert parse_phone("+41 (0)79 123 45 67", "DE").e164 == "+41791234567"
     assert parse_phone("+41\uff17\uff19 123 45 67", "DE").e164 == "+41791234567"  # fullwidth
+
+
+_CALLING_CODES = sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)
+
+
+def _parse_as_before(text: str, region: str) -> tuple[str, str | None, int] | None:
+    """The reading that checked validity and the type in two passes (None: refused)."""
+    try:
+        parsed = phonenumbers.parse(text, region or None)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(parsed):
+        return None
+    return (
+        phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
+        phonenumbers.region_code_for_number(parsed),
+        phonenumbers.number_type(parsed),
+    )
+
+
+def _example_of_kind(region: str, kind: int, keep: bool) -> str:
+    """phonenumbers' example number of `kind` in `region` (E.164), its last digit changed
+    unless `keep`; a Swiss mobile number where the region has no example of that kind."""
+    example = phonenumbers.example_number_for_type(region, kind)
+    if example is None:
+        return "+41791234567"
+    number = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    return number if keep else number[:-1] + ("0" if number[-1] != "0" else "1")
+
+
+@given(
+    st.one_of(
+        st.builds(
+            lambda cc, digits: f"+{cc}{digits}",
+            st.sampled_from(_CALLING_CODES),
+            st.text(alphabet="0123456789", min_size=4, max_size=13),
+        ),
+        st.builds(  # the example numbers: valid ones of every type, one digit changed or not
+            _example_of_kind,
+            st.sampled_from(sorted(phonenumbers.SUPPORTED_REGIONS)),
+            st.sampled_from(range(12)),
+            st.booleans(),
+        ),
+        st.text(alphabet="0123456789", min_size=4, max_size=13),  # national form
+    ),
+    st.sampled_from(["CH", "US", "GB", "DE", "IT"]),
+)
+def test_one_type_match_refuses_and_reads_what_two_passes_did(text: str, region: str) -> None:
+    # parse_phone reads a leading 00 as + (whatever the region's international prefix)
+    written = "+" + text[2:] if text.startswith("00") else text
+    before = _parse_as_before(written, "" if written.startswith("+") else region)
+    try:
+        number = parse_phone(text, region)
+    except PhoneNumberError:
+        assert before is None
+        return
+    assert (number.e164, number.region, number.number_type) == before

@@ -39,8 +39,9 @@ def test_every_symbol_appears_at_every_position(token_type: TokenType) -> None:
     """Uniformity, per position: every symbol occurs (a miss has probability below 1e-20
     with 60 draws per symbol), and the counts pass a chi-square test at a level that a fair
     generator fails about once in ten million runs. That catches gross bias (a symbol twice
-    as likely, a position stuck); the absence of subtle modulo bias rests on `secrets.choice`
-    (rejection sampling), not on this sample size."""
+    as likely, a position stuck); the absence of subtle modulo bias rests on `secrets.randbelow`
+    (rejection sampling) and on its draw naming each code exactly once (test_tokens.py),
+    not on this sample size."""
     alphabet = ALPHABETS[token_type]
     draws = 60 * len(alphabet)
     expected = draws / len(alphabet)

@@ -55,6 +55,21 @@ def test_every_symbol_appears_at_every_position(token_type: TokenType) -> None:
         assert max(counts.values()) < expected * 2 + 20
 
 
+@pytest.mark.parametrize(("token_type", "length"), [(TokenType.NUMERIC, 4), (TokenType.NUMERIC, 5)])
+def test_each_draw_names_one_code_and_every_code_has_one_draw(
+    token_type: TokenType, length: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A code is one uniform draw below len(alphabet) ** length, written in that base: if
+    # every draw gives a different code of the right shape, every code is equally likely.
+    alphabet = ALPHABETS[token_type]
+    space = len(alphabet) ** length
+    draws = iter(range(space))
+    monkeypatch.setattr("secrets.randbelow", lambda n: next(draws) if n == space else -1)
+    codes = {generate_token(token_type, length) for _ in range(space)}
+    assert len(codes) == space
+    assert all(len(code) == length and set(code) <= set(alphabet) for code in codes)
+
+
 @pytest.mark.parametrize("length", [MIN_LENGTH - 1, MAX_LENGTH + 1, 0])
 def test_lengths_outside_the_range_are_refused(length: int) -> None:
     with pytest.raises(ValueError):

@@ -152,3 +152,20 @@ def test_extra_fields_keep_their_order_and_private_ones_stay_out() -> None:
     RedactingFilter(Redactor()).filter(record)
     line = json.loads(JsonFormatter().format(record))
     assert list(line)[4:] == ["method", "path", "status"]
+
+
+def test_a_request_context_ends_with_its_request_and_restores_the_one_around_it() -> None:
+    assert logs.bound("request_id") is None
+    with logs.request_context(request_id="outer") as fields:
+        logs.bind(service="s1")
+        assert fields == {"request_id": "outer", "service": "s1"}
+        logs.sensitive("424242")
+        with logs.request_context(request_id="inner"):
+            assert logs.bound("request_id") == "inner"
+            assert logs.bound("service") is None
+        assert logs.bound("request_id") == "outer"
+        assert logs.bound("service") == "s1"
+        record = logging.LogRecord("x", logging.INFO, "f", 1, "code 424242", (), None)
+        RedactingFilter(Redactor()).filter(record)
+        assert "424242" not in record.getMessage()
+    assert logs.bound("request_id") is None

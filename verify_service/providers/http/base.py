@@ -24,6 +24,10 @@ from verify_service import __version__
 from verify_service.providers.base import Provider, ProviderError, ProviderOptions
 
 MAX_CONNECTIONS = 100  # per provider instance, as httpx.Limits' default
+# Parsed URLs kept per provider instance, of the addresses a kind marks `fixed_url` (from
+# its config, never a number or a code in the path): httpx's URL parser is ~half of
+# building a request (docs/performance.md, "Wave 5").
+URLS_KEPT = 8
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept, as httpx's default
 
 
@@ -47,6 +51,7 @@ class HttpProvider(Provider):
         super().__init__(name, options)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
+        self._urls: dict[str, httpx.URL] = {}
 
     @property
     def base_url(self) -> str:
@@ -85,8 +90,10 @@ class HttpProvider(Provider):
         content: bytes | None = None,
         data: dict[str, str] | None = None,
         json: Any = None,
+        fixed_url: bool = False,
     ) -> httpx.Response:
-        """Send one request; the answer, whatever its status, read whole.
+        """Send one request; the answer, whatever its status, read whole. `fixed_url`: the
+        address is the same for every message (configured), so its parse is kept.
 
         Raises ProviderError (retryable) for a timeout (the connection, any read, or the
         whole exchange past `timeout` seconds) and for anything that stops the exchange
@@ -94,8 +101,13 @@ class HttpProvider(Provider):
         merged = httpx.Headers(default_headers())
         if headers:
             merged.update(headers)
+        parsed = self._urls.get(url) if fixed_url else None
+        if parsed is None:
+            parsed = httpx.URL(url)  # immutable: shared by every request to it
+            if fixed_url and len(self._urls) < URLS_KEPT:
+                self._urls[url] = parsed
         request = httpx.Request(
-            method, url, params=params, headers=merged, content=content, data=data, json=json
+            method, parsed, params=params, headers=merged, content=content, data=data, json=json
         )
         try:
             # aiohttp's read timeout bounds each read, so a server that dribbles its answer

@@ -224,7 +224,7 @@ class HttpGenericProvider(HttpProvider):
             # One id per send: the same reference on a retry lets the receiver deduplicate.
             webhook_id = "msg_" + message.reference.replace(".", "_")
             headers.update(signature_headers(self._key, webhook_id, int(time.time()), content))
-        response = await self.request(o.method, o.url, headers=headers, **kwargs)
+        response = await self.request(o.method, o.url, headers=headers, fixed_url=True, **kwargs)
         status = response.status_code
         if status in o.recipient_invalid_status:
             raise ProviderError(

@@ -8,6 +8,7 @@ through both to its documented loopback fake, which records the requests as they
 
 from __future__ import annotations
 
+import dataclasses
 import ssl
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -22,7 +23,7 @@ from tests.support.fake_http import FakeServer, Handler, Recorded
 from tests.unit.providers.kinds.conftest import MESSAGE, MakeProvider
 from tests.unit.providers.kinds.fakes import KINDS, SECRET, endpoint_api, http_config
 from verify_service import __version__
-from verify_service.providers.base import OutgoingMessage, ProviderError
+from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
 from verify_service.providers.http import base as http_base
 from verify_service.providers.http.base import HttpProvider
 
@@ -60,6 +61,7 @@ CASES |= {
 
 async def via_httpx(self: HttpProvider, method: str, url: str, **kwargs: Any) -> httpx.Response:
     """The provider call as it was: httpx's client and transport, the service's settings."""
+    kwargs.pop("fixed_url", None)  # ours: whether the URL's parse may be kept
     async with httpx.AsyncClient(
         timeout=httpx.Timeout(self.options.timeout),
         headers={"User-Agent": f"verify-service/{__version__}"},
@@ -77,21 +79,43 @@ def on_the_wire(request: Recorded) -> tuple[str, str, list[tuple[bytes, bytes]],
     return request.method, request.target, headers, request.body
 
 
+async def send_both(
+    case: str,
+    messages: list[OutgoingMessage],
+    start_fake: Callable[[Handler], FakeServer],
+    make_provider: MakeProvider,
+    monkeypatch: pytest.MonkeyPatch,
+) -> tuple[Provider, FakeServer, FakeServer, list[SendResult], list[SendResult]]:
+    """`messages` sent by one provider of `case` (ours) and by one calling httpx's own
+    client (the reference), each to its own fake: (our provider, our fake, the reference's
+    fake, our results, the reference's)."""
+    api, config, _ = CASES[case]
+    ours, reference = start_fake(api()), start_fake(api())
+    provider = make_provider(config(ours.url))
+    sent = [await provider.send(message) for message in messages]
+    with monkeypatch.context() as patch:
+        patch.setattr(HttpProvider, "request", via_httpx)
+        theirs = make_provider(config(reference.url))
+        expected = [await theirs.send(message) for message in messages]
+    return provider, ours, reference, sent, expected
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-async def test_a_send_puts_the_same_bytes_on_the_wire_as_httpx(
+async def test_each_send_puts_the_same_bytes_on_the_wire_as_httpx(
     case: str,
     start_fake: Callable[[Handler], FakeServer],
     make_provider: MakeProvider,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    api, config, message = CASES[case]
-    ours, reference = start_fake(api()), start_fake(api())
-    sent = await make_provider(config(ours.url)).send(message)
-    with monkeypatch.context() as patch:
-        patch.setattr(HttpProvider, "request", via_httpx)
-        expected = await make_provider(config(reference.url)).send(message)
+    # Three sends by one provider: what it keeps between sends (the parse of a configured
+    # address) never carries one message's number, text or query string into another's.
+    message = CASES[case][2]
+    other = dataclasses.replace(message, to="+41797654321", text="Your code is 135790")
+    provider, ours, reference, sent, expected = await send_both(
+        case, [message, other, message], start_fake, make_provider, monkeypatch
+    )
     assert sent == expected
-    assert len(ours.requests) == len(reference.requests) > 0
+    assert len(ours.requests) == len(reference.requests) >= 3
     for got, want in zip(ours.requests, reference.requests, strict=True):
         assert on_the_wire(got)[:2] == on_the_wire(want)[:2]
         # the Host header names each fake's own port
@@ -101,6 +125,11 @@ async def test_a_send_puts_the_same_bytes_on_the_wire_as_httpx(
         assert got.headers["host"] == ours.url.removeprefix("http://")
         assert got.header_names[0] == want.header_names[0] == "host"
         assert got.body == want.body
+    assert b"41797654321" in ours.requests[-2].body + ours.requests[-2].target.encode()
+    # only a configured address is kept parsed (a kind's path may hold a number or a code)
+    assert isinstance(provider, HttpProvider)
+    kept = list(provider._urls)
+    assert kept == ([CASES[case][1](ours.url)["url"]] if case.startswith("http") else [])
 
 
 @pytest.fixture
