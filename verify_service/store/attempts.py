@@ -82,7 +82,7 @@ from verify_service.domain.attempts import (
     number_prefix,
 )
 from verify_service.store import keys
-from verify_service.store.scripts import ANY, Call
+from verify_service.store.scripts import Call
 from verify_service.store.verifications import Store, store_call
 
 RANDOM_HEX = 20
@@ -327,8 +327,8 @@ class AttemptStore:
         created: bool = False,
         seconds: Sequence[float | None] = (),
     ) -> Call | None:
-        """`add`'s script call (attempts_add.lua, replies 'ok'), to run alone or guarded
-        with the send's own record (`Store.record_sends`); None for no attempts."""
+        """`add`'s script call (attempts_add.lua, replies 'ok'), to run alone or with the
+        send's own record (`Store.record_sends`); None for no attempts."""
         if not attempts:
             return None
         args: list[Any] = [
@@ -350,7 +350,7 @@ class AttemptStore:
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour_of(score)) for score, _ in packed),
         ]
-        return Call("attempts_add", keys_, args, goes_on=(ANY,), guarded=True)
+        return Call("attempts_add", keys_, args)
 
     async def convert(
         self,
@@ -374,7 +374,7 @@ class AttemptStore:
         credit_ms: int | None = None,
     ) -> Call | None:
         """`convert`'s script call (attempts_convert.lua, replies how many changed), to
-        run alone or guarded after the approval (`Store.finish`); None for no times."""
+        run alone or after the approval (`Store.finish`); None for no times."""
         if not times_ms:
             return None
         ordered = sorted(set(times_ms))
@@ -387,7 +387,7 @@ class AttemptStore:
         if credit_ms is not None:
             args.append(str(credit_ms))
             keys_.append(keys.attempts_hour_key(service, hour_of(credit_ms)))
-        return Call("attempts_convert", keys_, args, goes_on=(ANY,), guarded=True)
+        return Call("attempts_convert", keys_, args)
 
     async def rollups(self, service: str, hours: Sequence[int], kinds: str = "") -> Rollups:
         """The roll-ups of `hours` (each ms // HOUR_MS), one script call whatever their

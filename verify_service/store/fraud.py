@@ -241,8 +241,8 @@ class FraudStore:
 
     def approve_call(self, service: str, prefixes: Sequence[str], args: GuardArgs) -> Call:
         """The call that counts one approval in the ranges `prefixes` (fraud_approve.lua;
-        replies ['ok']): run alone (`approved`) or guarded after the approval itself
-        (`Scripts.chain`)."""
+        replies ['ok']): run alone (`approved`) or after the approval itself
+        (`Store.finish`)."""
         k = keys.fraud_keys(service)
         return Call(
             "fraud_approve",

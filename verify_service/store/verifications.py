@@ -147,6 +147,11 @@ def log_index_failure(failure: Any) -> None:
     log.warning("message id index not written: %s", what)
 
 
+def _side(call: Call) -> Call:
+    """`call` as a side effect of a chain: guarded, and the chain goes on after it."""
+    return replace(call, goes_on=(ANY,), guarded=True)
+
+
 def _outcome(reply: list[str]) -> ScriptOutcome:
     if len(reply) < 2:
         return ScriptOutcome(reply[0], None)
@@ -358,9 +363,10 @@ class Store:
         becomes `failed`. Index each (provider, message id) for delivery reports, for
         `index_ttl_ms`.
 
-        `attempt_log`: the attempt log's write of the same delivery (`AttemptStore.add_call`,
-        guarded), whose reply comes back in `side` (`failed` tells a write that did not
-        happen; it never fails the send's record).
+        `attempt_log`: the attempt log's write of the same delivery
+        (`AttemptStore.add_call`, run guarded: `Call.guarded`), whose reply comes back in
+        `side` (`failed` tells a write that did not happen; it never fails the send's
+        record).
 
         On one server the send's record, the attempt log's write and the index are one
         EVALSHA (`Scripts.chain`): one round trip, and atomic, so a delivery report,
@@ -384,7 +390,7 @@ class Store:
         recorded = Call("record_send", [keys.prefix(tag)], args, goes_on=(ANY,))
         index = [keys.message_key(p, m) for p, m in message_ids]
         if not self.one_slot_per_call:
-            calls = [recorded, *([attempt_log] if attempt_log else [])]
+            calls = [recorded, *([_side(attempt_log)] if attempt_log else [])]
             if index:
                 ttl = [verification_id, index_ttl_ms]
                 calls.append(Call("message_index", index, ttl, guarded=True))
@@ -394,7 +400,7 @@ class Store:
             reply, side = list(replies[0]), tuple(replies[1 : 1 + bool(attempt_log)])
         else:
             # the send's record and the attempt log's write concurrently (one each)
-            alone = [call for call in (recorded, attempt_log) if call is not None]
+            alone = [recorded, *([_side(attempt_log)] if attempt_log else [])]
             ran = await asyncio.gather(*(self.scripts.chain([c], together=False) for c in alone))
             reply, side = list(ran[0][0]), tuple(done[0] for done in ran[1:])
             if index:  # only once both records exist: the reports find them
@@ -493,8 +499,8 @@ class Store:
         verification as it is; `not_found`. `base`: the record the check reserved on; the
         reply then carries only its status, update time and attempts, merged into it.
 
-        `then`: guarded calls (`Call.guarded`: the pumping guard's count of an approval,
-        the attempt log's conversion) that run only when this call changed the
+        `then`: side effects (the pumping guard's count of an approval, the attempt
+        log's conversion: run guarded, `Call.guarded`) that run only when this call changed the
         verification, in the same round trip and atomically with it on one server
         (`Scripts.chain`): their replies come back in `side` (empty when it did not
         change it), a failed one as `[PART_FAILED, ...]` (`failed`) while the end
@@ -504,7 +510,7 @@ class Store:
         side: tuple[Any, ...] | None = ()
         if then and not self.one_slot_per_call:
             ended = Call("finish", [keys.prefix(tag)], args, goes_on=("changed",))
-            replies = await self.scripts.chain([ended, *then], together=True)
+            replies = await self.scripts.chain([ended, *map(_side, then)], together=True)
             reply, side = list(replies[0]), tuple(replies[1:])
         else:
             reply = list(await self.scripts.run("finish", [keys.prefix(tag)], args))
