@@ -38,10 +38,10 @@ async def _report_when_findable(client: aioredis.Redis, v: Components) -> str:
     for _ in range(5000):
         found = await client.keys("vs:msg:*")
         if found:
-            verification_id = await client.get(found[0])
+            verification_id = str(await client.get(found[0]))
             message_id = f"{verification_id}.1"  # the capture provider's: our reference
             await v.reports.apply("capture", [DeliveryReport(message_id, "delivered")])
-            return str(verification_id)
+            return verification_id
         await asyncio.sleep(0.001)
     raise AssertionError("the message was never indexed")
 
