@@ -155,9 +155,9 @@ class Attempts:
     ) -> Call | None:
         """The records of one delivery to `phone` (whose verification tag is `tag`),
         counted for the dashboards, as the store call that writes them: it runs with the
-        send's own record (`Store.record_sends(log=...)`: no round trip of its own, and
-        before the message can be found by a delivery report), and `written` reads its
-        reply. None when there is nothing to record."""
+        send's own record (`Store.record_sends(attempt_log=...)`: no round trip of its
+        own, and before a delivery report can find the message), and `written` reads
+        its reply. None when there is nothing to record."""
         country = phone.region or ""
         text = templates.compose(template, "0" * token_length, service.autofill)
         parts = sms.segments(text)[1]
