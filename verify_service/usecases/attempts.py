@@ -1,7 +1,9 @@
 """The attempt log (issue 17): what was sent where, through which provider, what abuse
-protection refused, and which of it converted. Written by three hooks of `verifications`
-(each one call: `sends` after a delivery, `refused` when a start is refused, `converted`
-on approval); read by the native `/v1/attempts*` routes, the Twilio-compatible
+protection refused, and which of it converted. Written by three hooks of `verifications`:
+`send_records` after a delivery and `conversion_call` on approval (store calls that run
+in the same script as the send's record and the approval, `written` and
+`conversion_done` reading their replies; `converted` runs it alone), and `refused` when
+a start is refused (one call); read by the native `/v1/attempts*` routes, the Twilio-compatible
 `/v2/Attempts*` ones and the operations console.
 
 Reading API (every method takes the calling service's settings; all raise
