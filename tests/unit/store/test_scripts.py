@@ -194,3 +194,40 @@ async def test_end_pending_refuses_any_other_status(store: Store, start_one: Sta
     with pytest.raises(VerifyError):
         await _end(store, vid, "expired")
     assert await store.client.hget(keys.verification_key(TAG, vid), "st") == "pending"
+
+
+def _index(key: str) -> Call:
+    """A message_index.lua call: `key` names verification "v" for a minute."""
+    return Call("message_index", [key], ["v", 60_000], goes_on=(scripts.ANY,), guarded=True)
+
+
+@pytest.mark.parametrize("together", [True, False])
+async def test_guarded_parts_reply_their_failure_and_the_chain_goes_on(
+    store: Store, start_one: StartOne, together: bool
+) -> None:
+    """A guarded part that raises replies [PART_FAILED, message] (the writes of the parts
+    before it stand); the next part runs when the failed one's words allow it (ANY) and
+    not otherwise; a reply that is not a list (attempts_add's 'ok') goes on under ANY."""
+    vid = await start_one()
+    await store.client.set("{x}broken", "a string, not a hash")
+    record = Call(
+        "record_send",
+        [keys.prefix(TAG)],
+        [0, vid, "", "0", "", RETENTION, 0, "0"],
+        goes_on=(scripts.ANY,),
+    )
+    broken = Call("message_index", ["{x}broken"], ["v", "not a number"], (scripts.ANY,), True)
+    replies = await store.scripts.chain(
+        [record, broken, _index("{x}a"), _index("{x}b")], together=together
+    )
+    assert replies[0][0] == "ok"
+    assert replies[1][0] == scripts.PART_FAILED
+    assert scripts.failed(replies[1])
+    assert replies[2:] == [["ok"], ["ok"]]
+    assert await store.client.get("{x}a") == "v"
+    # the same failure without ANY among its words: the chain stops there
+    stops = Call("message_index", ["{x}broken"], ["v", "not a number"], ("ok",), True)
+    replies = await store.scripts.chain([record, stops, _index("{x}c")], together=together)
+    assert len(replies) == 2
+    assert scripts.failed(replies[1])
+    assert await store.client.get("{x}c") is None
