@@ -15,14 +15,23 @@ local spec = ARGV[1]            -- the parts: `name:keys:args:words:guarded`, sp
 local all_keys = KEYS           -- every part's KEYS, in order
 local all_args = ARGV           -- from index 2: every part's ARGV, in order
 
+-- whether a reply whose first word is `first` lets the next part run
+local function goes_on(words, first)
+  if words == '*' then return true end
+  first = tostring(first)
+  for word in string.gmatch(words, '[^,]+') do
+    if word == '*' or word == first then return true end
+  end
+  return false
+end
+
 local replies = {}
 local k, a = 0, 1
-for part in string.gmatch(spec, '%S+') do
-  local name, nk, na, words, guarded = string.match(part, '^([%w_]+):(%d+):(%d+):(.*):([01])$')
-  local keys, args = {}, {}
-  for i = 1, tonumber(nk) do keys[i] = all_keys[k + i] end
-  for i = 1, tonumber(na) do args[i] = all_args[a + i] end
-  k, a = k + tonumber(nk), a + tonumber(na)
+for name, nk, na, words, guarded in string.gmatch(spec, '([%w_]+):(%d+):(%d+):([^:%s]*):([01])') do
+  nk, na = tonumber(nk), tonumber(na)
+  local keys = {unpack(all_keys, k + 1, k + nk)}
+  local args = {unpack(all_args, a + 1, a + na)}
+  k, a = k + nk, a + na
   local reply
   if guarded == '1' then
     local ok, result = pcall(PARTS[name], keys, args)
@@ -35,10 +44,7 @@ for part in string.gmatch(spec, '%S+') do
     reply = PARTS[name](keys, args)
   end
   replies[#replies + 1] = reply
-  local first = type(reply) == 'table' and reply[1] or reply
-  local listed = ',' .. words .. ','
-  if not (string.find(listed, ',*,', 1, true)
-      or string.find(listed, ',' .. tostring(first) .. ',', 1, true)) then
+  if not goes_on(words, type(reply) == 'table' and reply[1] or reply) then
     break
   end
 end
