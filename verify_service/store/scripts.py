@@ -179,12 +179,15 @@ class Scripts:
         a guarded one's RedisError replied as `[PART_FAILED, message]`. Every name must be
         a part of the same chain, in that chain's order or a subsequence of it."""
         if together and len(calls) > 1:
-            spec = " ".join(
-                f"{c.name}:{len(c.keys)}:{len(c.args)}:{','.join(c.goes_on)}:{int(c.guarded)}"
-                for c in calls
-            )
-            keys = [key for call in calls for key in call.keys]
-            args = [spec, *(arg for call in calls for arg in call.args)]
+            parts: list[str] = []
+            keys: list[str] = []
+            args: list[Any] = [""]  # the spec, then the parts' arguments
+            for c in calls:
+                words = ",".join(c.goes_on)
+                parts.append(f"{c.name}:{len(c.keys)}:{len(c.args)}:{words}:{int(c.guarded)}")
+                keys += c.keys
+                args += c.args
+            args[0] = " ".join(parts)
             return list(await self.run(_CHAIN_OF[calls[0].name], keys, args))
         replies = []
         for call in calls:

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
@@ -147,15 +147,18 @@ def log_index_failure(failure: Any) -> None:
     log.warning("message id index not written: %s", what)
 
 
+_ANY = (ANY,)
+
+
 def _side(call: Call) -> Call:
     """`call` as a side effect of a chain: guarded, and the chain goes on after it."""
-    return replace(call, goes_on=(ANY,), guarded=True)
+    return Call(call.name, call.keys, call.args, _ANY, guarded=True)
 
 
-def _outcome(reply: list[str]) -> ScriptOutcome:
+def _outcome(reply: list[str], side: tuple[Any, ...] | None = ()) -> ScriptOutcome:
     if len(reply) < 2:
-        return ScriptOutcome(reply[0], None)
-    return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+        return ScriptOutcome(reply[0], None, side)
+    return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]), side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,7 +390,7 @@ class Store:
             code_expires_at_ms,
             "0" if base else "1",
         ]
-        recorded = Call("record_send", [keys.prefix(tag)], args, goes_on=(ANY,))
+        recorded = Call("record_send", [keys.prefix(tag)], args, goes_on=_ANY)
         index = [keys.message_key(p, m) for p, m in message_ids]
         if not self.one_slot_per_call:
             calls = [recorded, *([_side(attempt_log)] if attempt_log else [])]
@@ -410,7 +413,7 @@ class Store:
                 for failure in (w for w in written if isinstance(w, Exception)):
                     log_index_failure(failure)
         if base is None or len(reply) < 2:
-            return replace(_outcome(reply), side=side)
+            return _outcome(reply, side)
         return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=True), side)
 
     @_unavailable
@@ -516,7 +519,7 @@ class Store:
             reply = list(await self.scripts.run("finish", [keys.prefix(tag)], args))
             side = None if then else ()
         if base is None or len(reply) < 2:
-            return replace(_outcome(reply), side=side)
+            return _outcome(reply, side)
         return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=False), side)
 
     @_unavailable
