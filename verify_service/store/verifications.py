@@ -62,8 +62,8 @@ class ScriptOutcome:
     """`outcome`: the script's word (reserved | final | changed | unchanged | not_found
     ...); `record`: the verification as it replied it. `side`: the replies of the side
     calls that ran with it in its round trip (`Store.finish`'s `then`, `record_sends`'
-    `attempt_log`), in order; None when they were given but did not run with it (on a Cluster:
-    the caller runs them on its own)."""
+    `attempt_log`), in order; None when they were given but did not run with it (on a
+    Cluster: the caller runs them on its own)."""
 
     outcome: str
     record: StoredVerification | None
@@ -141,7 +141,7 @@ def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return wrapper
 
 
-def log_index_failure(failure: Any) -> None:
+def _log_index_failure(failure: Any) -> None:
     """A message-id index write that failed: that message's delivery reports are lost."""
     what = type(failure).__name__ if isinstance(failure, Exception) else str(failure[1])
     log.warning("message id index not written: %s", what)
@@ -399,7 +399,7 @@ class Store:
                 calls.append(Call("message_index", index, ttl, guarded=True))
             replies = await self.scripts.chain(calls, together=True)
             if index and failed(replies[-1]):
-                log_index_failure(replies[-1])
+                _log_index_failure(replies[-1])
             reply, side = list(replies[0]), tuple(replies[1 : 1 + bool(attempt_log)])
         else:
             # the send's record and the attempt log's write concurrently (one each)
@@ -411,7 +411,7 @@ class Store:
                     [("set", (key, verification_id), {"px": index_ttl_ms}) for key in index]
                 )
                 for failure in (w for w in written if isinstance(w, Exception)):
-                    log_index_failure(failure)
+                    _log_index_failure(failure)
         if base is None or len(reply) < 2:
             return _outcome(reply, side)
         return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=True), side)
