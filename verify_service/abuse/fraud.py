@@ -24,7 +24,7 @@ from verify_service.domain.errors import VerifyError
 from verify_service.domain.phones import PhoneNumber
 from verify_service.store import keys
 from verify_service.store.fraud import FraudStore, GuardArgs, StartVerdict, verdict
-from verify_service.store.scripts import Call
+from verify_service.store.scripts import Call, failed
 from verify_service.store.verifications import Store, store_call
 
 log = logging.getLogger("verify_service.abuse")
@@ -184,7 +184,24 @@ class PumpingGuard:
         try:
             await self.counters.approved(service.name, prefixes, self._args[service.name])
         except VerifyError:
-            log.warning("fraud guard: could not count an approval for service %r", service.name)
+            self.approval_not_counted(service)
+
+    def approve_call(self, service: ServiceSettings, e164: str) -> Call | None:
+        """`approved`'s script call, to run guarded right after the approval (one round
+        trip: `Store.finish`); None when the guard is off. `approval_counted` reads its
+        reply."""
+        if not service.fraud_guard.enabled:
+            return None
+        prefixes = [r.prefix for r in ranges_of(e164)]
+        return self.counters.approve_call(service.name, prefixes, self._args[service.name])
+
+    def approval_counted(self, service: ServiceSettings, reply: Any) -> None:
+        """What `approve_call`'s reply means: a failure is logged, as `approved` does."""
+        if failed(reply):
+            self.approval_not_counted(service)
+
+    def approval_not_counted(self, service: ServiceSettings) -> None:
+        log.warning("fraud guard: could not count an approval for service %r", service.name)
 
     def _tripped(self, service: ServiceSettings, country: str, verdict: StartVerdict) -> None:
         self._observer.fraud_guard_tripped(service.name, country, verdict.level)

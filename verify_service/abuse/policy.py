@@ -249,6 +249,19 @@ class AbusePolicy:
         if channel != "email" and self.test_code(service, e164) is None:
             await self.fraud.approved(service, e164)
 
+    def approval_call(self, service: ServiceSettings, e164: str, channel: str) -> Call | None:
+        """`approved`'s script call, to run guarded with the approval itself (one round
+        trip, `Store.finish`); None when there is nothing to count (the guard off, a test
+        number, email). `approval_counted` reads its reply."""
+        if channel == "email" or self.test_code(service, e164) is not None:
+            return None
+        return self.fraud.approve_call(service, e164)
+
+    def approval_counted(self, service: ServiceSettings, reply: Any) -> None:
+        """What `approval_call`'s reply means: a count the guard missed is logged; the
+        check stays approved."""
+        self.fraud.approval_counted(service, reply)
+
     def _layer(self, service: ServiceSettings, layer: str, subject: str) -> Layer:
         items = self._limits[service.name][layer]
         return Layer(layer, tagged(layer, service.name, subject), items)

@@ -67,7 +67,6 @@ class Components:
         """Let pending status events go out (within their grace period), then close the
         providers' connections and the store's."""
         await self.events.aclose()
-        await self.attempts.aclose()
         for provider in self.providers.values():
             await provider.aclose()
         await self.store.aclose()

@@ -82,6 +82,7 @@ from verify_service.domain.attempts import (
     number_prefix,
 )
 from verify_service.store import keys
+from verify_service.store.scripts import Call
 from verify_service.store.verifications import Store, store_call
 
 RANDOM_HEX = 20
@@ -307,8 +308,29 @@ class AttemptStore:
         count them in the roll-ups: `created` when they are the first delivery of their
         verification (a start), `seconds` how long each provider call took (None or
         absent: not timed). Raises VerifyError(store_unavailable)."""
+        call = self.add_call(service, tag, attempts, created=created, seconds=seconds)
+        if call is not None:
+            await self.run(call)
+
+    async def run(self, call: Call) -> Any:
+        """One prepared call (`add_call`, `convert_call`) on its own; its reply. Raises
+        VerifyError(store_unavailable)."""
+        with store_call(self._store.deadline, what="the attempt log"):
+            return await self._store.scripts.run(call.name, call.keys, call.args)
+
+    def add_call(
+        self,
+        service: str,
+        tag: str,
+        attempts: Sequence[Attempt],
+        *,
+        created: bool = False,
+        seconds: Sequence[float | None] = (),
+    ) -> Call | None:
+        """`add`'s script call (attempts_add.lua, replies 'ok'), to run alone or with the
+        send's own record (`Store.record_sends`); None for no attempts."""
         if not attempts:
-            return
+            return None
         args: list[Any] = [
             self._store.clock_offset_ms,
             self.retention,
@@ -328,8 +350,7 @@ class AttemptStore:
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour_of(score)) for score, _ in packed),
         ]
-        with store_call(self._store.deadline, what="the attempt log"):
-            await self._store.scripts.run("attempts_add", keys_, args)
+        return Call("attempts_add", keys_, args)
 
     async def convert(
         self,
@@ -342,8 +363,20 @@ class AttemptStore:
         attempts' times); returns how many changed. `credit_ms`, the time of its last send
         a provider accepted, names the send whose provider the approval is credited to
         (`c:` in the roll-ups); None: none. Raises VerifyError(store_unavailable)."""
+        call = self.convert_call(service, verification_id, times_ms, credit_ms)
+        return 0 if call is None else int(await self.run(call))
+
+    def convert_call(
+        self,
+        service: str,
+        verification_id: str,
+        times_ms: Sequence[int],
+        credit_ms: int | None = None,
+    ) -> Call | None:
+        """`convert`'s script call (attempts_convert.lua, replies how many changed), to
+        run alone or after the approval (`Store.finish`); None for no times."""
         if not times_ms:
-            return 0
+            return None
         ordered = sorted(set(times_ms))
         args = [own_part(verification_id), " ".join(str(t) for t in ordered)]
         keys_ = [
@@ -354,9 +387,7 @@ class AttemptStore:
         if credit_ms is not None:
             args.append(str(credit_ms))
             keys_.append(keys.attempts_hour_key(service, hour_of(credit_ms)))
-        with store_call(self._store.deadline, what="the attempt log"):
-            changed = await self._store.scripts.run("attempts_convert", keys_, args)
-        return int(changed)
+        return Call("attempts_convert", keys_, args)
 
     async def rollups(self, service: str, hours: Sequence[int], kinds: str = "") -> Rollups:
         """The roll-ups of `hours` (each ms // HOUR_MS), one script call whatever their

@@ -234,19 +234,27 @@ class FraudStore:
         )
 
     async def approved(self, service: str, prefixes: Sequence[str], args: GuardArgs) -> None:
-        k = keys.fraud_keys(service)
+        """Count one approval in the ranges `prefixes`: `approve_call`'s call, run alone."""
+        call = self.approve_call(service, prefixes, args)
         with store_call(self.store.deadline):
-            await self.store.scripts.run(
-                "fraud_approve",
-                [k.ranges, k.lru],
-                [
-                    self.store.clock_offset_ms,
-                    args.window_ms,
-                    args.baseline_ms,
-                    args.ttl_ms,
-                    " ".join(prefixes),
-                ],
-            )
+            await self.store.scripts.run(call.name, call.keys, call.args)
+
+    def approve_call(self, service: str, prefixes: Sequence[str], args: GuardArgs) -> Call:
+        """The call that counts one approval in the ranges `prefixes` (fraud_approve.lua;
+        replies ['ok']): run alone (`approved`) or after the approval itself
+        (`Store.finish`)."""
+        k = keys.fraud_keys(service)
+        return Call(
+            "fraud_approve",
+            [k.ranges, k.lru],
+            [
+                self.store.clock_offset_ms,
+                args.window_ms,
+                args.baseline_ms,
+                args.ttl_ms,
+                " ".join(prefixes),
+            ],
+        )
 
     async def state(self, service: str) -> FraudState:
         k = keys.fraud_keys(service)

@@ -10,11 +10,16 @@ and lost its script cache) redis-py loads the script and retries it once.
 Redis Cluster: redis-py sends SCRIPT LOAD to every primary, and each script touches only
 keys of one hash tag (see `keys`), hence one slot. fakeredis runs the same Lua.
 
-Chains (`Scripts.chain`): calls that follow each other on a request's path (the abuse
-checks of a start, then the start) run as one EVALSHA of `chain` on one server: the
-scripts of CHAINED, each its own text as a function, run in order while each lets the
-next one go on. One round trip and one TIME instead of one per script; the same order,
-the same refusals. On a Cluster they are one call each, in the same order.
+Chains (`Scripts.chain`): calls that follow each other on a request's path run as one
+EVALSHA of a chain script on one server (CHAINS: the abuse checks of a start, then the
+start; an approval, then the pumping guard's count and the attempt log's conversion; a
+send's record, its attempt-log records and its message-id index): the parts, each its
+script's own text as a function, run in order while each lets the next one go on. One
+round trip and one TIME instead of one per script; the same order, the same refusals,
+and atomic together. A guarded part (`Call.guarded`: a side effect that must not undo
+or fail the main one) runs under `pcall`: when it raises, its reply is
+`[PART_FAILED, message]` and the chain goes on as its words say. On a Cluster the parts'
+keys are in different slots: one call each, in the same order.
 """
 
 from __future__ import annotations
@@ -26,13 +31,27 @@ from importlib import resources
 from typing import Any
 
 from redis.commands.core import AsyncScript
+from redis.exceptions import RedisError
 
 from verify_service.store.connect import RedisClient
 
 PRELUDE = "_prelude"
-CHAIN = "chain"
-# Scripts that can be parts of a chain (each is also a script of its own).
-CHAINED = ("fraud_start", "ratelimit", "start")
+CHAIN = "chain"  # the text that runs a chain's parts (scripts/chain.lua)
+# Each chain script -> the scripts it runs as parts (each is also a script of its own).
+CHAINS: dict[str, tuple[str, ...]] = {
+    # a start: the pumping guard, the rate limits, then the start itself
+    "chain": ("fraud_start", "ratelimit", "start"),
+    # a check's approval, then the pumping guard's count and the attempt log's conversion
+    "chain_approve": ("finish", "fraud_approve", "attempts_convert"),
+    # a send's outcome, its records in the attempt log, then its message-id index
+    "chain_send": ("record_send", "attempts_add", "message_index"),
+}
+CHAINED = tuple(part for parts in CHAINS.values() for part in parts)
+_CHAIN_OF = {part: chain for chain, parts in CHAINS.items() for part in parts}
+# A word of `Call.goes_on`: the next part runs whatever this one replied.
+ANY = "*"
+# The first word of a guarded part's reply when it raised (the message follows).
+PART_FAILED = "part_failed"
 
 # name -> KEYS it takes; ARGV are named at the top of each script.
 NAMES = (
@@ -59,7 +78,8 @@ NAMES = (
     "workflow_claim",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_advance",  # keys.workflow_due_key(), keys.workflow_steps_key()
     "workflow_step",  # keys.prefix(tag)
-    "chain",  # the KEYS of its parts, in order (Scripts.chain)
+    "message_index",  # keys.message_key(provider, message id) of each message of a send
+    *CHAINS,  # the KEYS of its parts, in order (Scripts.chain)
 )
 
 
@@ -73,8 +93,8 @@ def source(name: str) -> str:
     KeyError for a name not in NAMES."""
     if name not in NAMES:
         raise KeyError(name)
-    if name == "chain":
-        return _chain_source()
+    if name in CHAINS:
+        return _chain_source(CHAINS[name])
     return f"{_package_data(PRELUDE)}\n{_package_data(name)}"
 
 
@@ -92,11 +112,11 @@ end
 """
 
 
-def _chain_source() -> str:
+def _chain_source(chained: Sequence[str]) -> str:
     parts = "".join(
-        f"local function part_{name}(KEYS, ARGV)\n{_package_data(name)}\nend\n" for name in CHAINED
+        f"local function part_{name}(KEYS, ARGV)\n{_package_data(name)}\nend\n" for name in chained
     )
-    table = ", ".join(f"{name} = part_{name}" for name in CHAINED)
+    table = ", ".join(f"{name} = part_{name}" for name in chained)
     return (
         f"{_package_data(PRELUDE)}\n{_CHAIN_CLOCK}{parts}local PARTS = {{{table}}}\n"
         f"{_package_data(CHAIN)}"
@@ -106,12 +126,29 @@ def _chain_source() -> str:
 @dataclass(frozen=True, slots=True)
 class Call:
     """One script call, prepared (`Scripts.chain`): the script's name, its KEYS and ARGV,
-    and the first words of its reply after which the next call of a chain runs."""
+    the first words of its reply after which the next call of a chain runs (ANY: every
+    reply), and whether it is `guarded`: a side effect whose failure (a Lua error, or on a
+    Cluster a Redis error) becomes its reply `[PART_FAILED, message]` instead of failing
+    the chain."""
 
     name: str
     keys: Sequence[str]
     args: Sequence[Any]
     goes_on: tuple[str, ...] = ()
+    guarded: bool = False
+
+
+def failed(reply: Any) -> bool:
+    """Whether `reply` is a guarded part's that raised (`Call.guarded`), or an exception
+    caught in its place."""
+    if isinstance(reply, Exception):
+        return True
+    return isinstance(reply, list) and len(reply) > 0 and reply[0] == PART_FAILED
+
+
+def _goes_on(call: Call, reply: Any) -> bool:
+    first = reply[0] if isinstance(reply, list) and reply else reply
+    return ANY in call.goes_on or str(first) in call.goes_on
 
 
 class Scripts:
@@ -136,20 +173,31 @@ class Scripts:
 
     async def chain(self, calls: Sequence[Call], *, together: bool) -> list[Any]:
         """Run `calls` in order, each only when the reply of the one before begins with
-        one of its `goes_on` words; the replies of those that ran. `together` (one Redis
-        server, keys of any slot in one script): one EVALSHA of `chain`, atomic;
-        otherwise (a Cluster) one call each. Every name must be in CHAINED."""
+        one of its `goes_on` words (or they hold ANY); the replies of those that ran.
+        `together` (one Redis server, keys of any slot in one script): one EVALSHA of the
+        chain script of their parts (CHAINS), atomic; otherwise (a Cluster) one call each,
+        a guarded one's RedisError replied as `[PART_FAILED, message]`. Every name must be
+        a part of the same chain, in that chain's order or a subsequence of it."""
         if together and len(calls) > 1:
-            spec = " ".join(
-                f"{c.name}:{len(c.keys)}:{len(c.args)}:{','.join(c.goes_on)}" for c in calls
-            )
-            keys = [key for call in calls for key in call.keys]
-            args = [spec, *(arg for call in calls for arg in call.args)]
-            return list(await self.run("chain", keys, args))
+            parts: list[str] = []
+            keys: list[str] = []
+            args: list[Any] = [""]  # the spec, then the parts' arguments
+            for c in calls:
+                words = ",".join(c.goes_on)
+                parts.append(f"{c.name}:{len(c.keys)}:{len(c.args)}:{words}:{int(c.guarded)}")
+                keys += c.keys
+                args += c.args
+            args[0] = " ".join(parts)
+            return list(await self.run(_CHAIN_OF[calls[0].name], keys, args))
         replies = []
         for call in calls:
-            reply = await self.run(call.name, call.keys, call.args)
+            try:
+                reply = await self.run(call.name, call.keys, call.args)
+            except RedisError as exc:
+                if not call.guarded:
+                    raise
+                reply = [PART_FAILED, str(exc)]
             replies.append(reply)
-            if str(reply[0]) not in call.goes_on:
+            if not _goes_on(call, reply):
                 break
         return replies

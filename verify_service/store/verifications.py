@@ -18,7 +18,7 @@ from verify_service.domain.errors import VerifyError
 from verify_service.store import keys
 from verify_service.store.connect import SOCKET_TIMEOUT, RedisClient, connect
 from verify_service.store.records import StoredVerification, escape, pack_attempt
-from verify_service.store.scripts import Call, Scripts
+from verify_service.store.scripts import ANY, Call, Scripts, failed
 
 log = logging.getLogger("verify_service.store")
 
@@ -59,8 +59,15 @@ class StartOutcome:
 
 @dataclass(frozen=True, slots=True)
 class ScriptOutcome:
-    outcome: str  # script-specific word: reserved | final | changed | unchanged | not_found ...
+    """`outcome`: the script's word (reserved | final | changed | unchanged | not_found
+    ...); `record`: the verification as it replied it. `side`: the replies of the side
+    calls that ran with it in its round trip (`Store.finish`'s `then`, `record_sends`'
+    `attempt_log`), in order; None when they were given but did not run with it (on a
+    Cluster: the caller runs them on its own)."""
+
+    outcome: str
     record: StoredVerification | None
+    side: tuple[Any, ...] | None = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,10 +141,24 @@ def _unavailable(fn: Callable[P, Awaitable[T]]) -> Callable[P, Awaitable[T]]:
     return wrapper
 
 
-def _outcome(reply: list[str]) -> ScriptOutcome:
+def _log_index_failure(failure: Any) -> None:
+    """A message-id index write that failed: that message's delivery reports are lost."""
+    what = type(failure).__name__ if isinstance(failure, Exception) else str(failure[1])
+    log.warning("message id index not written: %s", what)
+
+
+_ANY = (ANY,)
+
+
+def _side(call: Call) -> Call:
+    """`call` as a side effect of a chain: guarded, and the chain goes on after it."""
+    return Call(call.name, call.keys, call.args, _ANY, guarded=True)
+
+
+def _outcome(reply: list[str], side: tuple[Any, ...] | None = ()) -> ScriptOutcome:
     if len(reply) < 2:
-        return ScriptOutcome(reply[0], None)
-    return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]))
+        return ScriptOutcome(reply[0], None, side)
+    return ScriptOutcome(reply[0], StoredVerification.from_reply(reply[1], reply[2:]), side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -335,22 +356,32 @@ class Store:
         message_ids: Sequence[tuple[str, str]] = (),
         index_ttl_ms: int = 0,
         base: StoredVerification | None = None,
+        attempt_log: Call | None = None,
     ) -> ScriptOutcome:
         """Append the attempts; when `sent` and the verification is still pending, store
         `code_hash` (the code the send carried) with its own expiry `code_expires_at_ms`
         (Redis time, ms: the reservation's `now_ms` + expires_in), drop the expired codes
         and end the verification with its latest code. A failed send stores nothing and
         leaves `expires_at` alone; a pending verification left without any code by it
-        becomes `failed`. Index each (provider, message id) for delivery reports.
+        becomes `failed`. Index each (provider, message id) for delivery reports, for
+        `index_ttl_ms`.
 
-        The index keys live in other slots than the verification, so they cannot be in its
-        script; they go in the same non-transactional pipeline: one round trip on the start
-        path. If an index write fails after the script ran, only the delivery reports of
-        that message are lost, which is why a transaction is not worth a cross-slot MULTI.
+        `attempt_log`: the attempt log's write of the same delivery
+        (`AttemptStore.add_call`, run guarded: `Call.guarded`), whose reply comes back in
+        `side` (`failed` tells a write that did not happen; it never fails the send's
+        record).
+
+        On one server the send's record, the attempt log's write and the index are one
+        EVALSHA (`Scripts.chain`): one round trip, and atomic, so a delivery report,
+        which finds its send through the index, always finds both records. On a Cluster
+        their keys are in different slots: the send's record and the attempt log's write
+        go concurrently, then the index (one round trip more, for the same order). An
+        index write that fails loses only that message's delivery reports (logged).
 
         `base`: the record the caller has (the start's), for a smaller reply: only the
         fields a send can move come back, merged into it (`StoredVerification.updated`)."""
         args = [
+            self.clock_offset_ms,
             verification_id,
             "\n".join(pack_attempt(a) for a in attempts),
             "1" if sent else "0",
@@ -359,33 +390,31 @@ class Store:
             code_expires_at_ms,
             "0" if base else "1",
         ]
-
-        def outcome(reply: list[str]) -> ScriptOutcome:
-            if base is None or len(reply) < 2:
-                return _outcome(reply)
-            return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=True))
-
-        if not message_ids:
-            return outcome(await self._run("record_send", tag, *args))
-        script = self.scripts["record_send"]
-        # EVALSHA directly: a pipeline given Script objects first asks SCRIPT EXISTS,
-        # which would cost a second round trip on every start.
-        commands: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
-            ("evalsha", (script.sha, 1, keys.prefix(tag), self.clock_offset_ms, *args), {}),
-            *(
-                ("set", (keys.message_key(p, m), verification_id), {"px": index_ttl_ms})
-                for p, m in message_ids
-            ),
-        ]
-        replies = await self._together(commands)
-        for failed in (r for r in replies[1:] if isinstance(r, Exception)):
-            log.warning("message id index not written: %s", type(failed).__name__)
-        reply = replies[0]
-        if isinstance(reply, NoScriptError):  # Redis restarted and lost its script cache
-            return outcome(await self._run("record_send", tag, *args))
-        if isinstance(reply, Exception):
-            raise reply
-        return outcome(list(reply))
+        recorded = Call("record_send", [keys.prefix(tag)], args, goes_on=_ANY)
+        index = [keys.message_key(p, m) for p, m in message_ids]
+        if not self.one_slot_per_call:
+            calls = [recorded, *([_side(attempt_log)] if attempt_log else [])]
+            if index:
+                ttl = [verification_id, index_ttl_ms]
+                calls.append(Call("message_index", index, ttl, guarded=True))
+            replies = await self.scripts.chain(calls, together=True)
+            if index and failed(replies[-1]):
+                _log_index_failure(replies[-1])
+            reply, side = list(replies[0]), tuple(replies[1 : 1 + bool(attempt_log)])
+        else:
+            # the send's record and the attempt log's write concurrently (one each)
+            alone = [recorded, *([_side(attempt_log)] if attempt_log else [])]
+            ran = await asyncio.gather(*(self.scripts.chain([c], together=False) for c in alone))
+            reply, side = list(ran[0][0]), tuple(done[0] for done in ran[1:])
+            if index:  # only once both records exist: the reports find them
+                written = await self._together(
+                    [("set", (key, verification_id), {"px": index_ttl_ms}) for key in index]
+                )
+                for failure in (w for w in written if isinstance(w, Exception)):
+                    _log_index_failure(failure)
+        if base is None or len(reply) < 2:
+            return _outcome(reply, side)
+        return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=True), side)
 
     @_unavailable
     async def apply_reports(
@@ -466,16 +495,32 @@ class Store:
         status: str,
         retention: int,
         base: StoredVerification | None = None,
+        then: Sequence[Call] = (),
     ) -> ScriptOutcome:
         """End the pending verification in `status` (approved | max_attempts_reached, the
         latter only with every attempt reserved): `changed`, or `unchanged` with the
         verification as it is; `not_found`. `base`: the record the check reserved on; the
-        reply then carries only its status, update time and attempts, merged into it."""
-        args = (verification_id, status, retention, "0" if base else "1")
-        reply = await self._run("finish", tag, *args)
+        reply then carries only its status, update time and attempts, merged into it.
+
+        `then`: side effects (the pumping guard's count of an approval, the attempt
+        log's conversion: run guarded, `Call.guarded`) that run only when this call changed the
+        verification, in the same round trip and atomically with it on one server
+        (`Scripts.chain`): their replies come back in `side` (empty when it did not
+        change it), a failed one as `[PART_FAILED, ...]` (`failed`) while the end
+        stands. On a Cluster they cannot share its script: `side` is None, and the
+        caller runs them on its own."""
+        args = [self.clock_offset_ms, verification_id, status, retention, "0" if base else "1"]
+        side: tuple[Any, ...] | None = ()
+        if then and not self.one_slot_per_call:
+            ended = Call("finish", [keys.prefix(tag)], args, goes_on=("changed",))
+            replies = await self.scripts.chain([ended, *map(_side, then)], together=True)
+            reply, side = list(replies[0]), tuple(replies[1:])
+        else:
+            reply = list(await self.scripts.run("finish", [keys.prefix(tag)], args))
+            side = None if then else ()
         if base is None or len(reply) < 2:
-            return _outcome(reply)
-        return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=False))
+            return _outcome(reply, side)
+        return ScriptOutcome(reply[0], base.updated(reply[1], reply[2:], lists=False), side)
 
     @_unavailable
     async def end_pending(

@@ -1,7 +1,9 @@
 """The attempt log (issue 17): what was sent where, through which provider, what abuse
-protection refused, and which of it converted. Written by three hooks of `verifications`
-(each one call: `sends` after a delivery, `refused` when a start is refused, `converted`
-on approval); read by the native `/v1/attempts*` routes, the Twilio-compatible
+protection refused, and which of it converted. Written by three hooks of `verifications`:
+`send_records` after a delivery and `conversion_call` on approval (store calls that run
+in the same script as the send's record and the approval, `written` and
+`conversion_done` reading their replies; `converted` runs it alone), and `refused` when
+a start is refused (one call); read by the native `/v1/attempts*` routes, the Twilio-compatible
 `/v2/Attempts*` ones and the operations console.
 
 Reading API (every method takes the calling service's settings; all raise
@@ -26,12 +28,11 @@ counted (`AttemptObserver.attempt_log_failed`), the start goes on."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from verify_service.config import ServiceSettings, Settings
 from verify_service.domain import sms, templates
@@ -50,6 +51,7 @@ from verify_service.domain.phones import PhoneNumber, PhoneNumberError, is_valid
 from verify_service.providers.router import DeliveryAttempt
 from verify_service.store import keys
 from verify_service.store.attempts import AttemptStore, DeliveryUpdate, new_id
+from verify_service.store.scripts import Call, failed
 from verify_service.usecases.channels import channel_plan
 
 log = logging.getLogger("verify_service.attempts")
@@ -137,25 +139,27 @@ class Attempts:
         self._store = store
         self._observer = observer
         self._tag_key = keys.tag_key(settings.id_secret())
-        self._tasks: set[asyncio.Task[None]] = set()
 
     # --- the hooks of verifications ----------------------------------------------------
 
-    def sends(
+    def send_records(
         self,
         service: ServiceSettings,
         phone: PhoneNumber,
         *,
+        tag: str,
         channel: str,
         verification_id: str,
         attempts: Sequence[DeliveryAttempt],
         template: str,
         token_length: int,
         created: bool,
-    ) -> Awaitable[None]:
-        """Record the attempts of one delivery. Returns at once with the write under way
-        (it runs alongside the verification's own send record: no round trip added to the
-        start); await the result before answering. Never raises."""
+    ) -> Call | None:
+        """The records of one delivery to `phone` (whose verification tag is `tag`),
+        counted for the dashboards, as the store call that writes them: it runs with the
+        send's own record (`Store.record_sends(attempt_log=...)`: no round trip of its
+        own, and before a delivery report can find the message), and `written` reads
+        its reply. None when there is nothing to record."""
         country = phone.region or ""
         text = templates.compose(template, "0" * token_length, service.autofill)
         parts = sms.segments(text)[1]
@@ -181,12 +185,15 @@ class Attempts:
             self._observer.attempt_recorded(service.name, country, channel, record.status)
         if created and records:
             self._observer.verification_started(service.name, country, channel)
-        task = asyncio.ensure_future(
-            self._write(service.name, phone.e164, records, created, [a.seconds for a in attempts])
-        )
-        self._tasks.add(task)  # held until done: the loop keeps only weak references
-        task.add_done_callback(self._tasks.discard)
-        return task
+        seconds = [a.seconds for a in attempts]
+        return self._store.add_call(service.name, tag, records, created=created, seconds=seconds)
+
+    def written(self, service: ServiceSettings, reply: Any) -> None:
+        """What the reply of `send_records`'s call means: records the store did not take
+        are logged and counted; the start goes on. Never raises."""
+        if failed(reply):
+            log.warning("attempt log: the records of a send were not written")
+            self._observer.attempt_log_failed(service.name)
 
     async def refused(
         self, service: ServiceSettings, params: StartParams, exc: VerifyError
@@ -223,21 +230,50 @@ class Attempts:
     ) -> None:
         """The verification was approved: mark its attempts converted. `country` is the
         number's region when the caller has it (one parse less). Never raises."""
-        times = [ms_of(a.at) for a in verification.send_attempts]
-        if not times:  # a test number: nothing was sent, nothing to convert
+        call = self.conversion_call(service, verification)
+        if call is None:  # a test number: nothing was sent, nothing to convert
             return
+        self._count_conversion(service, verification, country)
+        try:
+            await self._store.run(call)
+        except VerifyError:
+            self._conversion_failed(service)
+
+    def conversion_call(self, service: ServiceSettings, verification: Verification) -> Call | None:
+        """`converted`'s store call, to run guarded with the approval itself (one round
+        trip: `Store.finish(then=...)`); `conversion_done` reads its reply. None when
+        nothing was sent (a test number)."""
+        times = [ms_of(a.at) for a in verification.send_attempts]
+        if not times:
+            return None
+        # the approval's provider: the one of the last send a provider accepted
+        accepted = [ms_of(a.at) for a in verification.send_attempts if a.status != "failed"]
+        credit = max(accepted, default=None)
+        return self._store.convert_call(service.name, verification.id, times, credit)
+
+    def conversion_done(
+        self,
+        service: ServiceSettings,
+        verification: Verification,
+        reply: Any,
+        country: str | None = None,
+    ) -> None:
+        """After `conversion_call`'s call ran with the approval: counted for the
+        dashboards, and a conversion the store did not take logged. Never raises."""
+        self._count_conversion(service, verification, country)
+        if failed(reply):
+            self._conversion_failed(service)
+
+    def _count_conversion(
+        self, service: ServiceSettings, verification: Verification, country: str | None
+    ) -> None:
         if country is None:
             country = _region(verification.to, self._settings.default_region)
         self._observer.verification_converted(service.name, country, verification.channel)
-        # the approval's provider: the one of the last send a provider accepted
-        accepted = [ms_of(a.at) for a in verification.send_attempts if a.status != "failed"]
-        try:
-            await self._store.convert(
-                service.name, verification.id, times, max(accepted, default=None)
-            )
-        except VerifyError:
-            log.warning("attempt log: the conversion of a verification was not recorded")
-            self._observer.attempt_log_failed(service.name)
+
+    def _conversion_failed(self, service: ServiceSettings) -> None:
+        log.warning("attempt log: the conversion of a verification was not recorded")
+        self._observer.attempt_log_failed(service.name)
 
     async def reported(self, updates: Sequence[tuple[str, DeliveryUpdate]]) -> None:
         """Delivery reports that changed a send attempt, as (service name, update): their
@@ -267,11 +303,6 @@ class Attempts:
         except VerifyError:
             log.warning("attempt log: %d record(s) not written", len(records))
             self._observer.attempt_log_failed(service)
-
-    async def aclose(self) -> None:
-        """Let writes under way finish (at shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # --- reading ---------------------------------------------------------------------------
 

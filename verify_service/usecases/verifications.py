@@ -45,6 +45,7 @@ from verify_service.providers.base import (
 from verify_service.providers.metered import SendOutcome
 from verify_service.providers.router import Delivery, Router
 from verify_service.store import Store, StoredVerification, keys
+from verify_service.store.scripts import Call
 from verify_service.store.verifications import ScriptOutcome
 from verify_service.usecases import delegation, idempotency, messages
 from verify_service.usecases.attempts import Attempts
@@ -342,12 +343,13 @@ class Verifications:
                 template=params.template,
             )
             delivery = await self.deliver(service, message)
-        # The attempt log (phone channels) is written alongside the send record: no round
-        # trip of its own.
-        logged = (
-            self._attempts.sends(
+        # The attempt log (phone channels) is written with the send record: no round trip
+        # of its own, and before a delivery report can find the message.
+        attempt_log = (
+            self._attempts.send_records(
                 service,
                 phone,
+                tag=tag,
                 channel=channel,
                 verification_id=record.id,
                 attempts=delivery.attempts,
@@ -359,10 +361,10 @@ class Verifications:
             else None
         )
         recorded = await self.record_delivery(
-            tag, record, delivery, code_hash, channel, code_expires_at_ms
+            tag, record, delivery, code_hash, channel, code_expires_at_ms, attempt_log
         )
-        if logged is not None:
-            await logged
+        if attempt_log is not None and recorded.side:
+            self._attempts.written(service, recorded.side[0])
         if recorded.record is not None and created:
             self._status_changed(service, to_verification(recorded.record), Status.PENDING, region)
         if not delivery.sent:
@@ -403,10 +405,12 @@ class Verifications:
         code_hash: str,
         channel: str,
         code_expires_at_ms: int,
+        attempt_log: Call | None = None,
     ) -> ScriptOutcome:
         """Record a delivery's attempts (each with its channel) on the verification, with
         the code's hash and its own expiry (ms, Redis clock), and index its message ids for
-        delivery reports."""
+        delivery reports; with `attempt_log`, the attempt log's write of the same delivery
+        (`Attempts.send_records`; its reply in `side`)."""
         return await self._store.record_sends(
             tag=tag,
             verification_id=record.id,
@@ -426,6 +430,7 @@ class Verifications:
             - record.now_ms
             + self._settings.retention * 1000,
             base=record,  # a reply of what the send changed, not the whole record
+            attempt_log=attempt_log,
         )
 
     async def start_idempotent(
@@ -573,12 +578,19 @@ class Verifications:
             self._hash_seconds += (elapsed - self._hash_seconds) / 8  # moving average
         remaining = record.max_check_attempts - record.check_attempts
         if valid:
+            # What an approval sets off in Redis (the pumping guard's count, the attempt
+            # log's conversion) runs with it, in its round trip (`Store.finish`), when it
+            # is this check that approves; guarded: neither can fail or undo the approval.
+            before = to_verification(record)
+            counted = self._abuse.approval_call(service, record.to, before.channel)
+            converted = self._attempts.conversion_call(service, before)
             finished = await self._store.finish(
                 tag=tag,
                 verification_id=record.id,
                 status=Status.APPROVED,
                 retention=self._settings.retention,
                 base=record,  # the reply: status, update time, attempts
+                then=[call for call in (counted, converted) if call is not None],
             )
             assert finished.record is not None
             approved = finished.outcome == "changed"
@@ -587,8 +599,15 @@ class Verifications:
             if approved:
                 region = _region_of(verification.to)
                 self._status_changed(service, verification, Status.APPROVED, region)
-                await self._abuse.approved(service, verification.to, region, verification.channel)
-                await self._attempts.converted(service, verification, region)
+                if finished.side is None:  # a Cluster: one call each, after the approval
+                    await self._abuse.approved(service, record.to, region, before.channel)
+                    await self._attempts.converted(service, verification, region)
+                else:
+                    side = iter(finished.side)
+                    if counted is not None:
+                        self._abuse.approval_counted(service, next(side))
+                    if converted is not None:
+                        self._attempts.conversion_done(service, verification, next(side), region)
             return CheckResult(
                 verification,
                 verification.status,

@@ -24,25 +24,31 @@ from verify_service.store.scripts import Call
 SCRIPTS = Path(verify_service.__file__).parent / "store" / "scripts"
 
 
+# Scripts with a file of their own (a chain script is chain.lua after its parts).
+OWN_FILES = [name for name in scripts.NAMES if name not in scripts.CHAINS or name == "chain"]
+
+
 def test_every_script_file_is_in_the_registry() -> None:
     on_disk = {p.stem for p in SCRIPTS.glob("*.lua")}
-    assert on_disk == {scripts.PRELUDE, *scripts.NAMES}
+    assert on_disk == {scripts.PRELUDE, *OWN_FILES}
     # the merged script replaced these two
     assert not {"approve", "cancel"} & on_disk
 
 
 def test_every_script_runs_after_the_prelude() -> None:
     prelude = (SCRIPTS / "_prelude.lua").read_text()
+    runner = (SCRIPTS / "chain.lua").read_text()
     for name in scripts.NAMES:
-        own = (SCRIPTS / f"{name}.lua").read_text()
-        if name == "chain":  # the prelude, then the parts, each its script's own text
+        if name in scripts.CHAINS:  # the prelude, then the parts, each its script's own text
             source = scripts.source(name)
             assert source.startswith(f"{prelude}\n")
-            assert source.endswith(own)
+            assert source.endswith(runner)
             for part in scripts.CHAINED:
                 text = (SCRIPTS / f"{part}.lua").read_text()
-                assert f"local function part_{part}(KEYS, ARGV)\n{text}\nend\n" in source
+                function = f"local function part_{part}(KEYS, ARGV)\n{text}\nend\n"
+                assert (function in source) == (part in scripts.CHAINS[name])
             continue
+        own = (SCRIPTS / f"{name}.lua").read_text()
         assert scripts.source(name) == f"{prelude}\n{own}"
     with pytest.raises(KeyError):
         scripts.source("approve")
@@ -54,7 +60,7 @@ _NAMED = re.compile(
 )
 
 
-@pytest.mark.parametrize("name", scripts.NAMES)
+@pytest.mark.parametrize("name", OWN_FILES)
 def test_arguments_are_named_at_the_top(name: str) -> None:
     lines = (SCRIPTS / f"{name}.lua").read_text().splitlines()
     uses = [i for i, line in enumerate(lines) if re.search(r"\b(ARGV|KEYS)\[", line)]
@@ -188,3 +194,40 @@ async def test_end_pending_refuses_any_other_status(store: Store, start_one: Sta
     with pytest.raises(VerifyError):
         await _end(store, vid, "expired")
     assert await store.client.hget(keys.verification_key(TAG, vid), "st") == "pending"
+
+
+def _index(key: str) -> Call:
+    """A message_index.lua call: `key` names verification "v" for a minute."""
+    return Call("message_index", [key], ["v", 60_000], goes_on=(scripts.ANY,), guarded=True)
+
+
+@pytest.mark.parametrize("together", [True, False])
+async def test_guarded_parts_reply_their_failure_and_the_chain_goes_on(
+    store: Store, start_one: StartOne, together: bool
+) -> None:
+    """A guarded part that raises replies [PART_FAILED, message] (the writes of the parts
+    before it stand); the next part runs when the failed one's words allow it (ANY) and
+    not otherwise; a reply that is not a list (attempts_add's 'ok') goes on under ANY."""
+    vid = await start_one()
+    await store.client.set("{x}broken", "a string, not a hash")
+    record = Call(
+        "record_send",
+        [keys.prefix(TAG)],
+        [0, vid, "", "0", "", RETENTION, 0, "0"],
+        goes_on=(scripts.ANY,),
+    )
+    broken = Call("message_index", ["{x}broken"], ["v", "not a number"], (scripts.ANY,), True)
+    replies = await store.scripts.chain(
+        [record, broken, _index("{x}a"), _index("{x}b")], together=together
+    )
+    assert replies[0][0] == "ok"
+    assert replies[1][0] == scripts.PART_FAILED
+    assert scripts.failed(replies[1])
+    assert replies[2:] == [["ok"], ["ok"]]
+    assert await store.client.get("{x}a") == "v"
+    # the same failure without ANY among its words: the chain stops there
+    stops = Call("message_index", ["{x}broken"], ["v", "not a number"], ("ok",), True)
+    replies = await store.scripts.chain([record, stops, _index("{x}c")], together=together)
+    assert len(replies) == 2
+    assert scripts.failed(replies[1])
+    assert await store.client.get("{x}c") is None
