@@ -190,6 +190,45 @@ def hour_of(at_ms: int) -> int:
     return at_ms // HOUR_MS
 
 
+# The stored kinds each counter is summed from (ROLL-UPS): its own field, as versions
+# before wave 5 wrote it, and the per-bucket fields written since.
+_SOURCES = {"n": "nAF", "k": "kA", "l": "lAF", "d": "dD", "u": "uU", "t": "tDU"}
+
+
+def stored_kinds(kinds: str) -> str:
+    """The first letters of the stored fields that the counters of `kinds` are summed
+    from ('' for every field)."""
+    return "".join(sorted({letter for kind in kinds for letter in _SOURCES.get(kind, kind)}))
+
+
+def counters(flat: Sequence[Any], kinds: str = "") -> dict[str, int]:
+    """One hour's counters (ROLL-UPS: `n:`, `k:`, `l:`, `d:`, `u:`, `t:` summed from the
+    per-bucket fields and the fields of earlier versions), from its hash's fields and
+    values as Redis returns them (flat); only the counters of `kinds`
+    (their first letters), every counter when empty."""
+    out: dict[str, int] = {}
+    for i in range(0, len(flat), 2):
+        name = str(flat[i])
+        value = int(flat[i + 1])
+        kind = name[:1]
+        if kind in ("A", "F"):
+            provider, _, bucket = name[2:].rpartition(":")
+            names = [f"n:{provider}"]
+            if kind == "A":
+                names.append(f"k:{provider}")
+            if bucket != "-":
+                names.append(f"l:{provider}:{bucket}")
+        elif kind in ("D", "U"):
+            provider, _, bucket = name[2:].rpartition(":")
+            names = [f"{kind.lower()}:{provider}", f"t:{provider}:{bucket}"]
+        else:
+            names = [name]
+        for counter in names:
+            if not kinds or counter[0] in kinds:
+                out[counter] = out.get(counter, 0) + value
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Rollups:
     """A service's roll-ups of some hours: `since` (ms) when they began counting, None
@@ -368,14 +407,12 @@ class AttemptStore:
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour) for hour in hours),
         ]
+        stored = stored_kinds(kinds)
         with store_call(self._store.deadline, what="the attempt log"):
-            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [kinds]))
+            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [stored]))
         since = int(reply[0]) if reply[0] else None
         oldest = int(float(reply[1])) if reply[1] else None
-        parsed = [
-            {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)} for flat in reply[2:]
-        ]
-        return Rollups(since, oldest, parsed)
+        return Rollups(since, oldest, [counters(flat, kinds) for flat in reply[2:]])
 
     async def report(self, service: str, updates: Sequence[DeliveryUpdate]) -> int:
         """Apply delivery reports to the records of `service` and count them in the

@@ -586,8 +586,9 @@ async def test_bytes_per_service_hour_on_redis(
     usage = await client.memory_usage(hour_key)
     encoding = await client.object("encoding", hour_key)
     print(f"\n{countries} countries, {providers} providers: {fields} fields, {usage} B, {encoding}")
-    # per country s a r; per provider n k, 5 latency buckets, d u c, 5 report buckets
-    assert fields == 3 * countries + providers * (2 + 5 + 3 + 5)
+    # per country s a r; per provider its accepted sends in 5 latency buckets, delivered
+    # and undelivered ones in 5 report-time buckets each, and c
+    assert fields == 3 * countries + providers * (5 + 5 + 5 + 1)
     assert usage is not None
     assert usage <= 16_000
     await store.aclose()

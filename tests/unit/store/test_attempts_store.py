@@ -211,23 +211,31 @@ async def test_a_write_keeps_the_keys_a_retention_after_it(store: Store) -> None
 
 
 async def test_a_write_sweeps_numbers_past_the_retention(store: Store) -> None:
-    """Each write looks at two other numbers of the index (with their values, in one
-    command) and drops those whose records are all past the retention."""
+    """About one write in 16 looks at the next fields of the index (two per write on
+    average, its HSCAN cursor kept in the index) and drops the numbers whose records are
+    all past the retention; a number with a live record stays, whatever its older ones."""
     log = log_of(store, retention=DAY)
     old = ["+4179100000" + str(i) for i in range(3)]
     for to in old:
         await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, to), [attempt(T0, to)])
+    kept = "+41793000000"  # an old record, then a live one
+    kept_tag = keys.tag_for(TAG_KEY, SERVICE, kept)
+    await log.add(SERVICE, kept_tag, [attempt(T0, kept)])
     numbers = keys.attempts_numbers_key(SERVICE)
-    assert await store.client.hlen(numbers) == 3
-    store.clock_offset_ms += (DAY + 60) * 1000  # the three are past the retention
+    assert await store.client.hlen(numbers) == 4
+    store.clock_offset_ms += (DAY + 60) * 1000  # the first four are past the retention
+    await log.add(SERVICE, kept_tag, [attempt(T0 + timedelta(days=1, minutes=1), kept)])
     fresh = "+41792000000"
-    for i in range(20):
-        at = T0 + timedelta(days=1, minutes=2, seconds=i)
+    # a write that sweeps comes 1 in 16 (the first hex digit of a random part): one in
+    # 400 writes misses it with a chance of 1 in 10^11
+    for i in range(400):
+        at = T0 + timedelta(days=1, minutes=2, milliseconds=i)
         await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, fresh), [attempt(at, fresh)])
-        if await store.client.hlen(numbers) == 1:
+        if await store.client.hlen(numbers) == 3:
             break
-    fields = await store.client.hkeys(numbers)
-    assert fields == [keys.tag_for(TAG_KEY, SERVICE, fresh)[:10]]
+    fields = set(await store.client.hkeys(numbers)) - {"~"}  # `~`: the sweep's cursor
+    assert fields == {keys.tag_for(TAG_KEY, SERVICE, fresh)[:10], kept_tag[:10]}
+    assert [a.to for a in (await log.read(SERVICE, tag=kept_tag)).attempts] == [kept]
 
 
 @pytest.mark.parametrize("per_number", [1, 5])
