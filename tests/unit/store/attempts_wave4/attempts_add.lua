@@ -1,3 +1,5 @@
+-- The previous version's attempts_add.lua (wave 4, main at b1cdd5a), kept as it was:
+-- what a service wrote before the upgrade (test_attempts_rollups.py).
 -- Append records to a service's attempt log and its number index, then drop what is past
 -- the retention (on Redis's clock) or beyond the most records kept. Both keys carry the
 -- service's attempts hash tag (keys.attempts_log_key / attempts_numbers_key): one slot.

@@ -1,3 +1,5 @@
+-- The previous version's attempts_convert.lua (wave 4, main at b1cdd5a), kept as it was:
+-- what a service wrote before the upgrade (test_attempts_rollups.py).
 -- Mark the attempts of one verification converted (it was approved). They are found by
 -- their scores, the times of the verification's send attempts, and by the verification id
 -- inside each record (store/attempts.py: its own 16 hex digits at byte 26, the converted

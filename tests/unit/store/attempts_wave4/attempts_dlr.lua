@@ -1,3 +1,5 @@
+-- The previous version's attempts_dlr.lua (wave 4, main at b1cdd5a), kept as it was:
+-- what a service wrote before the upgrade (test_attempts_rollups.py).
 -- Delivery reports on a service's attempt log: each moves the record of one send attempt
 -- to delivered (`d`) or undelivered (`u`), with the provider's error code (undelivered)
 -- and when the report came, as seconds after the send, in an 11th field. A record is found
