@@ -23,7 +23,8 @@ judged on Redis's clock with the store's test offset, like every expiry here.
 ROLL-UPS. The script that writes records (attempts_add.lua) also counts them, per service
 and hour (hour = ms // 3,600,000 of the record's time), in one small hash
 (`keys.attempts_hour_key`), so the console's Overview and Providers read 24 or 168 hashes
-instead of summing a day or a week of records. Fields (only those above 0 exist):
+instead of summing a day or a week of records. The counters (`AttemptStore.rollups`;
+only those above 0 exist):
 
     s:<CC>          starts: verifications whose first record (the first delivery) is in
                     this hour, by country (ISO 3166 alpha-2, empty when unknown)
@@ -50,6 +51,20 @@ late the report comes, and follow the record's state, so a repeated or refused r
 counts nothing and undelivered -> delivered moves a send from `u:` to `d:`; `k - d - u`
 sends have no report yet. `c:` too is counted in the hour of the send it credits.
 
+Stored fields. `s:`, `a:`, `r:` and `c:` are stored as they are. A send or a report is one
+HINCRBY of one field per bucket, and the counters above are sums of these (`counters`):
+
+    A:<provider>:<i> sends the provider accepted whose call took a time in latency bucket i
+                    (`-`: not timed): n, k and l
+    F:<provider>:<i> sends that failed, the same way: n and l
+    D:<provider>:<i> sends a report says were delivered, in report-time bucket i: d and t
+    U:<provider>:<i> sends a report says were not: u and t
+
+Versions before wave 5 stored `n:`, `k:`, `l:`, `d:`, `u:` and `t:` themselves (four
+HINCRBY per send, two per report); an hour written partly by them is read as the sum of
+both forms, and a send they counted undelivered is taken from their fields when a
+"delivered" comes (docs/performance.md, "Wave 5: the attempt log's write").
+
 A quantile read from the buckets (`usecases.insights.quantile`, as Prometheus's
 histogram_quantile interpolates) is off by at most the width of the bucket it falls in:
 25 ms below 0.05 s, 50 ms up to 0.1 s, 150 ms up to 0.25 s, 250 ms up to 0.5 s, 0.5 s up
@@ -66,6 +81,7 @@ Records the log drops beyond `max_per_service` stay counted.
 from __future__ import annotations
 
 import bisect
+import functools
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -189,6 +205,60 @@ def report_bucket(seconds: int) -> int:
 
 def hour_of(at_ms: int) -> int:
     return at_ms // HOUR_MS
+
+
+# The stored kinds each counter is summed from (ROLL-UPS): its own field, as versions
+# before wave 5 wrote it, and the per-bucket fields written since.
+_SOURCES = {"n": "nAF", "k": "kA", "l": "lAF", "d": "dD", "u": "uU", "t": "tDU"}
+
+
+def stored_kinds(kinds: str) -> str:
+    """The first letters of the stored fields that the counters of `kinds` are summed
+    from ('' for every field)."""
+    return "".join(sorted({letter for kind in kinds for letter in _SOURCES.get(kind, kind)}))
+
+
+def counters(flat: Sequence[Any], kinds: str = "") -> dict[str, int]:
+    """One hour's counters (ROLL-UPS: `n:`, `k:`, `l:`, `d:`, `u:`, `t:` summed from the
+    per-bucket fields and the fields of earlier versions), from its hash's fields and
+    values as Redis returns them (flat); only the counters of `kinds` (their first
+    letters), every counter when empty."""
+    out: dict[str, int] = {}
+    packed = []
+    pairs = iter(flat)
+    for name, value in zip(pairs, pairs, strict=True):
+        if name[0] in _PACKED:
+            packed.append((name, value))
+        else:
+            out[name] = int(value)  # stored as it is read, once per hash
+    for name, value in packed:
+        count = int(value)
+        for counter in _counted_in(name, kinds):
+            out[counter] = out.get(counter, 0) + count
+    return out
+
+
+_PACKED = frozenset("AFDU")
+
+
+@functools.lru_cache(maxsize=8192)
+def _counted_in(name: str, kinds: str) -> tuple[str, ...]:
+    """The counters of `kinds` a stored field adds to (a page reads the same few dozen
+    field names in each of its 24 or 168 hours: worked out once)."""
+    kind = name[:1]
+    if kind in ("A", "F"):
+        provider, _, bucket = name[2:].rpartition(":")
+        names = [f"n:{provider}"]
+        if kind == "A":
+            names.append(f"k:{provider}")
+        if bucket != "-":
+            names.append(f"l:{provider}:{bucket}")
+    elif kind in ("D", "U"):
+        provider, _, bucket = name[2:].rpartition(":")
+        names = [f"{kind.lower()}:{provider}", f"t:{provider}:{bucket}"]
+    else:
+        names = [name]
+    return tuple(counter for counter in names if not kinds or counter[0] in kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -399,14 +469,12 @@ class AttemptStore:
             keys.attempts_since_key(service),
             *(keys.attempts_hour_key(service, hour) for hour in hours),
         ]
+        stored = stored_kinds(kinds)
         with store_call(self._store.deadline, what="the attempt log"):
-            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [kinds]))
+            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [stored]))
         since = int(reply[0]) if reply[0] else None
         oldest = int(float(reply[1])) if reply[1] else None
-        parsed = [
-            {str(flat[i]): int(flat[i + 1]) for i in range(0, len(flat), 2)} for flat in reply[2:]
-        ]
-        return Rollups(since, oldest, parsed)
+        return Rollups(since, oldest, [counters(flat, kinds) for flat in reply[2:]])
 
     async def report(self, service: str, updates: Sequence[DeliveryUpdate]) -> int:
         """Apply delivery reports to the records of `service` and count them in the

@@ -17,7 +17,14 @@ from tests.conftest import TAG_KEY
 from tests.support.redis_server import RedisServer
 from verify_service.domain.attempts import ATTEMPT_STATUSES, Attempt, id_parts, ms_of
 from verify_service.store import Store, keys
-from verify_service.store.attempts import AttemptStore, new_id, pack, unpack
+from verify_service.store.attempts import (
+    INDEX_FIELD,
+    MAX_PER_NUMBER,
+    AttemptStore,
+    new_id,
+    pack,
+    unpack,
+)
 
 SERVICE = "login"
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -211,23 +218,35 @@ async def test_a_write_keeps_the_keys_a_retention_after_it(store: Store) -> None
 
 
 async def test_a_write_sweeps_numbers_past_the_retention(store: Store) -> None:
-    """Each write looks at two other numbers of the index (with their values, in one
-    command) and drops those whose records are all past the retention."""
+    """About one write in 16 looks at the next fields of the index (two per write on
+    average, its HSCAN cursor kept in the index) and drops the numbers whose records are
+    all past the retention; a number with a live record stays, whatever its older ones."""
     log = log_of(store, retention=DAY)
+    numbers = keys.attempts_numbers_key(SERVICE)
+
+    async def indexed() -> set[str]:
+        return set(await store.client.hkeys(numbers)) - {"~"}  # `~`: the sweep's cursor
+
     old = ["+4179100000" + str(i) for i in range(3)]
     for to in old:
         await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, to), [attempt(T0, to)])
-    numbers = keys.attempts_numbers_key(SERVICE)
-    assert await store.client.hlen(numbers) == 3
-    store.clock_offset_ms += (DAY + 60) * 1000  # the three are past the retention
+    kept = "+41793000000"  # an old record, then a live one
+    kept_tag = keys.tag_for(TAG_KEY, SERVICE, kept)
+    await log.add(SERVICE, kept_tag, [attempt(T0, kept)])
+    assert len(await indexed()) == 4
+    store.clock_offset_ms += (DAY + 60) * 1000  # the first four are past the retention
+    await log.add(SERVICE, kept_tag, [attempt(T0 + timedelta(days=1, minutes=1), kept)])
     fresh = "+41792000000"
-    for i in range(20):
-        at = T0 + timedelta(days=1, minutes=2, seconds=i)
+    wanted = {keys.tag_for(TAG_KEY, SERVICE, fresh)[:10], kept_tag[:10]}
+    # a write that sweeps comes 1 in 16 (the first hex digit of a random part): 400
+    # writes all miss it with a chance of 1 in 10^11
+    for i in range(400):
+        at = T0 + timedelta(days=1, minutes=2, milliseconds=i)
         await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, fresh), [attempt(at, fresh)])
-        if await store.client.hlen(numbers) == 1:
+        if await indexed() == wanted:
             break
-    fields = await store.client.hkeys(numbers)
-    assert fields == [keys.tag_for(TAG_KEY, SERVICE, fresh)[:10]]
+    assert await indexed() == wanted
+    assert [a.to for a in (await log.read(SERVICE, tag=kept_tag)).attempts] == [kept]
 
 
 @pytest.mark.parametrize("per_number", [1, 5])
@@ -254,3 +273,22 @@ async def test_bytes_per_attempt_on_redis(redis_server: RedisServer, per_number:
     print(f"\n{per_number} per number: {per_attempt:.0f} B/attempt, log {usage / count:.0f} B")
     assert per_attempt <= 300
     await store.aclose()
+
+
+async def test_the_index_keeps_a_numbers_newest_entries(store: Store) -> None:
+    """A number written to more than MAX_PER_NUMBER times keeps its newest entries in the
+    index (appended to as they come, cut when full, in one write of several records too);
+    its older records stay in the log, found by time."""
+    log = log_of(store)
+    tag = keys.tag_for(TAG_KEY, SERVICE, "+41791234567")
+    writes = [[attempt(T0 + timedelta(seconds=i))] for i in range(MAX_PER_NUMBER - 2)]
+    writes.append([attempt(T0 + timedelta(hours=1, milliseconds=i)) for i in range(5)])
+    writes += [[attempt(T0 + timedelta(hours=2, seconds=i))] for i in range(3)]
+    for records in writes:
+        await log.add(SERVICE, tag, records)
+    written = [r for records in writes for r in records]
+    by_number = await log.read(SERVICE, tag=tag, count=1000)
+    assert [a.id for a in by_number.attempts] == [a.id for a in written[::-1][:MAX_PER_NUMBER]]
+    value = await store.client.hget(keys.attempts_numbers_key(SERVICE), tag[:INDEX_FIELD])
+    assert len(value.split(" ")) == MAX_PER_NUMBER
+    assert len((await log.read(SERVICE, count=1000)).attempts) == len(written)

@@ -5,6 +5,10 @@
 -- record): field = the number's tag (its first 10 hex digits), value = "<ms>:<first 8 hex
 -- digits of the record's random part>" entries, oldest first.
 -- The same call counts the records in the service's hourly roll-ups (below).
+-- Redis work per call (docs/performance.md, "Wave 5: the attempt log's write"): besides
+-- TIME, the ZADD of each record and the index's HGET and HSET, one HRANDFIELD, a GET, the
+-- trims, a PTTL, and one HINCRBY per record (two for a start's first record); an index
+-- value is parsed only when its oldest entry is past the retention or it is full.
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local numbers_key = KEYS[2]       -- keys.attempts_numbers_key(service)
 local since_key = KEYS[3]         -- keys.attempts_since_key(service)
@@ -33,73 +37,105 @@ local function live(value)
   return kept
 end
 
-local entries = live(redis.call('HGET', numbers_key, tag))
-local times = {}
-for score in string.gmatch(scores, '%S+') do
-  table.insert(times, score)
-end
-local i = 0
-for record in string.gmatch(records, '[^\n]+') do
-  i = i + 1
-  redis.call('ZADD', log_key, times[i], record)
-  table.insert(entries, times[i] .. ':' .. string.sub(record, 1, 8))
-end
-while #entries > max_per_number do
-  table.remove(entries, 1)
-end
-redis.call('HSET', numbers_key, tag, table.concat(entries, ' '))
-
--- a few other numbers per write: those whose newest entry is past the retention go (read
--- with their values: one command, not one per field)
-local sample = redis.call('HRANDFIELD', numbers_key, 2, 'WITHVALUES')
-for j = 1, #sample, 2 do
-  if sample[j] ~= tag and #live(sample[j + 1]) == 0 then
-    redis.call('HDEL', numbers_key, sample[j])
+local times, rows, latency
+if not string.find(records, '\n', 1, true) then
+  -- one record (most calls): no splitting
+  times, rows, latency = {scores}, {records}, {buckets ~= '' and buckets or nil}
+else
+  times, rows, latency = {}, {}, {}
+  for score in string.gmatch(scores, '%S+') do
+    times[#times + 1] = score
   end
+  for record in string.gmatch(records, '[^\n]+') do
+    rows[#rows + 1] = record
+  end
+  for b in string.gmatch(buckets or '', '%S+') do
+    latency[#latency + 1] = b
+  end
+end
+
+local added = {}
+for i, record in ipairs(rows) do
+  redis.call('ZADD', log_key, times[i], record)
+  added[i] = times[i] .. ':' .. string.sub(record, 1, 8)
+end
+-- The number's entries: appended to as they are, unless the oldest is past the retention
+-- or there may be more than max_per_number (an entry is 22 bytes and a space with times
+-- of 13 digits), then parsed, the dead dropped and the newest kept.
+local value = redis.call('HGET', numbers_key, tag)
+local first_ms = value and tonumber(string.match(value, '^(%d+):'))
+if value and first_ms and first_ms >= oldest
+    and #value + 1 <= 23 * (max_per_number - #added) then
+  value = value .. ' ' .. table.concat(added, ' ')
+else
+  local entries = live(value)
+  for _, entry in ipairs(added) do
+    entries[#entries + 1] = entry
+  end
+  local from = math.max(1, #entries - max_per_number + 1)
+  value = table.concat(entries, ' ', from)
+end
+redis.call('HSET', numbers_key, tag, value)
+
+-- Other numbers whose newest entry is past the retention go: about one call in 16 (the
+-- first hex digit of its first record's random part is 0) looks at the next 32 or so
+-- fields of the index (HSCAN, its cursor kept in the index's `~` field), two per write
+-- on average, each field in turn: every stale number goes within a pass over the index
+-- (docs/performance.md, "Wave 5: the attempt log's write"). A value is parsed only when
+-- its last entry, the newest as written, is past the retention (or not of 13 digits).
+local function stale(entries)
+  local last = tonumber(string.sub(entries, -22, -10))
+  return not (last and last >= oldest) and #live(entries) == 0
+end
+if string.sub(rows[1], 1, 1) == '0' then
+  local scan = redis.call('HSCAN', numbers_key, redis.call('HGET', numbers_key, '~') or '0',
+    'COUNT', 32)
+  local found = scan[2]
+  for j = 1, #found, 2 do
+    if found[j] ~= tag and found[j] ~= '~' and stale(found[j + 1]) then
+      redis.call('HDEL', numbers_key, found[j])
+    end
+  end
+  redis.call('HSET', numbers_key, '~', scan[1])
 end
 -- Roll-ups (store/attempts.py ROLL-UPS): per service-hour, counters of what the console's
 -- Overview and Providers pages show, so that they read 168 small hashes, not a week of
 -- records. A start counts once, at its first record, in that record's hour (its approval
 -- is counted there too, by attempts_convert.lua). Records made before the roll-ups began
--- (since_key, set by the first call) stay in the log only.
+-- (since_key, set by the first call) stay in the log only. A send is one HINCRBY: its
+-- provider's counter of its outcome (A accepted, F failed) and latency bucket; the
+-- pages' counters are sums of these (store/attempts.py).
 local since = tonumber(redis.call('GET', since_key))
 if not since then
   since = tonumber(times[1])
   for _, t in ipairs(times) do since = math.min(since, tonumber(t)) end
   redis.call('SET', since_key, since)
 end
-local latency = {}
-for b in string.gmatch(buckets or '', '%S+') do
-  table.insert(latency, b)
-end
 local first = 1
 for j = 2, #times do
   if tonumber(times[j]) < tonumber(times[first]) then first = j end
 end
-i = 0
-for record in string.gmatch(records, '[^\n]+') do
-  i = i + 1
+for i, record in ipairs(rows) do
   local at = tonumber(times[i])
   if at >= oldest and at >= since then
     local hour_key = record_keys[3 + i]
     local status, provider, country = string.match(record,
       '^[^|]*|[^|]*|([^|]*)|[^|]*|[^|]*|([^|]*)|([^|]*)|')
+    local new
     if status == 'r' then
-      redis.call('HINCRBY', hour_key, 'r:' .. country, 1)
+      new = redis.call('HINCRBY', hour_key, 'r:' .. country, 1) == 1
     else
       if created == '1' and i == first then
-        redis.call('HINCRBY', hour_key, 's:' .. country, 1)
+        new = redis.call('HINCRBY', hour_key, 's:' .. country, 1) == 1
       end
-      redis.call('HINCRBY', hour_key, 'n:' .. provider, 1)
-      if status ~= 'f' then
-        redis.call('HINCRBY', hour_key, 'k:' .. provider, 1)
-      end
-      if latency[i] and latency[i] ~= '-' then
-        redis.call('HINCRBY', hour_key, 'l:' .. provider .. ':' .. latency[i], 1)
-      end
+      local field = (status == 'f' and 'F:' or 'A:') .. provider .. ':' .. (latency[i] or '-')
+      new = redis.call('HINCRBY', hour_key, field, 1) == 1 or new
     end
-    -- kept as long as the hour's last records
-    redis.call('PEXPIRE', hour_key, math.floor(at / 3600000) * 3600000 + 3600000 - oldest)
+    -- kept as long as the hour's last records: a date fixed by the hour, so set when the
+    -- hash gains a field (its first among them), not on every record
+    if new then
+      redis.call('PEXPIRE', hour_key, math.floor(at / 3600000) * 3600000 + 3600000 - oldest)
+    end
   end
 end
 

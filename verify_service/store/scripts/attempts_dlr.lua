@@ -7,15 +7,18 @@
 -- delivered: reports come out of order, "delivered" is proof and final.
 --
 -- Roll-ups (store/attempts.py ROLL-UPS): a record that changes is counted in the hash of
--- its send's hour, where attempts_add.lua counted the send, however late the report: `d:`
--- or `u:` of its provider, and `t:<provider>:<i>` its report time's bucket. The counters
--- follow the record's state, not the reports: undelivered -> delivered moves the record
--- from `u:` to `d:` and its time to the new report's; a repeated report, or one the rules
--- refuse, changes no record and so counts nothing. Only sends the roll-ups counted (made
+-- its send's hour, where attempts_add.lua counted the send, however late the report, in
+-- one counter: `D:` (delivered) or `U:` (undelivered) of its provider and its report
+-- time's bucket, `<provider>:<i>`. The counters follow the record's state, not the
+-- reports: undelivered -> delivered moves the record from `U:` to `D:` and its time to
+-- the new report's; a repeated report, or one the rules refuse, changes no record and so
+-- counts nothing. Only sends the roll-ups counted (made
 -- since `since_key`, their hour still kept) are counted. After an upgrade from a version
 -- that did not count reports (`counting_key` says from when this one does), a record
--- reported undelivered before it is in no counter: a later "delivered" adds to `d:`
--- without taking from `u:` (and a counter never goes below 0).
+-- reported undelivered before it is in no counter: a later "delivered" adds to `D:`
+-- without taking from `U:` (and a counter never goes below 0). A send reported
+-- undelivered by a version that kept `u:<provider>` and `t:<provider>:<i>` apart is taken
+-- from those (store/attempts.py sums both forms).
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local since_key = KEYS[2]         -- keys.attempts_since_key(service)
 local counting_key = KEYS[3]      -- keys.attempts_reports_since_key(service)
@@ -39,11 +42,17 @@ local function bucket(seconds)
   return #bounds
 end
 
+-- add 1 to a counter of an hour the roll-ups keep: a hash that does not exist (its hour
+-- past the retention, or never counted) is not made (the HINCRBY that made it is taken
+-- back: cheaper than an EXISTS before every count, as the counter mostly exists)
 local function count(key, field)
-  redis.call('HINCRBY', key, field, 1)
+  if redis.call('HINCRBY', key, field, 1) == 1 and redis.call('HLEN', key) == 1 then
+    redis.call('DEL', key)
+  end
 end
 
--- take 1 from a counter above 0; one that comes to 0 goes (only counters above 0 exist)
+-- take 1 from a counter above 0; one that comes to 0 goes (only counters above 0 exist);
+-- whether there was one to take
 local function uncount(key, field)
   local value = tonumber(redis.call('HGET', key, field))
   if value and value > 1 then
@@ -51,6 +60,7 @@ local function uncount(key, field)
   elseif value then
     redis.call('HDEL', key, field)
   end
+  return value ~= nil
 end
 
 local now = now_ms(clock_offset_ms)
@@ -60,8 +70,11 @@ if not counting then
   counting = now
   redis.call('SET', counting_key, now)
 end
--- gone only after a retention without reports, when every record it dated is gone too
-redis.call('PEXPIRE', counting_key, retention_ms)
+-- gone only after a retention without reports, when every record it dated is gone too:
+-- a retention and an hour whenever less than a retention is left (a PTTL per call)
+if redis.call('PTTL', counting_key) < retention_ms then
+  redis.call('PEXPIRE', counting_key, retention_ms + 3600000)
+end
 local changed = 0
 local n = 0
 for line in string.gmatch(reports, '[^\n]+') do
@@ -91,16 +104,18 @@ for line in string.gmatch(reports, '[^\n]+') do
           redis.call('ZADD', log_key, score, table.concat(fields, '|', 1, 11))
           changed = changed + 1
           local hour_key = hour_keys[3 + n]
-          if since and tonumber(score) >= since and redis.call('EXISTS', hour_key) == 1 then
+          if since and tonumber(score) >= since then
             -- the earlier report was counted when it came since `counting` (its time is
             -- kept in whole seconds: up to 1 s early)
             if current == 'u' and before
                 and tonumber(score) + before * 1000 > counting - 1000 then
-              uncount(hour_key, 'u:' .. provider)
-              uncount(hour_key, 't:' .. provider .. ':' .. bucket(before))
+              local earlier = provider .. ':' .. bucket(before)
+              if not uncount(hour_key, 'U:' .. earlier) then
+                uncount(hour_key, 'u:' .. provider)
+                uncount(hour_key, 't:' .. earlier)
+              end
             end
-            count(hour_key, letter .. ':' .. provider)
-            count(hour_key, 't:' .. provider .. ':' .. bucket(seconds))
+            count(hour_key, string.upper(letter) .. ':' .. provider .. ':' .. bucket(seconds))
           end
         end
       end
