@@ -16,16 +16,16 @@ for prefix in string.gmatch(prefix_list, '%S+') do
   prefixes[#prefixes + 1] = prefix
 end
 
--- As fraud_start.lua reads and writes them: the numbers in the text used as they are, the
+-- As fraud_start.lua reads and writes them (the prelude's counters_of, counters_text), the
 -- decay factors of one write time computed once.
 local raws = redis.call('HMGET', ranges_key, unpack(prefixes))
 local values, touched = {}, {}
 local last_t, f, F = nil, 1, 1
 for i = 1, #prefixes do
-  local s, a, S, A, u = 0, 0, 0, 0, '0'
+  local s, a, S, A, u = 0, 0, 0, 0, 0
   if raws[i] then
     local t
-    s, a, S, A, t, u = string.match(raws[i], '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
+    s, a, S, A, t, u = counters_of(raws[i])
     if t ~= last_t then
       local dt = now - t
       if dt <= 0 then
@@ -36,14 +36,9 @@ for i = 1, #prefixes do
       last_t = t
     end
     s, a, S, A = s * f, a * f, S * F, A * F
-    if u == '' then
-      u = '0'
-    elseif u ~= '0' then
-      u = string.format('%.0f', u + 0)
-    end
   end
   values[#values + 1] = prefixes[i]
-  values[#values + 1] = string.format('%.6g %.6g %.6g %.6g %s %s', s, a + 1, S, A + 1, now_text, u)
+  values[#values + 1] = counters_text(s, a + 1, S, A + 1, now_text, u)
   touched[#touched + 1] = now_text
   touched[#touched + 1] = prefixes[i]
 end

@@ -43,7 +43,7 @@ local now = now_ms(clock_offset_ms)
 
 -- What this costs is mostly Lua, not Redis (docs/performance.md, "Wave 5: the pumping
 -- guard's Lua"): the lists are split only when needed, numbers go to Redis as text made
--- once, and each range's counters are read and written with one pattern and one format.
+-- once, and the counters' text is read and written without float parsing or formatting.
 local function words(text)
   local found = {}
   for word in string.gmatch(text, '%S+') do
@@ -59,17 +59,16 @@ local now_text = string.format('%.0f', now)  -- every score and counter time wri
 
 -- Counters decay exponentially: one stored value per counter and range, read at `now`.
 -- s, a: recent starts and approvals; S, A: the same over the baseline horizon; u: until
--- when the range is suspect (a block in it or under it), ms. Stored as text,
--- "s a S A t u" (t: when they were written), each count rounded to 6 significant digits.
--- The numbers in the text are used as they are (Lua reads them as tonumber would), and
--- the decay factors of one write time are computed once (the service's and the country's
+-- when the range is suspect (a block in it or under it), ms. Stored as text (the
+-- prelude's counters_text and counters_of), each count rounded to 6 significant digits.
+-- The decay factors of one write time are computed once (the service's and the country's
 -- ranges were written together by the last start).
 local last_t, last_f, last_F = nil, 1, 1
 local function decayed(raw)
   if not raw then
     return 0, 0, 0, 0, 0
   end
-  local s, a, S, A, t, u = string.match(raw, '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
+  local s, a, S, A, t, u = counters_of(raw)
   if t ~= last_t then
     local dt = now - t
     if dt <= 0 then
@@ -79,20 +78,11 @@ local function decayed(raw)
     end
     last_t = t
   end
-  if u == '0' or u == '' then
-    u = 0
-  else
-    u = u + 0
-  end
   return s * last_f, a * last_f, S * last_F, A * last_F, u
 end
 
 local function pack(s, a, S, A, u)
-  local u_text = '0'
-  if u ~= 0 then
-    u_text = string.format('%.0f', u)
-  end
-  return string.format('%.6g %.6g %.6g %.6g %s %s', s, a, S, A, now_text, u_text)
+  return counters_text(s, a, S, A, now_text, u)
 end
 
 -- Wilson score upper bound of a conversion seen as x approvals of k starts, at z.
