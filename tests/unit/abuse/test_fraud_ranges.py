@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.redis_server import RedisServer
-from verify_service.abuse.fraud import guard_args
 from verify_service.abuse import ranges as ranges_module
+from verify_service.abuse.fraud import guard_args
 from verify_service.abuse.ranges import (
     LEVELS,
     ROOT,
