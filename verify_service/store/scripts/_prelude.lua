@@ -164,94 +164,65 @@ local function pending_fields(vkey, service, now, retention_s, need_attempts)
 end
 
 -- The pumping guard's counters of one range (fraud_start.lua, fraud_approve.lua): the text
--- "s a S A t u", counts rounded to 6 significant digits, t and u in ms. Written as
--- "DDDDDDe-KK" per count (digits and exponent as integers: no float formatting, which is
--- most of what these scripts cost in Redis), with `t` of 13 digits, and read back by the
--- positions of that shape; any text of the first shape ('%.6g') is read with a pattern.
--- Both shapes are numbers tonumber reads, to the same values (scripts of either version
--- read either; tests/unit/abuse/test_fraud_lua.py holds the two to every reply).
--- x rounded as tonumber(string.format('%.6g', x)) rounds it: an integer r < 10^6 and k
--- with the value r * 10^k; nil where x is too near a tie or out of the range of exactly
--- representable powers of ten (the caller then formats with '%.6g').
-local function round6(x)
-  if x == 0 then
-    return 0, 0
-  end
-  if not (x >= 1e-17 and x < 1e26) then
-    return nil
-  end
-  local e = math.log10(x)
-  local j = 5 - (e - e % 1)  -- x * 10^j has 6 digits before the point
-  local m
-  if j >= 0 then m = x * 10 ^ j else m = x / 10 ^ -j end
-  if m >= 1000000 or m < 100000 then  -- log10 may be off by one next to a power of ten
-    if m >= 1000000 then j = j - 1 else j = j + 1 end
-    if j >= 0 then m = x * 10 ^ j else m = x / 10 ^ -j end
-  end
-  -- one rounding of x * 10^j (10^j is exact up to 10^22), so m is within 2^-33 of the
-  -- exact digits: a fraction this far from one half rounds as the exact value does
-  local f = m % 1
-  if f > 0.499999999 and f < 0.500000001 then
-    return nil
-  end
-  m = m - f
-  if f > 0.5 then
-    m = m + 1
-  end
-  if m >= 1000000 then
-    return 100000, 1 - j
-  end
-  return m, -j
-end
-
--- The text of counters s, a, S, A, written at `t_text` (13 digits), suspect until u (ms).
+-- "s a S A t u", counts to 6 significant digits, t (when written) and u (suspect until)
+-- in ms. Counts are written '%.5e' ("1.23456e+02": the value '%.6g' wrote before, in a
+-- fixed width), t in 13 digits, and read back by position: float parsing and a pattern
+-- were most of what these scripts cost in Redis. Text of any other shape (the '%.6g' of
+-- wave 4, what fraud_lift.lua writes, a count beyond e+/-17) is read with the pattern;
+-- every shape is numbers that tonumber reads to the same values, so scripts of either
+-- version read either (tests/unit/abuse/test_fraud_lua.py holds the two to every reply).
 local function counters_text(s, a, S, A, t_text, u)
   local u_text = '0'
   if u ~= 0 then
     u_text = string.format('%.0f', u)
   end
-  local r1, k1 = round6(s)
-  local r2, k2 = round6(a)
-  local r3, k3 = round6(S)
-  local r4, k4 = round6(A)
-  if r1 and r2 and r3 and r4 and #t_text == 13 then
-    return string.format('%06de%+03d %06de%+03d %06de%+03d %06de%+03d %s %s',
-      r1, k1, r2, k2, r3, k3, r4, k4, t_text, u_text)
-  end
-  return string.format('%.6g %.6g %.6g %.6g %s %s', s, a, S, A, t_text, u_text)
+  return string.format('%.5e %.5e %.5e %.5e %s %s', s, a, S, A, t_text, u_text)
 end
 
--- The counters of a range's text: s, a, S, A, t (ms, a number) and u (ms).
-local function counters_of(raw)
-  local byte = string.byte
-  if #raw >= 59 and byte(raw, 7) == 101 and byte(raw, 2) ~= 46 and byte(raw, 58) == 32 then
-    local a1, a2, a3, a4, a5, a6, _, as, ak1, ak2, _,
-          b1, b2, b3, b4, b5, b6, _, bs, bk1, bk2, _,
-          c1, c2, c3, c4, c5, c6, _, cs, ck1, ck2, _,
-          d1, d2, d3, d4, d5, d6, _, ds, dk1, dk2, _,
-          t1, t2, t3, t4, t5, t6, t7, t8, t9, t10, t11, t12, t13 = byte(raw, 1, 57)
-    -- each digit is its character's code less 48 ('0'); 43 is '+'
-    local r = a1 * 100000 + a2 * 10000 + a3 * 1000 + a4 * 100 + a5 * 10 + a6 - 5333328
-    local k = ak1 * 10 + ak2 - 528
-    local s, a, S, A
-    if as == 43 then s = r * 10 ^ k else s = r / 10 ^ k end
-    r = b1 * 100000 + b2 * 10000 + b3 * 1000 + b4 * 100 + b5 * 10 + b6 - 5333328
-    k = bk1 * 10 + bk2 - 528
-    if bs == 43 then a = r * 10 ^ k else a = r / 10 ^ k end
-    r = c1 * 100000 + c2 * 10000 + c3 * 1000 + c4 * 100 + c5 * 10 + c6 - 5333328
-    k = ck1 * 10 + ck2 - 528
-    if cs == 43 then S = r * 10 ^ k else S = r / 10 ^ k end
-    r = d1 * 100000 + d2 * 10000 + d3 * 1000 + d4 * 100 + d5 * 10 + d6 - 5333328
-    k = dk1 * 10 + dk2 - 528
-    if ds == 43 then A = r * 10 ^ k else A = r / 10 ^ k end
-    local t = ((((t1 * 1000 + t2 * 100 + t3 * 10 + t4) * 1000 + t5 * 100 + t6 * 10 + t7) * 1000
-      + t8 * 100 + t9 * 10 + t10) * 1000 + t11 * 100 + t12 * 10 + t13) - 53333333333328
-    local u = 0
-    if #raw > 59 then
-      u = tonumber(string.sub(raw, 59))
-    end
-    return s, a, S, A, t, u
-  end
+local function counters_matched(raw)
   local s, a, S, A, t, u = string.match(raw, '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
   return tonumber(s), tonumber(a), tonumber(S), tonumber(A), tonumber(t), tonumber(u) or 0
+end
+
+-- The counters of a range's text: s, a, S, A, t and u, numbers. A count "d.ddddde+XX"
+-- is the integer of its digits times or over an exact power of ten (10^22 at most): one
+-- correctly rounded operation, the number tonumber reads. Characters are byte codes:
+-- '0' is 48, ' ' 32, '.' 46, 'e' 101, '-' 45.
+local function counters_of(raw)
+  local m1, p1, n12, n13, n14, n15, n16, e1, g1, x1, y1, w1, m2, p2, n22, n23, n24, n25,
+    n26, e2, g2, x2, y2, w2, m3, p3, n32, n33, n34, n35, n36, e3, g3, x3, y3, w3, m4, p4,
+    n42, n43, n44, n45, n46, e4, g4, x4, y4, w4, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10,
+    t11, t12, t13, w5 = string.byte(raw, 1, 62)
+  if not (p1 == 46 and p2 == 46 and p3 == 46 and p4 == 46 and e1 == 101 and e2 == 101
+      and e3 == 101 and e4 == 101 and w1 == 32 and w2 == 32 and w3 == 32 and w4 == 32
+      and w5 == 32) then
+    return counters_matched(raw)
+  end
+  local x = x1 * 10 + y1 - 528
+  if g1 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local s = m1 * 100000 + n12 * 10000 + n13 * 1000 + n14 * 100 + n15 * 10 + n16 - 5333328
+  if x >= 5 then s = s * 10 ^ (x - 5) else s = s / 10 ^ (5 - x) end
+  x = x2 * 10 + y2 - 528
+  if g2 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local a = m2 * 100000 + n22 * 10000 + n23 * 1000 + n24 * 100 + n25 * 10 + n26 - 5333328
+  if x >= 5 then a = a * 10 ^ (x - 5) else a = a / 10 ^ (5 - x) end
+  x = x3 * 10 + y3 - 528
+  if g3 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local S = m3 * 100000 + n32 * 10000 + n33 * 1000 + n34 * 100 + n35 * 10 + n36 - 5333328
+  if x >= 5 then S = S * 10 ^ (x - 5) else S = S / 10 ^ (5 - x) end
+  x = x4 * 10 + y4 - 528
+  if g4 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local A = m4 * 100000 + n42 * 10000 + n43 * 1000 + n44 * 100 + n45 * 10 + n46 - 5333328
+  if x >= 5 then A = A * 10 ^ (x - 5) else A = A / 10 ^ (5 - x) end
+  local t = ((((t1 * 1000 + t2 * 100 + t3 * 10 + t4) * 1000 + t5 * 100 + t6 * 10 + t7) * 1000
+    + t8 * 100 + t9 * 10 + t10) * 1000 + t11 * 100 + t12 * 10 + t13) - 53333333333328
+  local u = 0
+  if #raw > 63 then
+    u = tonumber(string.sub(raw, 63))
+  end
+  return s, a, S, A, t, u
 end

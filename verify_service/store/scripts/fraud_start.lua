@@ -43,7 +43,7 @@ local now = now_ms(clock_offset_ms)
 
 -- What this costs is mostly Lua, not Redis (docs/performance.md, "Wave 5: the pumping
 -- guard's Lua"): the lists are split only when needed, numbers go to Redis as text made
--- once, and the counters' text is read and written without float parsing or formatting.
+-- once, and the counters' text is read by position, without float parsing.
 local function words(text)
   local found = {}
   for word in string.gmatch(text, '%S+') do
@@ -154,10 +154,10 @@ for i = 1, math.min(n, 2) do
 end
 local reference = base[math.min(n, 2)]
 
--- The allow-list and the blocks are usually empty (no key): one EXISTS tells.
-local extra = redis.call('EXISTS', blocks_key, allow_key)
+-- The blocks and the allow-list are usually empty (no key): an EXISTS tells, and spares
+-- looking up every prefix of the number in them.
 local records = {}
-if extra > 0 then
+if redis.call('EXISTS', blocks_key) == 1 then
   records = redis.call('HMGET', blocks_key, unpack(prefixes))
 end
 local blocks = {}
@@ -227,7 +227,7 @@ local function active(i)
 end
 
 local candidates = {}
-if not allowed and extra > 0 then
+if not allowed and redis.call('EXISTS', allow_key) == 1 then
   candidates = words(candidate_list)
 end
 if #candidates > 0 then
