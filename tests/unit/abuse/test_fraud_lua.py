@@ -127,13 +127,17 @@ class Guard:
 # ms between two calls: the same instant, bursts, a user's pace, hours, days (counters
 # that decay below the fixed-width shape's range and blocks that are forgotten).
 GAPS = st.sampled_from(
-    [0, 0, 1, 3, 250, 4_000, 90_000, 700_000, 3_600_000, 26 * 3_600_000, 9 * 86_400_000]
+    [0, 0, 1, 3, 250, 4_000, 90_000, 599_999, 600_000, 3_600_000, 26 * 3_600_000, 9 * 86_400_000]
 )
 OPS = st.lists(
     st.one_of(
         st.tuples(st.just("start"), st.integers(0, len(NUMBERS) - 1), st.booleans(), GAPS),
         st.tuples(st.just("start"), st.integers(0, 8), st.just(False), GAPS),  # pumping
         st.tuples(st.just("start"), st.integers(0, 8), st.just(False), st.sampled_from([0, 1])),
+        # the number started last, again, at the edge of the repeat window (10 min)
+        st.tuples(
+            st.just("again"), st.just(0), st.just(False), st.sampled_from([599_999, 600_000])
+        ),
         st.tuples(st.just("approve"), st.integers(0, len(NUMBERS) - 1), st.just(False), GAPS),
         st.tuples(st.just("lift"), st.integers(0, len(NUMBERS) - 1), st.booleans(), GAPS),
         st.tuples(st.just("allow"), st.integers(0, len(NUMBERS) - 1), st.booleans(), GAPS),
@@ -157,9 +161,14 @@ async def _same_decisions(client: Any, ops: list[Any], setup: tuple[str, int, in
     # the same calls on today's side made by the old scripts first: counters of the first
     # shape that today's scripts then read and write on
     earlier = Guard(client, "new", OLD, args)
+    last = NUMBERS[0]
     for i, (kind, n, flag, gap) in enumerate(ops):
         now += gap
-        e164 = NUMBERS[n]
+        e164 = last if kind == "again" else NUMBERS[n]
+        if kind == "again":
+            kind = "start"
+        if kind == "start":
+            last = e164
         replies = []
         for guard in (old, earlier if i < upgrade_at else new):
             if kind == "start":

@@ -251,12 +251,12 @@ end
 -- A start again to a number started within repeat_window (a resend, a user who tries
 -- again) is no new evidence: real users do that, pumping lists move on to new numbers.
 -- The per-number rate limit bounds what this lets through.
-local last_seen = tonumber(redis.call('ZSCORE', seen_key, number_id))
-redis.call('ZADD', seen_key, now_text, number_id)
+-- Starts older than the window go first: a number still there was started within it.
 redis.call('ZREMRANGEBYSCORE', seen_key, '-inf', now - repeat_window)
+local first_seen = redis.call('ZADD', seen_key, now_text, number_id) == 1
 redis.call('ZREMRANGEBYRANK', seen_key, 0, -max_ranges - 1)  -- the oldest beyond max_ranges
 redis.call('PEXPIRE', seen_key, repeat_window)
-if last_seen and now - last_seen < repeat_window then
+if not first_seen then
   return {'ok'}
 end
 
