@@ -3,10 +3,11 @@ fraud_v4/`, verbatim) against this checkout's, on the same stream, on one redis-
 
 The stream: real users in five countries (80 % approve within a minute) and pumping runs
 of sequential numbers, `--events` calls, the clock the first argument (both versions judge
-at the same instants). Each version runs the whole stream on a fresh database, in turn,
-`--runs` times; every call is in the slow log (threshold 0), and the median of each
-script's per-call durations is printed (medians: a busy machine's preemptions fall out),
-with Redis's CPU per call over the run (`INFO cpu`). `--allowed` marks every number
+at the same instants). Each version runs the stream on a database of its own, the two
+interleaved in slices of CHUNK calls (the same load of a busy machine for both), `--runs`
+times; every call is in the slow log (threshold 0), and the median of each script's
+per-call durations is printed (medians: preemptions fall out), with Redis's CPU per call
+(`INFO cpu` around each slice). `--allowed` marks every number
 allow-listed, as `bench/verification_scripts.py --abuse` has them (no verdicts judged).
 """
 
@@ -37,6 +38,7 @@ from verify_service.store.fraud import REPEAT_WINDOW  # noqa: E402
 SCRIPTS = ROOT / "verify_service" / "store" / "scripts"
 VERSIONS = {"wave 4": ROOT / "tests" / "support" / "fraud_v4", "this checkout": SCRIPTS}
 FIXED_CLOCK = "local function now_ms(clock_offset_ms) return tonumber(clock_offset_ms) end\n"
+CHUNK = 100  # calls of one version before the other's
 COUNTRIES = [("+4917", 9), ("+4179", 7), ("+336", 8), ("+447", 9), ("+1415", 7)]
 
 
@@ -112,31 +114,42 @@ def _cpu(r: redis.Redis) -> float:
     return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
 
 
-def run(r: redis.Redis, shas: dict[str, str], stream_calls: list[Any]) -> dict[str, float]:
-    """One pass of the stream on a fresh database: median µs per call of each script (slow
-    log), and Redis CPU per call over the pass."""
-    r.flushall()
-    r.config_set("slowlog-log-slower-than", 0)
-    r.config_set("slowlog-max-len", len(stream_calls) + 10)
-    r.slowlog_reset()
-    pipe = r.pipeline(transaction=False)
-    before = _cpu(r)
-    for i, (name, argv) in enumerate(stream_calls):
-        pipe.evalsha(shas[name], *argv)
-        if i % 200 == 199:
+def run(
+    clients: dict[str, redis.Redis], shas: dict[str, dict[str, str]], stream_calls: list[Any]
+) -> dict[str, dict[str, float]]:
+    """One pass of the stream per version, each on its own database, interleaved in slices
+    of CHUNK calls (both see the same load of the machine): median µs per call of each
+    script (slow log), and Redis CPU per call (`INFO cpu` around each slice)."""
+    control = next(iter(clients.values()))
+    control.flushall()
+    control.config_set("slowlog-log-slower-than", 0)
+    control.config_set("slowlog-max-len", len(clients) * len(stream_calls) + 10)
+    control.slowlog_reset()
+    cpu = dict.fromkeys(clients, 0.0)
+    for at in range(0, len(stream_calls), CHUNK):
+        for version, client in clients.items():
+            pipe = client.pipeline(transaction=False)
+            for name, argv in stream_calls[at : at + CHUNK]:
+                pipe.evalsha(shas[version][name], *argv)
+            before = _cpu(control)
             pipe.execute()
-    pipe.execute()
-    cpu = (_cpu(r) - before) / len(stream_calls) * 1e6
-    names = {sha: name for name, sha in shas.items()}
-    durations: dict[str, list[int]] = {name: [] for name in shas}
-    for entry in r.slowlog_get(len(stream_calls) + 10):
+            cpu[version] += _cpu(control) - before
+    names = {sha: (version, name) for version, by in shas.items() for name, sha in by.items()}
+    durations: dict[tuple[str, str], list[int]] = {key: [] for key in names.values()}
+    for entry in control.slowlog_get(len(clients) * len(stream_calls) + 10):
         command = entry["command"].split()
         if len(command) > 1 and command[0].upper() == b"EVALSHA":
-            name = names.get(command[1].decode())
-            if name:
-                durations[name].append(int(entry["duration"]))
-    r.config_set("slowlog-log-slower-than", 10000)
-    return {"cpu": cpu, **{name: statistics.median(d) for name, d in durations.items() if d}}
+            key = names.get(command[1].decode())
+            if key:
+                durations[key].append(int(entry["duration"]))
+    control.config_set("slowlog-log-slower-than", 10000)
+    return {
+        version: {
+            "cpu": cpu[version] / len(stream_calls) * 1e6,
+            **{name: statistics.median(d) for (v, name), d in durations.items() if v == version},
+        }
+        for version in clients
+    }
 
 
 def main() -> None:
@@ -148,7 +161,10 @@ def main() -> None:
     stream_calls = calls(stream(args.events), args.allowed)
     server = RedisServer(free_port(), Path(tempfile.mkdtemp())).start()
     try:
-        r = redis.Redis(port=server.port)
+        clients = {
+            version: redis.Redis(port=server.port, db=i) for i, version in enumerate(VERSIONS)
+        }
+        r = clients["wave 4"]
         shas = {
             version: {
                 name: r.script_load(_source(directory, name))
@@ -158,13 +174,13 @@ def main() -> None:
         }
         results: dict[str, list[dict[str, float]]] = {version: [] for version in VERSIONS}
         for _ in range(args.runs):
-            for version in VERSIONS:
-                results[version].append(run(r, shas[version], stream_calls))
+            for version, result in run(clients, shas, stream_calls).items():
+                results[version].append(result)
     finally:
         server.stop()
     starts = sum(1 for name, _ in stream_calls if name == "fraud_start")
     print(
-        f"{len(stream_calls)} calls ({starts} starts), {args.runs} runs each, in turn"
+        f"{len(stream_calls)} calls ({starts} starts), {args.runs} runs, interleaved"
         + (", every number allow-listed" if args.allowed else "")
     )
     for version, runs in results.items():
