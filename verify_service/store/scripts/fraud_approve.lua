@@ -16,27 +16,12 @@ for prefix in string.gmatch(prefix_list, '%S+') do
   prefixes[#prefixes + 1] = prefix
 end
 
--- As fraud_start.lua reads and writes them (the prelude's counters_of, counters_text), the
--- decay factors of one write time computed once.
+-- As fraud_start.lua reads and writes them (the prelude's counters_at, counters_text).
 local raws = redis.call('HMGET', ranges_key, unpack(prefixes))
+local decayed = counters_at(now, tau, tau_long)
 local values, touched = {}, {}
-local last_t, f, F = nil, 1, 1
 for i = 1, #prefixes do
-  local s, a, S, A, u = 0, 0, 0, 0, 0
-  if raws[i] then
-    local t
-    s, a, S, A, t, u = counters_of(raws[i])
-    if t ~= last_t then
-      local dt = now - t
-      if dt <= 0 then
-        f, F = 1, 1
-      else
-        f, F = math.exp(-dt / tau), math.exp(-dt / tau_long)
-      end
-      last_t = t
-    end
-    s, a, S, A = s * f, a * f, S * F, A * F
-  end
+  local s, a, S, A, u = decayed(raws[i])
   values[#values + 1] = prefixes[i]
   values[#values + 1] = counters_text(s, a + 1, S, A + 1, now_text, u)
   touched[#touched + 1] = now_text

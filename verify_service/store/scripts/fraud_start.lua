@@ -61,25 +61,7 @@ local now_text = string.format('%.0f', now)  -- every score and counter time wri
 -- s, a: recent starts and approvals; S, A: the same over the baseline horizon; u: until
 -- when the range is suspect (a block in it or under it), ms. Stored as text (the
 -- prelude's counters_text and counters_of), each count rounded to 6 significant digits.
--- The decay factors of one write time are computed once (the service's and the country's
--- ranges were written together by the last start).
-local last_t, last_f, last_F = nil, 1, 1
-local function decayed(raw)
-  if not raw then
-    return 0, 0, 0, 0, 0
-  end
-  local s, a, S, A, t, u = counters_of(raw)
-  if t ~= last_t then
-    local dt = now - t
-    if dt <= 0 then
-      last_f, last_F = 1, 1
-    else
-      last_f, last_F = math.exp(-dt / tau), math.exp(-dt / tau_long)
-    end
-    last_t = t
-  end
-  return s * last_f, a * last_f, S * last_F, A * last_F, u
-end
+local decayed = counters_at(now, tau, tau_long)
 
 local function pack(s, a, S, A, u)
   return counters_text(s, a, S, A, now_text, u)
