@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import phonenumbers
 
 # The service-wide range: only a baseline (the prior of every country), never blocked.
 ROOT = "*"
 LEVELS = ("service", "country", "ndc", "block_1m", "block_10k", "block_100")
+# A start reads a number's ranges twice (the guard's call, then its verdict's country) and
+# its approval once more; phonenumbers' parse and NDC lookup are most of a start's guard
+# work in Python: the answers for the last few thousand numbers are kept (immutable).
+RANGES_CACHE = 4096
 # Digits left out of the national number at each block level.
 _BLOCK_DIGITS = (("block_1m", 6), ("block_10k", 4), ("block_100", 2))
 _RANGE = re.compile(r"^\+[1-9][0-9]{0,14}$")
@@ -40,9 +45,11 @@ class Range:
     country: str
 
 
+@lru_cache(maxsize=RANGES_CACHE)
 def ranges_of(e164: str) -> tuple[Range, ...]:
     """The ranges of a valid E.164 number, broadest first, starting with ROOT.
-    `+4915212345678` -> *, +49, +491521, +4915212, +491521234, +49152123456."""
+    `+4915212345678` -> *, +49, +491521, +4915212, +491521234, +49152123456.
+    Kept for the last RANGES_CACHE numbers (a flow asks three times)."""
     number = phonenumbers.parse(e164)
     code = str(number.country_code)
     national = phonenumbers.national_significant_number(number)

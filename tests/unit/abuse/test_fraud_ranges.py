@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from unittest import mock
 
 import phonenumbers
 import pytest
@@ -15,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.support.redis_server import RedisServer
+from verify_service.abuse import ranges as ranges_module
 from verify_service.abuse.fraud import guard_args
 from verify_service.abuse.ranges import (
     LEVELS,
@@ -70,6 +72,21 @@ def test_ranges_nest_from_the_country_code_down(e164: str) -> None:
     for r in ranges[1:]:
         assert parse_range(r.prefix).prefix == r.prefix
     assert set(prefixes) <= set(prefixes_of(e164))
+
+
+@settings(max_examples=200, deadline=None)
+@given(valid_numbers())
+def test_a_numbers_ranges_are_worked_out_once_and_the_same(e164: str) -> None:
+    """A flow asks for its number's ranges three times (the guard's start, its verdict,
+    the approval): phonenumbers parses the number once, and the kept answer is what
+    working it out again gives, for numbers of every region."""
+    ranges_of.cache_clear()
+    with mock.patch.object(ranges_module.phonenumbers, "parse", wraps=phonenumbers.parse) as parse:
+        first = ranges_of(e164)
+        assert ranges_of(e164) is first
+        assert ranges_of(e164) is first
+    assert parse.call_count == 1
+    assert ranges_of.__wrapped__(e164) == first
 
 
 def test_a_german_mobile_number() -> None:

@@ -162,3 +162,91 @@ local function pending_fields(vkey, service, now, retention_s, need_attempts)
   end
   return f, nil
 end
+
+-- The pumping guard's counters of one range (fraud_start.lua, fraud_approve.lua): the text
+-- "s a S A t u", counts to 6 significant digits, t (when written) and u (suspect until)
+-- in ms. Counts are written '%.5e' ("1.23456e+02": the value '%.6g' wrote before, in a
+-- fixed width), t in 13 digits, and read back by position: float parsing and a pattern
+-- were most of what these scripts cost in Redis. Text of any other shape (the '%.6g' of
+-- wave 4, what fraud_lift.lua writes, a count beyond e+/-17) is read with the pattern;
+-- every shape is numbers that tonumber reads to the same values, so scripts of either
+-- version read either (tests/unit/abuse/test_fraud_lua.py holds the two to every reply).
+local function counters_text(s, a, S, A, t_text, u)
+  local u_text = '0'
+  if u ~= 0 then
+    u_text = string.format('%.0f', u)
+  end
+  return string.format('%.5e %.5e %.5e %.5e %s %s', s, a, S, A, t_text, u_text)
+end
+
+local function counters_matched(raw)
+  local s, a, S, A, t, u = string.match(raw, '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
+  return tonumber(s), tonumber(a), tonumber(S), tonumber(A), tonumber(t), tonumber(u) or 0
+end
+
+-- The counters of a range's text: s, a, S, A, t and u, numbers. A count "d.ddddde+XX"
+-- is the integer of its digits times or over an exact power of ten (10^22 at most): one
+-- correctly rounded operation, the number tonumber reads. Characters are byte codes:
+-- '0' is 48, ' ' 32, '.' 46, 'e' 101, '-' 45. The four counts are read in line, not by a
+-- function per count: a call costs about what the fixed width saves.
+local function counters_of(raw)
+  local m1, p1, n12, n13, n14, n15, n16, e1, g1, x1, y1, w1, m2, p2, n22, n23, n24, n25,
+    n26, e2, g2, x2, y2, w2, m3, p3, n32, n33, n34, n35, n36, e3, g3, x3, y3, w3, m4, p4,
+    n42, n43, n44, n45, n46, e4, g4, x4, y4, w4, t1, t2, t3, t4, t5, t6, t7, t8, t9, t10,
+    t11, t12, t13, w5 = string.byte(raw, 1, 62)
+  if not (p1 == 46 and p2 == 46 and p3 == 46 and p4 == 46 and e1 == 101 and e2 == 101
+      and e3 == 101 and e4 == 101 and w1 == 32 and w2 == 32 and w3 == 32 and w4 == 32
+      and w5 == 32) then
+    return counters_matched(raw)
+  end
+  local x = x1 * 10 + y1 - 528
+  if g1 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local s = m1 * 100000 + n12 * 10000 + n13 * 1000 + n14 * 100 + n15 * 10 + n16 - 5333328
+  if x >= 5 then s = s * 10 ^ (x - 5) else s = s / 10 ^ (5 - x) end
+  x = x2 * 10 + y2 - 528
+  if g2 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local a = m2 * 100000 + n22 * 10000 + n23 * 1000 + n24 * 100 + n25 * 10 + n26 - 5333328
+  if x >= 5 then a = a * 10 ^ (x - 5) else a = a / 10 ^ (5 - x) end
+  x = x3 * 10 + y3 - 528
+  if g3 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local S = m3 * 100000 + n32 * 10000 + n33 * 1000 + n34 * 100 + n35 * 10 + n36 - 5333328
+  if x >= 5 then S = S * 10 ^ (x - 5) else S = S / 10 ^ (5 - x) end
+  x = x4 * 10 + y4 - 528
+  if g4 == 45 then x = -x end
+  if x < -17 or x > 27 then return counters_matched(raw) end
+  local A = m4 * 100000 + n42 * 10000 + n43 * 1000 + n44 * 100 + n45 * 10 + n46 - 5333328
+  if x >= 5 then A = A * 10 ^ (x - 5) else A = A / 10 ^ (5 - x) end
+  local t = ((((t1 * 1000 + t2 * 100 + t3 * 10 + t4) * 1000 + t5 * 100 + t6 * 10 + t7) * 1000
+    + t8 * 100 + t9 * 10 + t10) * 1000 + t11 * 100 + t12 * 10 + t13) - 53333333333328
+  local u = 0
+  if #raw > 63 then
+    u = tonumber(string.sub(raw, 63))
+  end
+  return s, a, S, A, t, u
+end
+
+-- A reader of counters texts decayed to `now` (ms) with time constants tau and tau_long:
+-- s, a, S, A, u (0s for a range without counters). The factors of one write time are
+-- computed once (the service's and the country's ranges were written together).
+local function counters_at(now, tau, tau_long)
+  local last_t, f, F = nil, 1, 1
+  return function(raw)
+    if not raw then
+      return 0, 0, 0, 0, 0
+    end
+    local s, a, S, A, t, u = counters_of(raw)
+    if t ~= last_t then
+      local dt = now - t
+      if dt <= 0 then
+        f, F = 1, 1
+      else
+        f, F = math.exp(-dt / tau), math.exp(-dt / tau_long)
+      end
+      last_t = t
+    end
+    return s * f, a * f, S * F, A * F, u
+  end
+end

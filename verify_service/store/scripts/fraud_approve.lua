@@ -9,25 +9,22 @@ local ttl = tonumber(ARGV[4])       -- ms
 local prefix_list = ARGV[5]        -- the number's ranges, space-separated
 local now = now_ms(clock_offset_ms)
 
+local now_text = string.format('%.0f', now)  -- every score and counter time written
+
 local prefixes = {}
 for prefix in string.gmatch(prefix_list, '%S+') do
   prefixes[#prefixes + 1] = prefix
 end
 
+-- As fraud_start.lua reads and writes them (the prelude's counters_at, counters_text).
 local raws = redis.call('HMGET', ranges_key, unpack(prefixes))
+local decayed = counters_at(now, tau, tau_long)
 local values, touched = {}, {}
 for i = 1, #prefixes do
-  local s, a, S, A, u = 0, 0, 0, 0, 0
-  if raws[i] then
-    local rs, ra, rS, rA, t, ru = string.match(raws[i], '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
-    local dt = math.max(0, now - tonumber(t))
-    local f, F = math.exp(-dt / tau), math.exp(-dt / tau_long)
-    s, a, S, A = tonumber(rs) * f, tonumber(ra) * f, tonumber(rS) * F, tonumber(rA) * F
-    u = tonumber(ru) or 0
-  end
+  local s, a, S, A, u = decayed(raws[i])
   values[#values + 1] = prefixes[i]
-  values[#values + 1] = string.format('%.6g %.6g %.6g %.6g %.0f %.0f', s, a + 1, S, A + 1, now, u)
-  touched[#touched + 1] = now
+  values[#values + 1] = counters_text(s, a + 1, S, A + 1, now_text, u)
+  touched[#touched + 1] = now_text
   touched[#touched + 1] = prefixes[i]
 end
 redis.call('HSET', ranges_key, unpack(values))

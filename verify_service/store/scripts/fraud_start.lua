@@ -41,6 +41,9 @@ local number_id = ARGV[26]         -- digest of the number (never the number its
 local repeat_window = tonumber(ARGV[27])  -- ms: a start again to the same number counts once
 local now = now_ms(clock_offset_ms)
 
+-- What this costs is mostly Lua, not Redis (docs/performance.md, "Wave 5: the pumping
+-- guard's Lua"): the lists are split only when needed, numbers go to Redis as text made
+-- once, and the counters' text is read by position, without float parsing.
 local function words(text)
   local found = {}
   for word in string.gmatch(text, '%S+') do
@@ -49,25 +52,19 @@ local function words(text)
   return found
 end
 local allowed = allowed_flag == '1'
-local prefixes, levels, candidates = words(prefix_list), words(level_list), words(candidate_list)
-local zs = words(z_list)
+local prefixes, levels = words(prefix_list), words(level_list)
+local zs = nil  -- words(z_list), once a range is judged
 local n = #prefixes
+local now_text = string.format('%.0f', now)  -- every score and counter time written
 
 -- Counters decay exponentially: one stored value per counter and range, read at `now`.
 -- s, a: recent starts and approvals; S, A: the same over the baseline horizon; u: until
--- when the range is suspect (a block in it or under it), ms.
-local function decayed(raw)
-  if not raw then
-    return 0, 0, 0, 0, 0
-  end
-  local s, a, S, A, t, u = string.match(raw, '^(%S+) (%S+) (%S+) (%S+) (%S+) ?(%S*)$')
-  local dt = math.max(0, now - tonumber(t))
-  local f, F = math.exp(-dt / tau), math.exp(-dt / tau_long)
-  return tonumber(s) * f, tonumber(a) * f, tonumber(S) * F, tonumber(A) * F, tonumber(u) or 0
-end
+-- when the range is suspect (a block in it or under it), ms. Stored as text (the
+-- prelude's counters_text and counters_of), each count rounded to 6 significant digits.
+local decayed = counters_at(now, tau, tau_long)
 
 local function pack(s, a, S, A, u)
-  return string.format('%.6g %.6g %.6g %.6g %.0f %.0f', s, a, S, A, now, u)
+  return counters_text(s, a, S, A, now_text, u)
 end
 
 -- Wilson score upper bound of a conversion seen as x approvals of k starts, at z.
@@ -92,9 +89,9 @@ end
 -- (recent, then over the baseline horizon), "f F t"; a field of the counters' hash that is
 -- no range (never in the LRU index, never forgotten before the hash).
 local FRESH = '#fresh'
-local fields = {unpack(prefixes)}
-fields[n + 1] = FRESH
-local raws = redis.call('HMGET', ranges_key, unpack(fields))
+local raws = redis.call('HMGET', ranges_key, FRESH, unpack(prefixes))
+local fresh_raw = raws[1]
+table.remove(raws, 1)
 local s, a, S, A, u = {}, {}, {}, {}, {}
 for i = 1, n do
   s[i], a[i], S[i], A[i], u[i] = decayed(raws[i])
@@ -114,13 +111,14 @@ local fresh_repeat = fresh_i ~= nil and s[fresh_i] >= 0.5 and A[fresh_i] < 0.5
 -- shape of a pumping list fed into a few blocks, before any one block can be judged.
 local fresh_f, fresh_F, fresh_hot = 0, 0, false
 if fresh_repeat then
-  if raws[n + 1] then
-    local rf, rF, t = string.match(raws[n + 1], '^(%S+) (%S+) (%S+)$')
+  if fresh_raw then
+    local rf, rF, t = string.match(fresh_raw, '^(%S+) (%S+) (%S+)$')
     local dt = math.max(0, now - tonumber(t))
     fresh_f, fresh_F = tonumber(rf) * math.exp(-dt / tau), tonumber(rF) * math.exp(-dt / tau_long)
   end
   fresh_f, fresh_F = fresh_f + 1, fresh_F + 1
   local expected = math.max(0, fresh_F - fresh_f) * tau / tau_long
+  zs = words(z_list)
   fresh_hot = fresh_f > fresh_allowance + expected + tonumber(zs[1]) * math.sqrt(expected)
 end
 
@@ -138,7 +136,12 @@ for i = 1, math.min(n, 2) do
 end
 local reference = base[math.min(n, 2)]
 
-local records = redis.call('HMGET', blocks_key, unpack(prefixes))
+-- The blocks and the allow-list are usually empty (no key): an EXISTS tells, and spares
+-- looking up every prefix of the number in them.
+local records = {}
+if redis.call('EXISTS', blocks_key) == 1 then
+  records = redis.call('HMGET', blocks_key, unpack(prefixes))
+end
 local blocks = {}
 for i = 2, n do
   local block = parse_block(records[i])
@@ -153,6 +156,7 @@ end
 -- within the last day, or below the country and a narrower range in it was) and while
 -- the service is alerted (one first cool-down after a trip).
 local function confidence(i)
+  zs = zs or words(z_list)
   local z = tonumber(zs[i])
   if blocks[i] or (i > 2 and u[i] > now) then
     z = z * suspect_factor
@@ -204,7 +208,11 @@ local function active(i)
   return blocks[i] and blocks[i].until_ms > now
 end
 
-if not allowed and #candidates > 0 then
+local candidates = {}
+if not allowed and redis.call('EXISTS', allow_key) == 1 then
+  candidates = words(candidate_list)
+end
+if #candidates > 0 then
   local hits = redis.call('HMGET', allow_key, unpack(candidates))
   for i = 1, #candidates do
     if hits[i] then
@@ -225,15 +233,12 @@ end
 -- A start again to a number started within repeat_window (a resend, a user who tries
 -- again) is no new evidence: real users do that, pumping lists move on to new numbers.
 -- The per-number rate limit bounds what this lets through.
-local last_seen = tonumber(redis.call('ZSCORE', seen_key, number_id))
-redis.call('ZADD', seen_key, now, number_id)
+-- Starts older than the window go first: a number still there was started within it.
 redis.call('ZREMRANGEBYSCORE', seen_key, '-inf', now - repeat_window)
-local seen_excess = redis.call('ZCARD', seen_key) - max_ranges
-if seen_excess > 0 then
-  redis.call('ZPOPMIN', seen_key, seen_excess)
-end
+local first_seen = redis.call('ZADD', seen_key, now_text, number_id) == 1
+redis.call('ZREMRANGEBYRANK', seen_key, 0, -max_ranges - 1)  -- the oldest beyond max_ranges
 redis.call('PEXPIRE', seen_key, repeat_window)
-if last_seen and now - last_seen < repeat_window then
+if not first_seen then
   return {'ok'}
 end
 
@@ -331,7 +336,7 @@ for i = 1, n do
   end
   values[#values + 1] = prefixes[i]
   values[#values + 1] = pack(s[i] + 1, a[i], S[i] + 1, A[i], u[i])
-  touched[#touched + 1] = now
+  touched[#touched + 1] = now_text
   touched[#touched + 1] = prefixes[i]
 end
 redis.call('HSET', ranges_key, unpack(values))
