@@ -138,6 +138,16 @@ def test_a_header_name_that_is_not_a_token_is_refused_at_load(name: str) -> None
     assert "not a valid HTTP header name" in message
 
 
+@pytest.mark.parametrize("name", ["Content-Length", "content-length", "Transfer-Encoding"])
+def test_a_framing_header_is_refused_at_load(name: str) -> None:
+    # the client writes these from the body: a configured Content-Length of 3 sent three
+    # bytes of the JSON body to the provider and left the rest on the connection
+    table = {"kind": "http", "url": "https://sms.example/send", "body": _BODY}
+    message = _error({"gen": {**table, "headers": {name: "3"}}})
+    assert f"providers.gen.headers.{name}" in message or "providers.gen.headers" in message
+    assert f"{name} is an HTTP header the client writes from the body" in message
+
+
 def test_printable_ascii_header_values_load() -> None:
     table = {"kind": "http", "url": "https://sms.example/send", "body": _BODY}
     headers = {"X-Tenant": "a b\tc !~", "X-Empty": "", "Accept": "application/json"}

@@ -76,12 +76,25 @@ _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"([\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?)?")
 
 
+# The message's framing (RFC 9112, section 6): the client writes these from the body it
+# sends. A configured one disagrees with the body: `Content-Length: 3` sent three bytes of
+# the JSON body and left the rest on the connection, where the provider reads it as the
+# start of the next request.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
 def header_name(name: str) -> str:
-    """`name` if it is an HTTP header name (RFC 9110 token); ValueError otherwise."""
+    """`name` if it is an HTTP header name (RFC 9110 token) a configuration may set;
+    ValueError otherwise (not a token, or a framing header the client writes itself)."""
     if not _TOKEN.fullmatch(name):
         raise ValueError(
             "not a valid HTTP header name: ASCII letters, digits and !#$%&'*+-.^_`|~ only, "
             "no spaces or colons (RFC 9110, section 5.1)"
+        )
+    if name.lower() in _FRAMING:
+        raise ValueError(
+            f"{name} is an HTTP header the client writes from the body it sends "
+            "(RFC 9112, section 6); a configured one would cut or garble the body: remove it"
         )
     return name
 

@@ -288,7 +288,8 @@ def _send_once(table: dict[str, Any]) -> None:
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    name=st.sampled_from(["X-Tenant", "X Tenant", "Tenant-ü"]) | st.text(max_size=8),
+    name=st.sampled_from(["X-Tenant", "X Tenant", "Tenant-ü", "Content-Length"])
+    | st.text(max_size=8),
     value=st.text(max_size=12),
 )
 def test_any_configured_header_is_refused_at_load_or_sent_as_written(
