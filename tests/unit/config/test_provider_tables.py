@@ -144,7 +144,7 @@ def test_a_framing_header_is_refused_at_load(name: str) -> None:
     # bytes of the JSON body to the provider and left the rest on the connection
     table = {"kind": "http", "url": "https://sms.example/send", "body": _BODY}
     message = _error({"gen": {**table, "headers": {name: "3"}}})
-    assert f"providers.gen.headers.{name}" in message or "providers.gen.headers" in message
+    assert "providers.gen.headers" in message
     assert f"{name} is an HTTP header the client writes from the body" in message
 
 
