@@ -9,7 +9,7 @@ and is credited to the provider of the last accepted send; a late report counts 
 send's hour; records from before the roll-ups began are not counted; hours expire with
 the retention; and the bytes per service-hour on a real redis-server
 (docs/performance.md). An upgrade: a history written partly by the previous version's
-scripts (wave 4, whose counters were kept per kind: attempts_wave4/) and partly by the
+scripts (wave 4, whose counters were kept per kind: tests/support/attempts_v4/) and partly by the
 current ones reads the same figures as a scan of the log."""
 
 from __future__ import annotations
@@ -148,7 +148,7 @@ def history(verifications: Verifications, refusals: list[tuple[str | None, int]]
     return writes
 
 
-WAVE4 = Path(__file__).parent / "attempts_wave4"
+WAVE4 = Path(__file__).parents[2] / "support" / "attempts_v4"
 
 
 class Wave4Scripts:

@@ -163,6 +163,16 @@ local function pending_fields(vkey, service, now, retention_s, need_attempts)
   return f, nil
 end
 
+-- Add 1 to `field` of an attempt-log roll-up hour (`key`, attempts_add.lua) the roll-ups
+-- keep: an hour whose hash does not exist (past the retention, or never counted) is not
+-- made; the HINCRBY that made it is taken back, cheaper than an EXISTS before every count,
+-- as the hash mostly exists (attempts_convert.lua, attempts_dlr.lua).
+local function count_if_kept(key, field)
+  if redis.call('HINCRBY', key, field, 1) == 1 and redis.call('HLEN', key) == 1 then
+    redis.call('DEL', key)
+  end
+end
+
 -- The pumping guard's counters of one range (fraud_start.lua, fraud_approve.lua): the text
 -- "s a S A t u", counts to 6 significant digits, t (when written) and u (suspect until)
 -- in ms. Counts are written '%.5e' ("1.23456e+02": the value '%.6g' wrote before, in a

@@ -32,21 +32,15 @@ for score in string.gmatch(scores, '%S+') do
 end
 -- Roll-ups (attempts_add.lua): the approval counts in its start's hour, once (only the
 -- first approval changes the record), and only for a start the roll-ups counted: in an
--- hour they keep (a hash that does not exist is not made: the HINCRBY that made it is
--- taken back, cheaper than an EXISTS before it, as the hash mostly exists).
-local function count(key, field)
-  if redis.call('HINCRBY', key, field, 1) == 1 and redis.call('HLEN', key) == 1 then
-    redis.call('DEL', key)
-  end
-end
+-- hour they keep (the prelude's count_if_kept).
 if start_country or credited then
   local since = tonumber(redis.call('GET', since_key))
   if start_country and since and tonumber(first) >= since then
-    count(hour_key, 'a:' .. start_country)
+    count_if_kept(hour_key, 'a:' .. start_country)
   end
   -- ... and the provider of its last accepted send (`c:`), in that send's hour, once
   if credited and since and tonumber(credit) >= since then
-    count(credit_key, 'c:' .. credited)
+    count_if_kept(credit_key, 'c:' .. credited)
   end
 end
 return changed

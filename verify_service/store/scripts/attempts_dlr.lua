@@ -42,15 +42,6 @@ local function bucket(seconds)
   return #bounds
 end
 
--- add 1 to a counter of an hour the roll-ups keep: a hash that does not exist (its hour
--- past the retention, or never counted) is not made (the HINCRBY that made it is taken
--- back: cheaper than an EXISTS before every count, as the counter mostly exists)
-local function count(key, field)
-  if redis.call('HINCRBY', key, field, 1) == 1 and redis.call('HLEN', key) == 1 then
-    redis.call('DEL', key)
-  end
-end
-
 -- take 1 from a counter above 0; one that comes to 0 goes (only counters above 0 exist);
 -- whether there was one to take
 local function uncount(key, field)
@@ -115,7 +106,7 @@ for line in string.gmatch(reports, '[^\n]+') do
                 uncount(hour_key, 't:' .. earlier)
               end
             end
-            count(hour_key, string.upper(letter) .. ':' .. provider .. ':' .. bucket(seconds))
+            count_if_kept(hour_key, string.upper(letter) .. ':' .. provider .. ':' .. bucket(seconds))
           end
         end
       end
