@@ -270,6 +270,46 @@ allowed_prefixes = ["+4179"]
     )
 
 
+# The service as issue 22 measured it (47024a2, before that issue's work) reads an older
+# config: the pepper in the file, the first pumping guard (`min_conversion`; its create
+# mode approved nothing), no environment secrets. `--issue-baseline` writes this one, so
+# that `--service-root` on a checkout of that commit runs the issue's own baseline under
+# today's driver, on the same machine (docs/performance.md, "Against the issue's baseline").
+ISSUE_BASELINE = "47024a2"
+
+
+def write_issue_baseline_config(
+    path: Path, redis_url: str, sms_port: int, params: HashParams, strategy: str | None
+) -> None:
+    path.write_text(
+        f"""
+redis_url = "{redis_url}"
+pepper = "{BENCH_ENV["BENCH_PEPPER"]}"
+[hashing]
+time_cost = {params.time_cost}
+memory_cost_kib = {params.memory_cost_kib}
+parallelism = {params.parallelism}
+[providers.fake]
+kind = "http"
+url = "http://127.0.0.1:{sms_port}/sms"
+body = {{ to = "{{to}}", text = "{{text}}" }}
+message_id_field = "id"
+[[services]]
+name = "bench"
+api_keys = ["{hash_api_key(API_KEY)}"]
+providers = ["fake"]
+template = "Your code is %TOKEN%"
+resend_cooldown = 0
+max_check_attempts = 100
+[services.rate_limits]
+per_country = ["10000000/hour"]
+global_sends = ["10000000/hour"]
+[services.fraud_guard]
+min_conversion = 0.0
+"""
+    )
+
+
 # --- counters ---------------------------------------------------------------------------
 
 _NOT_FLOW = {"info", "config|resetstat", "config|set", "config|get", "memory|usage", "scan"}
@@ -434,7 +474,14 @@ def main() -> None:
     p.add_argument("--strategy", default=None, help="rate-limit strategy (default: shipped)")
     p.add_argument("--service-root", type=Path, default=ROOT, help="checkout whose service runs")
     p.add_argument("--skip", default="", help="comma-separated: bare,open,memory,checks,soak")
+    p.add_argument(
+        "--issue-baseline",
+        action="store_true",
+        help=f"write the config of issue 22's baseline service ({ISSUE_BASELINE}), for "
+        "--service-root on a checkout of it",
+    )
     args = p.parse_args()
+    configure = write_issue_baseline_config if args.issue_baseline else write_config
     skip = set(args.skip.split(","))
     cores = Cores(cpu_count)
     results: dict[str, Any] = {
@@ -445,6 +492,7 @@ def main() -> None:
             "placement": cores.describe(),
         },
         "service_root": str(args.service_root),
+        "issue_baseline_config": args.issue_baseline,
         "workers": {},
     }
     print(f"machine: {cores.describe()}; load average {os.getloadavg()[0]:.1f}", flush=True)
@@ -466,8 +514,8 @@ def main() -> None:
         ):
             sms = f"127.0.0.1:{sms_port}"
             minimal, default = tmp / "minimal.toml", tmp / "default.toml"
-            write_config(minimal, server.url, sms_port, MINIMAL, args.strategy)
-            write_config(default, server.url, sms_port, DEFAULT, args.strategy)
+            configure(minimal, server.url, sms_port, MINIMAL, args.strategy)
+            configure(default, server.url, sms_port, DEFAULT, args.strategy)
             for n in args.workers:
                 concurrency = args.concurrency or max(32, 8 * n)
                 entry: dict[str, Any] = {"concurrency": concurrency}
