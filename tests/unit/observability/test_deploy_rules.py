@@ -21,6 +21,7 @@ from verify_service.observability.metrics import Metrics
 DEPLOY = Path(__file__).parents[3] / "deploy"
 RULES = DEPLOY / "prometheus" / "verify-service.rules.yml"
 DASHBOARD = DEPLOY / "grafana" / "verify-service.json"
+CASES = Path(__file__).parent / "promtool" / "rules_test.yml"
 
 # Our metric names and recording rule names (level:metric:operations); PromQL functions
 # and label names never contain `verify`.
@@ -59,14 +60,33 @@ def dashboard_exprs() -> list[str]:
     return exprs
 
 
-def test_promtool_accepts_the_rules() -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:
+def promtool() -> str:
+    found = shutil.which("promtool")
+    if found is None:
         if os.environ.get("VERIFY_TEST_REQUIRE_PROMTOOL") == "1":
             pytest.fail("promtool is required (apt-get install prometheus)")
         pytest.skip("promtool not installed (Debian package `prometheus`)")
+    return found
+
+
+def test_promtool_accepts_the_rules() -> None:
     result = subprocess.run(
-        [promtool, "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+        [promtool(), "check", "rules", str(RULES)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "SUCCESS" in result.stdout
+
+
+def test_the_alerts_fire_on_their_series_and_only_then() -> None:
+    """`promtool test rules` on synthetic series (promtool/rules_test.yml): undelivered
+    delivery reports, failing sends and a conversion drop each fire their alert with the
+    documented labels and text, and stay quiet below the volume or the threshold."""
+    result = subprocess.run(
+        [promtool(), "test", "rules", CASES.name],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=CASES.parent,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout
@@ -101,6 +121,7 @@ def test_the_alerts_the_issue_asks_for() -> None:
     assert {
         "VerifyConversionDrop",
         "VerifyProviderFailureRate",
+        "VerifyProviderUndelivered",
         "VerifyFraudGuardTripped",
         "VerifyStoreErrors",
     } <= alerts
