@@ -20,41 +20,47 @@ local subjects = KEYS           -- one hash per (layer, subject), layer order
 local windows = ARGV            -- from index 2: per key n, then n x (field, mode, limit, ms)
 
 local now = now_ms(clock_offset_ms)
+local now_text = string.format('%d', now)
 
+-- The numbers of a stored value, as text (`value`'s own digits, written back as they are).
 local function parse(value)
   local out = {}
   if value then
-    for n in string.gmatch(value, '%d+') do out[#out + 1] = tonumber(n) end
+    for n in string.gmatch(value, '%d+') do out[#out + 1] = n end
   end
   return out
 end
 
 -- Decide one window: allowed?, the value to store when the request is counted, the ms
--- until the window admits one more (when refused).
+-- until the window admits one more (when refused), and whether the value starts a new
+-- count (a new bucket, or a window the hash did not hold): only then does the key's TTL
+-- need setting (below).
 local function decide(value, mode, limit, period)
   local v = parse(value)
   if mode == 'm' then
     local kept = {}
     for _, t in ipairs(v) do
-      if t > now - period then kept[#kept + 1] = t end
+      if tonumber(t) > now - period then kept[#kept + 1] = t end
     end
     if #kept >= limit then
-      return false, nil, kept[#kept - limit + 1] + period - now
+      return false, nil, tonumber(kept[#kept - limit + 1]) + period - now
     end
-    kept[#kept + 1] = now
-    return true, table.concat(kept, ' '), 0
+    kept[#kept + 1] = now_text
+    return true, table.concat(kept, ' '), 0, true
   end
   local bucket = math.floor(now / period)
   local count, previous = 0, 0
-  if v[1] == bucket then
-    count, previous = v[2] or 0, v[3] or 0
-  elseif v[1] == bucket - 1 then
-    previous = v[2] or 0
+  local stored = tonumber(v[1])
+  if stored == bucket then
+    count, previous = tonumber(v[2] or 0), tonumber(v[3] or 0)
+  elseif stored == bucket - 1 then
+    previous = tonumber(v[2] or 0)
   end
+  local fresh = stored ~= bucket
   local ends = (bucket + 1) * period - now  -- ms left in this bucket
   if mode == 'f' then
     if count >= limit then return false, nil, ends end
-    return true, bucket .. ' ' .. (count + 1), 0
+    return true, string.format('%d %d', bucket, count + 1), 0, fresh
   end
   local weight = ends / period  -- the share of the previous bucket still in the window
   if previous * weight + count + 1 > limit then
@@ -67,7 +73,7 @@ local function decide(value, mode, limit, period)
     end
     return false, nil, math.max(1, retry)
   end
-  return true, bucket .. ' ' .. (count + 1) .. ' ' .. previous, 0
+  return true, string.format('%d %d %d', bucket, count + 1, previous), 0, fresh
 end
 
 local writes = {}
@@ -83,10 +89,10 @@ for k = 1, #subjects do
   end
   local values = n > 0 and redis.call('HMGET', subjects[k], unpack(fields)) or {}
   local refused_window, refused_wait = nil, -1
-  local updates, ttl = {}, 0
+  local updates, ttl, fresh = {}, 0, false
   for w = 1, n do
     local mode, limit, period = specs[w][1], specs[w][2], specs[w][3]
-    local ok, value, wait = decide(values[w], mode, limit, period)
+    local ok, value, wait, starts = decide(values[w], mode, limit, period)
     if not ok then
       if wait > refused_wait then refused_window, refused_wait = w, wait end
     else
@@ -94,16 +100,25 @@ for k = 1, #subjects do
       updates[#updates + 1] = value
       -- counters need the previous bucket: two periods; the moving window one
       ttl = math.max(ttl, mode == 'm' and period or 2 * period)
+      fresh = fresh or starts
     end
   end
   if refused_window then
     return {1, k, refused_window, refused_wait}
   end
-  if n > 0 then writes[#writes + 1] = {subjects[k], updates, ttl} end
+  if n > 0 then writes[#writes + 1] = {subjects[k], updates, ttl, fresh} end
 end
 
+-- The TTL keeps a key until its newest stamp (moving window) or its current bucket's
+-- successor (counters) has ended. A moving window sets it on every count; a key of
+-- counters only when one of them starts a bucket: set then for two periods from within
+-- that bucket, it outlasts the next one already, and the bucket's further counts need
+-- no PEXPIRE (the sliding-window layers count every start: one command less per layer).
+-- A key's windows are its layer's, the same on every count of it.
 for _, write in ipairs(writes) do
   redis.call('HSET', write[1], unpack(write[2]))
-  redis.call('PEXPIRE', write[1], write[3])
+  if write[4] then
+    redis.call('PEXPIRE', write[1], string.format('%d', write[3]))
+  end
 end
 return {0}

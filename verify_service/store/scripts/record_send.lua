@@ -19,17 +19,32 @@ local full = ARGV[8]            -- 1: reply with every field
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local f = fields_of(vkey, 'st')
-if not f[1] then
+-- One read (HGETALL) for the decision, the codes and attempts it holds, and the reply,
+-- which is then what the hash holds after the writes below: no read after them.
+local flat, at = record_of(vkey)
+if not at.st then
   return {'not_found'}
 end
-local pending = f[1] == 'pending'
-local codes, n = codes_and_sends(vkey)
-local set, names = {'ua', now}, {}
+local status, ea = flat[at.st], flat[at.ea]
+local pending = status == 'pending'
+-- the codes ({expires_at_ms, field, hash} each), the attempts by field, and how many
+local codes, sends, n = {}, {}, 0
+for i = 1, #flat, 2 do
+  local kind = string.sub(flat[i], 1, 2)
+  if kind == 'c:' then
+    codes[#codes + 1] = {tonumber(string.sub(flat[i], 3)), flat[i], flat[i + 1]}
+  elseif kind == 's:' then
+    sends[flat[i]] = flat[i + 1]
+    n = n + 1
+  end
+end
+local now_text = string.format('%d', now)
+local set, kept = {'ua', now_text}, {}  -- the fields written; the codes after the writes
 for line in string.gmatch(attempts, '[^\n]+') do
   n = n + 1
   set[#set + 1] = 's:' .. n
   set[#set + 1] = line
+  sends['s:' .. n] = line
 end
 if sent == '1' and code_hash ~= '' and pending then
   local expired, taken, latest = {}, {}, 0
@@ -37,37 +52,49 @@ if sent == '1' and code_hash ~= '' and pending then
     if code[1] > now then
       latest = math.max(latest, code[1])
       taken[code[2]] = true
-      names[#names + 1] = code[2]
+      kept[#kept + 1] = code
     else
       expired[#expired + 1] = code[2]
     end
   end
   if #expired > 0 then redis.call('HDEL', vkey, unpack(expired)) end
   local name = code_field(taken, code_expires_at)
-  names[#names + 1] = name
+  kept[#kept + 1] = {0, name, code_hash}
+  ea = string.format('%d', math.max(latest, tonumber(string.sub(name, 3))))
   set[#set + 1] = name
   set[#set + 1] = code_hash
   set[#set + 1] = 'ea'
-  set[#set + 1] = math.max(latest, tonumber(string.sub(name, 3)))
+  set[#set + 1] = ea
   redis.call('HSET', vkey, unpack(set))
 else
   redis.call('HSET', vkey, unpack(set))
-  for _, code in ipairs(codes) do names[#names + 1] = code[2] end
+  kept = codes
   if sent == '0' and #codes == 0 and pending then
-    end_verification(vkey, 'failed', now, retention_s)
+    end_verification(vkey, 'failed', now, retention_s, {})
+    status = 'failed'
   end
 end
 if full == '1' then
   return with_record('ok', now, vkey)
 end
-for i = 1, n do names[#names + 1] = 's:' .. i end
-for _, name in ipairs({'st', 'ua', 'ea', 'ck', 'sc'}) do names[#names + 1] = name end
-local values = redis.call('HMGET', vkey, unpack(names))
-local reply = {'ok', tostring(now)}
-for i, name in ipairs(names) do
-  if values[i] then
+-- the fields a send can move, as they now are: the codes, every attempt, the scalars
+local reply = {'ok', now_text}
+for _, code in ipairs(kept) do
+  reply[#reply + 1] = code[2]
+  reply[#reply + 1] = code[3]
+end
+for i = 1, n do
+  local name = 's:' .. i
+  if sends[name] then
     reply[#reply + 1] = name
-    reply[#reply + 1] = values[i]
+    reply[#reply + 1] = sends[name]
+  end
+end
+local scalars = {st = status, ua = now_text, ea = ea, ck = flat[at.ck], sc = flat[at.sc]}
+for _, name in ipairs({'st', 'ua', 'ea', 'ck', 'sc'}) do
+  if scalars[name] then
+    reply[#reply + 1] = name
+    reply[#reply + 1] = scalars[name]
   end
 end
 return reply
