@@ -14,6 +14,7 @@ previous version's, never shorter than its current bucket's successor needs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 import time
@@ -281,23 +282,26 @@ async def test_a_counters_key_outlives_its_next_bucket(redis_server: RedisServer
     previous bucket. A moving window's key gets its period again on every count."""
     client = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
     await client.flushdb()
-    new = Version(client, SCRIPTS)
+    script = Version(client, SCRIPTS).scripts["ratelimit"]
     hour = 3_600_000
     offset = -(int(time.time() * 1000) % hour)  # the store's clock at the start of an hour
     keys = ["vs:rl:{c}", "vs:rl:{m}"]
-    layers = [2, 0]  # a fixed window and a counter; two moving windows
+    windows = [1, "s1000/3600000", "s", 1000, hour, 1, "m5/600000", "m", 5, 600_000]
+
+    async def count(at: int) -> None:
+        now = int(time.time() * 1000) + offset + at
+        assert await script(keys=keys, args=[now, *windows]) == [0]
+        await asyncio.sleep(0.01)  # a TTL set again would read higher than before
+
+    await count(0)
     started = await client.pttl(keys[0])
-    for minutes in (0, 1, 30):
-        now = int(time.time() * 1000) + offset + minutes * 60_000
-        assert await new.run("ratelimit", keys, new.ratelimit_args(now, layers)) == [0]
-        if minutes == 0:
-            started = await client.pttl(keys[0])
-            assert 2 * hour - 1000 < started <= 2 * hour
-        # the counter's TTL was set once, at the bucket's start: it only runs down
-        assert 0 < await client.pttl(keys[0]) <= started
+    assert 2 * hour - 1000 < started <= 2 * hour
+    for minutes in (1, 30, 59):
+        await count(minutes * 60_000)
+        # set once, at the bucket's start: it only runs down
+        assert 0 < await client.pttl(keys[0]) < started
         assert 600_000 - 1000 < await client.pttl(keys[1]) <= 600_000
     # the next bucket: its first count sets two periods again
-    now = int(time.time() * 1000) + offset + hour + 1
-    assert await new.run("ratelimit", keys, new.ratelimit_args(now, layers)) == [0]
+    await count(hour + 1)
     assert 2 * hour - 1000 < await client.pttl(keys[0]) <= 2 * hour
     await client.aclose()

@@ -26,7 +26,20 @@ local metadata = ARGV[13]       -- JSON object; '' when empty (not stored)
 
 local now = now_ms(clock_offset_ms)
 local now_text = string.format('%d', now)
-local last = redis.call('GET', last_key(prefix))
+-- Numbers go to Redis as text, written once each: Redis 7.0 writes every number argument
+-- with printf ('%.17g'), the same digits for these integers.
+local ttl = string.format('%d', expires_in + retention)  -- a new verification's keys
+-- The number's latest verification. On Redis >= 7.0 (SET's NX and GET together) the SET
+-- that makes the new one the latest reads it too: it sets the pointer only when there is
+-- none (the usual start: a number not seen lately) and hands back the one there is; on
+-- 6.2, a GET, and the SET below.
+local last, pointed
+if (redis.REDIS_VERSION_NUM or 0) >= 0x070000 then
+  last = redis.call('SET', last_key(prefix), new_id, 'NX', 'GET', 'PX', ttl)
+  pointed = not last
+else
+  last = redis.call('GET', last_key(prefix))
+end
 if last then
   local vkey = verification_key(prefix, last)
   local f = fields_of(vkey, 'st', 'ea', 'sc', 'ls', 'ck', 'mc', 'ms')
@@ -54,10 +67,7 @@ if last then
   end
 end
 
--- Numbers go to Redis as text, written once each: Redis 7.0 writes every number argument
--- with printf ('%.17g'), the same digits for these integers.
 local vkey = verification_key(prefix, new_id)
-local ttl = string.format('%d', expires_in + retention)
 local fields = {
   'sv', service, 'to', to, 'ch', channel, 'st', 'pending', 'tt', token_type,
   'tl', token_length, 'ca', now_text, 'ua', now_text,
@@ -69,5 +79,7 @@ if metadata ~= '' then
 end
 redis.call('HSET', vkey, unpack(fields))
 redis.call('PEXPIRE', vkey, ttl)
-redis.call('SET', last_key(prefix), new_id, 'PX', ttl)
+if not pointed then
+  redis.call('SET', last_key(prefix), new_id, 'PX', ttl)
+end
 return {'created', now_text}
