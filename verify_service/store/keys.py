@@ -33,9 +33,11 @@ The other families carry a digest tag of their own: one key, one slot.
                                 the last 10 minutes (repeats count once)
     vs:fraud:{<digest>}:lifts   list: blocks operators lifted, newest   a day from the last
                                 first, at most LIFTS_KEPT (console)     lift
-    vs:rl:{<digest>}            hash: the rate-limit windows of one     twice the longest
-                                (layer, service, subject), a field per  window
-                                window (store/limiter.py)
+    vs:rl:{<digest>}            hash: the rate-limit windows of one     its longest window
+                                (layer, service, subject), a field per  (moving) or twice it
+                                window (store/limiter.py)               (counters), from the
+                                                                        last count or the
+                                                                        bucket's first
     vs:att:{<svc>}:log          sorted set: the attempt log of one      [attempts] retention
                                 service (member = packed record,        (trimmed on write, and
                                 score = ms), store/attempts.py          to max_per_service)

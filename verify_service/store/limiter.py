@@ -72,12 +72,16 @@ class Refusal:
 
 
 def _args(strategy: str, layer: Layer) -> list[str | int]:
-    args: list[str | int] = [len(layer.items)]
+    """ratelimit.lua's arguments of one layer: how many windows, their fields (one HMGET
+    reads them straight from the arguments), then each window's mode, limit and period."""
+    fields: list[str | int] = []
+    specs: list[str | int] = []
     for item in layer.items:
         mode = window_mode(strategy, item)
         period_ms = item.get_expiry() * 1000
-        args += [f"{mode}{item.amount}/{period_ms}", mode, item.amount, period_ms]
-    return args
+        fields.append(f"{mode}{item.amount}/{period_ms}")
+        specs += [mode, item.amount, period_ms]
+    return [len(layer.items), *fields, *specs]
 
 
 @dataclass(frozen=True, slots=True)

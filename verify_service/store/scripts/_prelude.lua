@@ -5,6 +5,9 @@
 
 -- Redis's clock in ms (docs/architecture.md §3, one clock for every expiry), moved by the store's
 -- test offset (0 in production).
+-- Numbers that scripts write or reply go out as text made with '%d': Redis 7.0 writes a
+-- number argument with printf('%.17g') and tostring uses '%.14g', both the floating-point
+-- path of printf, slower; the same digits for these integers (ms, counts).
 local function now_ms(clock_offset_ms)
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(clock_offset_ms)
@@ -90,6 +93,31 @@ local function fields_of(vkey, ...)
   return f
 end
 
+-- Every field of `vkey` in one read: HGETALL's reply (name, value, ...) and where each
+-- name's value is in it (`flat[at.st]` is the status; nil for a field it lacks), the
+-- first format upgraded first; both empty when the key is gone. For the scripts that
+-- decide on a few fields and then need the codes, the sends or the whole record for
+-- their reply: one command where HMGET, HKEYS and HGETALL were three.
+local function record_of(vkey)
+  local flat = redis.call('HGETALL', vkey)
+  local at = {}
+  for i = 1, #flat, 2 do at[flat[i]] = i + 1 end
+  if not at['st'] and at['service'] then
+    upgrade(vkey)
+    return record_of(vkey)
+  end
+  return flat, at
+end
+
+-- The names of the code fields (`c:`) of a record read by record_of.
+local function code_names(flat)
+  local names = {}
+  for i = 1, #flat, 2 do
+    if string.sub(flat[i], 1, 2) == 'c:' then names[#names + 1] = flat[i] end
+  end
+  return names
+end
+
 -- The code fields of `vkey` ({expires_at_ms, field} each) and how many send attempts
 -- it holds (its `s:` fields), from the field names alone.
 local function codes_and_sends(vkey)
@@ -124,17 +152,24 @@ end
 
 -- The reply of a script that hands back the verification: the outcome word, the server
 -- time it was judged at, then the id and the hash (StoredVerification.from_reply).
-local function with_record(outcome, now, vkey)
+-- `flat`: the hash as it stands (HGETALL's reply, record_of's), read here when nil.
+local function with_record(outcome, now, vkey, flat)
   local id = string.match(vkey, ':v:(.+)$')
-  return {outcome, tostring(now), 'id', id, unpack(redis.call('HGETALL', vkey))}
+  local now_text = string.format('%d', now)
+  return {outcome, now_text, 'id', id, unpack(flat or redis.call('HGETALL', vkey))}
 end
 
 -- End a verification in `status`: its code hashes go (no later check can approve), and
--- it is kept `retention_s` from now for reads, reports and audits.
-local function end_verification(vkey, status, now, retention_s)
-  redis.call('HSET', vkey, 'st', status, 'ua', now)
-  drop_codes(vkey)
-  redis.call('PEXPIRE', vkey, tonumber(retention_s) * 1000)
+-- it is kept `retention_s` from now for reads, reports and audits. `codes`: the names of
+-- its code fields when the caller has read them (code_names), else they are read here.
+local function end_verification(vkey, status, now, retention_s, codes)
+  redis.call('HSET', vkey, 'st', status, 'ua', string.format('%d', now))
+  if not codes then
+    drop_codes(vkey)
+  elseif #codes > 0 then
+    redis.call('HDEL', vkey, unpack(codes))
+  end
+  redis.call('PEXPIRE', vkey, string.format('%d', tonumber(retention_s) * 1000))
 end
 
 -- Record the expiry of a pending verification found past expires_at.

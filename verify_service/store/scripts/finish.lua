@@ -13,17 +13,19 @@ local full = ARGV[5]            -- 1: reply with every field
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local f = fields_of(vkey, 'st', 'ck', 'mc', 'ua')
-if not f[1] then
+-- one read: the fields decided on and the code fields an end drops
+local flat, at = record_of(vkey)
+local status, ck, ua = flat[at.st], flat[at.ck], flat[at.ua]
+if not status then
   return {'not_found'}
 end
-local outcome = 'unchanged'
-if f[1] == 'pending' and (new_status ~= 'max_attempts_reached'
-    or tonumber(f[2]) >= tonumber(f[3])) then
-  end_verification(vkey, new_status, now, retention_s)
-  outcome, f[1], f[4] = 'changed', new_status, string.format('%d', now)
+local outcome, now_text = 'unchanged', string.format('%d', now)
+if status == 'pending' and (new_status ~= 'max_attempts_reached'
+    or tonumber(ck) >= tonumber(flat[at.mc])) then
+  end_verification(vkey, new_status, now, retention_s, code_names(flat))
+  outcome, status, ua = 'changed', new_status, now_text
 end
 if full == '1' then
   return with_record(outcome, now, vkey)
 end
-return {outcome, tostring(now), 'st', f[1], 'ua', f[4], 'ck', f[2]}
+return {outcome, now_text, 'st', status, 'ua', ua, 'ck', ck}

@@ -14,22 +14,44 @@ local attempts = ARGV[3]        -- newline-separated, each records.pack_attempt'
 local sent = ARGV[4]            -- 1 | 0
 local code_hash = ARGV[5]       -- the hash of the code this send carried ('' for none)
 local retention_s = ARGV[6]
-local code_expires_at = tonumber(ARGV[7])  -- ms, Redis time: the code's own end
+local code_expires_at_text = ARGV[7]  -- ms, Redis time: the code's own end
 local full = ARGV[8]            -- 1: reply with every field
 
 local now = now_ms(clock_offset_ms)
 local vkey = verification_key(prefix, id)
-local f = fields_of(vkey, 'st')
-if not f[1] then
+-- One read (HGETALL, record_of) for the decision, the codes and attempts it holds, and the
+-- reply, which is then what the hash holds after the writes below: no read after them.
+local flat, at = record_of(vkey)
+if not at.st then
   return {'not_found'}
 end
-local pending = f[1] == 'pending'
-local codes, n = codes_and_sends(vkey)
-local set, names = {'ua', now}, {}
+local now_text = string.format('%d', now)
+local status, ea = flat[at.st], flat[at.ea]
+local pending = status == 'pending'
+-- The reply lists every attempt (the old ones as read, in any order: the caller sorts
+-- them) and every code left after the writes; the codes as {expires_at_ms, field, hash}.
+local reply, codes, n = {'ok', now_text}, {}, 0
+for i = 1, #flat, 2 do
+  local name = flat[i]
+  if string.byte(name, 2) == 58 then  -- ':'
+    local kind = string.byte(name, 1)
+    if kind == 99 then  -- 'c'
+      codes[#codes + 1] = {tonumber(string.sub(name, 3)), name, flat[i + 1]}
+    elseif kind == 115 then  -- 's'
+      n = n + 1
+      reply[#reply + 1] = name
+      reply[#reply + 1] = flat[i + 1]
+    end
+  end
+end
+local set = {'ua', now_text}  -- the fields written
 for line in string.gmatch(attempts, '[^\n]+') do
   n = n + 1
-  set[#set + 1] = 's:' .. n
+  local name = 's:' .. string.format('%d', n)
+  set[#set + 1] = name
   set[#set + 1] = line
+  reply[#reply + 1] = name
+  reply[#reply + 1] = line
 end
 if sent == '1' and code_hash ~= '' and pending then
   local expired, taken, latest = {}, {}, 0
@@ -37,37 +59,45 @@ if sent == '1' and code_hash ~= '' and pending then
     if code[1] > now then
       latest = math.max(latest, code[1])
       taken[code[2]] = true
-      names[#names + 1] = code[2]
+      reply[#reply + 1] = code[2]
+      reply[#reply + 1] = code[3]
     else
       expired[#expired + 1] = code[2]
     end
   end
   if #expired > 0 then redis.call('HDEL', vkey, unpack(expired)) end
-  local name = code_field(taken, code_expires_at)
-  names[#names + 1] = name
+  -- the code's field as the caller wrote its expiry, unless a live code has it already
+  local name = 'c:' .. code_expires_at_text
+  if taken[name] then name = code_field(taken, tonumber(code_expires_at_text)) end
+  local expiry = tonumber(string.sub(name, 3))
+  ea = expiry >= latest and string.sub(name, 3) or string.format('%d', latest)
   set[#set + 1] = name
   set[#set + 1] = code_hash
   set[#set + 1] = 'ea'
-  set[#set + 1] = math.max(latest, tonumber(string.sub(name, 3)))
+  set[#set + 1] = ea
+  reply[#reply + 1] = name
+  reply[#reply + 1] = code_hash
   redis.call('HSET', vkey, unpack(set))
 else
   redis.call('HSET', vkey, unpack(set))
-  for _, code in ipairs(codes) do names[#names + 1] = code[2] end
+  for _, code in ipairs(codes) do
+    reply[#reply + 1] = code[2]
+    reply[#reply + 1] = code[3]
+  end
   if sent == '0' and #codes == 0 and pending then
-    end_verification(vkey, 'failed', now, retention_s)
+    end_verification(vkey, 'failed', now, retention_s, {})
+    status = 'failed'
   end
 end
 if full == '1' then
   return with_record('ok', now, vkey)
 end
-for i = 1, n do names[#names + 1] = 's:' .. i end
-for _, name in ipairs({'st', 'ua', 'ea', 'ck', 'sc'}) do names[#names + 1] = name end
-local values = redis.call('HMGET', vkey, unpack(names))
-local reply = {'ok', tostring(now)}
-for i, name in ipairs(names) do
-  if values[i] then
-    reply[#reply + 1] = name
-    reply[#reply + 1] = values[i]
+-- the scalars a send can move, as they now are
+local scalars = {'st', status, 'ua', now_text, 'ea', ea, 'ck', flat[at.ck], 'sc', flat[at.sc]}
+for i = 1, 9, 2 do
+  if scalars[i + 1] then
+    reply[#reply + 1] = scalars[i]
+    reply[#reply + 1] = scalars[i + 1]
   end
 end
 return reply

@@ -6,7 +6,8 @@
 -- reserved (checks still in flight decide its end: the caller waits for it), 'final' for
 -- any other refusal, 'malformed' (nothing counted) when the typed code cannot be a code
 -- of this verification's type and length, so that no hash could match it. Each with the
--- whole verification (one read: what the check compares and what its answer shows).
+-- whole verification (what the check compares and what its answer shows), read once
+-- (HGETALL) for the decision and the reply alike.
 local prefix = KEYS[1]          -- keys.prefix(tag)
 local clock_offset_ms = ARGV[1]
 local service = ARGV[2]
@@ -21,27 +22,29 @@ if id == '' then
   if not id then return {'not_found'} end
 end
 local vkey = verification_key(prefix, id)
-local f = fields_of(vkey, 'sv', 'st', 'ea', 'ck', 'mc', 'tt', 'tl')
-if not f[1] or f[1] ~= service then
+-- one read: the fields decided on, and the whole verification every reply carries
+local flat, at = record_of(vkey)
+if flat[at.sv] ~= service then
   return {'not_found'}
 end
-if f[2] == 'pending' then
-  if now >= tonumber(f[3]) then
+if flat[at.st] == 'pending' then
+  if now >= tonumber(flat[at.ea]) then
     expire_now(vkey, now, retention_s)
     return with_record('expired', now, vkey)
   end
-  if tonumber(f[4]) >= tonumber(f[5]) then
+  if tonumber(flat[at.ck]) >= tonumber(flat[at.mc]) then
     -- Refused, but not recorded here: attempts reserved earlier may still be verifying, and
     -- a right code among them must still approve. The last reserved attempt, if wrong,
     -- records max_attempts_reached (finish.lua); readers derive it meanwhile.
-    return with_record('exhausted', now, vkey)
+    return with_record('exhausted', now, vkey, flat)
   end
   if code_length ~= '' then
-    if f[7] ~= code_length or not string.find(code_types, ',' .. f[6] .. ',', 1, true) then
-      return with_record('malformed', now, vkey)
+    if flat[at.tl] ~= code_length
+        or not string.find(code_types, ',' .. flat[at.tt] .. ',', 1, true) then
+      return with_record('malformed', now, vkey, flat)
     end
   end
-  redis.call('HINCRBY', vkey, 'ck', 1)
-  return with_record('reserved', now, vkey)
+  flat[at.ck] = string.format('%d', redis.call('HINCRBY', vkey, 'ck', 1))
+  return with_record('reserved', now, vkey, flat)
 end
-return with_record('final', now, vkey)
+return with_record('final', now, vkey, flat)

@@ -1,0 +1,29 @@
+-- End a pending verification after a verified check: 'approved' (right code) or
+-- 'max_attempts_reached' (the last reserved attempt was wrong). Only a pending verification
+-- changes, so two parallel right checks approve exactly once.
+-- Replies {'changed' | 'unchanged', now, 'st', status, 'ua', updated_at, 'ck', check
+-- attempts}: what the check's reserved record lacks (its codes are gone unless pending),
+-- or the whole verification when `full` is '1'; {'not_found'}.
+local prefix = KEYS[1]          -- keys.prefix(tag)
+local clock_offset_ms = ARGV[1]
+local id = ARGV[2]
+local new_status = ARGV[3]      -- approved | max_attempts_reached
+local retention_s = ARGV[4]
+local full = ARGV[5]            -- 1: reply with every field
+
+local now = now_ms(clock_offset_ms)
+local vkey = verification_key(prefix, id)
+local f = fields_of(vkey, 'st', 'ck', 'mc', 'ua')
+if not f[1] then
+  return {'not_found'}
+end
+local outcome = 'unchanged'
+if f[1] == 'pending' and (new_status ~= 'max_attempts_reached'
+    or tonumber(f[2]) >= tonumber(f[3])) then
+  end_verification(vkey, new_status, now, retention_s)
+  outcome, f[1], f[4] = 'changed', new_status, string.format('%d', now)
+end
+if full == '1' then
+  return with_record(outcome, now, vkey)
+end
+return {outcome, tostring(now), 'st', f[1], 'ua', f[4], 'ck', f[2]}
