@@ -72,15 +72,19 @@ redis.call('ZADD', log_key, unpack(members))
 -- nor a TTL. `@` reads as a live index entry to the wave-5 sweep, which keeps it.
 local got = redis.call('HMGET', numbers_key, tag, '@')
 local value, upkeep = got[1], got[2]
-local due, since_text
+local due, since_text, since
 if upkeep then
-  due, since_text = string.match(upkeep, '^(%d+):(%d+)$')
+  local colon = string.find(upkeep, ':', 1, true)
+  if colon then
+    due, since_text = tonumber(string.sub(upkeep, 1, colon - 1)), string.sub(upkeep, colon + 1)
+    since = tonumber(since_text)
+  end
 end
 -- the index's fields written with the number's (one HSET)
 local extra = {}
 local trim = false
 local refresh = nil
-if not due or now >= tonumber(due) then
+if not (due and since and now < due) then
   -- The upkeep. Records past the retention go (the reads skip them until then: at most an
   -- hour more in memory). The service's keys go only after a retention without writes,
   -- when every record they date is gone too (the since key with them): their TTL is set
@@ -94,6 +98,7 @@ if not due or now >= tonumber(due) then
     end
     redis.call('SET', since_key, since_text)
   end
+  since = tonumber(since_text)
   redis.call('ZREMRANGEBYSCORE', log_key, '-inf', '(' .. oldest)
   trim = true
   local ttl = redis.call('PTTL', log_key)
@@ -108,7 +113,7 @@ end
 -- Appended to as they are, unless the oldest is past the retention or there may be more
 -- than max_per_number (an entry is 22 bytes and a space with times of 13 digits), then
 -- parsed, the dead dropped and the newest kept.
-local first_ms = value and tonumber(string.match(value, '^(%d+):'))
+local first_ms = value and tonumber(string.sub(value, 1, 13))  -- nil unless 13 digits
 if value and first_ms and first_ms >= oldest
     and #value + 1 <= 23 * (max_per_number - #added) then
   value = value .. ' ' .. table.concat(added, ' ')
@@ -164,7 +169,6 @@ end
 -- (since_key, set by the first call) stay in the log only. A send is one HINCRBY: its
 -- provider's counter of its outcome (A accepted, F failed) and latency bucket; the
 -- pages' counters are sums of these (store/attempts.py).
-local since = tonumber(since_text)
 local first = 1
 for j = 2, #times do
   if tonumber(times[j]) < tonumber(times[first]) then first = j end

@@ -11,7 +11,7 @@ local scores = ARGV[2]            -- its send attempts' times (ms), space-separa
 local credit = ARGV[3]            -- the time of its last accepted send, absent when none
 
 local changed = 0
-local first = string.match(scores, '%d+')
+local first = string.match(scores, '^%d+')
 local start_country = nil         -- set when the verification's first record changed
 local credited = nil              -- the provider of the `credit` send, when its record changed
 for score in string.gmatch(scores, '%S+') do
