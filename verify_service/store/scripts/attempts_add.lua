@@ -40,10 +40,12 @@ local function live(value)
   return kept
 end
 
-local times, rows, latency
+local times, rows, latency, added
 if not string.find(records, '\n', 1, true) then
-  -- one record (most calls): no splitting
+  -- one record (most calls): no splitting, one ZADD of it
   times, rows, latency = {scores}, {records}, {buckets ~= '' and buckets or nil}
+  redis.call('ZADD', log_key, scores, records)
+  added = scores .. ':' .. string.sub(records, 1, 8)
 else
   times, rows, latency = {}, {}, {}
   for score in string.gmatch(scores, '%S+') do
@@ -55,16 +57,17 @@ else
   for b in string.gmatch(buckets or '', '%S+') do
     latency[#latency + 1] = b
   end
+  -- the records, in one ZADD
+  local members, entries = {}, {}
+  for i, record in ipairs(rows) do
+    members[2 * i - 1] = times[i]
+    members[2 * i] = record
+    entries[i] = times[i] .. ':' .. string.sub(record, 1, 8)
+  end
+  redis.call('ZADD', log_key, unpack(members))
+  added = table.concat(entries, ' ')
 end
-
--- the records, in one ZADD; each one's index entry
-local members, added = {}, {}
-for i, record in ipairs(rows) do
-  members[2 * i - 1] = times[i]
-  members[2 * i] = record
-  added[i] = times[i] .. ':' .. string.sub(record, 1, 8)
-end
-redis.call('ZADD', log_key, unpack(members))
+-- each record's index entry, space-separated (`added`)
 
 -- The number's entries, and the index's `@` field: "<due ms>:<since ms>", when the next
 -- upkeep is due (on Redis's clock with the offset) and the roll-ups' since (a copy of
@@ -114,12 +117,13 @@ end
 -- than max_per_number (an entry is 22 bytes and a space with times of 13 digits), then
 -- parsed, the dead dropped and the newest kept.
 local first_ms = value and tonumber(string.sub(value, 1, 13))  -- nil unless 13 digits
-if value and first_ms and first_ms >= oldest
-    and #value + 1 <= 23 * (max_per_number - #added) then
-  value = value .. ' ' .. table.concat(added, ' ')
+if not value and #rows <= max_per_number then
+  value = added  -- a number new to the index (or gone from it)
+elseif first_ms and first_ms >= oldest and #value + 1 <= 23 * (max_per_number - #rows) then
+  value = value .. ' ' .. added
 else
   local entries = live(value)
-  for _, entry in ipairs(added) do
+  for entry in string.gmatch(added, '[^ ]+') do
     entries[#entries + 1] = entry
   end
   local from = math.max(1, #entries - max_per_number + 1)
