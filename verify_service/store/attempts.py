@@ -2,7 +2,11 @@
 records and whose scores are their times (ms), plus one hash indexing them by number (a
 field per number: its records' times and ids) for lookups by number or verification. All
 of a service's attempt keys share one hash tag (`keys.attempts_tag`): each script
-touches one slot, on a Cluster too.
+touches one slot, on a Cluster too. Two fields of the index are no number's: `~`, the
+cursor of its sweep of stale numbers, and `@`, "<ms>:<since ms>": when the next upkeep
+(the trim to the retention, the keys' TTL) is due and a copy of the roll-ups' since key,
+so that a write reads neither (attempts_add.lua; docs/performance.md, "Wave 6: the
+attempt log's upkeep").
 
 A record is one `|`-separated string, about 70 bytes (docs/performance.md has the bytes
 per attempt, indexes included):
