@@ -475,7 +475,13 @@ class AttemptStore:
         ]
         stored = stored_kinds(kinds)
         with store_call(self._store.deadline, what="the attempt log"):
-            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [stored]))
+            reply = list(
+                await self._store.scripts.run(
+                    "attempts_rollups",
+                    keys_,
+                    [stored, self._store.clock_offset_ms, self.retention],
+                )
+            )
         since = int(reply[0]) if reply[0] else None
         oldest = int(float(reply[1])) if reply[1] else None
         return Rollups(since, oldest, [counters(flat, kinds) for flat in reply[2:]])
