@@ -8,9 +8,10 @@ local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local since_key = KEYS[2]         -- keys.attempts_since_key(service)
 local hour_keys = KEYS            -- from index 3: keys.attempts_hour_key(service, hour)
 local kinds = ARGV[1]             -- e.g. 'sarkdu'; '' for every counter
--- the oldest record within the retention (attempts_add.lua drops older ones about once
--- an hour): with the store's clock offset and the retention (s), when given
-local clock_offset_ms, retention = ARGV[2], tonumber(ARGV[3])
+-- the oldest record is read within the retention (attempts_add.lua drops older ones
+-- about once an hour), when these are given:
+local clock_offset_ms = ARGV[2]   -- the store's clock offset (ms)
+local retention = tonumber(ARGV[3])  -- the log's retention (s)
 local wanted = {}
 for i = 1, #kinds do
   wanted[string.byte(kinds, i)] = true
