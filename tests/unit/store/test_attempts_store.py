@@ -350,3 +350,18 @@ async def test_wave5_and_this_version_share_the_log(store: Store) -> None:
     await write(numbers[3], T0 + timedelta(days=1, minutes=3), old=False)
     assert [a.id for a in (await log.read(SERVICE, count=1000)).attempts] == [written[-1].id]
     assert await store.client.zcard(keys.attempts_log_key(SERVICE)) == 1
+
+
+async def test_a_shorter_retention_trims_within_the_hour(store: Store) -> None:
+    """The upkeep that trims to the retention comes an hour after the last one at most,
+    whatever TTL the keys still have: after a retention made shorter (30 days, then one),
+    records past it go within the hour, not when the longer TTL runs low."""
+    tag = keys.tag_for(TAG_KEY, SERVICE, "+41791234567")
+    await log_of(store, retention=30 * DAY).add(SERVICE, tag, [attempt(T0)])
+    shorter = log_of(store, retention=DAY)
+    offset = store.clock_offset_ms
+    for hours in (1, 12, 26):  # Redis's clock: hours after T0
+        store.clock_offset_ms = offset + hours * 3600 * 1000
+        await shorter.add(SERVICE, tag, [attempt(T0 + timedelta(hours=hours))])
+    # T0's and the first hour's are past the day
+    assert await store.client.zcard(keys.attempts_log_key(SERVICE)) == 2

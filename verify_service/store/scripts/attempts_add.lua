@@ -40,6 +40,8 @@ local function live(value)
   return kept
 end
 
+-- the records (`rows`), their times and latency buckets; their index entries,
+-- space-separated (`added`)
 local times, rows, latency, added
 if not string.find(records, '\n', 1, true) then
   -- one record (most calls): no splitting, one ZADD of it
@@ -67,7 +69,6 @@ else
   redis.call('ZADD', log_key, unpack(members))
   added = table.concat(entries, ' ')
 end
--- each record's index entry, space-separated (`added`)
 
 -- The number's entries, and the index's `@` field: "<due ms>:<since ms>", when the next
 -- upkeep is due (on Redis's clock with the offset) and the roll-ups' since (a copy of
@@ -92,7 +93,8 @@ if not (due and since and now < due) then
   -- hour more in memory). The service's keys go only after a retention without writes,
   -- when every record they date is gone too (the since key with them): their TTL is set
   -- to a retention and an hour whenever less than a retention is left, so the next upkeep
-  -- is due when that happens (an hour after a refresh), not on every write.
+  -- is due when that happens (an hour after a refresh), not on every write; an hour from
+  -- now at most (a retention made shorter trims within the hour).
   since_text = redis.call('GET', since_key)
   if not since_text then
     since_text = times[1]
@@ -110,7 +112,8 @@ if not (due and since and now < due) then
     refresh = ttl  -- after the index's HSET, which may make its key
   end
   extra[#extra + 1] = '@'
-  extra[#extra + 1] = string.format('%d:%s', now + ttl - retention_ms, since_text)
+  extra[#extra + 1] = string.format('%d:%s', now + math.min(ttl - retention_ms, 3600000),
+    since_text)
 end
 
 -- Appended to as they are, unless the oldest is past the retention or there may be more
