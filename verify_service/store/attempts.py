@@ -2,7 +2,11 @@
 records and whose scores are their times (ms), plus one hash indexing them by number (a
 field per number: its records' times and ids) for lookups by number or verification. All
 of a service's attempt keys share one hash tag (`keys.attempts_tag`): each script
-touches one slot, on a Cluster too.
+touches one slot, on a Cluster too. Two fields of the index are no number's: `~`, the
+cursor of its sweep of stale numbers, and `@`, "<ms>:<since ms>": when the next upkeep
+(the trim to the retention, the keys' TTL) is due and a copy of the roll-ups' since key,
+so that a write reads neither (attempts_add.lua; docs/performance.md, "Wave 6: the
+attempt log's upkeep").
 
 A record is one `|`-separated string, about 70 bytes (docs/performance.md has the bytes
 per attempt, indexes included):
@@ -471,7 +475,13 @@ class AttemptStore:
         ]
         stored = stored_kinds(kinds)
         with store_call(self._store.deadline, what="the attempt log"):
-            reply = list(await self._store.scripts.run("attempts_rollups", keys_, [stored]))
+            reply = list(
+                await self._store.scripts.run(
+                    "attempts_rollups",
+                    keys_,
+                    [stored, self._store.clock_offset_ms, self.retention],
+                )
+            )
         since = int(reply[0]) if reply[0] else None
         oldest = int(float(reply[1])) if reply[1] else None
         return Rollups(since, oldest, [counters(flat, kinds) for flat in reply[2:]])

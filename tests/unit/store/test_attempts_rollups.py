@@ -9,19 +9,19 @@ and is credited to the provider of the last accepted send; a late report counts 
 send's hour; records from before the roll-ups began are not counted; hours expire with
 the retention; and the bytes per service-hour on a real redis-server
 (docs/performance.md). An upgrade: a history written partly by the previous version's
-scripts (wave 4, whose counters were kept per kind: tests/support/attempts_v4/) and partly by the
+scripts (wave 4, whose counters were kept per kind: tests/support/attempts_v4/; wave 5,
+which read the since key and the TTL on every write: attempts_v5/) and partly by the
 current ones reads the same figures as a scan of the log."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TAG_KEY
+from tests.support.old_scripts import WAVE4, WAVE5, OldScripts
 from tests.support.redis_server import RedisServer
 from verify_service.domain.attempts import Attempt, AttemptStatus, ms_of
 from verify_service.store import Store, keys
@@ -44,7 +45,6 @@ from verify_service.store.attempts import (
     pack,
     report_bucket,
 )
-from verify_service.store.scripts import PRELUDE, Scripts, _package_data
 from verify_service.usecases.insights import Insights, quantile
 
 SERVICE = "login"
@@ -148,35 +148,13 @@ def history(verifications: Verifications, refusals: list[tuple[str | None, int]]
     return writes
 
 
-WAVE4 = Path(__file__).parents[2] / "support" / "attempts_v4"
-
-
-class Wave4Scripts:
-    """The store's scripts, but attempts_add / attempts_convert / attempts_dlr as the
-    previous version (wave 4) had them: what a service wrote before the upgrade."""
-
-    def __init__(self, scripts: Scripts) -> None:
-        self._current = scripts
-        self._old = {
-            path.stem: scripts.client.register_script(
-                f"{_package_data(PRELUDE)}\n{path.read_text()}"
-            )
-            for path in WAVE4.glob("*.lua")
-        }
-
-    async def run(self, name: str, keys_: Sequence[str], args: Sequence[Any]) -> Any:
-        if name in self._old:
-            return await self._old[name](keys=keys_, args=args)
-        return await self._current.run(name, keys_, args)
-
-
 @contextmanager
-def version(log: AttemptStore, old: bool) -> Iterator[None]:
-    """Run the log's writes with the previous version's scripts when `old`."""
+def version(log: AttemptStore, old: bool, folder: Path = WAVE4) -> Iterator[None]:
+    """Run the log's writes with an earlier version's scripts (`folder`) when `old`."""
     store = log._store
     current = store.scripts
     if old:
-        store.scripts = Wave4Scripts(current)  # type: ignore[assignment]
+        store.scripts = OldScripts(current, folder)  # type: ignore[assignment]
     try:
         yield
     finally:
@@ -190,16 +168,17 @@ async def apply(
     *,
     old_writes: int = 0,
     old_reports: int = 0,
+    old: Path = WAVE4,
 ) -> list[tuple[Attempt, Report]]:
     """Write, approve, then send every delivery report, in an order `shuffle` makes, in
     batches of 1-4 (one store call each), at its own time on the store's clock; returns
     the reports in the order sent. The first `old_writes` writes (their approvals too)
-    and `old_reports` reports go through the previous version's scripts."""
+    and `old_reports` reports go through an earlier version's scripts (`old`)."""
     sent_at: dict[str, list[int]] = defaultdict(list)
     accepted_at: dict[str, list[int]] = defaultdict(list)
     reports: list[tuple[Attempt, Report]] = []
     for n, write in enumerate(writes):
-        with version(log, n < old_writes):
+        with version(log, n < old_writes, old):
             tag = keys.tag_for(TAG_KEY, SERVICE, write.records[0].to)
             await log.add(SERVICE, tag, write.records, created=write.created, seconds=write.seconds)
             for r, sent in zip(
@@ -225,7 +204,6 @@ async def apply(
     at = 0
     while at < len(reports):
         batch = reports[at : at + (shuffle.randint(1, 4) if shuffle else 1)]
-        old = at < old_reports
         at += len(batch)
         # the batch comes when its first report does (the others a little earlier or later)
         r, (_, delay) = batch[0]
@@ -234,7 +212,7 @@ async def apply(
             DeliveryUpdate(a.verification_id or "", a.provider or "", ms_of(a.created_at), status)  # type: ignore[arg-type]
             for a, (status, _) in batch
         ]
-        with version(log, old):
+        with version(log, at - len(batch) < old_reports, old):
             await log.report(SERVICE, updates)
     log._store.clock_offset_ms = clock
     return reports
@@ -315,6 +293,7 @@ async def test_rollups_equal_a_scan_of_the_log(
     await check_rollups_against_a_scan(store, verifications, refusals, shuffle)
 
 
+@pytest.mark.parametrize("old", [WAVE4, WAVE5], ids=["wave4", "wave5"])
 @settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -327,20 +306,29 @@ async def test_rollups_equal_a_scan_of_the_log(
 )
 async def test_an_upgrade_reads_what_the_previous_version_counted(
     store: Store,
+    old: Path,
     verifications: Verifications,
     refusals: list[tuple[str | None, int]],
     shuffle: random.Random,
     old_writes: int,
     old_reports: int,
 ) -> None:
-    """The previous version (wave 4) kept a counter per kind (`n:`, `k:`, `l:`, `d:`,
-    `u:`, `t:`); this one a counter per bucket (`A:`, `F:`, `D:`, `U:`). Writes, approvals
-    and reports up to a random point by the previous version's scripts, the rest by the
-    current ones, in the same hours: every counter and every console figure equals the
-    scan of the log, and a send reported undelivered before the upgrade and delivered
-    after it moves from the old counters to the new."""
+    """Writes, approvals and reports up to a random point by an earlier version's scripts,
+    the rest by the current ones, in the same hours: every counter and every console
+    figure equals the scan of the log. Wave 4 (tests/support/attempts_v4/) kept a counter
+    per kind (`n:`, `k:`, `l:`, `d:`, `u:`, `t:`), this version one per bucket (`A:`,
+    `F:`, `D:`, `U:`): a send reported undelivered before the upgrade and delivered after
+    it moves from the old counters to the new. Wave 5 (attempts_v5/) read the since key
+    and the log's TTL and trimmed on every write; this version keeps when its upkeep is
+    due, and a copy of since, in the number index (`@`)."""
     await check_rollups_against_a_scan(
-        store, verifications, refusals, shuffle, old_writes=old_writes, old_reports=old_reports
+        store,
+        verifications,
+        refusals,
+        shuffle,
+        old_writes=old_writes,
+        old_reports=old_reports,
+        old=old,
     )
 
 
@@ -352,11 +340,14 @@ async def check_rollups_against_a_scan(
     *,
     old_writes: int = 0,
     old_reports: int = 0,
+    old: Path = WAVE4,
 ) -> None:
     await store.client.flushdb()
     log = log_of(store)
     writes = history(verifications, refusals)
-    reports = await apply(log, writes, shuffle, old_writes=old_writes, old_reports=old_reports)
+    reports = await apply(
+        log, writes, shuffle, old_writes=old_writes, old_reports=old_reports, old=old
+    )
     found = await scan(log)
     expected = counters_from_scan(found, writes)
     # each send ends as the DLR rules say, whatever the order: delivered once any report

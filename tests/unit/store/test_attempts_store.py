@@ -6,6 +6,7 @@ on Redis's clock, max_per_service, and bytes per attempt on a real redis-server)
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -14,8 +15,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.conftest import TAG_KEY
+from tests.support.old_scripts import WAVE5, OldScripts
 from tests.support.redis_server import RedisServer
-from verify_service.domain.attempts import ATTEMPT_STATUSES, Attempt, id_parts, ms_of
+from verify_service.domain.attempts import (
+    ATTEMPT_STATUSES,
+    Attempt,
+    attempt_id,
+    id_parts,
+    ms_of,
+)
 from verify_service.store import Store, keys
 from verify_service.store.attempts import (
     INDEX_FIELD,
@@ -199,8 +207,9 @@ async def test_retention_and_size_bound(store: Store) -> None:
 
 async def test_a_write_keeps_the_keys_a_retention_after_it(store: Store) -> None:
     """The service's keys are given a retention and an hour when less than a retention is
-    left (about once an hour, not on every write): after any write, each key lives at least
-    a retention longer, so nothing written goes before its time."""
+    left (about once an hour, not on every write: the write that comes when the upkeep is
+    due by Redis's clock looks): after any write, each key lives at least a retention
+    longer, so nothing written goes before its time."""
     log = log_of(store, retention=DAY)
     tag = keys.tag_for(TAG_KEY, SERVICE, "+41791234567")
     await log.add(SERVICE, tag, [attempt(T0)], created=True)
@@ -212,7 +221,8 @@ async def test_a_write_keeps_the_keys_a_retention_after_it(store: Store) -> None
     for name in names:
         assert DAY * 1000 < await store.client.pttl(name) <= (DAY + 3600) * 1000
         await store.client.pexpire(name, DAY * 1000 - 5000)  # as an hour and more later
-    await log.add(SERVICE, tag, [attempt(T0 + timedelta(seconds=1))])
+    store.clock_offset_ms += 3605 * 1000  # ... on Redis's clock too
+    await log.add(SERVICE, tag, [attempt(T0 + timedelta(hours=1, seconds=5))])
     for name in names:
         assert DAY * 1000 < await store.client.pttl(name) <= (DAY + 3600) * 1000
 
@@ -225,7 +235,8 @@ async def test_a_write_sweeps_numbers_past_the_retention(store: Store) -> None:
     numbers = keys.attempts_numbers_key(SERVICE)
 
     async def indexed() -> set[str]:
-        return set(await store.client.hkeys(numbers)) - {"~"}  # `~`: the sweep's cursor
+        # `~`: the sweep's cursor, `@`: when the upkeep is due
+        return set(await store.client.hkeys(numbers)) - {"~", "@"}
 
     old = ["+4179100000" + str(i) for i in range(3)]
     for to in old:
@@ -303,3 +314,65 @@ async def test_the_index_keeps_a_numbers_newest_entries(store: Store) -> None:
     value = await store.client.hget(keys.attempts_numbers_key(SERVICE), tag[:INDEX_FIELD])
     assert len(value.split(" ")) == MAX_PER_NUMBER
     assert len((await log.read(SERVICE, count=1000)).attempts) == len(written)
+
+
+async def test_wave5_and_this_version_share_the_log(store: Store) -> None:
+    """An upgrade from wave 5 (tests/support/attempts_v5/), and back or during a rolling
+    deploy: records either version wrote are read by time and by number, wave 5's sweep
+    keeps this version's `@` field (it reads as a live entry), each version's write
+    leaves the keys a retention or more, and the log ends trimmed to its bounds."""
+    log = log_of(store, retention=DAY, most=100)
+    numbers = [f"+4179100000{i}" for i in range(4)]
+    current = store.scripts
+    written: list[Attempt] = []
+
+    async def write(to: str, at: datetime, *, old: bool, sweep: bool = False) -> None:
+        record = attempt(at, to)
+        if sweep:  # a random part starting with 0: the write that sweeps and trims
+            parts = id_parts(record.id)
+            assert parts is not None
+            record = replace(record, id=attempt_id(ms_of(at), "0" + parts[1][1:]))
+        store.scripts = OldScripts(current, WAVE5) if old else current  # type: ignore[assignment]
+        try:
+            await log.add(SERVICE, keys.tag_for(TAG_KEY, SERVICE, to), [record], created=True)
+        finally:
+            store.scripts = current
+        written.append(record)
+
+    for i, to in enumerate(numbers):
+        await write(to, T0 + timedelta(seconds=i), old=True)
+    await write(numbers[0], T0 + timedelta(seconds=10), old=False)
+    index = keys.attempts_numbers_key(SERVICE)
+    assert await store.client.hexists(index, "@")
+    await write(numbers[1], T0 + timedelta(seconds=11), old=True, sweep=True)
+    assert await store.client.hexists(index, "@")
+    await write(numbers[2], T0 + timedelta(seconds=12), old=False, sweep=True)
+    for to in numbers:
+        tag = keys.tag_for(TAG_KEY, SERVICE, to)
+        by_number = (await log.read(SERVICE, tag=tag)).attempts
+        assert sorted(a.id for a in by_number) == sorted(a.id for a in written if a.to == to)
+    assert sorted(a.id for a in (await log.read(SERVICE)).attempts) == sorted(a.id for a in written)
+    for name in (keys.attempts_log_key(SERVICE), index, keys.attempts_since_key(SERVICE)):
+        assert DAY * 1000 < await store.client.pttl(name) <= (DAY + 3600) * 1000
+    # over the bound, then a day later: one write of this version trims to both
+    for i in range(120):
+        await write(numbers[3], T0 + timedelta(minutes=1, milliseconds=i), old=i % 2 == 0)
+    store.clock_offset_ms += (DAY + 120) * 1000
+    await write(numbers[3], T0 + timedelta(days=1, minutes=3), old=False)
+    assert [a.id for a in (await log.read(SERVICE, count=1000)).attempts] == [written[-1].id]
+    assert await store.client.zcard(keys.attempts_log_key(SERVICE)) == 1
+
+
+async def test_a_shorter_retention_trims_within_the_hour(store: Store) -> None:
+    """The upkeep that trims to the retention comes an hour after the last one at most,
+    whatever TTL the keys still have: after a retention made shorter (30 days, then one),
+    records past it go within the hour, not when the longer TTL runs low."""
+    tag = keys.tag_for(TAG_KEY, SERVICE, "+41791234567")
+    await log_of(store, retention=30 * DAY).add(SERVICE, tag, [attempt(T0)])
+    shorter = log_of(store, retention=DAY)
+    offset = store.clock_offset_ms
+    for hours in (1, 12, 26):  # Redis's clock: hours after T0
+        store.clock_offset_ms = offset + hours * 3600 * 1000
+        await shorter.add(SERVICE, tag, [attempt(T0 + timedelta(hours=hours))])
+    # T0's and the first hour's are past the day
+    assert await store.client.zcard(keys.attempts_log_key(SERVICE)) == 2

@@ -203,7 +203,7 @@ end
 -- made; the HINCRBY that made it is taken back, cheaper than an EXISTS before every count,
 -- as the hash mostly exists (attempts_convert.lua, attempts_dlr.lua).
 local function count_if_kept(key, field)
-  if redis.call('HINCRBY', key, field, 1) == 1 and redis.call('HLEN', key) == 1 then
+  if redis.call('HINCRBY', key, field, '1') == 1 and redis.call('HLEN', key) == 1 then
     redis.call('DEL', key)
   end
 end

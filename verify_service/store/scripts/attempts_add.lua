@@ -5,9 +5,11 @@
 -- record): field = the number's tag (its first 10 hex digits), value = "<ms>:<first 8 hex
 -- digits of the record's random part>" entries, oldest first.
 -- The same call counts the records in the service's hourly roll-ups (below).
--- Redis work per call (docs/performance.md, "Wave 5: the attempt log's write"): besides
--- TIME, the ZADD of each record and the index's HGET and HSET, one HRANDFIELD, a GET, the
--- trims, a PTTL, and one HINCRBY per record (two for a start's first record); an index
+-- Redis work per call (docs/performance.md, "Wave 6: the attempt log's upkeep"): besides
+-- TIME, one ZADD of the records, the index's HMGET and HSET, and one HINCRBY per record
+-- (two for a start's first record). The upkeep (the trim to the retention, the keys' TTL,
+-- the since key) runs when the index's `@` field says it is due, about once an hour; the
+-- trim to max_records with the sweep of stale numbers, about one call in 16. An index
 -- value is parsed only when its oldest entry is past the retention or it is full.
 local log_key = KEYS[1]           -- keys.attempts_log_key(service)
 local numbers_key = KEYS[2]       -- keys.attempts_numbers_key(service)
@@ -24,7 +26,8 @@ local records = ARGV[7]           -- packed records (store/attempts.py), newline
 local created = ARGV[8]           -- '1': the first delivery of its verification (a start)
 local buckets = ARGV[9]           -- per record: its latency bucket index, or '-'
 
-local oldest = now_ms(clock_offset_ms) - retention_ms
+local now = now_ms(clock_offset_ms)
+local oldest = now - retention_ms
 
 -- the entries of an index value that are not past the retention
 local function live(value)
@@ -37,10 +40,14 @@ local function live(value)
   return kept
 end
 
-local times, rows, latency
+-- the records (`rows`), their times and latency buckets; their index entries,
+-- space-separated (`added`)
+local times, rows, latency, added
 if not string.find(records, '\n', 1, true) then
-  -- one record (most calls): no splitting
+  -- one record (most calls): no splitting, one ZADD of it
   times, rows, latency = {scores}, {records}, {buckets ~= '' and buckets or nil}
+  redis.call('ZADD', log_key, scores, records)
+  added = scores .. ':' .. string.sub(records, 1, 8)
 else
   times, rows, latency = {}, {}, {}
   for score in string.gmatch(scores, '%S+') do
@@ -52,30 +59,79 @@ else
   for b in string.gmatch(buckets or '', '%S+') do
     latency[#latency + 1] = b
   end
+  -- the records, in one ZADD
+  local members, entries = {}, {}
+  for i, record in ipairs(rows) do
+    members[2 * i - 1] = times[i]
+    members[2 * i] = record
+    entries[i] = times[i] .. ':' .. string.sub(record, 1, 8)
+  end
+  redis.call('ZADD', log_key, unpack(members))
+  added = table.concat(entries, ' ')
 end
 
-local added = {}
-for i, record in ipairs(rows) do
-  redis.call('ZADD', log_key, times[i], record)
-  added[i] = times[i] .. ':' .. string.sub(record, 1, 8)
+-- The number's entries, and the index's `@` field: "<due ms>:<since ms>", when the next
+-- upkeep is due (on Redis's clock with the offset) and the roll-ups' since (a copy of
+-- since_key, which never changes once set), so that a write reads neither the since key
+-- nor a TTL. `@` reads as a live index entry to the wave-5 sweep, which keeps it.
+local got = redis.call('HMGET', numbers_key, tag, '@')
+local value, upkeep = got[1], got[2]
+local due, since_text, since
+if upkeep then
+  local colon = string.find(upkeep, ':', 1, true)
+  if colon then
+    due, since_text = tonumber(string.sub(upkeep, 1, colon - 1)), string.sub(upkeep, colon + 1)
+    since = tonumber(since_text)
+  end
 end
--- The number's entries: appended to as they are, unless the oldest is past the retention
--- or there may be more than max_per_number (an entry is 22 bytes and a space with times
--- of 13 digits), then parsed, the dead dropped and the newest kept.
-local value = redis.call('HGET', numbers_key, tag)
-local first_ms = value and tonumber(string.match(value, '^(%d+):'))
-if value and first_ms and first_ms >= oldest
-    and #value + 1 <= 23 * (max_per_number - #added) then
-  value = value .. ' ' .. table.concat(added, ' ')
+-- the index's fields written with the number's (one HSET)
+local extra = {}
+local trim = false
+local refresh = nil
+if not (due and since and now < due) then
+  -- The upkeep. Records past the retention go (the reads skip them until then: at most an
+  -- hour more in memory). The service's keys go only after a retention without writes,
+  -- when every record they date is gone too (the since key with them): their TTL is set
+  -- to a retention and an hour whenever less than a retention is left, so the next upkeep
+  -- is due when that happens (an hour after a refresh), not on every write; an hour from
+  -- now at most (a retention made shorter trims within the hour).
+  since_text = redis.call('GET', since_key)
+  if not since_text then
+    since_text = times[1]
+    for _, t in ipairs(times) do
+      if tonumber(t) < tonumber(since_text) then since_text = t end
+    end
+    redis.call('SET', since_key, since_text)
+  end
+  since = tonumber(since_text)
+  redis.call('ZREMRANGEBYSCORE', log_key, '-inf', '(' .. oldest)
+  trim = true
+  local ttl = redis.call('PTTL', log_key)
+  if ttl < retention_ms then
+    ttl = retention_ms + 3600000
+    refresh = ttl  -- after the index's HSET, which may make its key
+  end
+  extra[#extra + 1] = '@'
+  extra[#extra + 1] = string.format('%d:%s', now + math.min(ttl - retention_ms, 3600000),
+    since_text)
+end
+
+-- Appended to as they are, unless the oldest is past the retention or there may be more
+-- than max_per_number (an entry is 22 bytes and a space with times of 13 digits), then
+-- parsed, the dead dropped and the newest kept.
+local first_ms = value and tonumber(string.sub(value, 1, 13))  -- nil unless 13 digits
+if not value and #rows <= max_per_number then
+  value = added  -- a number new to the index (or gone from it)
+elseif first_ms and first_ms >= oldest and #value + 1 <= 23 * (max_per_number - #rows) then
+  value = value .. ' ' .. added
 else
   local entries = live(value)
-  for _, entry in ipairs(added) do
+  for entry in string.gmatch(added, '[^ ]+') do
     entries[#entries + 1] = entry
   end
   local from = math.max(1, #entries - max_per_number + 1)
   value = table.concat(entries, ' ', from)
 end
-redis.call('HSET', numbers_key, tag, value)
 
 -- Other numbers whose newest entry is past the retention go: about one call in 16 (the
 -- first hex digit of its first record's random part is 0) looks at the next 32 or so
@@ -83,21 +139,36 @@ redis.call('HSET', numbers_key, tag, value)
 -- on average, each field in turn: every stale number goes within a pass over the index
 -- (docs/performance.md, "Wave 5: the attempt log's write"). A value is parsed only when
 -- its last entry, the newest as written, is past the retention (or not of 13 digits).
+-- The same calls trim the log to max_records: between them it holds a few more (one
+-- call in 16: over a hundred calls without one come about once in 600).
 local function stale(entries)
   local last = tonumber(string.sub(entries, -22, -10))
   return not (last and last >= oldest) and #live(entries) == 0
 end
 if string.sub(rows[1], 1, 1) == '0' then
   local scan = redis.call('HSCAN', numbers_key, redis.call('HGET', numbers_key, '~') or '0',
-    'COUNT', 32)
+    'COUNT', '32')
   local found = scan[2]
   for j = 1, #found, 2 do
-    if found[j] ~= tag and found[j] ~= '~' and stale(found[j + 1]) then
-      redis.call('HDEL', numbers_key, found[j])
+    local name = found[j]
+    if name ~= tag and name ~= '~' and name ~= '@' and stale(found[j + 1]) then
+      redis.call('HDEL', numbers_key, name)
     end
   end
-  redis.call('HSET', numbers_key, '~', scan[1])
+  extra[#extra + 1] = '~'
+  extra[#extra + 1] = scan[1]
+  trim = true
 end
+redis.call('HSET', numbers_key, tag, value, unpack(extra))
+if trim then
+  redis.call('ZREMRANGEBYRANK', log_key, 0, -(max_records + 1))
+end
+if refresh then
+  redis.call('PEXPIRE', log_key, refresh)
+  redis.call('PEXPIRE', numbers_key, refresh)
+  redis.call('PEXPIRE', since_key, refresh)
+end
+
 -- Roll-ups (store/attempts.py ROLL-UPS): per service-hour, counters of what the console's
 -- Overview and Providers pages show, so that they read 168 small hashes, not a week of
 -- records. A start counts once, at its first record, in that record's hour (its approval
@@ -105,12 +176,6 @@ end
 -- (since_key, set by the first call) stay in the log only. A send is one HINCRBY: its
 -- provider's counter of its outcome (A accepted, F failed) and latency bucket; the
 -- pages' counters are sums of these (store/attempts.py).
-local since = tonumber(redis.call('GET', since_key))
-if not since then
-  since = tonumber(times[1])
-  for _, t in ipairs(times) do since = math.min(since, tonumber(t)) end
-  redis.call('SET', since_key, since)
-end
 local first = 1
 for j = 2, #times do
   if tonumber(times[j]) < tonumber(times[first]) then first = j end
@@ -123,13 +188,13 @@ for i, record in ipairs(rows) do
       '^[^|]*|[^|]*|([^|]*)|[^|]*|[^|]*|([^|]*)|([^|]*)|')
     local new
     if status == 'r' then
-      new = redis.call('HINCRBY', hour_key, 'r:' .. country, 1) == 1
+      new = redis.call('HINCRBY', hour_key, 'r:' .. country, '1') == 1
     else
       if created == '1' and i == first then
-        new = redis.call('HINCRBY', hour_key, 's:' .. country, 1) == 1
+        new = redis.call('HINCRBY', hour_key, 's:' .. country, '1') == 1
       end
       local field = (status == 'f' and 'F:' or 'A:') .. provider .. ':' .. (latency[i] or '-')
-      new = redis.call('HINCRBY', hour_key, field, 1) == 1 or new
+      new = redis.call('HINCRBY', hour_key, field, '1') == 1 or new
     end
     -- kept as long as the hour's last records: a date fixed by the hour, so set when the
     -- hash gains a field (its first among them), not on every record
@@ -137,17 +202,5 @@ for i, record in ipairs(rows) do
       redis.call('PEXPIRE', hour_key, math.floor(at / 3600000) * 3600000 + 3600000 - oldest)
     end
   end
-end
-
-redis.call('ZREMRANGEBYSCORE', log_key, '-inf', '(' .. oldest)
-redis.call('ZREMRANGEBYRANK', log_key, 0, -(max_records + 1))
--- The service's keys go only after a retention without writes, when every record they
--- date is gone too (the since key with them). Their TTL is set to a retention and an hour
--- whenever less than a retention is left: about once an hour, one PTTL on the other
--- writes instead of three PEXPIRE (docs/performance.md, "Wave 4: Redis work per flow").
-if redis.call('PTTL', log_key) < retention_ms then
-  redis.call('PEXPIRE', log_key, retention_ms + 3600000)
-  redis.call('PEXPIRE', numbers_key, retention_ms + 3600000)
-  redis.call('PEXPIRE', since_key, retention_ms + 3600000)
 end
 return 'ok'

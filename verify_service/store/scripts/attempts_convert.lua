@@ -11,23 +11,35 @@ local scores = ARGV[2]            -- its send attempts' times (ms), space-separa
 local credit = ARGV[3]            -- the time of its last accepted send, absent when none
 
 local changed = 0
-local first = string.match(scores, '%d+')
+local first = string.match(scores, '^%d+')
 local start_country = nil         -- set when the verification's first record changed
 local credited = nil              -- the provider of the `credit` send, when its record changed
-for score in string.gmatch(scores, '%S+') do
+-- the records at `score` of this verification not yet converted: rewritten converted
+local function convert(score)
   for _, record in ipairs(redis.call('ZRANGEBYSCORE', log_key, score, score)) do
     if string.sub(record, 22, 22) == '0' and string.sub(record, 26, 41) == verification then
       redis.call('ZREM', log_key, record)
       redis.call('ZADD', log_key, score,
         string.sub(record, 1, 21) .. '1' .. string.sub(record, 23))
       changed = changed + 1
-      if score == first then
-        start_country = string.match(record, '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
-      end
-      if score == credit and string.sub(record, 24, 24) ~= 'f' then
-        credited = string.match(record, '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|')
+      if score == first or score == credit then
+        local provider, country = string.match(record,
+          '^[^|]*|[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|([^|]*)|')
+        if score == first then
+          start_country = country
+        end
+        if score == credit and string.sub(record, 24, 24) ~= 'f' then
+          credited = provider
+        end
       end
     end
+  end
+end
+if first == scores then
+  convert(first)                  -- one send (most approvals)
+else
+  for score in string.gmatch(scores, '%S+') do
+    convert(score)
   end
 end
 -- Roll-ups (attempts_add.lua): the approval counts in its start's hour, once (only the
