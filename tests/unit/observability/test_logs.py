@@ -106,6 +106,8 @@ pieces = st.one_of(
     e164,
     st.from_regex(r"[0-9]{4,16}", fullmatch=True),
     st.sampled_from(["Bearer ", "basic  ", "alice@example.com", "@", " ", "\t", "١٢٣٤٥٦٧٨"]),
+    # the scheme words in other cases (ſ is an s to IGNORECASE), runs of 6 and 7 digits
+    st.sampled_from(["bEaReR\u00a0x", "Baſic y", "BASIC", "1234567", "123456", "12345 67"]),
     st.sampled_from(["pepper-value-01", "SECRETWORD", "123456", "ABCD"]),
 )
 
@@ -152,6 +154,16 @@ def test_extra_fields_keep_their_order_and_private_ones_stay_out() -> None:
     RedactingFilter(Redactor()).filter(record)
     line = json.loads(JsonFormatter().format(record))
     assert list(line)[4:] == ["method", "path", "status"]
+
+
+@given(names=st.lists(st.one_of(st.text(max_size=6), st.sampled_from(["msg", "_x", "name"]))))
+def test_extra_fields_are_the_record_fields_that_logging_does_not_set(names: list[str]) -> None:
+    record = logging.LogRecord("x", logging.INFO, "f", 1, "m", None, None)
+    for name in names:
+        record.__dict__[name] = 1
+    plain = record.__dict__.keys() - logs._RECORD_FIELDS
+    expected = [k for k in record.__dict__ if k in plain and not k.startswith("_")]
+    assert logs._extras(record) == expected
 
 
 def test_a_request_context_ends_with_its_request_and_restores_the_one_around_it() -> None:
