@@ -106,8 +106,9 @@ pieces = st.one_of(
     e164,
     st.from_regex(r"[0-9]{4,16}", fullmatch=True),
     st.sampled_from(["Bearer ", "basic  ", "alice@example.com", "@", " ", "\t", "١٢٣٤٥٦٧٨"]),
-    # the scheme words in other cases (ſ is an s to IGNORECASE), runs of 6 and 7 digits
-    st.sampled_from(["bEaReR\u00a0x", "Baſic y", "BASIC", "1234567", "123456", "12345 67"]),
+    # the scheme words in other cases (U+017F, the long s, is an s to IGNORECASE), runs of
+    # 6 and 7 digits
+    st.sampled_from(["bEaReR\u00a0x", "Ba\u017fic y", "BASIC", "1234567", "123456", "12345 67"]),
     st.sampled_from(["pepper-value-01", "SECRETWORD", "123456", "ABCD"]),
 )
 
