@@ -91,7 +91,7 @@ def _finished(scope: Scope, status: int, started: float) -> None:
             "status": status,
             "duration_ms": round(elapsed * 1000, 1),
         }
-        log.log(level, "%s %s %d", method, route, status, extra=extra)
+        logs.log_line(log, level, f"{method} {route} {status}", extra)
     metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
     if metrics is not None:
         metrics.request_observed(method, route, status, elapsed)

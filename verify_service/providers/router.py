@@ -24,6 +24,7 @@ from typing import Literal
 import anyio
 
 from verify_service.domain.model import SendAttempt
+from verify_service.observability import logs
 from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
 from verify_service.providers.breaker import Breaker
 
@@ -90,7 +91,7 @@ class _Tries:
         if seconds is not None:
             extra["duration_ms"] = round(seconds * 1000, 1)
         level = logging.INFO if status == "sent" else logging.WARNING
-        log.log(level, "send %s via %s", status, provider.name, extra=extra)
+        logs.log_line(log, level, f"send {status} via {provider.name}", extra)
 
 
 class Router:
