@@ -82,7 +82,9 @@ def sensitive(*values: str) -> None:
         _codes.set(codes)
     # Below 4 characters nothing is a valid code (a stray "1" typed into a check is no
     # secret), and scrubbing it would mangle every number in the request's log lines.
-    codes.update(v for v in values if len(v) >= 4)
+    for value in values:
+        if len(value) >= 4:
+            codes.add(value)
 
 
 def bind(**fields: Any) -> None:
@@ -270,7 +272,7 @@ def log_line(logger: logging.Logger, level: int, msg: str, extra: Mapping[str, A
     if not logger.isEnabledFor(level):
         return
     handler = _sole_handler(logger, level)
-    if handler is None or any(key in _RECORD_FIELDS for key in extra):
+    if handler is None or not _RECORD_FIELDS.isdisjoint(extra):
         logger.log(level, msg, extra=dict(extra), stacklevel=2)
         return
     formatter = handler.formatter
