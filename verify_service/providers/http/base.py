@@ -113,11 +113,19 @@ class HttpProvider(Provider):
             if fixed_url and len(self._urls) < URLS_KEPT:
                 self._urls[url] = kept
         parsed, target = kept
-        request = httpx.Request(
-            method, parsed, params=params, headers=merged, content=content, data=data, json=json
-        )
-        if params is not None:
-            target = URL(str(request.url), encoded=True)
+        request: httpx.Request | None = None
+        wire = None
+        if content and params is None and data is None and json is None:
+            wire = _bytes_body_headers(merged, parsed, method, len(content))
+        if wire is None:
+            request = httpx.Request(
+                method, parsed, params=params, headers=merged, content=content, data=data, json=json
+            )
+            if params is not None:
+                target = URL(str(request.url), encoded=True)
+            # names as written, in httpx's order; aiohttp writes values as UTF-8
+            wire = [(k.decode(), v.decode()) for k, v in request.headers.raw]
+            content = request.content or None
         try:
             # aiohttp's read timeout bounds each read, so a server that dribbles its answer
             # a byte at a time never trips it: the whole exchange gets the same bound.
@@ -125,11 +133,10 @@ class HttpProvider(Provider):
                 async with self.session().request(
                     method,
                     target,
-                    # names as written, in httpx's order; aiohttp writes values as UTF-8
-                    headers=[(k.decode(), v.decode()) for k, v in request.headers.raw],
-                    data=request.content or None,
+                    headers=wire,
+                    data=content,
                     allow_redirects=False,
-                    proxy=self._proxy_for(request.url),
+                    proxy=self._proxy_for(parsed),
                 ) as answer:
                     body = await answer.read()
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
@@ -174,6 +181,30 @@ class HttpProvider(Provider):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# Methods whose request httpx gives a Content-Length even without a body.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _bytes_body_headers(
+    merged: httpx.Headers, url: httpx.URL, method: str, length: int
+) -> list[tuple[str, str]] | None:
+    """The header lines `httpx.Request(method, url, headers=merged, content=<length bytes>)`
+    puts on the wire, without building the request: Host first, the headers as given,
+    Content-Length last. None where httpx would do more than that (a Host, Content-Length
+    or Transfer-Encoding of the caller's, no host in the URL, a method it treats apart):
+    the caller then builds the request. The same lines: tests/unit/providers/kinds/
+    test_wire.py."""
+    if method not in _BODY_METHODS or not url.host:
+        return None
+    if "host" in merged or "content-length" in merged or "transfer-encoding" in merged:
+        return None
+    return [
+        ("Host", url.netloc.decode()),
+        *[(k.decode(), v.decode()) for k, v in merged.raw],
+        ("Content-Length", str(length)),
+    ]
 
 
 @functools.cache
