@@ -165,7 +165,10 @@ def resolve_client_ip(
 
 def client_ip(request: Request[Any, Any, Any]) -> str | None:
     """The client address for per-client rate limits."""
-    proxies = components_of(request.app.state).settings.trusted_proxies
+    return _client_ip(request, components_of(request.app.state).settings.trusted_proxies)
+
+
+def _client_ip(request: Request[Any, Any, Any], proxies: Sequence[Network]) -> str | None:
     client = request.scope.get("client")  # what `request.client` wraps, without the wrapper
     peer = client[0] if client else None
     if not proxies:  # X-Forwarded-For is not read at all
@@ -185,7 +188,12 @@ class Caller:
 
 
 def caller(request: Request[Any, Any, Any], service: ServiceSettings) -> Caller:
-    return Caller(service, components_of(request.app.state).verifications, client_ip(request))
+    components = components_of(request.app.state)
+    return Caller(
+        service,
+        components.verifications,
+        _client_ip(request, components.settings.trusted_proxies),
+    )
 
 
 # --- the parts, for handlers ---------------------------------------------------------------

@@ -83,15 +83,15 @@ def _finished(scope: Scope, status: int, started: float) -> None:
     elapsed = time.perf_counter() - started
     route = scope.get("path_template") or "(unmatched)"
     method = str(scope.get("method", ""))
-    extra: dict[str, Any] = {
-        "method": method,
-        "path": route,
-        "status": status,
-        "duration_ms": round(elapsed * 1000, 1),
-    }
     level = logging.ERROR if status >= 500 else logging.INFO
-    log.log(level, "%s %s %d", method, route, status, extra=extra)
+    if log.isEnabledFor(level):  # the line's fields are built only for a line written
+        extra: dict[str, Any] = {
+            "method": method,
+            "path": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 1),
+        }
+        logs.log_line(log, level, f"{method} {route} {status}", extra)
     metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
     if metrics is not None:
-        metrics.child(metrics.requests, method, route, str(status)).inc()
-        metrics.child(metrics.request_seconds, method, route).observe(elapsed)
+        metrics.request_observed(method, route, status, elapsed)

@@ -13,7 +13,6 @@ One pool per thread count, shared by every app of the process (tests build many)
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -39,5 +38,6 @@ def pool(threads: int) -> ThreadPoolExecutor:
 
 async def run_in_hash_thread(threads: int, fn: Callable[..., T], *args: Any) -> T:
     """`fn(*args)` in one of the `threads` hashing threads; its result or its exception."""
-    loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool(threads), functools.partial(fn, *args))
+    # What `loop.run_in_executor` does, without its checks of `fn` (a coroutine function
+    # is refused there; ours are plain functions) and the partial: 6 Python calls fewer.
+    return await asyncio.wrap_future(pool(threads).submit(fn, *args))

@@ -6,6 +6,7 @@ happens is told to a `VerificationObserver` (metrics) and to `StatusEvents` (cal
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -78,7 +79,7 @@ def effective_status(record: StoredVerification) -> Status:
 def to_verification(record: StoredVerification) -> Verification:
     status = effective_status(record)
     remaining = record.max_check_attempts - record.check_attempts if status == "pending" else 0
-    sends = tuple(SendAttempt.from_json(a) for a in record.sends)
+    sends = tuple([SendAttempt.from_json(a) for a in record.sends])  # no generator frame
     return Verification(
         id=record.id,
         service=record.service,
@@ -365,13 +366,13 @@ class Verifications:
         )
         if attempt_log is not None and recorded.side:
             self._attempts.written(service, recorded.side[0])
-        if recorded.record is not None and created:
-            self._status_changed(service, to_verification(recorded.record), Status.PENDING, region)
+        # read once: the status change and the answer are of the same record
+        after = to_verification(recorded.record) if recorded.record is not None else None
+        if after is not None and created:
+            self._status_changed(service, after, Status.PENDING, region)
         if not delivery.sent:
-            if recorded.record is not None and recorded.record.status == Status.FAILED:
-                self._status_changed(
-                    service, to_verification(recorded.record), Status.FAILED, region
-                )
+            if after is not None and after.status == Status.FAILED:
+                self._status_changed(service, after, Status.FAILED, region)
             if delivery.recipient_invalid:
                 what = "phone_number" if phone is not None else "email_address"
                 raise VerifyError(
@@ -381,9 +382,10 @@ class Verifications:
             reasons = "; ".join(f"{a.provider}: {a.error}" for a in delivery.attempts)
             raise VerifyError("provider_unavailable", reasons or "no provider configured")
         assert recorded.record is not None
+        assert after is not None
         if created and len(steps) > 1 and self._workflows is not None:
             await self._workflows.schedule(service, recorded.record, steps, wanted, params.template)
-        return to_verification(recorded.record)
+        return after
 
     async def deliver(self, service: ServiceSettings, message: OutgoingMessage) -> Delivery:
         """Send `message` through the providers of its channel (retries, failover,
@@ -569,12 +571,15 @@ class Verifications:
             candidate = normalize_code(TokenType(record.token_type), code)
             # Expired codes of the verification never match (each keeps its own expiry).
             live = record.live_code_hashes
-            began = anyio.current_time()
+            # the event loop's clock, as anyio.current_time() reads it, without the lookup
+            # of the async backend
+            loop = asyncio.get_running_loop()
+            began = loop.time()
             if live:
                 valid = await self._in_thread(self._hasher.matches, candidate, tag, live)
             else:
                 valid = await self._hash_once(candidate, tag)
-            elapsed = anyio.current_time() - began
+            elapsed = loop.time() - began
             self._hash_seconds += (elapsed - self._hash_seconds) / 8  # moving average
         remaining = record.max_check_attempts - record.check_attempts
         if valid:

@@ -28,6 +28,10 @@ MAX_CONNECTIONS = 100  # per provider instance, as httpx.Limits' default
 # its config, never a number or a code in the path): httpx's URL parser is ~half of
 # building a request (docs/performance.md, "Wave 5").
 URLS_KEPT = 8
+# The default headers merged with a kind's own, kept per provider instance for the first
+# few sets of them: most kinds send the same headers with every message (a signature or a
+# per-message token makes a set of its own, which is then merged per send).
+HEADER_SETS_KEPT = 8
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept, as httpx's default
 
 
@@ -51,7 +55,8 @@ class HttpProvider(Provider):
         super().__init__(name, options)
         self._session: aiohttp.ClientSession | None = None
         self._proxies: dict[tuple[str, str], str | None] = {}
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, URL]] = {}
+        self._header_sets: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
 
     @property
     def base_url(self) -> str:
@@ -98,29 +103,40 @@ class HttpProvider(Provider):
         Raises ProviderError (retryable) for a timeout (the connection, any read, or the
         whole exchange past `timeout` seconds) and for anything that stops the exchange
         (refused, reset, not HTTP): the router then tries again or fails over."""
-        merged = httpx.Headers(default_headers())
-        if headers:
-            merged.update(headers)
-        parsed = self._urls.get(url) if fixed_url else None
-        if parsed is None:
+        merged = self._merged_headers(headers)
+        kept = self._urls.get(url) if fixed_url else None
+        if kept is None:
             parsed = httpx.URL(url)  # immutable: shared by every request to it
+            # the address aiohttp is given, as httpx encoded it; with `params` it is the
+            # request's own (the query string is the message's)
+            kept = parsed, URL(str(parsed), encoded=True)
             if fixed_url and len(self._urls) < URLS_KEPT:
-                self._urls[url] = parsed
-        request = httpx.Request(
-            method, parsed, params=params, headers=merged, content=content, data=data, json=json
-        )
+                self._urls[url] = kept
+        parsed, target = kept
+        request: httpx.Request | None = None
+        wire = None
+        if content and params is None and data is None and json is None:
+            wire = _bytes_body_headers(merged, parsed, method, len(content))
+        if wire is None:
+            request = httpx.Request(
+                method, parsed, params=params, headers=merged, content=content, data=data, json=json
+            )
+            if params is not None:
+                target = URL(str(request.url), encoded=True)
+            # names as written, in httpx's order; aiohttp writes values as UTF-8
+            wire = [(k.decode(), v.decode()) for k, v in request.headers.raw]
+            content = request.content or None
         try:
             # aiohttp's read timeout bounds each read, so a server that dribbles its answer
             # a byte at a time never trips it: the whole exchange gets the same bound.
             async with asyncio.timeout(self.options.timeout):
                 async with self.session().request(
                     method,
-                    URL(str(request.url), encoded=True),  # as httpx encoded it
-                    # names as written, in httpx's order; aiohttp writes values as UTF-8
-                    headers=[(k.decode(), v.decode()) for k, v in request.headers.raw],
-                    data=request.content or None,
+                    target,
+                    headers=wire,
+                    data=content,
                     allow_redirects=False,
-                    proxy=self._proxy_for(request.url),
+                    proxy=self._proxy_for(parsed),
                 ) as answer:
                     body = await answer.read()
         except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
@@ -134,6 +150,20 @@ class HttpProvider(Provider):
             request=request,
             extensions={"reason_phrase": (answer.reason or "").encode()},
         )
+
+    def _merged_headers(self, headers: dict[str, str] | None) -> httpx.Headers:
+        """httpx's default headers updated with `headers`. Shared by the requests that send
+        the same set: `httpx.Request` copies the headers it is given, nothing changes
+        these."""
+        key = tuple(headers.items()) if headers else ()
+        merged = self._header_sets.get(key)
+        if merged is None:
+            merged = httpx.Headers(default_headers())
+            if headers:
+                merged.update(headers)
+            if len(self._header_sets) < HEADER_SETS_KEPT:
+                self._header_sets[key] = merged
+        return merged
 
     def _proxy_for(self, url: httpx.URL) -> str | None:
         """The proxy the environment names for this URL (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY,
@@ -151,6 +181,30 @@ class HttpProvider(Provider):
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+# Methods whose request httpx gives a Content-Length even without a body.
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _bytes_body_headers(
+    merged: httpx.Headers, url: httpx.URL, method: str, length: int
+) -> list[tuple[str, str]] | None:
+    """The header lines `httpx.Request(method, url, headers=merged, content=<length bytes>)`
+    puts on the wire, without building the request: Host first, the headers as given,
+    Content-Length last. None where httpx would do more than that (a Host, Content-Length
+    or Transfer-Encoding of the caller's, no host in the URL, a method it treats apart):
+    the caller then builds the request. The same lines: tests/unit/providers/kinds/
+    test_wire.py."""
+    if method not in _BODY_METHODS or not url.host:
+        return None
+    if "host" in merged or "content-length" in merged or "transfer-encoding" in merged:
+        return None
+    return [
+        ("Host", url.netloc.decode()),
+        *[(k.decode(), v.decode()) for k, v in merged.raw],
+        ("Content-Length", str(length)),
+    ]
 
 
 @functools.cache

@@ -173,6 +173,9 @@ class HttpGenericProvider(HttpProvider):
         super().__init__(name, options)
         secret = self.opts.signing_secret
         self._key = secret_key(secret.get_secret_value()) if secret else None
+        # The headers depend on the config and the body's content type alone: built once
+        # per content type (a copy per send, which a signature may add to).
+        self._fixed_headers: dict[str | None, dict[str, str]] = {}
 
     @property
     def opts(self) -> HttpOptions:
@@ -219,7 +222,10 @@ class HttpGenericProvider(HttpProvider):
         else:
             content, content_type = encode(rendered, o.body_format)
             kwargs["content"] = content
-        headers = self._headers(content_type)
+        fixed = self._fixed_headers.get(content_type)
+        if fixed is None:
+            fixed = self._fixed_headers[content_type] = self._headers(content_type)
+        headers = dict(fixed)
         if self._key is not None:
             # One id per send: the same reference on a retry lets the receiver deduplicate.
             webhook_id = "msg_" + message.reference.replace(".", "_")

@@ -25,7 +25,7 @@ from tests.unit.providers.kinds.fakes import KINDS, SECRET, endpoint_api, http_c
 from verify_service import __version__
 from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
 from verify_service.providers.http import base as http_base
-from verify_service.providers.http.base import HttpProvider
+from verify_service.providers.http.base import HEADER_SETS_KEPT, HttpProvider
 
 WHATSAPP = OutgoingMessage("+41791234567", "Your code is 482913", "ver_abc.2", "whatsapp", "482913")
 
@@ -130,6 +130,8 @@ async def test_each_send_puts_the_same_bytes_on_the_wire_as_httpx(
     assert isinstance(provider, HttpProvider)
     kept = list(provider._urls)
     assert kept == ([CASES[case][1](ours.url)["url"]] if case.startswith("http") else [])
+    # merged header sets are kept per provider, a bounded few (a signature makes its own)
+    assert 1 <= len(provider._header_sets) <= HEADER_SETS_KEPT
 
 
 @pytest.fixture
