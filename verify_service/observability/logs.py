@@ -23,7 +23,6 @@ import json
 import logging
 import re
 import sys
-import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -260,77 +259,6 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             line["stack"] = record.stack_info
         return self._encode(line)
-
-
-def log_line(logger: logging.Logger, level: int, msg: str, extra: Mapping[str, Any]) -> None:
-    """`logger.log(level, msg, extra=extra)` for a line without arguments or exception
-    (the request line, a send attempt): the same JSON line, written straight to the stream
-    of the handler that `configure_logging` set up when that handler is the only one the
-    line reaches and nothing else filters it. No LogRecord, no walk to the handler, no
-    second reading of the message: about half the CPU of a line. Any other set-up (another
-    handler, a filter, a test's capture, no configuration at all) takes logging's way."""
-    if not logger.isEnabledFor(level):
-        return
-    handler = _sole_handler(logger, level)
-    if handler is None or not _RECORD_FIELDS.isdisjoint(extra):
-        logger.log(level, msg, extra=dict(extra), stacklevel=2)
-        return
-    formatter = handler.formatter
-    assert isinstance(formatter, JsonFormatter)
-    redactor = handler.filters[0].redactor  # type: ignore[union-attr]
-    handler.acquire()
-    try:
-        # what RedactingFilter and JsonFormatter make of the record, in the same order
-        line: dict[str, Any] = {
-            "ts": formatter._timestamp(time.time()),
-            "level": logging.getLevelName(level).lower(),
-            "logger": logger.name,
-            "msg": redactor.text(msg),
-        }
-        context = _fields.get()
-        if context:
-            line.update(context)
-        for key, value in extra.items():
-            if key[:1] != "_":
-                line[key] = redactor.value(key, value)
-        handler.stream.write(formatter._encode(line) + handler.terminator)
-        handler.flush()
-    except RecursionError:  # as StreamHandler.emit: not swallowed
-        raise
-    except Exception:
-        record = logger.makeRecord(logger.name, level, "(unknown file)", 0, msg, (), None)
-        handler.handleError(record)
-    finally:
-        handler.release()
-
-
-def _sole_handler(logger: logging.Logger, level: int) -> logging.StreamHandler[Any] | None:
-    """The handler of `configure_logging` when it is the only one a record of `level` from
-    `logger` reaches, with its own filter and formatter only, and no logger on the way
-    filters; else None."""
-    if logger.disabled:
-        return None
-    found = None
-    current: logging.Logger | None = logger
-    while current is not None:
-        if current.filters:
-            return None
-        for handler in current.handlers:
-            if level >= handler.level:
-                if found is not None or not getattr(handler, "_verify_service", False):
-                    return None
-                found = handler
-        if not current.propagate:
-            break
-        current = current.parent
-    if (
-        type(found) is not logging.StreamHandler
-        or type(found.formatter) is not JsonFormatter
-        or len(found.filters) != 1
-        or type(found.filters[0]) is not RedactingFilter
-    ):
-        return None
-    return found
 
 
 # Loggers that keep their own handlers otherwise; routed to the root handler instead.

@@ -91,7 +91,7 @@ def _finished(scope: Scope, status: int, started: float) -> None:
             "status": status,
             "duration_ms": round(elapsed * 1000, 1),
         }
-        logs.log_line(log, level, f"{method} {route} {status}", extra)
+        log.log(level, "%s %s %d", method, route, status, extra=extra)
     metrics: Metrics | None = getattr(scope["app"].state, "metrics", None)
     if metrics is not None:
         metrics.request_observed(method, route, status, elapsed)

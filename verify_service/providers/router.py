@@ -24,7 +24,6 @@ from typing import Literal
 import anyio
 
 from verify_service.domain.model import SendAttempt
-from verify_service.observability import logs
 from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
 from verify_service.providers.breaker import Breaker
 
@@ -91,7 +90,7 @@ class _Tries:
         if seconds is not None:
             extra["duration_ms"] = round(seconds * 1000, 1)
         level = logging.INFO if status == "sent" else logging.WARNING
-        logs.log_line(log, level, f"send {status} via {provider.name}", extra)
+        log.log(level, "send %s via %s", status, provider.name, extra=extra)
 
 
 class Router:

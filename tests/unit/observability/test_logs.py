@@ -7,19 +7,13 @@ import json
 import logging
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from verify_service.config import settings_from_mapping
 from verify_service.config.secrets import secrets_of
 from verify_service.observability import logs
-from verify_service.observability.logs import (
-    JsonFormatter,
-    RedactingFilter,
-    Redactor,
-    configure_logging,
-)
+from verify_service.observability.logs import JsonFormatter, RedactingFilter, Redactor
 
 e164 = st.from_regex(r"\+[1-9][0-9]{7,13}", fullmatch=True)
 
@@ -188,66 +182,3 @@ def test_a_request_context_ends_with_its_request_and_restores_the_one_around_it(
         RedactingFilter(Redactor()).filter(record)
         assert "424242" not in record.getMessage()
     assert logs.bound("request_id") is None
-
-
-# --- a line written straight to the stream (log_line) is logging's own line -----------------
-
-SECRETS = ["pepper-value-01", "SECRETWORD"]
-scalars = st.one_of(pieces, st.integers(), st.floats(allow_nan=False), st.booleans(), st.none())
-extras = st.dictionaries(
-    st.sampled_from(["method", "path", "status", "duration_ms", "provider", "error", "to"])
-    | st.sampled_from(["code", "token", "Password", "_private", "detail", "service"]),
-    st.one_of(scalars, st.dictionaries(st.sampled_from(["to", "code", "x"]), scalars)),
-)
-
-
-def _written(direct: bool, level: int, msg: str, extra: dict[str, object], codes: set[str]) -> str:
-    stream = io.StringIO()
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    handler = configure_logging(level="DEBUG", secrets=SECRETS, stream=stream)
-    root.handlers[:] = [handler]  # without pytest's capture handlers
-    logger = logging.getLogger("verify_service.test_direct")
-    passing = logging.Filter()  # lets everything through, but is a filter: logging's way
-    if not direct:
-        logger.addFilter(passing)
-    try:
-        assert (logs._sole_handler(logger, level) is handler) is direct
-        with logs.request_context(request_id="req_1", service="s1"):
-            logs.sensitive(*codes)
-            logs.log_line(logger, level, msg, extra)
-    finally:
-        logger.removeFilter(passing)
-        root.handlers[:] = saved[0]
-        root.setLevel(saved[1])
-    return stream.getvalue()
-
-
-@given(
-    level=st.sampled_from([logging.INFO, logging.WARNING, logging.ERROR]),
-    msg=st.lists(pieces, max_size=4).map("".join),
-    extra=extras,
-    codes=st.sets(st.sampled_from(["123456", "ABCD", "98765432"]), max_size=2),
-)
-def test_a_line_written_straight_is_the_line_logging_writes(
-    level: int, msg: str, extra: dict[str, object], codes: set[str]
-) -> None:
-    straight = _written(True, level, msg, extra, codes)
-    logged = _written(False, level, msg, extra, codes)
-    assert straight.endswith("\n")
-    assert straight.count("\n") == logged.count("\n") == 1
-    # the same text but the time (written a moment apart), the fields in the same order
-    ours, theirs = json.loads(straight), json.loads(logged)
-    assert list(ours) == list(theirs)
-    assert {**ours, "ts": ""} == {**theirs, "ts": ""}
-    assert straight.replace(ours["ts"], "") == logged.replace(theirs["ts"], "")
-
-
-def test_a_line_reaches_other_handlers_by_logging(caplog: pytest.LogCaptureFixture) -> None:
-    logger = logging.getLogger("verify_service.test_direct")
-    with caplog.at_level(logging.INFO):
-        logs.log_line(logger, logging.INFO, "GET /x 200", {"status": 200, "path": "/x"})
-        logs.log_line(logger, logging.DEBUG, "not at this level", {})
-    [record] = caplog.records
-    assert record.getMessage() == "GET /x 200"
-    assert (record.status, record.path) == (200, "/x")  # type: ignore[attr-defined]
