@@ -17,7 +17,9 @@ WAVE5 = Path(__file__).parent / "attempts_v5"
 
 class OldScripts:
     """The store's scripts, but attempts_add / attempts_convert / attempts_dlr as an
-    earlier version (`folder`: WAVE4 or WAVE5) had them, with the current prelude."""
+    earlier version (`folder`: WAVE4 or WAVE5) had them, with the current prelude. A
+    script the version after did not change is not frozen in its folder (wave 5's
+    attempts_dlr is today's): the current one runs."""
 
     def __init__(self, scripts: Scripts, folder: Path = WAVE4) -> None:
         self._current = scripts
