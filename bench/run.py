@@ -248,14 +248,12 @@ def workers_of(master: subprocess.Popen[bytes]) -> list[psutil.Process]:
     return children or [psutil.Process(master.pid)]
 
 
-def write_config(
-    path: Path, redis_url: str, sms_port: int, params: HashParams, strategy: str | None
-) -> None:
-    strategy_line = f'strategy = "{strategy}"' if strategy else ""
-    path.write_text(
-        f"""
+def _config(redis_url: str, sms_port: int, params: HashParams, pepper: str, abuse: str) -> str:
+    """The bench's config: a throwaway Redis, the fake provider, one service; `pepper`
+    and `abuse` (the service's rate-limit and pumping-guard tables) as the version reads."""
+    return f"""
 redis_url = "{redis_url}"
-pepper = "env:BENCH_PEPPER"
+pepper = "{pepper}"
 [hashing]
 time_cost = {params.time_cost}
 memory_cost_kib = {params.memory_cost_kib}
@@ -272,7 +270,14 @@ providers = ["fake"]
 template = "Your code is %TOKEN%"
 resend_cooldown = 0
 max_check_attempts = 100
-# Abuse counters run (their cost is part of a start) but never refuse: per_number as
+{abuse}"""
+
+
+def write_config(
+    path: Path, redis_url: str, sms_port: int, params: HashParams, strategy: str | None
+) -> None:
+    strategy_line = f'strategy = "{strategy}"' if strategy else ""
+    abuse = f"""# Abuse counters run (their cost is part of a start) but never refuse: per_number as
 # shipped, one country at benchmark rates, and the pumping guard counting every range of
 # the benchmark's numbers (+4179...) but allowed never to block them (a fresh Redis has no
 # baseline yet, and the load's conversions lag its starts).
@@ -283,47 +288,28 @@ global_sends = ["10000000/hour"]
 [services.fraud_guard]
 allowed_prefixes = ["+4179"]
 """
-    )
+    path.write_text(_config(redis_url, sms_port, params, "env:BENCH_PEPPER", abuse))
 
 
 # The service as issue 22 measured it (47024a2, before that issue's work) reads an older
 # config: the pepper in the file, the first pumping guard (`min_conversion`; its create
 # mode approved nothing), no environment secrets. `--issue-baseline` writes this one, so
 # that `--service-root` on a checkout of that commit runs the issue's own baseline under
-# today's driver, on the same machine (docs/performance.md, "Against the issue's baseline").
+# today's driver, on the same machine (docs/performance.md, "Wave 6, all together, and
+# against the issue's own baseline").
 ISSUE_BASELINE = "47024a2"
 
 
 def write_issue_baseline_config(
     path: Path, redis_url: str, sms_port: int, params: HashParams, strategy: str | None
 ) -> None:
-    path.write_text(
-        f"""
-redis_url = "{redis_url}"
-pepper = "{BENCH_ENV["BENCH_PEPPER"]}"
-[hashing]
-time_cost = {params.time_cost}
-memory_cost_kib = {params.memory_cost_kib}
-parallelism = {params.parallelism}
-[providers.fake]
-kind = "http"
-url = "http://127.0.0.1:{sms_port}/sms"
-body = {{ to = "{{to}}", text = "{{text}}" }}
-message_id_field = "id"
-[[services]]
-name = "bench"
-api_keys = ["{hash_api_key(API_KEY)}"]
-providers = ["fake"]
-template = "Your code is %TOKEN%"
-resend_cooldown = 0
-max_check_attempts = 100
-[services.rate_limits]
+    abuse = """[services.rate_limits]
 per_country = ["10000000/hour"]
 global_sends = ["10000000/hour"]
 [services.fraud_guard]
 min_conversion = 0.0
 """
-    )
+    path.write_text(_config(redis_url, sms_port, params, BENCH_ENV["BENCH_PEPPER"], abuse))
 
 
 # --- counters ---------------------------------------------------------------------------
