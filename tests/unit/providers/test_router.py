@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -295,10 +296,9 @@ class SwallowsOneCancel(ScriptedProvider):
 
     async def send(self, message: OutgoingMessage) -> Any:
         self.calls.append(message)
-        try:
-            await asyncio.sleep(3600)  # the answer that the cut-off interrupts
-        except asyncio.CancelledError:
-            pass  # the answer "arrived" with the cancel
+        # the answer that the cut-off interrupts "arrived" with the cancel
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
         await asyncio.sleep(3600)  # the exchange's next step
         return await super().send(message)
 
