@@ -12,7 +12,6 @@ returned as a `DeliveryAttempt`, recorded as the verification's `send_attempts`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
 import time
@@ -224,24 +223,22 @@ class Router:
         if left <= 0:
             raise ProviderError(OUT_OF_TIME, retryable=True)
         limit = min(provider.options.timeout, left)
-        # asyncio's timeout rather than anyio's move_on_after: the same cut-off for half
-        # the CPU (a cancel scope's bookkeeping, ~3 µs a send). Inside it every exception
-        # of the send becomes a ProviderError, so a TimeoutError out of it is the cut-off.
-        try:
-            async with asyncio.timeout(limit):
-                try:
-                    return await provider.send(message)
-                except ProviderError:
-                    raise
-                except Exception as exc:
-                    # A bug in one adapter (say, an answer of a shape it did not expect)
-                    # must not cost the send when another provider could deliver: fail over.
-                    log.exception("provider %s raised instead of ProviderError", provider.name)
-                    raise ProviderError(
-                        f"internal error ({type(exc).__name__})", retryable=False
-                    ) from exc
-        except TimeoutError:
-            pass
+        # anyio's move_on_after, not asyncio.timeout: its cancellation is re-delivered at
+        # every await until the send leaves the scope, so a send that swallows one cancel
+        # (Python 3.11's asyncio.wait_for returns a result that came with it; aiosmtplib
+        # waits on each reply so) is still cut off; asyncio.timeout cancels once.
+        with anyio.move_on_after(limit):
+            try:
+                return await provider.send(message)
+            except ProviderError:
+                raise
+            except Exception as exc:
+                # A bug in one adapter (say, an answer of a shape it did not expect) must
+                # not cost the send when another provider could deliver: fail over.
+                log.exception("provider %s raised instead of ProviderError", provider.name)
+                raise ProviderError(
+                    f"internal error ({type(exc).__name__})", retryable=False
+                ) from exc
         raise ProviderError(
             OUT_OF_TIME if limit < provider.options.timeout else "timeout", retryable=True
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from typing import Any
 
@@ -285,3 +286,27 @@ async def test_an_adapter_bug_fails_over_instead_of_failing_the_request() -> Non
     delivery = await Router().deliver([a, b], MESSAGE, budget=5)
     assert summary(delivery) == [("a", "failed", "internal error (KeyError)"), ("b", "sent", None)]
     assert len(a.calls) == 1
+
+
+class SwallowsOneCancel(ScriptedProvider):
+    """Takes the cut-off's cancellation for an answer once, and goes on: what Python 3.11's
+    `asyncio.wait_for` does when its inner future completes as the cancel comes (it
+    returns the result; aiosmtplib waits for each SMTP reply so), or an adapter that
+    awaits a clean-up (a goodbye to the server) when cancelled."""
+
+    async def send(self, message: OutgoingMessage) -> Any:
+        self.calls.append(message)
+        # the answer that the cut-off interrupts "arrived" with the cancel
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(3600)
+        await asyncio.sleep(3600)  # the exchange's next step
+        return await super().send(message)
+
+
+async def test_the_cut_off_holds_when_a_send_swallows_its_first_cancel() -> None:
+    a = SwallowsOneCancel("a", ProviderOptions(kind="scripted", timeout=0.1, retries=0))
+    b = scripted("b")
+    started = time.monotonic()
+    delivery = await asyncio.wait_for(Router().deliver([a, b], MESSAGE, budget=2), 5)
+    assert time.monotonic() - started < 0.5
+    assert summary(delivery) == [("a", "failed", "timeout"), ("b", "sent", None)]
