@@ -160,9 +160,6 @@ class Metrics:
 
         # The labelled children in use, by metric and label values (see `child`).
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
-        # The request counter's and duration histogram's children of each method, route
-        # and status (`request_observed`): one lookup per request for both.
-        self._request_children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def child(self, metric: MetricWrapperBase, *values: str) -> Any:
         """`metric.labels(*values)`, kept: prometheus_client's `labels` checks and converts
@@ -177,15 +174,8 @@ class Metrics:
 
     def request_observed(self, method: str, route: str, status: int, seconds: float) -> None:
         """One HTTP request answered: `verify_http_requests_total` and its duration."""
-        key = (method, route, status)
-        children = self._request_children.get(key)
-        if children is None:
-            children = self._request_children[key] = (
-                self.child(self.requests, method, route, str(status)),
-                self.child(self.request_seconds, method, route),
-            )
-        children[0].inc()
-        children[1].observe(seconds)
+        self.child(self.requests, method, route, str(status)).inc()
+        self.child(self.request_seconds, method, route).observe(seconds)
 
     def render(self) -> bytes:
         directory = _multiprocess_dir()
