@@ -51,32 +51,3 @@ async def test_a_hash_error_reaches_its_caller() -> None:
 
     with pytest.raises(ValueError, match="not a hash"):
         await run_in_hash_thread(2, broken, "x")
-
-
-async def test_a_cancelled_caller_stops_waiting_and_a_queued_run_is_dropped() -> None:
-    started: list[str] = []
-    release = threading.Event()
-    loop = asyncio.get_running_loop()
-    running = asyncio.Event()
-
-    def slow(name: str) -> str:
-        started.append(name)
-        loop.call_soon_threadsafe(running.set)
-        release.wait(5)
-        return name
-
-    busy = asyncio.create_task(run_in_hash_thread(1, slow, "busy"))  # holds the one thread
-    queued = asyncio.create_task(run_in_hash_thread(1, slow, "queued"))
-    await running.wait()
-    busy.cancel()
-    queued.cancel()
-    began = time.monotonic()
-    for task in (busy, queued):
-        with pytest.raises(asyncio.CancelledError):
-            await task
-    assert time.monotonic() - began < 1  # neither waited for the running hash
-    release.set()
-    # The thread finishes the run it had begun (its result discarded), skips the cancelled
-    # one, and serves the next caller.
-    assert await run_in_hash_thread(1, lambda: "next") == "next"
-    assert started == ["busy"]
