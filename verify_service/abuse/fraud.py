@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from verify_service.abuse.ranges import prefixes_of, ranges_of
+from verify_service.abuse.ranges import prefixes_of, ranges_of, ranges_of_phone
 from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import FraudGuard as GuardSettings
 from verify_service.domain.errors import VerifyError
@@ -144,7 +144,7 @@ class PumpingGuard:
         if not service.fraud_guard.enabled:
             return None
         guard = service.fraud_guard
-        ranges = ranges_of(phone.e164)
+        ranges = ranges_of_phone(phone)
         return self.counters.start_call(
             service.name,
             [r.prefix for r in ranges],
@@ -160,7 +160,7 @@ class PumpingGuard:
         """What the start call's reply means: a block tripped is logged and counted;
         raises VerifyError(fraud_suspected) when the start is refused."""
         found = verdict(reply)
-        country = ranges_of(phone.e164)[1].country
+        country = ranges_of_phone(phone)[1].country  # kept by start_call
         if found.state in ("tripped", "noted"):
             self._tripped(service, country, found)
         if found.state in ("ok", "noted"):
@@ -186,13 +186,17 @@ class PumpingGuard:
         except VerifyError:
             self.approval_not_counted(service)
 
-    def approve_call(self, service: ServiceSettings, e164: str) -> Call | None:
+    def approve_call(
+        self, service: ServiceSettings, e164: str, phone: PhoneNumber | None = None
+    ) -> Call | None:
         """`approved`'s script call, to run guarded right after the approval (one round
         trip: `Store.finish`); None when the guard is off. `approval_counted` reads its
-        reply."""
+        reply. `phone`: the number `e164` as `parse_phone` read it, when the caller has it
+        (its ranges without a second parse)."""
         if not service.fraud_guard.enabled:
             return None
-        prefixes = [r.prefix for r in ranges_of(e164)]
+        ranges = ranges_of(e164) if phone is None else ranges_of_phone(phone)
+        prefixes = [r.prefix for r in ranges]
         return self.counters.approve_call(service.name, prefixes, self._args[service.name])
 
     def approval_counted(self, service: ServiceSettings, reply: Any) -> None:

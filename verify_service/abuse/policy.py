@@ -249,13 +249,16 @@ class AbusePolicy:
         if channel != "email" and self.test_code(service, e164) is None:
             await self.fraud.approved(service, e164)
 
-    def approval_call(self, service: ServiceSettings, e164: str, channel: str) -> Call | None:
+    def approval_call(
+        self, service: ServiceSettings, e164: str, channel: str, phone: PhoneNumber | None = None
+    ) -> Call | None:
         """`approved`'s script call, to run guarded with the approval itself (one round
         trip, `Store.finish`); None when there is nothing to count (the guard off, a test
-        number, email). `approval_counted` reads its reply."""
+        number, email). `approval_counted` reads its reply. `phone`: `e164` as parsed,
+        when the caller has it."""
         if channel == "email" or self.test_code(service, e164) is not None:
             return None
-        return self.fraud.approve_call(service, e164)
+        return self.fraud.approve_call(service, e164, phone)
 
     def approval_counted(self, service: ServiceSettings, reply: Any) -> None:
         """What `approval_call`'s reply means: a count the guard missed is logged; the

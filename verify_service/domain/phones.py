@@ -14,7 +14,7 @@ sends a code somewhere the caller did not mean:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import phonenumbers
@@ -29,6 +29,9 @@ class PhoneNumber:
     e164: str
     region: str | None  # ISO 3166 alpha-2 of the number, None for non-geographic ranges
     number_type: int  # a phonenumbers.PhoneNumberType value
+    # phonenumbers' reading of the number, for what else is derived from it (the fraud
+    # guard's ranges: abuse/ranges.py) without parsing it again; never changed.
+    parsed: phonenumbers.PhoneNumber | None = field(default=None, compare=False, repr=False)
 
 
 MAX_INPUT_LENGTH = 32
@@ -84,6 +87,7 @@ def _parse(text: str, default_region: str) -> PhoneNumber:
         e164=phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164),
         region=phonenumbers.region_code_for_number(parsed),
         number_type=number_type,
+        parsed=parsed,
     )
 
 

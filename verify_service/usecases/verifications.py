@@ -587,7 +587,10 @@ class Verifications:
             # log's conversion) runs with it, in its round trip (`Store.finish`), when it
             # is this check that approves; guarded: neither can fail or undo the approval.
             before = to_verification(record)
-            counted = self._abuse.approval_call(service, record.to, before.channel)
+            # Read once for the guard's ranges and the approval's region (a check that comes
+            # a while after its start finds neither kept).
+            phone = _phone_of(record.to)
+            counted = self._abuse.approval_call(service, record.to, before.channel, phone)
             converted = self._attempts.conversion_call(service, before)
             finished = await self._store.finish(
                 tag=tag,
@@ -602,7 +605,7 @@ class Verifications:
             self._observer.check_outcome(service.name, "valid" if approved else "replayed")
             verification = to_verification(finished.record)
             if approved:
-                region = _region_of(verification.to)
+                region = (phone.region or "") if phone is not None else ""
                 self._status_changed(service, verification, Status.APPROVED, region)
                 if finished.side is None:  # a Cluster: one call each, after the approval
                     await self._abuse.approved(service, record.to, region, before.channel)
@@ -741,9 +744,16 @@ def _sender(send_attempts: Sequence[SendAttempt]) -> str:
 
 
 def _region_of(e164: str) -> str:
+    phone = _phone_of(e164)
+    return (phone.region or "") if phone is not None else ""
+
+
+def _phone_of(e164: str) -> PhoneNumber | None:
+    """A stored `to` as a phone number; None for an email address or a number that no
+    longer parses (phonenumbers' metadata changes)."""
     if looks_like_email(e164):
-        return ""
+        return None
     try:
-        return parse_phone(e164, "ZZ").region or ""
+        return parse_phone(e164, "ZZ")
     except PhoneNumberError:
-        return ""
+        return None

@@ -25,8 +25,10 @@ from verify_service.abuse.ranges import (
     parse_range,
     prefixes_of,
     ranges_of,
+    ranges_of_phone,
 )
 from verify_service.config.abuse import FraudGuard
+from verify_service.domain.phones import PhoneNumberError, parse_phone
 from verify_service.store import Store, keys
 from verify_service.store.fraud import FraudStore
 
@@ -196,3 +198,79 @@ def test_counters_decay_as_the_formula_says_on_redis(
         await store.aclose()
 
     asyncio.run(run())
+
+
+ALL_TYPES = [
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.TOLL_FREE,
+    phonenumbers.PhoneNumberType.VOIP,
+    phonenumbers.PhoneNumberType.PREMIUM_RATE,
+]
+
+
+@st.composite
+def read_numbers(draw: st.DrawFn) -> tuple[str, str]:
+    """(what a caller sends, its default region): a valid number of any region and type,
+    written in its national form or as E.164; ("+41791234567", "CH") when the region has
+    no example of the type."""
+    region = draw(st.sampled_from(REGIONS))
+    example = phonenumbers.example_number_for_type(region, draw(st.sampled_from(ALL_TYPES)))
+    if example is None:
+        return "+41791234567", "CH"
+    e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+    tail = draw(st.integers(0, 999))
+    candidate = phonenumbers.parse(f"{e164[:-3]}{tail:03d}")
+    if not phonenumbers.is_valid_number(candidate):
+        candidate = example
+    national = draw(st.booleans())
+    form = (
+        phonenumbers.PhoneNumberFormat.NATIONAL if national else phonenumbers.PhoneNumberFormat.E164
+    )
+    return phonenumbers.format_number(candidate, form), region
+
+
+@settings(max_examples=500, deadline=None)
+@given(read_numbers())
+def test_the_ranges_of_a_number_as_the_start_read_it_are_those_of_its_e164(
+    sent: tuple[str, str],
+) -> None:
+    """The start hands the guard the number it parsed: the same ranges (prefixes, levels,
+    countries) as parsing its E.164 text again, with neither a second parse nor a second
+    classification of its type."""
+    text, region = sent
+    try:
+        phone = parse_phone(text, region)
+    except PhoneNumberError:
+        return  # a national form phonenumbers does not read back: nothing to compare
+    expected = ranges_of.__wrapped__(phone.e164)
+    ranges_of.cache_clear()
+    with (
+        mock.patch.object(ranges_module.phonenumbers, "parse", wraps=phonenumbers.parse) as parse,
+        mock.patch.object(
+            ranges_module.phonenumbers, "number_type", wraps=phonenumbers.number_type
+        ) as classify,
+    ):
+        assert ranges_of_phone(phone) == expected
+        assert ranges_of(phone.e164) == expected  # kept: the verdict and approval ask again
+    assert parse.call_count == 0, (text, region, parse.call_args_list)
+    assert classify.call_count == 0, (text, region)
+
+
+@settings(max_examples=500, deadline=None)
+@given(read_numbers())
+def test_the_ndc_of_a_number_of_known_type_is_phonenumbers_own(sent: tuple[str, str]) -> None:
+    text, region = sent
+    number = phonenumbers.parse(text, region)
+    assert ranges_module._ndc_length(
+        number, phonenumbers.number_type(number)
+    ) == phonenumbers.length_of_national_destination_code(number)
+
+
+def test_an_argentinian_mobile_numbers_ndc_holds_its_mobile_token() -> None:
+    phone = parse_phone("+5491187654321", "AR")
+    assert phone.number_type == phonenumbers.PhoneNumberType.MOBILE
+    assert ranges_of_phone(phone)[2].prefix == ranges_of.__wrapped__(phone.e164)[2].prefix
+    assert ranges_module._ndc_length(phone.parsed, phone.number_type) == (
+        phonenumbers.length_of_national_destination_code(phone.parsed)
+    )
