@@ -164,11 +164,13 @@ class ShortPathRedis(aioredis.Redis):
         try:
             response = await mux.execute(PACKER.pack_command(*args))
         except Unsent as unsent:
-            raise unsent.error from None
+            failure = unsent.error  # raised below, outside this handler: its own cause kept
         except (RedisConnectionError, RedisTimeoutError):
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
-        callback = self.response_callbacks.get(args[0])
-        return callback(response) if callback is not None else response
+        else:
+            callback = self.response_callbacks.get(args[0])
+            return callback(response) if callback is not None else response
+        raise failure
 
     async def _pooled(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         pool = self.connection_pool

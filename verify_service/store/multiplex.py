@@ -57,7 +57,7 @@ def _fresh(error: BaseException) -> BaseException:
         copy = type(error)(*error.args)
     except Exception:  # an exception class with another constructor
         return error
-    copy.__cause__ = error.__cause__
+    copy.__cause__, copy.__context__ = error.__cause__, error.__context__  # the root cause
     return copy
 
 
