@@ -264,6 +264,38 @@ async def test_redis_killed_mid_batch_fails_its_callers_and_the_client_recovers(
 
 
 @pytest.mark.redis
+async def test_a_command_lost_with_the_connection_is_sent_again_the_full_way(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = start_redis()
+    ours = connect(server.url)
+    full_way: list[tuple[Any, ...]] = []
+    original = aioredis.Redis.execute_command
+
+    async def spy(self: aioredis.Redis, *args: Any, **options: Any) -> Any:
+        full_way.append(args)
+        return await original(self, *args, **options)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aioredis.Redis, "execute_command", spy)
+    try:
+        await ours.ping()
+        slow = asyncio.create_task(ours.eval(SLOW, 0, 500_000))
+        lost = asyncio.create_task(ours.incr("k"))
+        await asyncio.sleep(0.1)  # both in flight, Redis in the script
+        assert server.process is not None
+        server.process.kill()
+        server.process.wait()
+        server.start()  # same port, empty: redis-py's retries (backoff) reach it
+        got = await asyncio.gather(slow, lost, return_exceptions=True)
+        assert ("INCRBY", "k", 1) in full_way  # sent again the pooled way, with retries
+        assert got[1] == 1 or isinstance(got[1], RedisConnectionError)
+        assert await ours.incr("after") == 1  # and the multiplexed link is back
+    finally:
+        await ours.aclose()
+        server.stop()
+
+
+@pytest.mark.redis
 async def test_a_silent_redis_fails_its_callers_after_socket_timeout() -> None:
     server = start_redis()
     url = f"{server.url}?socket_timeout=0.5"
