@@ -9,11 +9,13 @@ worker's commands share those costs.
 
 Shape: `Multiplexer.execute(packed)` queues one packed command (redis-py's packing, bytes
 chunks) and returns its raw reply, or raises the error reply (ResponseError and its kin:
-only that caller's). One `_Link` per connection: a task that connects (redis-py's
+only that caller's). One `_Link` per connection: a task connects it (redis-py's
 connection class: AUTH, SELECT, TLS, unix sockets, the handshake are its `on_connect`),
-then reads replies for as long as the connection lives and hands each to the oldest
-waiting caller. Writes are coalesced: the first command of an iteration schedules a flush
-(`loop.call_soon`) that writes everything queued by then in one `write`.
+then the link becomes the transport's protocol and parses replies as bytes arrive
+(hiredis, with redis-py's error classes), handing each to the oldest waiting caller in
+that callback: no reader task. Writes are coalesced: the first command of an iteration
+schedules a flush (`loop.call_soon`) that writes everything queued by then in one
+`write`.
 
 Failure cases (tests/unit/store/test_multiplex.py):
 - a caller cancelled (its deadline) while its command is queued: the command is never
@@ -30,14 +32,15 @@ Failure cases (tests/unit/store/test_multiplex.py):
 from __future__ import annotations
 
 import asyncio
-import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import hiredis
+from redis._parsers.socket import SERVER_CLOSED_CONNECTION_ERROR
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import InvalidResponse
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
@@ -62,11 +65,15 @@ def _fresh(error: BaseException) -> BaseException:
 
 
 Queued = tuple[Sequence[bytes], "asyncio.Future[Any]"]
+_MORE = object()  # hiredis: no whole reply buffered yet
 
 
-class _Link:
-    """One connection: its callers owed a reply (oldest first) and the task that connects
-    and then reads. Dead once it failed; the multiplexer then opens a new one."""
+class _Link(asyncio.Protocol):
+    """One connection: its callers owed a reply (oldest first). A task connects (redis-py's
+    connection and handshake); then the link takes the socket's bytes itself (it becomes
+    the transport's protocol) and hands each reply out as it is parsed, in the transport's
+    callback: no reader task to wake, no loop turn between a reply and its caller. Dead
+    once it failed; the multiplexer then opens a new one."""
 
     def __init__(
         self, mux: Multiplexer, conn: AbstractConnection, loop: asyncio.AbstractEventLoop
@@ -77,55 +84,74 @@ class _Link:
         self.pending: deque[asyncio.Future[Any]] = deque()
         self.ready = False  # connected and handshaken: writes go straight out
         self.dead = False
-        self.since = 0.0  # loop time of the last progress while replies are owed
+        self.since = 0.0  # loop time of the last bytes while replies are owed
         self.watchdog: asyncio.TimerHandle | None = None
-        self.task = self.loop.create_task(self.run())
+        self.replies: hiredis.Reader | None = None
+        self.task = loop.create_task(self.run())
 
     async def run(self) -> None:
+        conn = self.conn
         try:
-            await self.conn.connect()  # type: ignore[no-untyped-call]
+            await conn.connect()  # type: ignore[no-untyped-call]
         except Exception as exc:
             self.dead = True
             self.mux.fail_queued(exc, sent=False)
             return
+        writer = conn._writer
+        assert writer is not None
+        # what redis-py's hiredis parser would build: its error classes, its decoding
+        options: dict[str, Any] = {}
+        if conn.encoder.decode_responses:
+            options = {"encoding": conn.encoder.encoding, "errors": conn.encoder.encoding_errors}
+        self.replies = hiredis.Reader(
+            protocolError=InvalidResponse,
+            replyError=conn._parser.parse_error,
+            notEnoughData=_MORE,
+            **options,
+        )
+        # the handshake's replies are read, nothing else is owed: from here on the
+        # socket's bytes come to data_received
+        writer.transport.set_protocol(self)
         self.ready = True
         self.mux.write(self)
-        await self.read()
 
-    async def read(self) -> None:
-        conn = self.conn
+    def data_received(self, data: bytes) -> None:
+        replies = self.replies
+        assert replies is not None
+        replies.feed(data)
+        self.since = self.loop.time()
         pending = self.pending
-        stream = conn._reader
-        assert stream is not None
         while True:
             try:
-                # no timer per reply: the watchdog bounds a silent Redis
-                reply: Any = await conn.read_response(timeout=math.inf, disconnect_on_error=False)
-            except ResponseError as exc:  # an error reply: its caller's alone
-                reply = exc
-            except RedisConnectionError as exc:
-                # an error reply of that class (LOADING, NOAUTH) leaves the stream in step
-                if stream.at_eof() or stream.exception() is not None or not pending:
-                    self.die(exc)
-                    return
-                reply = exc
-            except asyncio.CancelledError:
-                self.die(RedisConnectionError("Connection closed by the client."))
-                raise
-            except Exception as exc:  # protocol error, socket error: the stream is lost
+                reply = replies.gets()
+            except Exception as exc:  # a protocol error: the stream is out of step
                 self.die(exc)
+                return
+            if reply is _MORE:
                 return
             if not pending:  # a reply nobody asked for: out of step
                 self.die(RedisConnectionError("Reply without a command on a multiplexed link"))
                 return
-            self.since = self.loop.time()
             waiter = pending.popleft()
             if waiter.done():  # its caller was cancelled: read and dropped
                 continue
-            if isinstance(reply, BaseException):
+            if isinstance(reply, list) and reply and isinstance(reply[0], RedisConnectionError):
+                reply = reply[0]  # as redis-py's parser raises it
+            if isinstance(reply, BaseException):  # an error reply: its caller's alone
                 waiter.set_exception(reply)
             else:
                 waiter.set_result(reply)
+
+    def eof_received(self) -> bool:
+        self.die(RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR))
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if exc is None:
+            self.die(RedisConnectionError(SERVER_CLOSED_CONNECTION_ERROR))
+        else:
+            where = self.conn._host_error()
+            self.die(RedisConnectionError(f"Error while reading from {where} : {exc.args}"))
 
     def send(self, queued: list[Queued]) -> None:
         chunks: list[bytes] = []
@@ -147,7 +173,8 @@ class _Link:
         writer.write(b"".join(chunks))
 
     def check(self) -> None:
-        """The watchdog: replies owed and none for `timeout` -> the connection is dropped."""
+        """The watchdog: replies owed and no bytes for `timeout` -> the connection is
+        dropped."""
         self.watchdog = None
         timeout = self.mux.timeout
         if self.dead or not self.pending or timeout is None:
@@ -169,9 +196,9 @@ class _Link:
         for waiter in pending:
             if not waiter.done():
                 waiter.set_exception(_fresh(error))
-        self.conn._close()  # type: ignore[no-untyped-call]  # no wait: nothing more is read or written on it
+        self.conn._close()  # type: ignore[no-untyped-call]  # nothing more goes either way
         if asyncio.current_task() is not self.task:
-            self.task.cancel()
+            self.task.cancel()  # still connecting: stop
 
 
 class Multiplexer:
