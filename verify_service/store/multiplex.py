@@ -32,6 +32,7 @@ Failure cases (tests/unit/store/test_multiplex.py):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -233,7 +234,8 @@ class Multiplexer:
     def rebind(self, loop: asyncio.AbstractEventLoop) -> None:
         """A new event loop (tests run one per test): what the old one had is abandoned."""
         if self.link is not None:
-            self.link.conn._close()  # type: ignore[no-untyped-call]
+            with contextlib.suppress(RuntimeError):  # that loop is closed: so is its socket
+                self.link.conn._close()  # type: ignore[no-untyped-call]
         self.loop, self.link, self.queued, self.flush_due = loop, None, [], False
 
     def flush(self) -> None:
@@ -261,6 +263,9 @@ class Multiplexer:
 
     async def aclose(self) -> None:
         """Drop the connection; callers still waiting get RedisConnectionError."""
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:
+            self.rebind(loop)  # another loop's link: abandoned there
         link, self.link = self.link, None
         self.fail_queued(RedisConnectionError("Connection closed by the client."))
         if link is not None:

@@ -389,6 +389,16 @@ async def test_pipelines_and_options_keep_the_pooled_way(redis_server: RedisServ
         await ours.aclose()
 
 
+@pytest.mark.redis
+def test_a_client_used_from_one_event_loop_then_another(redis_server: RedisServer) -> None:
+    """Tests and tools that run asyncio.run twice: the second loop gets a link of its own."""
+    ours = connect(redis_server.url)
+    assert asyncio.run(ours.incr("loops")) == 1
+    assert asyncio.run(ours.incr("loops")) == 2
+    asyncio.run(ours.delete("loops"))
+    asyncio.run(ours.aclose())
+
+
 def test_pipelining_is_a_url_option() -> None:
     on = connect("redis://127.0.0.1:6390/0")
     off = connect("redis://127.0.0.1:6390/0?pipelining=off&max_connections=7")
