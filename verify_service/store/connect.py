@@ -28,9 +28,9 @@ larger.
 Auto-pipelining (one server: redis://, rediss://, unix://): the commands a process issues
 in one event-loop iteration go out in one write on one shared connection, beside the pool
 (store/multiplex.py); fewer wake-ups for Redis and fewer syscalls for the worker under
-load, about the same cost at low load. `?pipelining=off` turns it off (every command on a
-pooled connection, as before it existed); `on` is the default; any other value is a
-RedisUrlError. Sentinel and Cluster clients never auto-pipeline (the value is only
+load, and less Python CPU per command even alone (docs/performance.md, "Wave 7").
+`?pipelining=off` turns it off (every command on a pooled connection, as before it
+existed); `on` is the default; any other value is a RedisUrlError. Sentinel and Cluster clients never auto-pipeline (the value is only
 checked there). Transactions, `pipeline()` and commands that hold their connection
 (blocking pops, SELECT, ...) always take a pooled connection."""
 
