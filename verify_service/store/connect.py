@@ -30,9 +30,10 @@ in one event-loop iteration go out in one write on one shared connection, beside
 (store/multiplex.py); fewer wake-ups for Redis and fewer syscalls for the worker under
 load, and less Python CPU per command even alone (docs/performance.md, "Wave 7").
 `?pipelining=off` turns it off (every command on a pooled connection, as before it
-existed); `on` is the default; any other value is a RedisUrlError. Sentinel and Cluster clients never auto-pipeline (the value is only
-checked there). Transactions, `pipeline()` and commands that hold their connection
-(blocking pops, SELECT, ...) always take a pooled connection."""
+existed); `on` is the default; any other value is a RedisUrlError. Sentinel and Cluster
+clients never auto-pipeline (the value is only checked there). Transactions, `pipeline()`
+and commands that hold their connection (blocking pops, SELECT, ...) always take a pooled
+connection."""
 
 from __future__ import annotations
 
