@@ -8,7 +8,9 @@ minimal hashing: `--warmup` seconds of load, then `--rounds` windows of `--durat
 seconds back to back, the load never pausing. Per window it reports flows/s, worker CPU
 per flow (the OS's count over the worker processes, psutil), Redis CPU per flow and busy
 share (`INFO cpu`), Redis calls per flow by command (`INFO commandstats`, reset after the
-warm-up; commands run inside scripts are counted too), and each worker's share (balance).
+warm-up; commands run inside scripts are counted too), Redis reads per flow (`INFO stats`
+total_reads_processed: Redis's wake-ups for a client socket, one per batch of commands
+that arrives at once), and each worker's share (balance).
 Two windows give the spread: a figure is steady when they agree within 5 %.
 
 Then, at the largest worker count: latency at 70 % of the peak (open loop), Redis memory
@@ -334,10 +336,13 @@ class Counters:
                 cpu[w.pid] = 0.0
         info = self.r.info("cpu")
         stats = self.r.info("commandstats")
+        # a read = one wake-up of Redis for a client's socket (one batch of commands)
+        reads = int(self.r.info("stats")["total_reads_processed"])
         return {
             "at": time.perf_counter(),
             "workers": cpu,
             "redis_cpu": float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
+            "redis_reads": reads,
             "calls": {
                 name.removeprefix("cmdstat_"): int(v["calls"])
                 for name, v in stats.items()
@@ -360,6 +365,7 @@ def window_figures(a: dict[str, Any], b: dict[str, Any], flows: int) -> dict[str
         "worker_cpu_ms_per_flow": worker_cpu / n * 1000,
         "redis_cpu_us_per_flow": redis_cpu / n * 1e6,
         "redis_busy": redis_cpu / seconds,
+        "redis_reads_per_flow": (b["redis_reads"] - a["redis_reads"]) / n,
         "redis_calls_per_flow": {k: v / n for k, v in sorted(calls.items()) if v},
         "worker_busy": shares,  # cores busy per worker, lowest first
     }
@@ -637,7 +643,8 @@ def _flows_line(n: int, entry: dict[str, Any]) -> str:
         c = w["counters"]
         parts.append(
             f"{c['flows_per_s']:.0f} flows/s, {c['worker_cpu_ms_per_flow']:.2f} ms worker CPU, "
-            f"{c['redis_cpu_us_per_flow']:.0f} µs Redis CPU per flow"
+            f"{c['redis_cpu_us_per_flow']:.0f} µs Redis CPU per flow, "
+            f"{c['redis_reads_per_flow']:.1f} Redis reads per flow"
         )
     return f"{n} workers: " + " | ".join(parts)
 
@@ -651,10 +658,11 @@ def report(res: dict[str, Any]) -> None:
     print(f"\n{m['placement']}; load average at the start {m['load_average'][0]:.1f}\n")
     print(
         "| workers | flows/s (windows) | spread | worker CPU/flow | Redis CPU/flow | "
-        "Redis busy | Redis calls/flow | worker busy (cores, min..max) | bare Litestar req/s |"
+        "Redis busy | Redis calls/flow | Redis reads/flow | worker busy (cores, min..max) | "
+        "bare Litestar req/s |"
     )
     balance = []
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for n, e in res["workers"].items():
         ws = [w["counters"] for w in e["flows"]["windows"]]
         calls = ws[-1]["redis_calls_per_flow"]
@@ -668,6 +676,7 @@ def report(res: dict[str, Any]) -> None:
             f"| {_joined(ws, 'worker_cpu_ms_per_flow', '.2f')} ms "
             f"| {_joined(ws, 'redis_cpu_us_per_flow', '.0f')} µs "
             f"| {ws[-1]['redis_busy'] * 100:.0f} % | {total:.1f} ({top}) "
+            f"| {_joined(ws, 'redis_reads_per_flow', '.2f')} "
             f"| {busy[0]:.2f}..{busy[-1]:.2f} | {e.get('bare_requests_per_s', float('nan')):.0f} |"
         )
         shares = [

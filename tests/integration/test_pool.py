@@ -58,7 +58,8 @@ async def test_commands_beyond_the_pool_wait_for_a_connection(redis_server: Redi
 async def test_an_idle_connection_is_taken_at_once_and_a_busy_pool_still_waits(
     redis_server: RedisServer,
 ) -> None:
-    client = connect(f"{redis_server.url}?max_connections=1")
+    # the pooled path: auto-pipelining off (with it, commands do not take pool connections)
+    client = connect(f"{redis_server.url}?max_connections=1&pipelining=off")
     pool = client.connection_pool
     assert isinstance(pool, WaitingPool)
     try:

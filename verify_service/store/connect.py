@@ -23,7 +23,17 @@ connection busy waits for one, at most the store deadline (store/verifications.p
 concurrent command with "Too many connections", which a burst turned into 503s while Redis
 was idle. Cluster: redis-py's cluster client has no blocking pool; `max_connections` is its
 limit per node, and a command beyond it fails (503) rather than waits, so its default is
-larger."""
+larger.
+
+Auto-pipelining (one server: redis://, rediss://, unix://): the commands a process issues
+in one event-loop iteration go out in one write on one shared connection, beside the pool
+(store/multiplex.py); fewer wake-ups for Redis and fewer syscalls for the worker under
+load, and less Python CPU per command even alone (docs/performance.md, "Wave 7").
+`?pipelining=off` turns it off (every command on a pooled connection, as before it
+existed); `on` is the default; any other value is a RedisUrlError. Sentinel and Cluster
+clients never auto-pipeline (the value is only checked there). Transactions, `pipeline()`
+and commands that hold their connection (blocking pops, SELECT, ...) always take a pooled
+connection."""
 
 from __future__ import annotations
 
@@ -48,6 +58,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from verify_service.store.multiplex import Multiplexer, Unsent
+
 RedisClient = aioredis.Redis | RedisCluster
 
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
@@ -66,6 +78,7 @@ RETRIES = 3
 # busy worker; more wait for a free one. Redis's own default limit is 10,000 clients.
 MAX_CONNECTIONS = 100
 CLUSTER_MAX_CONNECTIONS = 1000
+PIPELINING = "pipelining"  # the redis_url query parameter: on (default) | off
 
 
 def pool_wait(socket_timeout: float) -> float:
@@ -114,20 +127,53 @@ class WaitingPool(BlockingConnectionPool):
         await super().release(connection)
 
 
+# Commands that change or hold their connection's state (a db, a transaction, a
+# subscription) or block it: never on the shared multiplexed connection.
+CONNECTION_BOUND = frozenset(
+    {
+        "AUTH", "HELLO", "SELECT", "RESET", "QUIT", "CLIENT", "MULTI", "EXEC", "DISCARD",
+        "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "BLPOP",
+        "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "XREAD",
+        "XREADGROUP", "WAIT", "WAITAOF", "DEBUG",
+    }
+)  # fmt: skip
+
+
 class ShortPathRedis(aioredis.Redis):
-    """redis-py's asyncio client whose commands take the short way: connection, send,
-    read, release. redis-py wraps each command in its retry helper (a closure and a
-    lambda per call) and in observability hooks (operation duration, error counts) that
-    this service does not use; together ~10-20 µs per command, ~10 a verification flow
-    (docs/performance.md). A command that fails on the connection (ConnectionError,
-    TimeoutError: a restart, a failover) drops that connection and is sent again the
-    full way, with redis-py's retries and backoff (RETRIES); every other error (a script
-    error, NOSCRIPT, OOM) is the caller's at once, as before. Options other than `keys`
-    (redis-py's cache hint) take the full way too."""
+    """redis-py's asyncio client whose commands take the short way. With auto-pipelining
+    (`multiplexer` set; `?pipelining=on`, the default) a command goes out on the one
+    shared connection with the others of its event-loop iteration (store/multiplex.py);
+    without it: a pooled connection, send, read, release. redis-py wraps each command in
+    its retry helper (a closure and a lambda per call) and in observability hooks
+    (operation duration, error counts) that this service does not use; together ~10-20 µs
+    per command, ~10 a verification flow (docs/performance.md). A command that fails on
+    the connection after it may have gone out (ConnectionError, TimeoutError: a restart,
+    a failover, a Redis silent for socket_timeout) drops that connection and is sent again
+    the full way, with redis-py's retries and backoff (RETRIES); a failure to connect is
+    the caller's at once, as a pooled connection's is, and so is every other error (a
+    script error, NOSCRIPT, OOM). Options other than `keys` (redis-py's cache hint) and
+    CONNECTION_BOUND commands take the pooled way; so does `pipeline()`."""
+
+    multiplexer: Multiplexer | None = None
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         if (options and options.keys() != {"keys"}) or self.single_connection_client:
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        mux = self.multiplexer
+        if mux is None or args[0] in CONNECTION_BOUND:
+            return await self._pooled(args, options)
+        try:
+            response = await mux.execute(PACKER.pack_command(*args))
+        except Unsent as unsent:
+            failure = unsent.error  # raised below, outside this handler: its own cause kept
+        except (RedisConnectionError, RedisTimeoutError):
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        else:
+            callback = self.response_callbacks.get(args[0])
+            return callback(response) if callback is not None else response
+        raise failure
+
+    async def _pooled(self, args: tuple[Any, ...], options: dict[str, Any]) -> Any:
         pool = self.connection_pool
         conn = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
@@ -143,6 +189,11 @@ class ShortPathRedis(aioredis.Redis):
         await pool.release(conn)
         callback = self.response_callbacks.get(args[0])
         return callback(response) if callback is not None else response
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        if self.multiplexer is not None:
+            await self.multiplexer.aclose()
+        await super().aclose(close_connection_pool)
 
 
 class HiredisPacking:
@@ -191,6 +242,9 @@ class ShortSend(AbstractConnection):
             # what the kernel did not take: drained under socket_timeout, errors as redis-py's
             await super().send_packed_command([], False)
         return None
+
+
+PACKER = HiredisPacking()
 
 
 class HiredisConnection(ShortSend, HiredisPacking, Connection):
@@ -311,6 +365,24 @@ def max_connections(options: dict[str, str], default: int = MAX_CONNECTIONS) -> 
     return int(raw)
 
 
+def pipelining(options: dict[str, str]) -> bool:
+    """`?pipelining=on|off` (default on): whether a single server's client auto-pipelines
+    (store/multiplex.py). Sentinel and Cluster clients never do; there it is only checked."""
+    raw = options.get(PIPELINING, "on")
+    if raw not in ("on", "off"):
+        raise RedisUrlError(f"redis_url: pipelining is on or off, not {raw!r}")
+    return raw == "on"
+
+
+def _without(url: str, name: str) -> str:
+    """`url` without the query parameter `name`."""
+    parts = urlsplit(url)
+    if name not in parse_qs(parts.query):
+        return url
+    kept = [p for p in parts.query.split("&") if p.partition("=")[0] != name]
+    return parts._replace(query="&".join(kept)).geturl()
+
+
 def _tls(parsed: ParsedUrl) -> dict[str, Any]:
     if not parsed.tls:
         return {}
@@ -329,8 +401,9 @@ def connect(url: str) -> RedisClient:
     if scheme in SINGLE_SCHEMES:
         options = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
         size = max_connections(options)  # validated here; redis-py reads it from the URL too
+        multiplexed = pipelining(options)
         pool = WaitingPool.from_url(
-            url,
+            _without(url, PIPELINING),  # redis-py would hand it to the connection class
             max_connections=size,
             timeout=pool_wait(_common(options)["socket_timeout"]),
             decode_responses=True,
@@ -341,8 +414,16 @@ def connect(url: str) -> RedisClient:
             retry_on_error=retry_on,
         )
         pool.connection_class = PACKING.get(pool.connection_class, pool.connection_class)
-        client: aioredis.Redis = ShortPathRedis.from_pool(pool)
+        client = ShortPathRedis.from_pool(pool)
+        assert isinstance(client, ShortPathRedis)
+        if multiplexed:
+            kwargs = pool.connection_kwargs
+            client.multiplexer = Multiplexer(
+                lambda: pool.connection_class(**kwargs), kwargs.get("socket_timeout")
+            )
         return client
+    if scheme in SENTINEL_SCHEMES or scheme in CLUSTER_SCHEMES:
+        pipelining(parse_multi_host(url).options)  # a bad value fails on every form
     if scheme in SENTINEL_SCHEMES:
         return _sentinel(parse_multi_host(url), retry_on)
     if scheme in CLUSTER_SCHEMES:

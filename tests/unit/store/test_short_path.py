@@ -2,7 +2,8 @@
 command as redis-py's own client does: the same replies after redis-py's response
 callbacks, the same errors, a value larger than the socket takes at once intact, and a
 command after Redis restarted answered (the dropped connection's command is sent again
-with redis-py's retries)."""
+with redis-py's retries). Both ways: auto-pipelined (the default) and pooled
+(`?pipelining=off`); concurrent callers: tests/unit/store/test_multiplex.py."""
 
 from __future__ import annotations
 
@@ -19,10 +20,15 @@ from verify_service.store.connect import ShortPathRedis, connect
 pytestmark = pytest.mark.redis
 
 
-@pytest.fixture
-async def clients() -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
+WAYS = ["pipelining=on", "pipelining=off"]
+
+
+@pytest.fixture(params=WAYS)
+async def clients(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[tuple[aioredis.Redis, aioredis.Redis]]:
     server = start_redis()
-    ours = connect(server.url)
+    ours = connect(f"{server.url}?{request.param}")
     theirs = aioredis.Redis.from_url(server.url, decode_responses=True)
     assert isinstance(ours, ShortPathRedis)
     try:
@@ -90,9 +96,10 @@ async def test_a_value_larger_than_the_socket_takes_at_once(
     assert await ours.ping()
 
 
-async def test_a_command_after_redis_restarted_is_answered() -> None:
+@pytest.mark.parametrize("way", WAYS)
+async def test_a_command_after_redis_restarted_is_answered(way: str) -> None:
     server = start_redis()
-    client = connect(server.url)
+    client = connect(f"{server.url}?{way}")
     try:
         assert await client.set("k", "before")
         server.stop()  # the pooled connection is now dead
