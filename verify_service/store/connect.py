@@ -134,9 +134,26 @@ CONNECTION_BOUND = frozenset(
         "AUTH", "HELLO", "SELECT", "RESET", "QUIT", "CLIENT", "MULTI", "EXEC", "DISCARD",
         "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "BLPOP",
         "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "XREAD",
-        "XREADGROUP", "WAIT", "WAITAOF", "DEBUG",
+        "XREADGROUP", "WAIT", "WAITAOF", "DEBUG", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE", "READONLY", "READWRITE", "ASKING", "SYNC", "PSYNC", "REPLCONF",
     }
 )  # fmt: skip
+_bound: dict[str | bytes, bool] = {}  # a command name as given -> connection-bound?
+
+
+def connection_bound(name: str | bytes) -> bool:
+    """Whether `name` (args[0]: "GET", b"get", "CLIENT REPLY"...) is CONNECTION_BOUND.
+    Redis reads names in any case, and redis-py names subcommands with their command
+    ("CLIENT REPLY": pack_command splits it); a CLIENT REPLY SKIP on the shared
+    connection would hand each later reply to the caller before it. Memoised: a few
+    dozen names, ~50 ns a command."""
+    known = _bound.get(name)
+    if known is None:
+        word = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+        known = word.split(maxsplit=1)[0].upper() in CONNECTION_BOUND if word.strip() else True
+        if len(_bound) < 4096:  # names come from code, not input; bounded all the same
+            _bound[name] = known
+    return known
 
 
 class ShortPathRedis(aioredis.Redis):
@@ -160,7 +177,7 @@ class ShortPathRedis(aioredis.Redis):
         if (options and options.keys() != {"keys"}) or self.single_connection_client:
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         mux = self.multiplexer
-        if mux is None or args[0] in CONNECTION_BOUND:
+        if mux is None or connection_bound(args[0]):
             return await self._pooled(args, options)
         try:
             response = await mux.execute(PACKER.pack_command(*args))

@@ -390,6 +390,39 @@ async def test_pipelines_and_options_keep_the_pooled_way(redis_server: RedisServ
 
 
 @pytest.mark.redis
+async def test_client_reply_skip_never_hands_a_reply_to_another_caller(
+    redis_server: RedisServer,
+) -> None:
+    """redis-py names CLIENT's subcommands "CLIENT REPLY", "CLIENT SETNAME"...: they too
+    change their connection, so they take a pooled one. CLIENT REPLY SKIP on the shared
+    connection would leave the next reply unsent and hand every later one to the caller
+    before it."""
+    ours = connect(redis_server.url)
+    try:
+        await ours.mset({"a": "A", "b": "B", "x": "X"})
+        # no reply to it either way (its pooled connection then times out: redis-py's lot)
+        skip = asyncio.create_task(ours.client_reply("SKIP"))
+        got = await asyncio.gather(ours.get("a"), ours.get("b"), ours.get("x"))
+        assert got == ["A", "B", "X"]
+        skip.cancel()
+    finally:
+        await ours.delete("a", "b", "x")
+        await ours.aclose()
+
+
+async def test_a_command_named_in_lower_case_keeps_the_shared_connection_s_db(
+    pair: tuple[ShortPathRedis, aioredis.Redis],
+) -> None:
+    """Redis reads command names in any case: `execute_command("select", 1)` is a SELECT,
+    and on the shared connection it would move every caller to db 1."""
+    ours, theirs = pair
+    await theirs.set("k", "db0")
+    await ours.execute_command("select", 1)
+    assert await ours.get("k") == "db0"
+    await theirs.delete("k")
+
+
+@pytest.mark.redis
 def test_a_client_used_from_one_event_loop_then_another(redis_server: RedisServer) -> None:
     """Tests and tools that run asyncio.run twice: the second loop gets a link of its own."""
     ours = connect(redis_server.url)
