@@ -18,6 +18,8 @@ schedules a flush (`loop.call_soon`) that writes everything queued by then in on
 `write`.
 
 Failure cases (tests/unit/store/test_multiplex.py):
+- a reply that does not decode (a value not UTF-8): that caller's UnicodeDecodeError
+  alone, as redis-py's; hiredis consumed the reply, the link stays in step;
 - a caller cancelled (its deadline) while its command is queued: the command is never
   sent; while in flight: its reply is read and dropped, nobody else is disturbed;
 - the connection lost (EOF, socket error): every caller whose command was sent gets a
@@ -125,6 +127,8 @@ class _Link(asyncio.Protocol):
         while True:
             try:
                 reply = replies.gets()
+            except UnicodeDecodeError as exc:  # not text: hiredis consumed it, still in step
+                reply = exc  # its caller's alone, as redis-py raises it
             except Exception as exc:  # a protocol error: the stream is out of step
                 self.die(exc)
                 return

@@ -422,6 +422,30 @@ async def test_a_command_named_in_lower_case_keeps_the_shared_connection_s_db(
     await theirs.delete("k")
 
 
+async def test_a_reply_that_is_not_text_is_its_caller_s_alone(
+    pair: tuple[ShortPathRedis, aioredis.Redis],
+) -> None:
+    """A value that is not UTF-8 (written by another client) fails its reader's decoding,
+    as redis-py's does; hiredis has consumed that reply, so the callers after it get
+    theirs and the connection stays (it used to be dropped, failing them all)."""
+    ours, theirs = pair
+    await theirs.execute_command("SET", "bin", b"\xff\xfe")
+    await theirs.set("ok", "fine")
+    await ours.ping()
+    assert ours.multiplexer is not None
+    link = ours.multiplexer.link
+    got = await asyncio.gather(
+        ours.get("ok"), ours.get("bin"), ours.incr("n"), ours.get("ok"), return_exceptions=True
+    )
+    assert got[0] == "fine"
+    assert got[2:] == [1, "fine"]
+    assert isinstance(got[1], UnicodeDecodeError)
+    assert ours.multiplexer.link is link  # in step: kept
+    assert link is not None
+    assert not link.dead
+    await theirs.delete("bin", "ok", "n")
+
+
 @pytest.mark.redis
 def test_a_client_used_from_one_event_loop_then_another(redis_server: RedisServer) -> None:
     """Tests and tools that run asyncio.run twice: the second loop gets a link of its own."""
