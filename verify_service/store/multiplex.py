@@ -100,6 +100,19 @@ class _Link(asyncio.Protocol):
             self.dead = True
             self.mux.fail_queued(exc, sent=False)
             return
+        try:
+            self.take(conn)
+        except Exception as exc:  # redis-py's or hiredis's internals changed (an upgrade):
+            # the callers get the error now, not a wait on a link neither ready nor dead
+            self.mux.fail_queued(exc, sent=False)
+            self.die(exc)
+            return
+        self.ready = True
+        self.mux.write(self)
+
+    def take(self, conn: AbstractConnection) -> None:
+        """The socket's bytes from now on come to data_received (the handshake's replies
+        are read, nothing else is owed)."""
         writer = conn._writer
         assert writer is not None
         # what redis-py's hiredis parser would build: its error classes, its decoding
@@ -112,11 +125,7 @@ class _Link(asyncio.Protocol):
             notEnoughData=_MORE,
             **options,
         )
-        # the handshake's replies are read, nothing else is owed: from here on the
-        # socket's bytes come to data_received
         writer.transport.set_protocol(self)
-        self.ready = True
-        self.mux.write(self)
 
     def data_received(self, data: bytes) -> None:
         replies = self.replies

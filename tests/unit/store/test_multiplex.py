@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,10 +23,11 @@ from fakeredis import TcpFakeServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ResponseError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tests.support.redis_server import BACKENDS, RedisServer, free_port, start_redis
+from verify_service.store import multiplex
 from verify_service.store.connect import (
     PACKER,
     RedisUrlError,
@@ -444,6 +446,45 @@ async def test_a_reply_that_is_not_text_is_its_caller_s_alone(
     assert link is not None
     assert not link.dead
     await theirs.delete("bin", "ok", "n")
+
+
+@pytest.mark.redis
+async def test_a_link_that_fails_after_connecting_fails_its_callers_loudly(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the link does between redis-py's connect and taking the socket leans on
+    redis-py's and hiredis's internals; if an upgrade breaks it, the callers get the error
+    at once (and the next command tries again), not a wait for ever on a link that is
+    neither ready nor dead."""
+
+    def broken(**options: Any) -> None:
+        raise TypeError("Reader() got an unexpected keyword argument")
+
+    monkeypatch.setattr(multiplex, "hiredis", SimpleNamespace(Reader=broken))  # its alone
+    ours = connect(redis_server.url)
+    try:
+        for _ in range(2):
+            with pytest.raises(TypeError, match="unexpected keyword"):
+                await asyncio.wait_for(ours.ping(), 5)
+        monkeypatch.undo()
+        assert await asyncio.wait_for(ours.ping(), 5) is True
+    finally:
+        await ours.aclose()
+
+
+def test_the_redis_py_internals_the_link_uses_are_there() -> None:
+    """The link's failure paths (a reset, the watchdog, die) call these from transport
+    callbacks, where an AttributeError after a redis-py upgrade would leave callers
+    waiting, not fail a test: checked here, for each connection class connect() makes."""
+    for url in ("redis://h:1/0", "rediss://h:1/0", "unix:///tmp/r.sock"):
+        client = connect(url)
+        assert isinstance(client, ShortPathRedis)
+        assert client.multiplexer is not None
+        conn = client.multiplexer.make_connection()
+        assert isinstance(conn._host_error(), str)
+        assert callable(conn._close)
+        assert conn._writer is None  # unconnected; set by connect()
+        assert isinstance(conn._parser.parse_error("NOSCRIPT No matching script"), NoScriptError)
 
 
 @pytest.mark.redis
