@@ -24,10 +24,11 @@ Failure cases (tests/unit/store/test_multiplex.py):
   sent; while in flight: its reply is read and dropped, nobody else is disturbed;
 - the connection lost (EOF, socket error): every caller whose command was sent gets a
   RedisConnectionError, as on a pooled connection, and the next command reconnects;
-- Redis silent for `socket_timeout` while replies are owed (DEBUG SLEEP, SIGSTOP): the
-  connection is dropped and those callers get RedisTimeoutError ("Timeout reading from
-  …", redis-py's words); a watchdog timer checks progress once per `socket_timeout`,
-  not a timer per command;
+- Redis slow or silent (DEBUG SLEEP, SIGSTOP): a caller owed a reply `socket_timeout`
+  after its command went out gets RedisTimeoutError ("Timeout reading from …", redis-py's
+  words), as on a pooled connection, while the callers behind it keep their own time;
+  the connection is dropped once all owed callers are past theirs, or after GONE
+  timeouts without a byte; one watchdog timer (`_Link.check`), not a timer per command;
 - connecting fails: the queued callers get `Unsent` (nothing was sent), carrying
   redis-py's error, which the client raises as it is, as a pooled connection would."""
 
@@ -69,6 +70,7 @@ def _fresh(error: BaseException) -> BaseException:
 
 Queued = tuple[Sequence[bytes], "asyncio.Future[Any]"]
 _MORE = object()  # hiredis: no whole reply buffered yet
+GONE = 3  # socket timeouts without a byte while replies are owed: Redis is taken for gone
 
 
 class _Link(asyncio.Protocol):
@@ -85,6 +87,7 @@ class _Link(asyncio.Protocol):
         self.conn = conn
         self.loop = loop
         self.pending: deque[asyncio.Future[Any]] = deque()
+        self.sent: deque[float] = deque()  # loop time each pending command went out
         self.ready = False  # connected and handshaken: writes go straight out
         self.dead = False
         self.since = 0.0  # loop time of the last bytes while replies are owed
@@ -147,6 +150,7 @@ class _Link(asyncio.Protocol):
                 self.die(RedisConnectionError("Reply without a command on a multiplexed link"))
                 return
             waiter = pending.popleft()
+            self.sent.popleft()
             if waiter.done():  # its caller was cancelled: read and dropped
                 continue
             if isinstance(reply, list) and reply and isinstance(reply[0], RedisConnectionError):
@@ -169,17 +173,19 @@ class _Link(asyncio.Protocol):
 
     def send(self, queued: list[Queued]) -> None:
         chunks: list[bytes] = []
-        pending = self.pending
+        pending, sent = self.pending, self.sent
         was_idle = not pending
+        now = self.loop.time()
         for packed, waiter in queued:
             if waiter.done():  # cancelled before it went out: never sent
                 continue
             chunks.extend(packed)
             pending.append(waiter)
+            sent.append(now)
         if not chunks:
             return
         if was_idle:
-            self.since = self.loop.time()
+            self.since = now
             if self.watchdog is None and self.mux.timeout is not None:
                 self.watchdog = self.loop.call_at(self.since + self.mux.timeout, self.check)
         writer = self.conn._writer
@@ -187,17 +193,35 @@ class _Link(asyncio.Protocol):
         writer.write(b"".join(chunks))
 
     def check(self) -> None:
-        """The watchdog: replies owed and no bytes for `timeout` -> the connection is
-        dropped."""
+        """The watchdog, per caller as on a pooled connection: a caller owed a reply
+        `timeout` after its command went out gets RedisTimeoutError, its slot kept (its
+        reply, if it comes, is dropped, as a cancelled caller's); the others keep waiting.
+        Dropping the connection then would fail them too, and Redis still runs what it
+        has buffered: a command sent again the full way would run twice. The connection
+        is dropped once every owed caller is past its timeout (nobody loses by it), or
+        when Redis has sent nothing for GONE x `timeout` while callers keep coming (what
+        is owed stays bounded). Checks at most every `timeout` / 8: a caller may fail up
+        to that late."""
         self.watchdog = None
         timeout = self.mux.timeout
         if self.dead or not self.pending or timeout is None:
             return
-        due = self.since + timeout
-        if self.loop.time() >= due:
-            self.die(RedisTimeoutError(f"Timeout reading from {self.conn._host_error()}"))
+        now = self.loop.time()
+        gone = self.since + GONE * timeout
+        if now >= gone:
+            self.die(self.timed_out())
             return
-        self.watchdog = self.loop.call_at(due, self.check)
+        for sent, waiter in zip(self.sent, self.pending, strict=True):
+            if sent + timeout > now:
+                due = max(sent + timeout, now + timeout / 8)
+                self.watchdog = self.loop.call_at(min(due, gone), self.check)
+                return
+            if not waiter.done():
+                waiter.set_exception(self.timed_out())
+        self.die(self.timed_out())  # every owed caller is past its timeout
+
+    def timed_out(self) -> RedisTimeoutError:
+        return RedisTimeoutError(f"Timeout reading from {self.conn._host_error()}")
 
     def die(self, error: BaseException) -> None:
         if self.dead:
@@ -207,6 +231,7 @@ class _Link(asyncio.Protocol):
             self.watchdog.cancel()
             self.watchdog = None
         pending, self.pending = self.pending, deque()
+        self.sent = deque()
         for waiter in pending:
             if not waiter.done():
                 waiter.set_exception(_fresh(error))

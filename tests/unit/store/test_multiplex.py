@@ -348,6 +348,59 @@ async def test_debug_sleep_elsewhere_fails_the_owed_callers_then_recovers() -> N
 
 
 @pytest.mark.redis
+async def test_a_command_sent_behind_an_owed_one_has_its_own_socket_timeout() -> None:
+    """Redis busy 0.9 s (a script elsewhere), socket_timeout 0.6 s: a GET owed since the
+    start is overdue at 0.65 s, an INCR sent at 0.5 s is not (due at 1.1 s) and is answered
+    at 0.9 s, run once, as on a pooled connection. Dropping the link with the GET failed the
+    INCR too; Redis still ran the INCR it had buffered, and the resend ran it again."""
+    server = start_redis()
+    ours = connect(f"{server.url}?socket_timeout=0.6")
+    plain = aioredis.Redis.from_url(server.url)
+    try:
+        await ours.ping()
+        busy = asyncio.create_task(plain.eval(SLOW, 0, 900_000))
+        await asyncio.sleep(0.05)
+        early = asyncio.create_task(ours.get("x"))  # overdue at 0.65 s: sent again
+        await asyncio.sleep(0.45)
+        assert await ours.incr("n") == 1
+        assert await busy == b"slept"
+        assert await asyncio.gather(early, return_exceptions=True) == [None]
+        assert await plain.get("n") == b"1"  # once
+    finally:
+        await ours.aclose()
+        await plain.aclose()
+        server.stop()
+
+
+@pytest.mark.redis
+async def test_a_stopped_redis_under_steady_traffic_loses_the_link_all_the_same() -> None:
+    """Callers keep coming to a SIGSTOPped Redis, one every 0.05 s (socket_timeout 0.3 s):
+    each fails after its own timeout, and the connection, never without a caller still
+    in time, is dropped after GONE timeouts without a byte; what is owed stays bounded."""
+    server = start_redis()
+    mux = Multiplexer(lambda: connect(server.url).connection_pool.make_connection(), 0.3)
+    assert server.process is not None
+    try:
+        assert await mux.execute(PACKER.pack_command("PING")) == "PONG"
+        link = mux.link
+        assert link is not None
+        os.kill(server.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        calls = []
+        while not link.dead and time.monotonic() - started < 3:
+            calls.append(asyncio.create_task(mux.execute(PACKER.pack_command("PING"))))
+            await asyncio.sleep(0.05)
+        assert link.dead
+        assert time.monotonic() - started < multiplex.GONE * 0.3 + 0.3
+        got = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(g, RedisTimeoutError) for g in got), got
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+        await mux.aclose()
+        server.stop()
+
+
+@pytest.mark.redis
 async def test_auth_select_and_a_unix_socket() -> None:
     sock = Path(tempfile.mkdtemp(prefix="vs-")) / "redis.sock"  # short: a socket path's limit
     server = start_redis("--unixsocket", str(sock))
