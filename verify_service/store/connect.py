@@ -58,6 +58,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from verify_service.store import multiplex
 from verify_service.store.multiplex import Multiplexer, Unsent
 
 RedisClient = aioredis.Redis | RedisCluster
@@ -433,8 +434,10 @@ def connect(url: str) -> RedisClient:
         pool.connection_class = PACKING.get(pool.connection_class, pool.connection_class)
         client = ShortPathRedis.from_pool(pool)
         assert isinstance(client, ShortPathRedis)
+        kwargs = pool.connection_kwargs
+        if str(kwargs.get("protocol", 2)) == "3" and not multiplex.TELLS_PUSHES:
+            multiplexed = False  # a push would be taken for a reply
         if multiplexed:
-            kwargs = pool.connection_kwargs
             client.multiplexer = Multiplexer(
                 lambda: pool.connection_class(**kwargs), kwargs.get("socket_timeout")
             )

@@ -18,6 +18,8 @@ schedules a flush (`loop.call_soon`) that writes everything queued by then in on
 `write`.
 
 Failure cases (tests/unit/store/test_multiplex.py):
+- a RESP3 push (`?protocol=3`: maintenance notifications, redirected invalidations)
+  answers no command: dropped, never handed to a caller;
 - a reply that does not decode (a value not UTF-8): that caller's UnicodeDecodeError
   alone, as redis-py's; hiredis consumed the reply, the link stays in step;
 - a caller cancelled (its deadline) while its command is queued: the command is never
@@ -70,6 +72,10 @@ def _fresh(error: BaseException) -> BaseException:
 
 Queued = tuple[Sequence[bytes], "asyncio.Future[Any]"]
 _MORE = object()  # hiredis: no whole reply buffered yet
+# a RESP3 push, as redis-py tells them apart; hiredis < 3.2 cannot (connect.py then keeps
+# RESP3 clients on the pool)
+_PUSH: Any = getattr(hiredis, "PushNotification", ())
+TELLS_PUSHES = _PUSH != ()
 GONE = 3  # socket timeouts without a byte while replies are owed: Redis is taken for gone
 
 
@@ -146,6 +152,8 @@ class _Link(asyncio.Protocol):
                 return
             if reply is _MORE:
                 return
+            if isinstance(reply, _PUSH):  # RESP3 out-of-band (a maintenance notification,
+                continue  # an invalidation redirected here): no command's reply
             if not pending:  # a reply nobody asked for: out of step
                 self.die(RedisConnectionError("Reply without a command on a multiplexed link"))
                 return

@@ -541,6 +541,43 @@ def test_the_redis_py_internals_the_link_uses_are_there() -> None:
 
 
 @pytest.mark.redis
+async def test_a_resp3_push_is_nobody_s_reply(redis_server: RedisServer) -> None:
+    """`?protocol=3` (a redis-py URL option): Redis may push out-of-band messages on the
+    shared connection (maintenance notifications, which redis-py turns on by default over
+    RESP3; tracking invalidations redirected to it). A push answers no command: handed to
+    the oldest caller, it would shift every later reply onto the wrong caller."""
+    ours = connect(f"{redis_server.url}?protocol=3")
+    other = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    assert isinstance(ours, ShortPathRedis)
+    assert ours.multiplexer is not None
+    try:
+        await ours.mset({"a": "A", "b": "B"})
+        link_id = await ours.multiplexer.execute(PACKER.pack_command("CLIENT", "ID"))
+        await other.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", link_id)
+        await other.get("a")  # tracked: the next write of a pushes an invalidation
+        link = ours.multiplexer.link  # to the shared connection, amid these replies:
+        got = await asyncio.gather(ours.set("a", "A2"), ours.get("b"), ours.incr("n"))
+        assert got == [True, "B", 1]
+        assert ours.multiplexer.link is link  # and the link is not dropped for it
+    finally:
+        await ours.delete("a", "b", "n")
+        await ours.aclose()
+        await other.aclose()
+
+
+def test_resp3_keeps_the_pool_where_hiredis_cannot_tell_a_push(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(multiplex, "TELLS_PUSHES", False)  # hiredis < 3.2
+    resp3 = connect("redis://127.0.0.1:6390/0?protocol=3")
+    resp2 = connect("redis://127.0.0.1:6390/0")
+    assert isinstance(resp3, ShortPathRedis)
+    assert isinstance(resp2, ShortPathRedis)
+    assert resp3.multiplexer is None
+    assert resp2.multiplexer is not None
+
+
+@pytest.mark.redis
 def test_a_client_used_from_one_event_loop_then_another(redis_server: RedisServer) -> None:
     """Tests and tools that run asyncio.run twice: the second loop gets a link of its own."""
     ours = connect(redis_server.url)
