@@ -58,6 +58,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from verify_service.store import multiplex
 from verify_service.store.multiplex import Multiplexer, Unsent
 
 RedisClient = aioredis.Redis | RedisCluster
@@ -134,9 +135,26 @@ CONNECTION_BOUND = frozenset(
         "AUTH", "HELLO", "SELECT", "RESET", "QUIT", "CLIENT", "MULTI", "EXEC", "DISCARD",
         "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "MONITOR", "BLPOP",
         "BRPOP", "BRPOPLPUSH", "BLMOVE", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "XREAD",
-        "XREADGROUP", "WAIT", "WAITAOF", "DEBUG",
+        "XREADGROUP", "WAIT", "WAITAOF", "DEBUG", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+        "SUNSUBSCRIBE", "READONLY", "READWRITE", "ASKING", "SYNC", "PSYNC", "REPLCONF",
     }
 )  # fmt: skip
+_bound: dict[str | bytes, bool] = {}  # a command name as given -> connection-bound?
+
+
+def connection_bound(name: str | bytes) -> bool:
+    """Whether `name` (args[0]: "GET", b"get", "CLIENT REPLY"...) is CONNECTION_BOUND.
+    Redis reads names in any case, and redis-py names subcommands with their command
+    ("CLIENT REPLY": pack_command splits it); a CLIENT REPLY SKIP on the shared
+    connection would hand each later reply to the caller before it. Memoised: a few
+    dozen names, ~50 ns a command."""
+    known = _bound.get(name)
+    if known is None:
+        word = name.decode(errors="replace") if isinstance(name, bytes) else str(name)
+        known = word.split(maxsplit=1)[0].upper() in CONNECTION_BOUND if word.strip() else True
+        if len(_bound) < 4096:  # names come from code, not input; bounded all the same
+            _bound[name] = known
+    return known
 
 
 class ShortPathRedis(aioredis.Redis):
@@ -160,7 +178,7 @@ class ShortPathRedis(aioredis.Redis):
         if (options and options.keys() != {"keys"}) or self.single_connection_client:
             return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
         mux = self.multiplexer
-        if mux is None or args[0] in CONNECTION_BOUND:
+        if mux is None or connection_bound(args[0]):
             return await self._pooled(args, options)
         try:
             response = await mux.execute(PACKER.pack_command(*args))
@@ -416,8 +434,10 @@ def connect(url: str) -> RedisClient:
         pool.connection_class = PACKING.get(pool.connection_class, pool.connection_class)
         client = ShortPathRedis.from_pool(pool)
         assert isinstance(client, ShortPathRedis)
+        kwargs = pool.connection_kwargs
+        if str(kwargs.get("protocol", 2)) == "3" and not multiplex.TELLS_PUSHES:
+            multiplexed = False  # a push would be taken for a reply
         if multiplexed:
-            kwargs = pool.connection_kwargs
             client.multiplexer = Multiplexer(
                 lambda: pool.connection_class(**kwargs), kwargs.get("socket_timeout")
             )

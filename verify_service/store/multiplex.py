@@ -18,14 +18,19 @@ schedules a flush (`loop.call_soon`) that writes everything queued by then in on
 `write`.
 
 Failure cases (tests/unit/store/test_multiplex.py):
+- a RESP3 push (`?protocol=3`: maintenance notifications, redirected invalidations)
+  answers no command: dropped, never handed to a caller;
+- a reply that does not decode (a value not UTF-8): that caller's UnicodeDecodeError
+  alone, as redis-py's; hiredis consumed the reply, the link stays in step;
 - a caller cancelled (its deadline) while its command is queued: the command is never
   sent; while in flight: its reply is read and dropped, nobody else is disturbed;
 - the connection lost (EOF, socket error): every caller whose command was sent gets a
   RedisConnectionError, as on a pooled connection, and the next command reconnects;
-- Redis silent for `socket_timeout` while replies are owed (DEBUG SLEEP, SIGSTOP): the
-  connection is dropped and those callers get RedisTimeoutError ("Timeout reading from
-  …", redis-py's words); a watchdog timer checks progress once per `socket_timeout`,
-  not a timer per command;
+- Redis slow or silent (DEBUG SLEEP, SIGSTOP): a caller owed a reply `socket_timeout`
+  after its command went out gets RedisTimeoutError ("Timeout reading from …", redis-py's
+  words), as on a pooled connection, while the callers behind it keep their own time;
+  the connection is dropped once all owed callers are past theirs, or after GONE
+  timeouts without a byte; one watchdog timer (`_Link.check`), not a timer per command;
 - connecting fails: the queued callers get `Unsent` (nothing was sent), carrying
   redis-py's error, which the client raises as it is, as a pooled connection would."""
 
@@ -67,6 +72,11 @@ def _fresh(error: BaseException) -> BaseException:
 
 Queued = tuple[Sequence[bytes], "asyncio.Future[Any]"]
 _MORE = object()  # hiredis: no whole reply buffered yet
+# a RESP3 push, as redis-py tells them apart; hiredis < 3.2 cannot (connect.py then keeps
+# RESP3 clients on the pool)
+_PUSH: Any = getattr(hiredis, "PushNotification", ())
+TELLS_PUSHES = _PUSH != ()
+GONE = 3  # socket timeouts without a byte while replies are owed: Redis is taken for gone
 
 
 class _Link(asyncio.Protocol):
@@ -83,6 +93,7 @@ class _Link(asyncio.Protocol):
         self.conn = conn
         self.loop = loop
         self.pending: deque[asyncio.Future[Any]] = deque()
+        self.sent: deque[float] = deque()  # loop time each pending command went out
         self.ready = False  # connected and handshaken: writes go straight out
         self.dead = False
         self.since = 0.0  # loop time of the last bytes while replies are owed
@@ -98,6 +109,19 @@ class _Link(asyncio.Protocol):
             self.dead = True
             self.mux.fail_queued(exc, sent=False)
             return
+        try:
+            self.take(conn)
+        except Exception as exc:  # redis-py's or hiredis's internals changed (an upgrade):
+            # the callers get the error now, not a wait on a link neither ready nor dead
+            self.mux.fail_queued(exc, sent=False)
+            self.die(exc)
+            return
+        self.ready = True
+        self.mux.write(self)
+
+    def take(self, conn: AbstractConnection) -> None:
+        """The socket's bytes from now on come to data_received (the handshake's replies
+        are read, nothing else is owed)."""
         writer = conn._writer
         assert writer is not None
         # what redis-py's hiredis parser would build: its error classes, its decoding
@@ -110,11 +134,7 @@ class _Link(asyncio.Protocol):
             notEnoughData=_MORE,
             **options,
         )
-        # the handshake's replies are read, nothing else is owed: from here on the
-        # socket's bytes come to data_received
         writer.transport.set_protocol(self)
-        self.ready = True
-        self.mux.write(self)
 
     def data_received(self, data: bytes) -> None:
         replies = self.replies
@@ -125,15 +145,20 @@ class _Link(asyncio.Protocol):
         while True:
             try:
                 reply = replies.gets()
+            except UnicodeDecodeError as exc:  # not text: hiredis consumed it, still in step
+                reply = exc  # its caller's alone, as redis-py raises it
             except Exception as exc:  # a protocol error: the stream is out of step
                 self.die(exc)
                 return
             if reply is _MORE:
                 return
+            if isinstance(reply, _PUSH):  # RESP3 out-of-band (a maintenance notification,
+                continue  # an invalidation redirected here): no command's reply
             if not pending:  # a reply nobody asked for: out of step
                 self.die(RedisConnectionError("Reply without a command on a multiplexed link"))
                 return
             waiter = pending.popleft()
+            self.sent.popleft()
             if waiter.done():  # its caller was cancelled: read and dropped
                 continue
             if isinstance(reply, list) and reply and isinstance(reply[0], RedisConnectionError):
@@ -156,17 +181,19 @@ class _Link(asyncio.Protocol):
 
     def send(self, queued: list[Queued]) -> None:
         chunks: list[bytes] = []
-        pending = self.pending
+        pending, sent = self.pending, self.sent
         was_idle = not pending
+        now = self.loop.time()
         for packed, waiter in queued:
             if waiter.done():  # cancelled before it went out: never sent
                 continue
             chunks.extend(packed)
             pending.append(waiter)
+            sent.append(now)
         if not chunks:
             return
         if was_idle:
-            self.since = self.loop.time()
+            self.since = now
             if self.watchdog is None and self.mux.timeout is not None:
                 self.watchdog = self.loop.call_at(self.since + self.mux.timeout, self.check)
         writer = self.conn._writer
@@ -174,17 +201,35 @@ class _Link(asyncio.Protocol):
         writer.write(b"".join(chunks))
 
     def check(self) -> None:
-        """The watchdog: replies owed and no bytes for `timeout` -> the connection is
-        dropped."""
+        """The watchdog, per caller as on a pooled connection: a caller owed a reply
+        `timeout` after its command went out gets RedisTimeoutError, its slot kept (its
+        reply, if it comes, is dropped, as a cancelled caller's); the others keep waiting.
+        Dropping the connection then would fail them too, and Redis still runs what it
+        has buffered: a command sent again the full way would run twice. The connection
+        is dropped once every owed caller is past its timeout (nobody loses by it), or
+        when Redis has sent nothing for GONE x `timeout` while callers keep coming (what
+        is owed stays bounded). Checks at most every `timeout` / 8: a caller may fail up
+        to that late."""
         self.watchdog = None
         timeout = self.mux.timeout
         if self.dead or not self.pending or timeout is None:
             return
-        due = self.since + timeout
-        if self.loop.time() >= due:
-            self.die(RedisTimeoutError(f"Timeout reading from {self.conn._host_error()}"))
+        now = self.loop.time()
+        gone = self.since + GONE * timeout
+        if now >= gone:
+            self.die(self.timed_out())
             return
-        self.watchdog = self.loop.call_at(due, self.check)
+        for sent, waiter in zip(self.sent, self.pending, strict=True):
+            if sent + timeout > now:
+                due = max(sent + timeout, now + timeout / 8)
+                self.watchdog = self.loop.call_at(min(due, gone), self.check)
+                return
+            if not waiter.done():
+                waiter.set_exception(self.timed_out())
+        self.die(self.timed_out())  # every owed caller is past its timeout
+
+    def timed_out(self) -> RedisTimeoutError:
+        return RedisTimeoutError(f"Timeout reading from {self.conn._host_error()}")
 
     def die(self, error: BaseException) -> None:
         if self.dead:
@@ -194,6 +239,7 @@ class _Link(asyncio.Protocol):
             self.watchdog.cancel()
             self.watchdog = None
         pending, self.pending = self.pending, deque()
+        self.sent = deque()
         for waiter in pending:
             if not waiter.done():
                 waiter.set_exception(_fresh(error))

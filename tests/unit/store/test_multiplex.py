@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,10 +23,11 @@ from fakeredis import TcpFakeServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import OutOfMemoryError, ResponseError
+from redis.exceptions import NoScriptError, OutOfMemoryError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tests.support.redis_server import BACKENDS, RedisServer, free_port, start_redis
+from verify_service.store import multiplex
 from verify_service.store.connect import (
     PACKER,
     RedisUrlError,
@@ -346,6 +348,59 @@ async def test_debug_sleep_elsewhere_fails_the_owed_callers_then_recovers() -> N
 
 
 @pytest.mark.redis
+async def test_a_command_sent_behind_an_owed_one_has_its_own_socket_timeout() -> None:
+    """Redis busy 0.9 s (a script elsewhere), socket_timeout 0.6 s: a GET owed since the
+    start is overdue at 0.65 s, an INCR sent at 0.5 s is not (due at 1.1 s) and is answered
+    at 0.9 s, run once, as on a pooled connection. Dropping the link with the GET failed the
+    INCR too; Redis still ran the INCR it had buffered, and the resend ran it again."""
+    server = start_redis()
+    ours = connect(f"{server.url}?socket_timeout=0.6")
+    plain = aioredis.Redis.from_url(server.url)
+    try:
+        await ours.ping()
+        busy = asyncio.create_task(plain.eval(SLOW, 0, 900_000))
+        await asyncio.sleep(0.05)
+        early = asyncio.create_task(ours.get("x"))  # overdue at 0.65 s: sent again
+        await asyncio.sleep(0.45)
+        assert await ours.incr("n") == 1
+        assert await busy == b"slept"
+        assert await asyncio.gather(early, return_exceptions=True) == [None]
+        assert await plain.get("n") == b"1"  # once
+    finally:
+        await ours.aclose()
+        await plain.aclose()
+        server.stop()
+
+
+@pytest.mark.redis
+async def test_a_stopped_redis_under_steady_traffic_loses_the_link_all_the_same() -> None:
+    """Callers keep coming to a SIGSTOPped Redis, one every 0.05 s (socket_timeout 0.3 s):
+    each fails after its own timeout, and the connection, never without a caller still
+    in time, is dropped after GONE timeouts without a byte; what is owed stays bounded."""
+    server = start_redis()
+    mux = Multiplexer(lambda: connect(server.url).connection_pool.make_connection(), 0.3)
+    assert server.process is not None
+    try:
+        assert await mux.execute(PACKER.pack_command("PING")) == "PONG"
+        link = mux.link
+        assert link is not None
+        os.kill(server.process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        calls = []
+        while not link.dead and time.monotonic() - started < 3:
+            calls.append(asyncio.create_task(mux.execute(PACKER.pack_command("PING"))))
+            await asyncio.sleep(0.05)
+        assert link.dead
+        assert time.monotonic() - started < multiplex.GONE * 0.3 + 0.3
+        got = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(g, RedisTimeoutError) for g in got), got
+    finally:
+        os.kill(server.process.pid, signal.SIGCONT)
+        await mux.aclose()
+        server.stop()
+
+
+@pytest.mark.redis
 async def test_auth_select_and_a_unix_socket() -> None:
     sock = Path(tempfile.mkdtemp(prefix="vs-")) / "redis.sock"  # short: a socket path's limit
     server = start_redis("--unixsocket", str(sock))
@@ -387,6 +442,139 @@ async def test_pipelines_and_options_keep_the_pooled_way(redis_server: RedisServ
         await ours.delete("z", "p")
     finally:
         await ours.aclose()
+
+
+@pytest.mark.redis
+async def test_client_reply_skip_never_hands_a_reply_to_another_caller(
+    redis_server: RedisServer,
+) -> None:
+    """redis-py names CLIENT's subcommands "CLIENT REPLY", "CLIENT SETNAME"...: they too
+    change their connection, so they take a pooled one. CLIENT REPLY SKIP on the shared
+    connection would leave the next reply unsent and hand every later one to the caller
+    before it."""
+    ours = connect(redis_server.url)
+    try:
+        await ours.mset({"a": "A", "b": "B", "x": "X"})
+        # no reply to it either way (its pooled connection then times out: redis-py's lot)
+        skip = asyncio.create_task(ours.client_reply("SKIP"))
+        got = await asyncio.gather(ours.get("a"), ours.get("b"), ours.get("x"))
+        assert got == ["A", "B", "X"]
+        skip.cancel()
+    finally:
+        await ours.delete("a", "b", "x")
+        await ours.aclose()
+
+
+async def test_a_command_named_in_lower_case_keeps_the_shared_connection_s_db(
+    pair: tuple[ShortPathRedis, aioredis.Redis],
+) -> None:
+    """Redis reads command names in any case: `execute_command("select", 1)` is a SELECT,
+    and on the shared connection it would move every caller to db 1."""
+    ours, theirs = pair
+    await theirs.set("k", "db0")
+    await ours.execute_command("select", 1)
+    assert await ours.get("k") == "db0"
+    await theirs.delete("k")
+
+
+async def test_a_reply_that_is_not_text_is_its_caller_s_alone(
+    pair: tuple[ShortPathRedis, aioredis.Redis],
+) -> None:
+    """A value that is not UTF-8 (written by another client) fails its reader's decoding,
+    as redis-py's does; hiredis has consumed that reply, so the callers after it get
+    theirs and the connection stays (it used to be dropped, failing them all)."""
+    ours, theirs = pair
+    await theirs.execute_command("SET", "bin", b"\xff\xfe")
+    await theirs.set("ok", "fine")
+    await ours.ping()
+    assert ours.multiplexer is not None
+    link = ours.multiplexer.link
+    got = await asyncio.gather(
+        ours.get("ok"), ours.get("bin"), ours.incr("n"), ours.get("ok"), return_exceptions=True
+    )
+    assert got[0] == "fine"
+    assert got[2:] == [1, "fine"]
+    assert isinstance(got[1], UnicodeDecodeError)
+    assert ours.multiplexer.link is link  # in step: kept
+    assert link is not None
+    assert not link.dead
+    await theirs.delete("bin", "ok", "n")
+
+
+@pytest.mark.redis
+async def test_a_link_that_fails_after_connecting_fails_its_callers_loudly(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the link does between redis-py's connect and taking the socket leans on
+    redis-py's and hiredis's internals; if an upgrade breaks it, the callers get the error
+    at once (and the next command tries again), not a wait for ever on a link that is
+    neither ready nor dead."""
+
+    def broken(**options: Any) -> None:
+        raise TypeError("Reader() got an unexpected keyword argument")
+
+    monkeypatch.setattr(multiplex, "hiredis", SimpleNamespace(Reader=broken))  # its alone
+    ours = connect(redis_server.url)
+    try:
+        for _ in range(2):
+            with pytest.raises(TypeError, match="unexpected keyword"):
+                await asyncio.wait_for(ours.ping(), 5)
+        monkeypatch.undo()
+        assert await asyncio.wait_for(ours.ping(), 5) is True
+    finally:
+        await ours.aclose()
+
+
+def test_the_redis_py_internals_the_link_uses_are_there() -> None:
+    """The link's failure paths (a reset, the watchdog, die) call these from transport
+    callbacks, where an AttributeError after a redis-py upgrade would leave callers
+    waiting, not fail a test: checked here, for each connection class connect() makes."""
+    for url in ("redis://h:1/0", "rediss://h:1/0", "unix:///tmp/r.sock"):
+        client = connect(url)
+        assert isinstance(client, ShortPathRedis)
+        assert client.multiplexer is not None
+        conn = client.multiplexer.make_connection()
+        assert isinstance(conn._host_error(), str)
+        assert callable(conn._close)
+        assert conn._writer is None  # unconnected; set by connect()
+        assert isinstance(conn._parser.parse_error("NOSCRIPT No matching script"), NoScriptError)
+
+
+@pytest.mark.redis
+async def test_a_resp3_push_is_nobody_s_reply(redis_server: RedisServer) -> None:
+    """`?protocol=3` (a redis-py URL option): Redis may push out-of-band messages on the
+    shared connection (maintenance notifications, which redis-py turns on by default over
+    RESP3; tracking invalidations redirected to it). A push answers no command: handed to
+    the oldest caller, it would shift every later reply onto the wrong caller."""
+    ours = connect(f"{redis_server.url}?protocol=3")
+    other = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
+    assert isinstance(ours, ShortPathRedis)
+    assert ours.multiplexer is not None
+    try:
+        await ours.mset({"a": "A", "b": "B"})
+        link_id = await ours.multiplexer.execute(PACKER.pack_command("CLIENT", "ID"))
+        await other.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", link_id)
+        await other.get("a")  # tracked: the next write of a pushes an invalidation
+        link = ours.multiplexer.link  # to the shared connection, amid these replies:
+        got = await asyncio.gather(ours.set("a", "A2"), ours.get("b"), ours.incr("n"))
+        assert got == [True, "B", 1]
+        assert ours.multiplexer.link is link  # and the link is not dropped for it
+    finally:
+        await ours.delete("a", "b", "n")
+        await ours.aclose()
+        await other.aclose()
+
+
+def test_resp3_keeps_the_pool_where_hiredis_cannot_tell_a_push(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(multiplex, "TELLS_PUSHES", False)  # hiredis < 3.2
+    resp3 = connect("redis://127.0.0.1:6390/0?protocol=3")
+    resp2 = connect("redis://127.0.0.1:6390/0")
+    assert isinstance(resp3, ShortPathRedis)
+    assert isinstance(resp2, ShortPathRedis)
+    assert resp3.multiplexer is None
+    assert resp2.multiplexer is not None
 
 
 @pytest.mark.redis
