@@ -23,7 +23,13 @@ from tests.support.fake_http import FakeServer, Handler, Recorded
 from tests.unit.providers.kinds.conftest import MESSAGE, MakeProvider
 from tests.unit.providers.kinds.fakes import KINDS, SECRET, endpoint_api, http_config
 from verify_service import __version__
-from verify_service.providers.base import OutgoingMessage, Provider, ProviderError, SendResult
+from verify_service.providers.base import (
+    OutgoingMessage,
+    Provider,
+    ProviderError,
+    ProviderOptions,
+    SendResult,
+)
 from verify_service.providers.http import base as http_base
 from verify_service.providers.http.base import HEADER_SETS_KEPT, HttpProvider
 
@@ -189,3 +195,57 @@ async def test_the_proxy_the_environment_names_carries_the_request(
     assert (await make_provider(http_config(direct.url)).send(MESSAGE)).message_id == "m-42"
     assert len(proxy.requests) == 1
     assert direct.last.target == "/sms"
+
+
+# Requests that lack one of the headers aiohttp adds on its own (Accept, Accept-Encoding,
+# User-Agent, Content-Type: the session's `skip_auto_headers` names all four, since every
+# header comes from the httpx request), as a kind could send them: aiohttp adds none.
+BARE_REQUESTS: dict[str, dict[str, Any]] = {
+    "bytes, no content type": {"method": "POST", "content": b'{"to":"+41791234567"}'},
+    "bytes, a content type": {
+        "method": "POST",
+        "content": b"to=%2B41791234567",
+        "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+    },
+    "POST, no body": {"method": "POST"},
+    "PUT, empty body": {"method": "PUT", "content": b""},
+    "GET with a query": {"method": "GET", "params": {"to": "+41791234567"}},
+    "form": {"method": "POST", "data": {"to": "+41791234567"}},
+    "json": {"method": "PATCH", "json": {"to": "+41791234567"}},
+    "bytes, a caller's Host": {
+        "method": "POST",
+        "content": b"x",
+        "headers": {"Host": "sms.example.com"},
+    },
+}
+
+
+class BareProvider(HttpProvider):
+    kind = "bare"
+
+    async def send(self, message: OutgoingMessage) -> SendResult:
+        raise NotImplementedError  # requests only
+
+
+@pytest.mark.parametrize("case", sorted(BARE_REQUESTS))
+async def test_aiohttp_adds_no_header_of_its_own(
+    case: str, start_fake: Callable[[Handler], FakeServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kwargs = BARE_REQUESTS[case]
+    ours, reference = start_fake(endpoint_api), start_fake(endpoint_api)
+    provider = BareProvider("bare", ProviderOptions(kind="bare"))
+    try:
+        # the second after the first, with a longer body: its own length
+        longer = {"content": kwargs["content"] + b"&more"} if "content" in kwargs else {}
+        for sent in (kwargs, {**kwargs, **longer}):
+            await provider.request(url=f"{ours.url}/sms", fixed_url=True, **sent)
+            await via_httpx(provider, url=f"{reference.url}/sms", **sent)
+    finally:
+        await provider.aclose()
+    for got, want in zip(ours.requests, reference.requests, strict=True):
+        got_method, got_target, got_headers, got_body = on_the_wire(got)
+        want_method, want_target, want_headers, want_body = on_the_wire(want)
+        assert (got_method, got_target, got_body) == (want_method, want_target, want_body)
+        # the Host line names each fake's own port
+        mine, theirs = (f.url.encode().removeprefix(b"http://") for f in (ours, reference))
+        assert got_headers == [(k, v.replace(theirs, mine)) for k, v in want_headers]
