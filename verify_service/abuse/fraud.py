@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from verify_service.abuse.ranges import prefixes_of, ranges_of, ranges_of_phone
+from verify_service.abuse.ranges import country_of, prefixes_of, ranges_of, ranges_of_phone
 from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import FraudGuard as GuardSettings
 from verify_service.domain.errors import VerifyError
@@ -160,7 +160,7 @@ class PumpingGuard:
         """What the start call's reply means: a block tripped is logged and counted;
         raises VerifyError(fraud_suspected) when the start is refused."""
         found = verdict(reply)
-        country = ranges_of_phone(phone)[1].country  # kept by start_call
+        country = country_of(phone)
         if found.state in ("tripped", "noted"):
             self._tripped(service, country, found)
         if found.state in ("ok", "noted"):

@@ -16,6 +16,7 @@ import limits
 
 from verify_service.abuse import destinations, testnumbers
 from verify_service.abuse.fraud import PumpingGuard
+from verify_service.abuse.ranges import country_of
 from verify_service.config import ServiceSettings, Settings
 from verify_service.config.abuse import parse_limits
 from verify_service.domain.errors import VerifyError
@@ -90,10 +91,6 @@ def client_subject(client_ip: str | None) -> str | None:
     return str(address)
 
 
-def _country(phone: PhoneNumber) -> str:
-    return phone.region or "001"  # phonenumbers' code for non-geographic ranges
-
-
 def _per_channel(channel: str, subject: str | None) -> str | None:
     """SMS keeps the subjects it always had (counters in flight stay valid across a
     deploy); other channels count under their own name."""
@@ -104,7 +101,7 @@ def _per_channel(channel: str, subject: str | None) -> str | None:
 
 def _channel_country(phone: PhoneNumber | None, channel: str) -> str | None:
     """The country subject of a send (per_country limits, pumping guard); None for email."""
-    return None if phone is None else _per_channel(channel, _country(phone))
+    return None if phone is None else _per_channel(channel, country_of(phone))
 
 
 class AbusePolicy:
@@ -147,7 +144,7 @@ class AbusePolicy:
                 mobile_only=service.mobile_only and channel != "voice",
             )
         except VerifyError as exc:
-            self._observer.blocked(service.name, exc.extra["reason"], _country(phone))
+            self._observer.blocked(service.name, exc.extra["reason"], country_of(phone))
             raise
 
     def test_code(self, service: ServiceSettings, e164: str) -> str | None:
@@ -193,7 +190,7 @@ class AbusePolicy:
                 if (subject := subjects[layer]) is not None
             ],
         )
-        region = _country(phone) if phone else ""
+        region = country_of(phone) if phone else ""
 
         def judge(replies: Sequence[Any]) -> None:
             rest = replies
@@ -217,7 +214,7 @@ class AbusePolicy:
             if subject is not None
         ]
         counting = self.limiter.prepare(service.rate_limits.strategy, layers)
-        region = _country(phone)
+        region = country_of(phone)
         return Checks(
             counting.calls, lambda replies: self._judge(service, counting, replies, region)
         )

@@ -48,6 +48,8 @@ class Range:
     country: str
 
 
+NON_GEOGRAPHIC = "001"  # the country of a number without a region (+800, +882, ...)
+
 # Numbers being handed to `ranges_of` by `ranges_of_phone`, as the start read them, by
 # E.164: `ranges_of`'s cache stays keyed by the plain text (every caller's hits are the
 # same), and its work on a miss uses the reading instead of a second parse. An entry lives
@@ -69,7 +71,7 @@ def ranges_of(e164: str) -> tuple[Range, ...]:
         number_type, region = None, phonenumbers.region_code_for_number(number)
     code = str(number.country_code)
     national = phonenumbers.national_significant_number(number)
-    country = region or "001"
+    country = region or NON_GEOGRAPHIC
     found = [Range(ROOT, "service", ""), Range(f"+{code}", "country", country)]
     ndc = (
         phonenumbers.length_of_national_destination_code(number)
@@ -99,6 +101,12 @@ def ranges_of_phone(phone: PhoneNumber) -> tuple[Range, ...]:
         return ranges_of(e164)
     finally:
         _readings.pop(e164, None)
+
+
+def country_of(phone: PhoneNumber) -> str:
+    """The number's country, as its ranges, the per_country limit and the metrics name it:
+    its region, NON_GEOGRAPHIC for a non-geographic range (`ranges_of_phone(phone)[1]`)."""
+    return phone.region or NON_GEOGRAPHIC
 
 
 def _ndc_length(number: phonenumbers.PhoneNumber, number_type: int) -> int:
