@@ -9,6 +9,8 @@ times; every call is in the slow log (threshold 0), and the median of each scrip
 per-call durations is printed (medians: preemptions fall out), with Redis's CPU per call
 (`INFO cpu` around each slice). `--allowed` marks every number
 allow-listed, as `bench/verification_scripts.py --abuse` has them (no verdicts judged).
+`--against DIR...` runs other scripts instead of wave 4's: another checkout's
+`verify_service/store/scripts` (with its own prelude), e.g. main's against a branch.
 """
 
 from __future__ import annotations
@@ -43,7 +45,9 @@ COUNTRIES = [("+4917", 9), ("+4179", 7), ("+336", 8), ("+447", 9), ("+1415", 7)]
 
 
 def _source(directory: Path, name: str) -> str:
-    prelude = (SCRIPTS / "_prelude.lua").read_text()
+    # a directory of scripts with a prelude of its own (a checkout's) runs with it
+    own = directory / "_prelude.lua"
+    prelude = (own if own.exists() else SCRIPTS / "_prelude.lua").read_text()
     return f"{prelude}\n{FIXED_CLOCK}{(directory / f'{name}.lua').read_text()}"
 
 
@@ -157,22 +161,34 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=4000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--allowed", action="store_true", help="every number allow-listed")
+    parser.add_argument(
+        "--against",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="compare with these scripts directories (another checkout's "
+        "verify_service/store/scripts, with its own prelude) instead of wave 4's",
+    )
     args = parser.parse_args()
+    versions = dict(VERSIONS)
+    if args.against:
+        versions = {str(d): d for d in args.against} | {"this checkout": SCRIPTS}
     stream_calls = calls(stream(args.events), args.allowed)
     server = RedisServer(free_port(), Path(tempfile.mkdtemp())).start()
     try:
         clients = {
-            version: redis.Redis(port=server.port, db=i) for i, version in enumerate(VERSIONS)
+            version: redis.Redis(port=server.port, db=i) for i, version in enumerate(versions)
         }
-        r = clients["wave 4"]
+        r = clients["this checkout"]
         shas = {
             version: {
-                name: r.script_load(_source(directory, name))
+                # a comment of its own: identical texts would share a SHA in the slow log
+                name: r.script_load(f"{_source(directory, name)}\n-- {version}\n")
                 for name in ("fraud_start", "fraud_approve")
             }
-            for version, directory in VERSIONS.items()
+            for version, directory in versions.items()
         }
-        results: dict[str, list[dict[str, float]]] = {version: [] for version in VERSIONS}
+        results: dict[str, list[dict[str, float]]] = {version: [] for version in versions}
         for _ in range(args.runs):
             for version, result in run(clients, shas, stream_calls).items():
                 results[version].append(result)
@@ -184,7 +200,7 @@ def main() -> None:
         + (", every number allow-listed" if args.allowed else "")
     )
     for version, runs in results.items():
-        line = [f"  {version:<14}"]
+        line = [f"  {version:<14}\n   "]
         for key in ("fraud_start", "fraud_approve", "cpu"):
             values = [run[key] for run in runs]
             label = "Redis CPU per call" if key == "cpu" else f"{key} median"
