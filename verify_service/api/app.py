@@ -74,10 +74,10 @@ MAX_BODY_BYTES = 16 * 1024  # a start request is a few hundred bytes; refuse flo
 
 # The collector's youngest generation is collected after this many more container objects
 # were made than freed (Python's default: 700). A worker with requests in flight holds
-# more than 700 of them at a time (frames, dicts, the records of each request), so the
-# default collected the young objects of requests still running every few flows
-# (~0.2 collections a flow, 1.2-2 % of a loaded worker's CPU, docs/performance.md
-# "Wave 9"); nearly all of them are freed by their reference counts when the request ends.
+# more than 700 of them at a time (coroutines, dicts, the records of each request), so the
+# default collected the young objects of requests still running every 5-15 flows (~1.3 %
+# of a loaded worker's CPU, docs/performance.md "Wave 9"); nearly all of them are freed by
+# their reference counts when the request ends.
 # Cyclic garbage still goes once this many objects have built up.
 GC_YOUNG_THRESHOLD = 10_000
 
