@@ -72,6 +72,15 @@ POLLER_SHUTDOWN_S = 5.0
 
 MAX_BODY_BYTES = 16 * 1024  # a start request is a few hundred bytes; refuse floods early
 
+# The collector's youngest generation is collected after this many more container objects
+# were made than freed (Python's default: 700). A worker with requests in flight holds
+# more than 700 of them at a time (coroutines, dicts, the records of each request), so the
+# default collected the young objects of requests still running every 5-15 flows (~1.3 %
+# of a loaded worker's CPU, docs/performance.md "Wave 9"); nearly all of them are freed by
+# their reference counts when the request ends.
+# Cyclic garbage still goes once this many objects have built up.
+GC_YOUNG_THRESHOLD = 10_000
+
 
 def build_providers(settings: Settings) -> dict[str, Provider]:
     # The tables were validated with the settings (config/models.py): nothing fails here.
@@ -237,6 +246,7 @@ def create_app(
         # Everything built so far (phonenumbers metadata, routes, schemas) lives as long as
         # the process: out of the collector's generations, full GC pauses stay short.
         gc.freeze()
+        gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
         # Every worker polls the workflow due-queue; the queue shares the steps out.
         poller = None
         stop_polling = anyio.Event()
