@@ -20,7 +20,9 @@ set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 kit="$root/.devkit"
+# Any Python with pip and packaging (the project's venv has both: `make .venv/.installed`).
 python=${PYTHON:-$root/.venv/bin/python}
+command -v "$python" > /dev/null || python=python3
 baseline=47024a2  # bench/run.py ISSUE_BASELINE
 
 rm -rf "$kit"
