@@ -605,7 +605,7 @@ class Verifications:
             self._observer.check_outcome(service.name, "valid" if approved else "replayed")
             verification = to_verification(finished.record)
             if approved:
-                region = (phone.region or "") if phone is not None else ""
+                region = _region(phone)
                 self._status_changed(service, verification, Status.APPROVED, region)
                 if finished.side is None:  # a Cluster: one call each, after the approval
                     await self._abuse.approved(service, record.to, region, before.channel)
@@ -744,7 +744,11 @@ def _sender(send_attempts: Sequence[SendAttempt]) -> str:
 
 
 def _region_of(e164: str) -> str:
-    phone = _phone_of(e164)
+    return _region(_phone_of(e164))
+
+
+def _region(phone: PhoneNumber | None) -> str:
+    """The metrics' region of a number ("" for an email address or no region)."""
     return (phone.region or "") if phone is not None else ""
 
 
